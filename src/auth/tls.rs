@@ -1,0 +1,49 @@
+//! The rustls client configuration for the AppLink API: the ring provider, and the platform's
+//! roots or those of `SSL_CERT_FILE`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, pem::PemObject};
+use rustls::{ClientConfig, RootCertStore};
+
+use crate::config::ConfigError;
+
+pub fn client_config(ssl_cert_file: Option<&Path>) -> Result<ClientConfig, ConfigError> {
+    let mut roots = RootCertStore::empty();
+    match ssl_cert_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    ConfigError(format!(
+                        "SSL_CERT_FILE={}: cannot read certificates: {e}",
+                        path.display()
+                    ))
+                })?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(ConfigError(format!(
+                    "SSL_CERT_FILE={} holds no usable certificate; point it at a PEM bundle or unset it",
+                    path.display()
+                )));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                tracing::warn!(
+                    "no trusted root certificates found on this machine; HTTPS calls to the AppLink API will fail (install ca-certificates or set SSL_CERT_FILE)"
+                );
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError(format!("TLS set-up failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}

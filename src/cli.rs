@@ -1,0 +1,164 @@
+//! The command line (§1): options first, then the app command, passed on verbatim.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Exit code for every usage or configuration error (BSD `EX_USAGE`).
+pub const EXIT_USAGE: i32 = 64;
+
+/// heroku-applink-service-mesh: lets only a connected Salesforce org call the app behind it.
+#[derive(Parser, Debug, Default, Clone)]
+#[command(
+    name = "heroku-applink-service-mesh",
+    disable_version_flag = true,
+    override_usage = "heroku-applink-service-mesh [OPTIONS] [--] <APP COMMAND> [ARGS...]"
+)]
+pub struct Cli {
+    /// Public port [default: $PORT, then 8070]; 0 picks a free port
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Print the version and exit
+    #[arg(short = 'v', long)]
+    pub version: bool,
+
+    /// Local development: no add-on needed, every request is forwarded (refused on a dyno)
+    #[arg(long)]
+    pub dev: bool,
+
+    /// YAML configuration file [default: heroku-applink-service-mesh.yaml]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Validate the configuration, print it with secrets redacted, and exit
+    #[arg(long)]
+    pub check: bool,
+
+    /// The app to start and supervise; omit it to proxy to an app started separately
+    #[arg(trailing_var_arg = true, value_name = "APP COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Invocation {
+    Run(Cli),
+    /// Print this on stdout and exit 0 (`--help`, `--version`).
+    Print(String),
+    /// Print this one line on stderr and exit 64.
+    UsageError(String),
+}
+
+/// The version line, exactly as the Go sidecar prints it (compat).
+pub fn version_line() -> String {
+    format!(
+        "heroku-applink-service-mesh version {} [os: {}, arch: {}]",
+        crate::VERSION,
+        std::env::consts::OS,
+        go_arch(std::env::consts::ARCH)
+    )
+}
+
+/// Go's names for architectures (`GOARCH`).
+pub fn go_arch(rust_arch: &str) -> &str {
+    match rust_arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+pub fn parse<I, T>(args: I) -> Invocation
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match Cli::try_parse_from(args) {
+        Ok(cli) if cli.version => Invocation::Print(format!("{}\n", version_line())),
+        Ok(cli) => Invocation::Run(cli),
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            Invocation::Print(e.render().to_string())
+        }
+        Err(e) => {
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            Invocation::UsageError(format!(
+                "heroku-applink-service-mesh: {first}; see heroku-applink-service-mesh --help"
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Cli {
+        match parse(std::iter::once("heroku-applink-service-mesh").chain(args.iter().copied())) {
+            Invocation::Run(cli) => cli,
+            other => panic!("expected Run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn documented_forms() {
+        assert_eq!(run(&["npm", "start"]).command, ["npm", "start"]);
+        assert_eq!(
+            run(&["--", "java", "-jar", "app.jar"]).command,
+            ["java", "-jar", "app.jar"]
+        );
+        let cli = run(&[
+            "--port", "5000", "--", "uvicorn", "app:app", "--port", "3000",
+        ]);
+        assert_eq!(cli.port, Some(5000));
+        assert_eq!(cli.command, ["uvicorn", "app:app", "--port", "3000"]);
+        // Options after the first word belong to the app.
+        let cli = run(&["--dev", "node", "server.js", "--dev", "-p", "1"]);
+        assert!(cli.dev);
+        assert_eq!(cli.port, None);
+        assert_eq!(cli.command, ["node", "server.js", "--dev", "-p", "1"]);
+        assert!(run(&[]).command.is_empty());
+    }
+
+    #[test]
+    fn version_line_uses_go_arch_names() {
+        let line = version_line();
+        assert!(line.starts_with(&format!(
+            "heroku-applink-service-mesh version {} [os: linux, arch: ",
+            crate::VERSION
+        )));
+        assert!(
+            line.ends_with("amd64]") || line.ends_with("arm64]"),
+            "{line}"
+        );
+        assert_eq!(go_arch("x86_64"), "amd64");
+        assert_eq!(go_arch("aarch64"), "arm64");
+        match parse(["x", "-v"]) {
+            Invocation::Print(s) => assert_eq!(s, format!("{line}\n")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        for args in [
+            vec!["x", "--bogus"],
+            vec!["x", "--port", "seventy"],
+            vec!["x", "--port", "70000"],
+        ] {
+            match parse(args) {
+                Invocation::UsageError(msg) => {
+                    assert!(!msg.contains('\n'), "{msg}");
+                    assert!(msg.contains("--help"), "{msg}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

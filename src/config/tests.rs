@@ -1,0 +1,275 @@
+use std::collections::HashMap;
+
+use super::*;
+
+const TOKEN: &str = "tok-very-secret-123";
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = [
+        (
+            "HEROKU_APPLINK_API_URL",
+            "https://applink.example/addons/1234/",
+        ),
+        ("HEROKU_APPLINK_TOKEN", TOKEN),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in pairs {
+        if v.is_empty() {
+            map.remove(*k);
+        } else {
+            map.insert(k.to_string(), v.to_string());
+        }
+    }
+    map
+}
+
+fn load_with(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+    Config::load(cli, &|name: &str| vars.get(name).cloned())
+}
+
+fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    load_with(&cli_with_file(None), &env(pairs))
+}
+
+fn cli_with_file(file: Option<PathBuf>) -> Cli {
+    // Point at a file that cannot exist so the working directory's file is never read.
+    Cli {
+        config: Some(file.unwrap_or_else(|| write_file(""))),
+        ..Cli::default()
+    }
+}
+
+fn write_file(text: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "applink-mesh-config-{}-{n}.yaml",
+        std::process::id()
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn load_file(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    load_with(&cli_with_file(Some(write_file(text))), &env(pairs))
+}
+
+#[test]
+fn defaults() {
+    let config = load(&[]).unwrap();
+    assert_eq!(config.port, 8070);
+    assert_eq!(config.app.port, 3000);
+    assert_eq!(config.app.base_uri(), "http://127.0.0.1:3000");
+    assert_eq!(config.health_route.as_deref(), Some("/healthcheck"));
+    assert!(config.auth.verify_client_context);
+    assert_eq!(config.timeouts.header_read, Duration::from_secs(10));
+    assert_eq!(config.timeouts.idle, Duration::from_secs(100));
+    assert_eq!(config.timeouts.app_pool_idle, Duration::from_millis(1500));
+    assert_eq!(config.limits.data_action_target_body, 10 << 20);
+    assert_eq!(config.limits.header_bytes, 64 << 10);
+    assert_eq!(config.auth.cache_max_ttl, Duration::ZERO);
+    let Mode::Production(api) = &config.mode else {
+        panic!("production expected")
+    };
+    assert_eq!(api.base_url, "https://applink.example/addons/1234");
+}
+
+#[test]
+fn ports_from_env_flag_and_file() {
+    assert_eq!(load(&[("PORT", "5000")]).unwrap().port, 5000);
+    let cli = Cli {
+        port: Some(6000),
+        ..cli_with_file(None)
+    };
+    assert_eq!(
+        load_with(&cli, &env(&[("PORT", "5000")])).unwrap().port,
+        6000
+    );
+    assert_eq!(
+        load_file("app:\n  port: 4000\n", &[]).unwrap().app.port,
+        4000
+    );
+    assert_eq!(
+        load_file("app:\n  port: \"4000\"\n", &[("APP_PORT", "4100")])
+            .unwrap()
+            .app
+            .port,
+        4100
+    );
+    assert!(load(&[("PORT", "http")]).unwrap_err().0.contains("PORT"));
+}
+
+#[test]
+fn same_public_and_app_port_is_refused() {
+    let err = load(&[("PORT", "3000")]).unwrap_err();
+    assert!(err.0.contains("proxy to itself"), "{err}");
+    let cli = Cli {
+        port: Some(0),
+        ..cli_with_file(None)
+    };
+    assert!(load_with(&cli, &env(&[("APP_PORT", "0")])).is_ok());
+}
+
+#[test]
+fn missing_addon_names_the_variables_and_the_fix() {
+    let err = load(&[("HEROKU_APPLINK_TOKEN", "")]).unwrap_err();
+    assert!(
+        err.0.contains("HEROKU_APPLINK_API_URL") && err.0.contains("HEROKU_APPLINK_TOKEN"),
+        "{err}"
+    );
+    assert!(err.0.contains("--dev") && err.0.contains("add-on"), "{err}");
+}
+
+#[test]
+fn renamed_attachment() {
+    let config = load(&[
+        ("HEROKU_APPLINK_API_URL", ""),
+        ("HEROKU_APPLINK_TOKEN", ""),
+        ("HEROKU_APPLINK_SERVICE_MESH_ADDON", "HEROKU_APPLINK_PURPLE"),
+        (
+            "HEROKU_APPLINK_PURPLE_API_URL",
+            "https://purple.example/addons/9",
+        ),
+        ("HEROKU_APPLINK_PURPLE_TOKEN", "t"),
+    ])
+    .unwrap();
+    let Mode::Production(api) = config.mode else {
+        panic!()
+    };
+    assert_eq!(api.base_url, "https://purple.example/addons/9");
+    let err = load(&[("HEROKU_APPLINK_SERVICE_MESH_ADDON", "OTHER")]).unwrap_err();
+    assert!(err.0.contains("OTHER_API_URL"), "{err}");
+}
+
+#[test]
+fn api_url_must_be_https_unless_loopback() {
+    assert!(load(&[("HEROKU_APPLINK_API_URL", "http://applink.example/x")]).is_err());
+    assert!(load(&[("HEROKU_APPLINK_API_URL", "http://127.0.0.1:9/x")]).is_ok());
+    assert!(load(&[("HEROKU_APPLINK_API_URL", "ftp://x")]).is_err());
+}
+
+#[test]
+fn dev_mode_needs_no_addon_and_is_refused_on_a_dyno() {
+    let vars = env(&[
+        ("HEROKU_APPLINK_API_URL", ""),
+        ("HEROKU_APPLINK_TOKEN", ""),
+        ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+    ]);
+    assert!(load_with(&cli_with_file(None), &vars).unwrap().is_dev());
+    let cli = Cli {
+        dev: true,
+        ..cli_with_file(None)
+    };
+    let err = load_with(&cli, &env(&[("DYNO", "web.1")])).unwrap_err();
+    assert!(err.0.contains("DYNO=web.1"), "{err}");
+    let vars = env(&[("HEROKU_APPLINK_SERVICE_MESH_DEV", "1"), ("DYNO", "web.1")]);
+    assert!(load_with(&cli_with_file(None), &vars).is_err());
+}
+
+#[test]
+fn go_booleans_and_warnings() {
+    let config = load(&[("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES", "T")]).unwrap();
+    assert!(config.auth.bypass_all);
+    let config = load(&[("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES", "yes")]).unwrap();
+    assert!(!config.auth.bypass_all);
+    assert!(config.warnings[0].contains("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES"));
+    let config = load(&[("HEROKU_APPLINK_SERVICE_MESH_DEV", "")]).unwrap();
+    assert!(!config.is_dev() && config.warnings.is_empty());
+}
+
+#[test]
+fn bypass_routes_need_the_acknowledgement() {
+    let yaml = "mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\", /favicon.ico]\n";
+    let config = load_file(yaml, &[]).unwrap();
+    assert!(config.auth.bypass_routes.is_empty());
+    assert!(config.auth.bypass_routes_ignored);
+    let config = load_file(
+        yaml,
+        &[(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )],
+    )
+    .unwrap();
+    assert_eq!(config.auth.bypass_routes, ["/public/**", "/favicon.ico"]);
+    assert!(!config.auth.bypass_routes_ignored);
+}
+
+#[test]
+fn file_values_are_parsed_and_checked() {
+    let yaml = "app:\n  host: localhost\nmesh:\n  healthcheck: { enable: false }\n  timeouts:\n    idle: 2m\n    appPoolIdle: 500ms\n    auth: \"3\"\n  limits:\n    dataActionTargetBody: 1MiB\n  authentication:\n    verifyClientContext: false\n    cache: { maxTtl: 30s, maxEntries: 5 }\n";
+    let config = load_file(yaml, &[]).unwrap();
+    assert_eq!(config.app.host, "localhost");
+    assert_eq!(config.health_route, None);
+    assert_eq!(config.timeouts.idle, Duration::from_secs(120));
+    assert_eq!(config.timeouts.app_pool_idle, Duration::from_millis(500));
+    assert_eq!(config.timeouts.auth, Duration::from_secs(3));
+    assert_eq!(config.limits.data_action_target_body, 1 << 20);
+    assert!(!config.auth.verify_client_context);
+    assert_eq!(config.auth.cache_max_ttl, Duration::from_secs(30));
+    assert_eq!(config.auth.cache_max_entries, 5);
+
+    for (yaml, needle) in [
+        (
+            "mesh:\n  timeouts:\n    idle: forever\n",
+            "mesh.timeouts.idle",
+        ),
+        ("mesh:\n  timeouts:\n    auth: 0s\n", "mesh.timeouts.auth"),
+        (
+            "mesh:\n  limits:\n    headerBytes: 12XB\n",
+            "mesh.limits.headerBytes",
+        ),
+        (
+            "mesh:\n  healthcheck:\n    route: health\n",
+            "mesh.healthcheck.route",
+        ),
+        ("app:\n  host: https://x\n", "app.host"),
+        ("app:\n  host: \"127.0.0.1:3000\"\n", "app.host"),
+        (
+            "mesh:\n  authentication:\n    bypassRoutes: [public]\n",
+            "bypassRoutes",
+        ),
+        (
+            "mesh:\n  healthcheck:\n    enable: maybe\n",
+            "mesh.healthcheck.enable",
+        ),
+        ("mesh:\n  timeout:\n    idle: 1s\n", "line 2"),
+        ("app: [1, 2]\n", "app"),
+    ] {
+        let err = load_file(yaml, &[]).unwrap_err();
+        assert!(err.0.contains(needle), "{yaml:?} gave {err}");
+    }
+}
+
+#[test]
+fn explicit_missing_file_is_an_error() {
+    let cli = Cli {
+        config: Some(PathBuf::from("/nonexistent/mesh.yaml")),
+        ..Cli::default()
+    };
+    let err = load_with(&cli, &env(&[])).unwrap_err();
+    assert!(err.0.contains("/nonexistent/mesh.yaml"), "{err}");
+}
+
+#[test]
+fn log_settings_are_validated() {
+    assert!(
+        load(&[("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "json")])
+            .unwrap()
+            .log
+            .json
+    );
+    assert!(load(&[("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "xml")]).is_err());
+    assert!(load(&[("HEROKU_APPLINK_SERVICE_MESH_LOG", "debug,hyper=info")]).is_ok());
+    assert!(load(&[("HEROKU_APPLINK_SERVICE_MESH_LOG", "[[[")]).is_err());
+}
+
+#[test]
+fn the_token_is_never_shown() {
+    let config = load(&[]).unwrap();
+    assert!(!format!("{config:?}").contains(TOKEN));
+    assert!(!config.describe().contains(TOKEN));
+    assert!(config.describe().contains("<redacted>"));
+}

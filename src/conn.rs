@@ -1,0 +1,170 @@
+//! One inbound connection's clock: the header-read deadline counts from a request's first byte to
+//! its last header byte, and an idle keep-alive connection lives `timeouts.idle`. (hyper's own
+//! header timeout starts as soon as it waits for a request, which would close idle keep-alive
+//! connections after `headerRead`, so it is off and this module keeps time instead.)
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+
+use crate::telemetry::OnDone;
+
+const NONE: u64 = u64::MAX;
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
+
+/// What the connection has been doing, in milliseconds since it opened.
+pub struct Activity {
+    opened: Instant,
+    last_io_ms: AtomicU64,
+    /// When the first byte of a request still being read arrived; `NONE` between requests.
+    first_byte_ms: AtomicU64,
+    active_requests: AtomicUsize,
+    h2: AtomicBool,
+}
+
+/// Why a connection was closed by its clock.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Expired {
+    HeaderRead,
+    Idle,
+}
+
+impl Activity {
+    pub fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            opened: Instant::now(),
+            last_io_ms: AtomicU64::new(0),
+            first_byte_ms: AtomicU64::new(NONE),
+            active_requests: AtomicUsize::new(0),
+            h2: AtomicBool::new(false),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.opened.elapsed().as_millis() as u64
+    }
+
+    fn on_read(&self, bytes: &[u8]) {
+        let now = self.now_ms();
+        self.last_io_ms.store(now, Ordering::Relaxed);
+        if bytes.starts_with(H2_PREFACE) {
+            self.h2.store(true, Ordering::Relaxed);
+        }
+        if self.active_requests.load(Ordering::Acquire) == 0 {
+            let _ =
+                self.first_byte_ms
+                    .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    fn on_write(&self) {
+        self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// A request's headers have been read: its deadline is met. The returned hook marks it done.
+    pub fn request_started(self: &Arc<Self>) -> OnDone {
+        self.active_requests.fetch_add(1, Ordering::AcqRel);
+        self.first_byte_ms.store(NONE, Ordering::Release);
+        let activity = self.clone();
+        Box::new(move || {
+            activity
+                .last_io_ms
+                .store(activity.now_ms(), Ordering::Relaxed);
+            activity.active_requests.fetch_sub(1, Ordering::AcqRel);
+        })
+    }
+
+    /// Whether a deadline has passed.
+    pub fn expired(&self, header_read: Duration, idle: Duration) -> Option<Expired> {
+        if self.active_requests.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let now = self.now_ms();
+        let h2 = self.h2.load(Ordering::Relaxed);
+        let first_byte = self.first_byte_ms.load(Ordering::Acquire);
+        if !h2 && first_byte != NONE {
+            return (now.saturating_sub(first_byte) > header_read.as_millis() as u64)
+                .then_some(Expired::HeaderRead);
+        }
+        let last = self.last_io_ms.load(Ordering::Relaxed);
+        (now.saturating_sub(last) > idle.as_millis() as u64).then_some(Expired::Idle)
+    }
+}
+
+/// The connection's socket, telling [`Activity`] about every read and write.
+pub struct ActivityIo<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T> ActivityIo<T> {
+    pub fn new(inner: T, activity: Arc<Activity>) -> Self {
+        ActivityIo { inner, activity }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for ActivityIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let read = &buf.filled()[before..];
+            if !read.is_empty() {
+                self.activity.on_read(read);
+            }
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            if n > 0 {
+                self.activity.on_write();
+            }
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled {
+            if n > 0 {
+                self.activity.on_write();
+            }
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,218 @@
+//! Every response the sidecar makes itself: one error type, one table from error to status and
+//! reason, one function that turns it into a response.
+
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::body::{MeshBody, full};
+use crate::headers::{MESH_ERROR, REQUEST_ID};
+
+/// Why the sidecar answered a request itself instead of forwarding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeshError {
+    /// The path contains NUL or cannot be parsed.
+    BadPath(String),
+    /// No Salesforce context and no Data Action Target signature.
+    MissingContext,
+    /// Only one of `x-request-context` and `x-client-context`.
+    PartialContext {
+        present: &'static str,
+        missing: &'static str,
+    },
+    DuplicateHeader(&'static str),
+    BadRequestContext(String),
+    RequestIdMismatch(String),
+    BadClientContext(String),
+    BadDataActionTarget(String),
+    PayloadTooLarge {
+        limit: u64,
+    },
+    HeadersTooLarge {
+        limit: u64,
+    },
+    /// The AppLink API denied the request (401/403).
+    Forbidden,
+    /// The AppLink API answered something unexpected (3xx, other 4xx).
+    AuthError,
+    /// The AppLink API is unavailable (429, 5xx, transport error).
+    AuthUnavailable,
+    AuthTimeout,
+    AppUnavailable,
+    AppTimeout,
+    AppBooting,
+    ShuttingDown,
+    Overloaded,
+}
+
+impl MeshError {
+    pub fn status(&self) -> StatusCode {
+        use MeshError::*;
+        match self {
+            BadPath(_)
+            | PartialContext { .. }
+            | DuplicateHeader(_)
+            | BadRequestContext(_)
+            | RequestIdMismatch(_)
+            | BadClientContext(_)
+            | BadDataActionTarget(_) => StatusCode::BAD_REQUEST,
+            MissingContext => StatusCode::UNAUTHORIZED,
+            PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Forbidden => StatusCode::FORBIDDEN,
+            AuthError | AppUnavailable => StatusCode::BAD_GATEWAY,
+            AuthUnavailable | AppBooting | ShuttingDown | Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AuthTimeout | AppTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The `x-applink-mesh-error` value.
+    pub fn reason(&self) -> &'static str {
+        use MeshError::*;
+        match self {
+            BadPath(_) => "bad-path",
+            MissingContext => "missing-context",
+            PartialContext { .. } => "partial-context",
+            DuplicateHeader(_) => "duplicate-header",
+            BadRequestContext(_) => "bad-request-context",
+            RequestIdMismatch(_) => "request-id-mismatch",
+            BadClientContext(_) => "bad-client-context",
+            BadDataActionTarget(_) => "bad-data-action-target",
+            PayloadTooLarge { .. } => "payload-too-large",
+            HeadersTooLarge { .. } => "headers-too-large",
+            Forbidden => "forbidden",
+            AuthError => "auth-error",
+            AuthUnavailable => "auth-unavailable",
+            AuthTimeout => "auth-timeout",
+            AppUnavailable => "app-unavailable",
+            AppTimeout => "app-timeout",
+            AppBooting => "app-booting",
+            ShuttingDown => "shutting-down",
+            Overloaded => "overloaded",
+        }
+    }
+
+    /// A message safe to show the caller: never the AppLink API's answer, never a secret.
+    pub fn message(&self) -> String {
+        use MeshError::*;
+        match self {
+            BadPath(why) => format!("invalid request path: {why}"),
+            MissingContext => "authentication required: the request carries no Salesforce context \
+                               (x-request-context and x-client-context) and no x-signature"
+                .into(),
+            PartialContext { present, missing } => {
+                format!(
+                    "the request has {present} but not {missing}; Salesforce requests carry both"
+                )
+            }
+            DuplicateHeader(name) => format!("the {name} header must appear only once"),
+            BadRequestContext(why) => format!("invalid x-request-context: {why}"),
+            RequestIdMismatch(why) => why.clone(),
+            BadClientContext(why) => format!("invalid x-client-context: {why}"),
+            BadDataActionTarget(why) => format!("invalid Data Action Target request: {why}"),
+            PayloadTooLarge { limit } => {
+                format!("the request body exceeds the limit of {limit} bytes")
+            }
+            HeadersTooLarge { limit } => {
+                format!("the request headers exceed the limit of {limit} bytes")
+            }
+            Forbidden => "the request was not authorized by Heroku AppLink".into(),
+            AuthError => "Heroku AppLink answered the authentication request unexpectedly".into(),
+            AuthUnavailable => "Heroku AppLink authentication is unavailable; retry later".into(),
+            AuthTimeout => "Heroku AppLink authentication timed out".into(),
+            AppUnavailable => "the app is not accepting connections".into(),
+            AppTimeout => "the app did not answer in time".into(),
+            AppBooting => "the app is still starting; retry shortly".into(),
+            ShuttingDown => "the app is shutting down; retry on another dyno".into(),
+            Overloaded => "too many requests in flight; retry shortly".into(),
+        }
+    }
+
+    /// Whether the caller, rather than an upstream, caused this (for logs and metrics).
+    pub fn is_client_error(&self) -> bool {
+        self.status().is_client_error()
+    }
+
+    /// The JSON response for this error, with the reason and request id headers.
+    pub fn into_response(self, request_id: &str) -> Response<MeshBody> {
+        let body = serde_json::json!({ "error": self.message(), "requestId": request_id });
+        let mut response = Response::new(full(body.to_string()));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(MESH_ERROR, HeaderValue::from_static(self.reason()));
+        if let Ok(id) = HeaderValue::from_str(request_id) {
+            headers.insert(REQUEST_ID, id);
+        }
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if matches!(self, MeshError::ShuttingDown) {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[test]
+    fn status_and_reason_table() {
+        use MeshError::*;
+        let table: Vec<(MeshError, u16, &str)> = vec![
+            (BadPath("x".into()), 400, "bad-path"),
+            (MissingContext, 401, "missing-context"),
+            (
+                PartialContext {
+                    present: "a",
+                    missing: "b",
+                },
+                400,
+                "partial-context",
+            ),
+            (DuplicateHeader("x-request-id"), 400, "duplicate-header"),
+            (BadRequestContext("x".into()), 400, "bad-request-context"),
+            (RequestIdMismatch("x".into()), 400, "request-id-mismatch"),
+            (BadClientContext("x".into()), 400, "bad-client-context"),
+            (
+                BadDataActionTarget("x".into()),
+                400,
+                "bad-data-action-target",
+            ),
+            (PayloadTooLarge { limit: 1 }, 413, "payload-too-large"),
+            (HeadersTooLarge { limit: 1 }, 431, "headers-too-large"),
+            (Forbidden, 403, "forbidden"),
+            (AuthError, 502, "auth-error"),
+            (AuthUnavailable, 503, "auth-unavailable"),
+            (AuthTimeout, 504, "auth-timeout"),
+            (AppUnavailable, 502, "app-unavailable"),
+            (AppTimeout, 504, "app-timeout"),
+            (AppBooting, 503, "app-booting"),
+            (ShuttingDown, 503, "shutting-down"),
+            (Overloaded, 503, "overloaded"),
+        ];
+        for (error, status, reason) in table {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+            assert_eq!(error.reason(), reason, "{error:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn response_is_json_with_reason_and_request_id() {
+        let response = MeshError::AuthUnavailable.into_response("req-1");
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[MESH_ERROR], "auth-unavailable");
+        assert_eq!(response.headers()[REQUEST_ID], "req-1");
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["requestId"], "req-1");
+        assert!(json["error"].as_str().unwrap().contains("unavailable"));
+    }
+}

@@ -1,0 +1,189 @@
+//! Header names and the header rules of §4.3 and §6: protected headers, hop-by-hop stripping.
+
+use http::header::{self, HeaderMap, HeaderName};
+
+pub const REQUEST_CONTEXT: &str = "x-request-context";
+pub const CLIENT_CONTEXT: &str = "x-client-context";
+pub const SIGNATURE: &str = "x-signature";
+pub const REQUEST_ID: &str = "x-request-id";
+pub const MESH_ERROR: &str = "x-applink-mesh-error";
+pub const MESH_MODE: &str = "x-applink-mesh-mode";
+/// Prefix of the decoded context headers the sidecar adds; never accepted from a caller.
+pub const APPLINK_PREFIX: &str = "x-applink-";
+
+/// Headers that may appear at most once (§4.3).
+pub const SINGLE_VALUED: [&str; 4] = [REQUEST_CONTEXT, CLIENT_CONTEXT, SIGNATURE, REQUEST_ID];
+
+/// The first of [`SINGLE_VALUED`] that appears more than once.
+pub fn first_duplicate(headers: &HeaderMap) -> Option<&'static str> {
+    SINGLE_VALUED
+        .into_iter()
+        .find(|name| headers.get_all(*name).iter().nth(1).is_some())
+}
+
+/// Removes headers that a WSGI/Rack/PHP app would read as a protected header although they are
+/// not spelled with `-` (`x_client_context` becomes `HTTP_X_CLIENT_CONTEXT`): a caller could
+/// otherwise smuggle a context past the sidecar.
+pub fn remove_underscore_spellings(headers: &mut HeaderMap) {
+    let smuggled: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            if !name.contains('_') {
+                return false;
+            }
+            let dashed = name.replace('_', "-");
+            dashed == REQUEST_CONTEXT
+                || dashed == CLIENT_CONTEXT
+                || dashed.starts_with(APPLINK_PREFIX)
+        })
+        .cloned()
+        .collect();
+    for name in smuggled {
+        headers.remove(name);
+    }
+}
+
+/// Removes every inbound `x-applink-*` header: only the sidecar sets those.
+pub fn remove_applink_headers(headers: &mut HeaderMap) {
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with(APPLINK_PREFIX))
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), plus `Proxy-Connection` that old clients still send.
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+];
+
+/// Strips hop-by-hop headers and any header the `Connection` header names. For an upgrade, the
+/// `Connection` and `Upgrade` headers themselves are kept so the handshake reaches the other side.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let nominated: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
+        .collect();
+    for name in nominated {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        if keep_upgrade && (name == header::CONNECTION || name == header::UPGRADE) {
+            continue;
+        }
+        headers.remove(name);
+    }
+}
+
+/// Whether the request asks to upgrade the connection (WebSocket and friends).
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// The size of the header section as it travelled: names, values and separators.
+pub fn header_bytes(headers: &HeaderMap) -> u64 {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().len() + value.len() + 4) as u64)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (k, v) in pairs {
+            headers.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn finds_duplicates_of_single_valued_headers() {
+        assert_eq!(
+            first_duplicate(&map(&[("x-signature", "a"), ("x-signature", "b")])),
+            Some(SIGNATURE)
+        );
+        assert_eq!(
+            first_duplicate(&map(&[
+                ("x-request-id", "a"),
+                ("accept", "1"),
+                ("accept", "2")
+            ])),
+            None
+        );
+    }
+
+    #[test]
+    fn removes_underscore_spellings_only() {
+        let mut headers = map(&[
+            ("x_client_context", "smuggled"),
+            ("x_request_context", "smuggled"),
+            ("x_applink_org_id", "smuggled"),
+            ("x-client-context", "real"),
+            ("x_custom", "kept"),
+        ]);
+        remove_underscore_spellings(&mut headers);
+        let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["x-client-context", "x_custom"]);
+    }
+
+    #[test]
+    fn strips_hop_by_hop_and_nominated_headers() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, x-secret-hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret-hop", "1"),
+            ("te", "trailers"),
+            ("upgrade", "websocket"),
+            ("x-forwarded-for", "1.2.3.4"),
+            ("accept", "a"),
+            ("accept", "b"),
+        ]);
+        strip_hop_by_hop(&mut headers, false);
+        let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["accept", "x-forwarded-for"]);
+        assert_eq!(headers.get_all("accept").iter().count(), 2);
+    }
+
+    #[test]
+    fn keeps_upgrade_handshake_headers() {
+        let mut headers = map(&[
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("keep-alive", "1"),
+        ]);
+        assert!(is_upgrade(&headers));
+        strip_hop_by_hop(&mut headers, true);
+        assert_eq!(headers["connection"], "Upgrade");
+        assert_eq!(headers["upgrade"], "websocket");
+        assert!(!headers.contains_key("keep-alive"));
+    }
+}

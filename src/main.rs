@@ -1,0 +1,46 @@
+//! The `heroku-applink-service-mesh` binary: parse, configure (exit 64 on error), run.
+
+use std::io::Write;
+use std::process::exit;
+
+use applink_mesh::cli::{self, EXIT_USAGE, Invocation};
+use applink_mesh::config::Config;
+
+fn main() {
+    let cli = match cli::parse(std::env::args_os()) {
+        Invocation::Run(cli) => cli,
+        Invocation::Print(text) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            exit(0);
+        }
+        Invocation::UsageError(line) => {
+            eprintln!("{line}");
+            exit(EXIT_USAGE);
+        }
+    };
+    let lookup = |name: &str| std::env::var(name).ok();
+    let config = match Config::load(&cli, &lookup) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("heroku-applink-service-mesh: {e}");
+            exit(EXIT_USAGE);
+        }
+    };
+    if cli.check {
+        print!("{}", config.describe());
+        exit(0);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("heroku-applink-service-mesh: cannot start the runtime: {e}");
+            exit(1);
+        }
+    };
+    let code = runtime.block_on(applink_mesh::run(config));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    exit(code);
+}

@@ -1,0 +1,109 @@
+//! Forwarding to the app (§6): one pooled keep-alive client, bodies streamed both ways, upgrades
+//! tunnelled.
+
+use std::time::Duration;
+
+use http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::sync::watch;
+
+use crate::body::MeshBody;
+use crate::config::AppTarget;
+use crate::error::MeshError;
+
+pub struct AppClient {
+    client: Client<HttpConnector, MeshBody>,
+    base_uri: String,
+    authority: HeaderValue,
+    response_timeout: Duration,
+}
+
+impl AppClient {
+    pub fn new(app: &AppTarget, pool_idle: Duration, response_timeout: Duration) -> AppClient {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(pool_idle)
+            .pool_timer(TokioTimer::new())
+            // A request that fails because a pooled connection closed before it was written is
+            // sent again on a new connection (hyper-util's canceled-request retry, on by default).
+            .retry_canceled_requests(true)
+            .set_host(false)
+            .build(http);
+        AppClient {
+            client,
+            base_uri: app.base_uri(),
+            authority: HeaderValue::from_str(&app.authority())
+                .unwrap_or(HeaderValue::from_static("127.0.0.1")),
+            response_timeout,
+        }
+    }
+
+    /// Sends `request` (headers already rewritten) to the app. `Host` is the caller's; an
+    /// HTTP/2 request, which has none, gets its `:authority`.
+    pub async fn send(
+        &self,
+        mut request: Request<MeshBody>,
+        upgrade: bool,
+    ) -> Result<Response<Incoming>, MeshError> {
+        if !request.headers().contains_key(header::HOST) {
+            let host = request
+                .uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+                .unwrap_or_else(|| self.authority.clone());
+            request.headers_mut().insert(header::HOST, host);
+        }
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        *request.uri_mut() = format!("{}{}", self.base_uri, path)
+            .parse()
+            .map_err(|_| MeshError::BadPath("the path cannot be forwarded".into()))?;
+        *request.version_mut() = Version::HTTP_11;
+
+        let sent = self.client.request(request);
+        let result = if upgrade {
+            // An upgraded connection has no response deadline (§6).
+            sent.await
+        } else {
+            tokio::time::timeout(self.response_timeout, sent)
+                .await
+                .map_err(|_| MeshError::AppTimeout)?
+        };
+        result.map_err(|e| {
+            tracing::warn!(error = %e, connect = e.is_connect(), "request to the app failed");
+            MeshError::AppUnavailable
+        })
+    }
+}
+
+/// Joins the caller's and the app's upgraded connections and copies bytes both ways until either
+/// side closes, or `closing` says the drain has ended.
+pub fn tunnel(
+    inbound: hyper::upgrade::OnUpgrade,
+    outbound: hyper::upgrade::OnUpgrade,
+    mut closing: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let (Ok(inbound), Ok(outbound)) = (inbound.await, outbound.await) else {
+            tracing::debug!("upgrade did not complete on one side");
+            return;
+        };
+        let mut inbound = TokioIo::new(inbound);
+        let mut outbound = TokioIo::new(outbound);
+        tokio::select! {
+            result = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "upgraded connection ended with an error");
+                }
+            }
+            _ = crate::server::signalled(&mut closing) => tracing::debug!("closing an upgraded connection: drain ended"),
+        }
+    });
+}
+
+/// Whether a response switches protocols.
+pub fn is_switching(response: &Response<Incoming>) -> bool {
+    response.status() == StatusCode::SWITCHING_PROTOCOLS
+}

@@ -1,0 +1,263 @@
+//! Which routes skip authentication (§3, §4.1–4.2): path safety and bypass globs.
+//!
+//! Patterns are compiled once into a tiny NFA and matched in time linear in the path, so no
+//! pattern/path pair can make matching slow.
+
+/// Route decisions that depend only on configuration, built once at start-up.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    health: Option<String>,
+    bypass: Vec<Glob>,
+    bypass_all: bool,
+}
+
+/// Why a route skips authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bypass {
+    Health,
+    Route,
+    All,
+}
+
+impl RouteTable {
+    pub fn new(health: Option<String>, bypass_routes: &[String], bypass_all: bool) -> Self {
+        RouteTable {
+            health,
+            bypass: bypass_routes.iter().map(|p| Glob::new(p)).collect(),
+            bypass_all,
+        }
+    }
+
+    /// The bypass decision for a path already checked with [`check_path`].
+    /// A path not in normal form never matches the health route or a pattern.
+    pub fn bypass(&self, path: &str, normal_form: bool) -> Option<Bypass> {
+        if normal_form {
+            if self.health.as_deref() == Some(path) {
+                return Some(Bypass::Health);
+            }
+            if self.bypass.iter().any(|glob| glob.matches(path)) {
+                return Some(Bypass::Route);
+            }
+        }
+        self.bypass_all.then_some(Bypass::All)
+    }
+}
+
+/// Checks a raw (still percent-encoded) path. `Err` for a path that must be rejected (NUL);
+/// `Ok(false)` for a path that is not in normal form and so may never be bypassed.
+pub fn check_path(path: &str) -> Result<bool, &'static str> {
+    let lower = path.to_ascii_lowercase();
+    if path.contains('\0') || lower.contains("%00") {
+        return Err("the path contains a NUL character");
+    }
+    if !path.starts_with('/') {
+        return Ok(false);
+    }
+    if path.contains('\\') || lower.contains("%2f") || lower.contains("%5c") || path.contains("//")
+    {
+        return Ok(false);
+    }
+    let dot_segment = lower[1..].split('/').any(|segment| {
+        let segment = segment
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .replace("%2e", ".");
+        segment == "." || segment == ".."
+    });
+    Ok(!dot_segment)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Consume this byte.
+    Byte(u8),
+    /// Consume any byte but `/` and stay; or move on.
+    AnyButSlash,
+    /// Consume any byte and stay; or move on.
+    Any,
+    /// Move on to the next state or jump to the given one.
+    Fork(usize),
+    Accept,
+}
+
+/// A compiled bypass pattern (§4.2).
+#[derive(Debug, Clone)]
+pub struct Glob {
+    states: Vec<State>,
+}
+
+impl Glob {
+    pub fn new(pattern: &str) -> Glob {
+        let bytes = pattern.as_bytes();
+        let mut states = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let rest = &bytes[i..];
+            if rest == b"/**" {
+                // A trailing `/**` also matches the bare prefix: `/` followed by anything, or nothing.
+                let fork = states.len();
+                states.push(State::Fork(0));
+                states.push(State::Byte(b'/'));
+                states.push(State::Any);
+                let end = states.len();
+                states[fork] = State::Fork(end);
+                i = bytes.len();
+            } else if rest.starts_with(b"/**/") {
+                // `/**/` matches `/` or `/anything/`.
+                states.push(State::Byte(b'/'));
+                let fork = states.len();
+                states.push(State::Fork(0));
+                states.push(State::Any);
+                states.push(State::Byte(b'/'));
+                let end = states.len();
+                states[fork] = State::Fork(end);
+                i += 4;
+            } else if rest.starts_with(b"**") {
+                states.push(State::Any);
+                i += 2;
+            } else if rest == b"*" {
+                // A single trailing `*` matches any suffix, `/` included (compat with the prefix rule).
+                states.push(State::Any);
+                i += 1;
+            } else if rest[0] == b'*' {
+                states.push(State::AnyButSlash);
+                i += 1;
+            } else {
+                states.push(State::Byte(rest[0]));
+                i += 1;
+            }
+        }
+        states.push(State::Accept);
+        Glob { states }
+    }
+
+    pub fn matches(&self, path: &str) -> bool {
+        let mut current = vec![false; self.states.len()];
+        self.add(&mut current, 0);
+        for &byte in path.as_bytes() {
+            let mut next = vec![false; self.states.len()];
+            for (index, active) in current.iter().enumerate() {
+                if !active {
+                    continue;
+                }
+                match self.states[index] {
+                    State::Byte(b) if b == byte => self.add(&mut next, index + 1),
+                    State::AnyButSlash if byte != b'/' => self.add(&mut next, index),
+                    State::Any => self.add(&mut next, index),
+                    _ => {}
+                }
+            }
+            if !next.contains(&true) {
+                return false;
+            }
+            current = next;
+        }
+        current[self.states.len() - 1]
+    }
+
+    /// Activates a state and everything reachable from it without consuming a byte.
+    fn add(&self, set: &mut [bool], index: usize) {
+        if set[index] {
+            return;
+        }
+        set[index] = true;
+        match self.states[index] {
+            State::Fork(other) => {
+                self.add(set, index + 1);
+                self.add(set, other);
+            }
+            State::AnyButSlash | State::Any => self.add(set, index + 1),
+            State::Byte(_) | State::Accept => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_truth_table() {
+        let table = [
+            ("/robots.txt", "/robots.txt", true),
+            ("/robots.txt", "/robots.txt/", false),
+            ("/robots.txt", "/Robots.txt", false),
+            ("/public/**", "/public", true),
+            ("/public/**", "/public/", true),
+            ("/public/**", "/public/a/b", true),
+            ("/public/**", "/publicity", false),
+            ("/favicon*", "/favicon.ico", true),
+            ("/favicon*", "/favicon/a.png", true),
+            ("/api/*", "/api/a/b", true),
+            ("/files/*.png", "/files/a.png", true),
+            ("/files/*.png", "/files/x/a.png", false),
+            ("/a/**/b", "/a/b", true),
+            ("/a/**/b", "/a/x/y/b", true),
+            ("/a/**/b", "/a/x/bc", false),
+            ("/docs/[v1]", "/docs/[v1]", true),
+        ];
+        for (pattern, path, expected) in table {
+            assert_eq!(
+                Glob::new(pattern).matches(path),
+                expected,
+                "{pattern} vs {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn more_glob_cases() {
+        assert!(Glob::new("/a/*/c").matches("/a/b/c"));
+        assert!(!Glob::new("/a/*/c").matches("/a/b/x/c"));
+        assert!(Glob::new("/a/**").matches("/a/b/c"));
+        assert!(!Glob::new("/a/**").matches("/ab"));
+        assert!(Glob::new("/x**").matches("/x/y"));
+        assert!(!Glob::new("/docs/[v1]").matches("/docs/v"));
+        assert!(!Glob::new("/a?").matches("/ab"));
+        // Long adversarial paths stay linear.
+        let path = format!("/{}", "a".repeat(100_000));
+        assert!(!Glob::new("/*a*a*a*a*a*b").matches(&path));
+    }
+
+    #[test]
+    fn nul_is_rejected() {
+        assert!(check_path("/a%00b").is_err());
+        assert!(check_path("/a\0b").is_err());
+    }
+
+    #[test]
+    fn paths_not_in_normal_form() {
+        for path in [
+            "/public/../admin",
+            "/public/%2e%2e/admin",
+            "/public/%2E%2E/admin",
+            "/public/.%2e/admin",
+            "/public/..;/admin",
+            "/public/..;x=1/admin",
+            "/public/./a",
+            "/public/%2fadmin",
+            "/public/%5Cadmin",
+            "/public\\admin",
+            "/public//a",
+            "//public/a",
+            "/public/..",
+        ] {
+            assert_eq!(check_path(path), Ok(false), "{path}");
+        }
+        for path in ["/", "/public/a", "/public/", "/a.b/c..d/...", "/x;y=1"] {
+            assert_eq!(check_path(path), Ok(true), "{path}");
+        }
+    }
+
+    #[test]
+    fn route_table_never_bypasses_abnormal_paths() {
+        let table = RouteTable::new(Some("/healthcheck".into()), &["/public/**".into()], false);
+        assert_eq!(table.bypass("/healthcheck", true), Some(Bypass::Health));
+        assert_eq!(table.bypass("/healthcheck/", true), None);
+        assert_eq!(table.bypass("/public/x", true), Some(Bypass::Route));
+        assert_eq!(table.bypass("/public/x", false), None);
+        let all = RouteTable::new(None, &[], true);
+        assert_eq!(all.bypass("/anything", false), Some(Bypass::All));
+    }
+}

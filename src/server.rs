@@ -1,0 +1,242 @@
+//! The listener and its connections (HTTP/1.1 and h2c), and the graceful drain.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError};
+use crate::conn::{Activity, ActivityIo};
+use crate::handler;
+use crate::state::Mesh;
+
+/// Why the sidecar could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// Exit 64.
+    Config(ConfigError),
+    /// The public port could not be bound (in use, no permission). Exit 1.
+    Bind { port: u16, error: io::Error },
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "{e}"),
+            StartError::Bind { port, error } if error.kind() == io::ErrorKind::AddrInUse => {
+                write!(
+                    f,
+                    "port {port} is already in use; stop what listens there or set PORT to another port"
+                )
+            }
+            StartError::Bind { port, error } => write!(f, "cannot listen on port {port}: {error}"),
+        }
+    }
+}
+
+impl StartError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Config(_) => crate::cli::EXIT_USAGE,
+            StartError::Bind { .. } => 1,
+        }
+    }
+}
+
+/// A running sidecar.
+pub struct Running {
+    local_addr: SocketAddr,
+    mesh: Arc<Mesh>,
+    drain: watch::Sender<bool>,
+    serving: JoinHandle<()>,
+}
+
+impl Running {
+    /// The bound public address (useful with `--port 0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The request counters, for the l2met reporter.
+    pub fn mesh_metrics(&self) -> Arc<crate::telemetry::Metrics> {
+        self.mesh.metrics.clone()
+    }
+
+    /// Whether the app has accepted a connection yet.
+    pub fn app_ready(&self) -> bool {
+        self.mesh.gate.is_ready()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (at most `timeouts.drain`), then closes
+    /// upgraded connections.
+    pub async fn shutdown(self) {
+        self.mesh.start_draining();
+        self.drain.send_replace(true);
+        let _ = self.serving.await;
+    }
+}
+
+/// Binds the public port and starts serving.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let port = config.port;
+    let listener = bind(port).map_err(|error| StartError::Bind { port, error })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|error| StartError::Bind { port, error })?;
+    let mesh = Arc::new(Mesh::new(config).map_err(StartError::Config)?);
+    let (drain, drain_rx) = watch::channel(false);
+    let serving = tokio::spawn(serve(listener, mesh.clone(), drain_rx));
+    Ok(Running {
+        local_addr,
+        mesh,
+        drain,
+        serving,
+    })
+}
+
+/// `[::]` dual-stack (Fir dynos need IPv6), falling back to `0.0.0.0` where IPv6 is unavailable.
+fn bind(port: u16) -> io::Result<TcpListener> {
+    match listen(SocketAddr::from(([0u16; 8], port)), true) {
+        Ok(listener) => Ok(listener),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(e),
+        Err(e) => {
+            tracing::debug!(error = %e, "IPv6 unavailable; listening on 0.0.0.0");
+            listen(SocketAddr::from(([0u8; 4], port)), false)
+        }
+    }
+}
+
+fn listen(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    if dual_stack {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
+}
+
+fn connection_builder(mesh: &Mesh) -> auto::Builder<TokioExecutor> {
+    let header_limit = mesh.config.limits.header_bytes;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .keep_alive(true)
+        // hyper refuses heads beyond its buffer with a bare 431; the handler answers the JSON 431
+        // for heads between `headerBytes` and this.
+        .max_buf_size(
+            usize::try_from(header_limit.saturating_mul(2))
+                .unwrap_or(usize::MAX)
+                .max(8192),
+        );
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(header_limit).unwrap_or(u32::MAX));
+    builder
+}
+
+async fn serve(listener: TcpListener, mesh: Arc<Mesh>, mut drain: watch::Receiver<bool>) {
+    let builder = Arc::new(connection_builder(&mesh));
+    // Every connection holds a sender; when all are gone, every connection has finished.
+    let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+    let connections_drain = drain.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    tokio::spawn(connection(stream, mesh.clone(), builder.clone(), connections_drain.clone(), open_tx.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = signalled(&mut drain) => break,
+        }
+    }
+    drop(listener);
+    drop(open_tx);
+    tracing::info!(
+        drain_ms = mesh.config.timeouts.drain.as_millis() as u64,
+        "draining: no longer accepting connections"
+    );
+    if tokio::time::timeout(mesh.config.timeouts.drain, open_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timed out with requests still in flight");
+    }
+    mesh.closing.send_replace(true);
+}
+
+async fn connection(
+    stream: TcpStream,
+    mesh: Arc<Mesh>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    mut drain: watch::Receiver<bool>,
+    _open: mpsc::Sender<()>,
+) {
+    let _ = stream.set_nodelay(true);
+    let activity = Activity::new();
+    let io = TokioIo::new(ActivityIo::new(stream, activity.clone()));
+    let service = {
+        let mesh = mesh.clone();
+        let activity = activity.clone();
+        service_fn(move |request| {
+            let mesh = mesh.clone();
+            let done = activity.request_started();
+            async move { Ok::<_, Infallible>(handler::handle(mesh, request, vec![done]).await) }
+        })
+    };
+    let connection = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(connection);
+    let timeouts = &mesh.config.timeouts;
+    let tick = (timeouts.header_read.min(timeouts.idle) / 4)
+        .clamp(Duration::from_millis(25), Duration::from_secs(1));
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = signalled(&mut drain), if !draining => {
+                draining = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            _ = tokio::time::sleep(tick) => {
+                if let Some(why) = activity.expired(timeouts.header_read, timeouts.idle) {
+                    tracing::debug!(reason = ?why, "closing connection");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Resolves once the flag is true (or its sender is gone), holding no borrow across the await.
+pub(crate) async fn signalled(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|set| *set).await;
+}

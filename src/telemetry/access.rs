@@ -1,0 +1,181 @@
+//! The per-request log line, written once when the response body has been sent (or dropped).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use super::Metrics;
+use crate::body::MeshBody;
+
+/// What one request did, filled in by the handler's phases.
+pub struct RequestLog {
+    pub method: String,
+    /// The path, never the query.
+    pub path: String,
+    pub request_id: String,
+    pub kind: &'static str,
+    pub outcome: &'static str,
+    pub status: u16,
+    pub auth: Option<Duration>,
+    pub app: Option<Duration>,
+    pub started: Instant,
+    /// Request body bytes read so far (shared with the counting request body).
+    pub bytes_in: Arc<AtomicU64>,
+    pub rejected: bool,
+}
+
+impl RequestLog {
+    pub fn new(method: &http::Method, path: &str) -> RequestLog {
+        RequestLog {
+            method: method.as_str().to_string(),
+            path: path.to_string(),
+            request_id: String::new(),
+            kind: "unknown",
+            outcome: "forwarded",
+            status: 0,
+            auth: None,
+            app: None,
+            started: Instant::now(),
+            bytes_in: Arc::default(),
+            rejected: false,
+        }
+    }
+
+    fn write(&self, bytes_out: u64) {
+        let ms = |d: Option<Duration>| d.map_or(String::from("-"), |d| d.as_millis().to_string());
+        tracing::info!(
+            target: "applink_mesh::request",
+            method = self.method.as_str(),
+            path = self.path.as_str(),
+            status = self.status,
+            request_id = self.request_id.as_str(),
+            kind = self.kind,
+            outcome = self.outcome,
+            auth_ms = ms(self.auth).as_str(),
+            app_ms = ms(self.app).as_str(),
+            total_ms = self.started.elapsed().as_millis() as u64,
+            bytes_in = self.bytes_in.load(Ordering::Relaxed),
+            bytes_out,
+        );
+    }
+}
+
+/// Something to release when the response is done (an in-flight slot, a connection's activity mark).
+pub type OnDone = Box<dyn FnOnce() + Send>;
+
+/// The response body, counting what it sends; logs the request line and records metrics when it
+/// ends or is dropped (a caller that went away still gets its line).
+pub struct LoggedBody {
+    inner: MeshBody,
+    log: Option<RequestLog>,
+    bytes_out: u64,
+    metrics: Arc<Metrics>,
+    on_done: Vec<OnDone>,
+}
+
+impl LoggedBody {
+    pub fn new(
+        inner: MeshBody,
+        log: RequestLog,
+        metrics: Arc<Metrics>,
+        on_done: Vec<OnDone>,
+    ) -> LoggedBody {
+        LoggedBody {
+            inner,
+            log: Some(log),
+            bytes_out: 0,
+            metrics,
+            on_done,
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(log) = self.log.take() {
+            log.write(self.bytes_out);
+            self.metrics.record(log.started.elapsed(), log.rejected);
+        }
+        for done in self.on_done.drain(..) {
+            done();
+        }
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl Body for LoggedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.bytes_out += data.len() as u64;
+                }
+            }
+            Poll::Ready(None) => this.finish(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The request body on its way to the app, counting what it carries.
+pub struct CountingBody<B> {
+    inner: B,
+    count: Arc<AtomicU64>,
+}
+
+impl<B> CountingBody<B> {
+    pub fn new(inner: B, count: Arc<AtomicU64>) -> Self {
+        CountingBody { inner, count }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for CountingBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

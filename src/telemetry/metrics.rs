@@ -1,0 +1,118 @@
+//! Request counters and latency samples, reported every minute as an l2met line (§8).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Latency samples kept per interval; beyond this, samples replace older ones round-robin.
+const MAX_SAMPLES: usize = 8192;
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: AtomicU64,
+    rejected: AtomicU64,
+    samples: Mutex<Samples>,
+}
+
+#[derive(Default)]
+struct Samples {
+    latencies_ms: Vec<u64>,
+    seen: u64,
+}
+
+/// One interval's figures.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub requests: u64,
+    pub rejected: u64,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+}
+
+impl Metrics {
+    /// Records a finished request; `rejected` when the sidecar answered it itself with an error.
+    pub fn record(&self, latency: Duration, rejected: bool) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if rejected {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        let ms = latency.as_millis() as u64;
+        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = samples.seen as usize;
+        if samples.latencies_ms.len() < MAX_SAMPLES {
+            samples.latencies_ms.push(ms);
+        } else {
+            samples.latencies_ms[seen % MAX_SAMPLES] = ms;
+        }
+        samples.seen += 1;
+    }
+
+    /// The figures since the last snapshot, resetting them.
+    pub fn take(&self) -> Snapshot {
+        let mut latencies = {
+            let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+            samples.seen = 0;
+            std::mem::take(&mut samples.latencies_ms)
+        };
+        latencies.sort_unstable();
+        let percentile = |p: usize| {
+            if latencies.is_empty() {
+                0
+            } else {
+                latencies[(latencies.len() - 1) * p / 100]
+            }
+        };
+        Snapshot {
+            requests: self.requests.swap(0, Ordering::Relaxed),
+            rejected: self.rejected.swap(0, Ordering::Relaxed),
+            p50_ms: percentile(50),
+            p99_ms: percentile(99),
+        }
+    }
+}
+
+impl Snapshot {
+    /// The l2met measurements, e.g. `count#mesh.requests=3 ... sample#mesh.latency.p99=12ms`.
+    pub fn l2met(&self) -> String {
+        format!(
+            "count#mesh.requests={} count#mesh.rejected={} sample#mesh.latency.p50={}ms sample#mesh.latency.p99={}ms",
+            self.requests, self.rejected, self.p50_ms, self.p99_ms
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_reset() {
+        let metrics = Metrics::default();
+        for ms in 1..=100 {
+            metrics.record(Duration::from_millis(ms), ms > 90);
+        }
+        let snapshot = metrics.take();
+        assert_eq!(
+            snapshot,
+            Snapshot {
+                requests: 100,
+                rejected: 10,
+                p50_ms: 50,
+                p99_ms: 99
+            }
+        );
+        assert_eq!(
+            snapshot.l2met(),
+            "count#mesh.requests=100 count#mesh.rejected=10 sample#mesh.latency.p50=50ms sample#mesh.latency.p99=99ms"
+        );
+        assert_eq!(
+            metrics.take(),
+            Snapshot {
+                requests: 0,
+                rejected: 0,
+                p50_ms: 0,
+                p99_ms: 0
+            }
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! Logs and metrics (§8): tracing to stdout, logfmt (or JSON) lines, one line per finished request,
+//! and an l2met line every minute.
+
+mod access;
+mod logfmt;
+mod metrics;
+
+pub use access::{CountingBody, LoggedBody, OnDone, RequestLog};
+pub use logfmt::push_pair;
+pub use metrics::{Metrics, Snapshot};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Level;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::prelude::*;
+
+use crate::config::LogSettings;
+
+/// Crates whose debug and trace events may print request details (URIs with query strings,
+/// headers); they are capped at `info` whatever the filter says, so no secret reaches the logs.
+const CAPPED_TARGETS: [&str; 5] = ["hyper", "h2", "rustls", "tokio_rustls", "hyper_rustls"];
+
+/// Installs the global subscriber (the binary calls this once; tests run without one).
+pub fn init(settings: &LogSettings) {
+    let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let capped = filter_fn(|meta| {
+        *meta.level() <= Level::INFO || !CAPPED_TARGETS.iter().any(|t| meta.target().starts_with(t))
+    });
+    let registry = tracing_subscriber::registry().with(filter).with(capped);
+    let result = if settings.json {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stdout),
+            )
+            .try_init()
+    } else {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(logfmt::Logfmt)
+                    .with_writer(std::io::stdout),
+            )
+            .try_init()
+    };
+    if result.is_err() {
+        eprintln!("heroku-applink-service-mesh: logging was already set up");
+    }
+}
+
+/// Logs the l2met line every `every` until the runtime stops.
+pub fn report_every(metrics: Arc<Metrics>, every: Duration, source: Option<String>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let snapshot = metrics.take();
+            let source = source.as_deref().unwrap_or("heroku-applink-service-mesh");
+            tracing::info!(target: "applink_mesh::metrics", source, l2met = snapshot.l2met().as_str());
+        }
+    });
+}
