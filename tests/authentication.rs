@@ -1,0 +1,167 @@
+//! Authentication against the AppLink API (§5): the calls it receives and the outcome table.
+
+mod common;
+
+use std::time::Duration;
+
+use common::api::API_SECRET_TEXT;
+use common::salesforce::{self, CONTEXT_ID, JWT, ORG_ID};
+use common::sidecar::TOKEN;
+use common::{Answer, FakeApi, FakeApp, Sidecar, send};
+use serde_json::json;
+
+async fn setup() -> (FakeApp, FakeApi, Sidecar) {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url()).start().await;
+    (app, api, mesh)
+}
+
+#[tokio::test]
+async fn salesforce_request_is_authenticated_with_the_exact_body_and_forwarded() {
+    let (app, api, mesh) = setup().await;
+    let reply = send(mesh.addr, "POST", "/accounts?limit=5", &salesforce::headers(), "{\"a\":1}").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "ok");
+
+    let call = api.only_call();
+    assert_eq!(call.path, "/addons/1d0c2f7e/invocations/authentication");
+    assert_eq!(
+        call.body,
+        json!({
+            "org_domain_url": "https://acme.my.salesforce.com",
+            "core_jwt_token": JWT,
+            "org_id": ORG_ID,
+            "app_uuid": "6f1e6c2e-2d6b-4a8e-9a2f-1f2e3d4c5b6a",
+        })
+    );
+    assert_eq!(call.headers["authorization"], format!("Bearer {TOKEN}"));
+    assert_eq!(call.headers["content-type"], "application/json");
+    let rid = format!("{CONTEXT_ID}-1234");
+    assert_eq!(call.headers["x-request-id"], rid.as_str());
+    assert_eq!(call.headers["request_id"], rid.as_str());
+
+    let seen = app.only_request();
+    assert_eq!(seen.target, "/accounts?limit=5");
+    assert_eq!(seen.body, "{\"a\":1}");
+    assert_eq!(seen.headers["x-applink-request-kind"], "salesforce");
+    assert_eq!(seen.headers["x-applink-org-id"], ORG_ID);
+    assert!(seen.headers.contains_key("x-client-context"), "CC passes through for the SDKs");
+    assert!(!seen.headers.contains_key("x-request-context"), "RC is never forwarded");
+}
+
+#[tokio::test]
+async fn data_action_target_is_authenticated_with_the_exact_body() {
+    let (app, api, mesh) = setup().await;
+    let payload = "{\"events\":[{\"id\":1,\"name\":\"caf\u{e9}\"}]}";
+    let headers = vec![("x-signature", "sig-abc123".to_string())];
+    let reply = send(mesh.addr, "POST", "/dat/hook?orgId=00DJS0000000123&apiName=My_Target", &headers, payload).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    let call = api.only_call();
+    assert_eq!(call.path, "/addons/1d0c2f7e/data_action_targets/authenticate");
+    assert_eq!(
+        call.body,
+        json!({"api_name": "My_Target", "org_id": "00DJS0000000123", "signature": "sig-abc123", "payload": payload})
+    );
+    assert_eq!(call.headers["authorization"], format!("Bearer {TOKEN}"));
+
+    let seen = app.only_request();
+    assert_eq!(seen.body, payload, "the buffered body is forwarded whole");
+    assert_eq!(seen.headers["x-applink-request-kind"], "data-action-target");
+    assert_eq!(seen.headers["x-applink-org-id"], "00DJS0000000123");
+    assert_eq!(seen.headers["x-signature"], "sig-abc123");
+}
+
+#[tokio::test]
+async fn outcome_table() {
+    let (app, api, mesh) = setup().await;
+    let table: [(u16, u16, &str); 9] = [
+        (200, 200, ""),
+        (204, 200, ""),
+        (401, 403, "forbidden"),
+        (403, 403, "forbidden"),
+        (429, 503, "auth-unavailable"),
+        (500, 503, "auth-unavailable"),
+        (503, 503, "auth-unavailable"),
+        (404, 502, "auth-error"),
+        (302, 502, "auth-error"),
+    ];
+    for (api_status, status, reason) in table {
+        api.script(&[Answer::status(api_status)]);
+        let reply = send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await;
+        if reason.is_empty() {
+            assert_eq!(reply.status, status, "API {api_status}: {}", reply.text());
+            assert_eq!(reply.reason(), "");
+        } else {
+            reply.assert_mesh_error(status, reason);
+            assert!(!reply.text().contains(API_SECRET_TEXT), "the API's answer leaked: {}", reply.text());
+        }
+        if status == 503 {
+            assert!(reply.headers.contains_key("retry-after"), "503 without Retry-After");
+        }
+    }
+    assert_eq!(app.received().len(), 2, "only the two 2xx outcomes reach the app");
+    assert_eq!(api.calls().len(), table.len(), "a redirect is never followed");
+}
+
+#[tokio::test]
+async fn auth_deadline_is_504() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  timeouts:\n    auth: 300ms\n").start().await;
+    api.always(Answer { status: 200, delay: Duration::from_secs(5) });
+    let reply = send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await;
+    reply.assert_mesh_error(504, "auth-timeout");
+    assert!(app.received().is_empty());
+}
+
+#[tokio::test]
+async fn unreachable_api_is_503_after_one_retry() {
+    let app = FakeApp::start().await;
+    // A port that refuses connections: bind, note it, close.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let mesh = Sidecar::production(app.port(), &format!("http://{closed}/addons/x")).start().await;
+    let reply = send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await;
+    reply.assert_mesh_error(503, "auth-unavailable");
+    assert!(app.received().is_empty());
+}
+
+#[tokio::test]
+async fn cache_is_off_by_default_and_serves_positive_results_when_on() {
+    let (_app, api, mesh) = setup().await;
+    for _ in 0..2 {
+        assert_eq!(send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await.status, 200);
+    }
+    assert_eq!(api.calls().len(), 2, "no cache unless configured");
+
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    cache: { maxTtl: 60s }\n")
+        .start()
+        .await;
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 300;
+    let jwt = format!("e30.{}.sig", base64_url(&json!({"exp": exp}).to_string()));
+    let mut rc = salesforce::request_context();
+    rc["auth"] = jwt.into();
+    let headers = salesforce::with(rc, salesforce::client_context());
+    let replies = futures_util::future::join_all((0..4).map(|_| send(mesh.addr, "GET", "/x", &headers, ""))).await;
+    assert!(replies.iter().all(|r| r.status == 200));
+    assert_eq!(send(mesh.addr, "GET", "/y", &headers, "").await.status, 200);
+    assert_eq!(api.calls().len(), 1, "concurrent identical calls coalesce and the result is cached");
+    assert_eq!(app.received().len(), 5);
+
+    // A JWT without exp is never cached; a denial is never cached.
+    api.script(&[Answer::status(403)]);
+    let plain = salesforce::headers();
+    assert_eq!(send(mesh.addr, "GET", "/x", &plain, "").await.status, 403);
+    assert_eq!(send(mesh.addr, "GET", "/x", &plain, "").await.status, 200);
+    assert_eq!(send(mesh.addr, "GET", "/x", &plain, "").await.status, 200);
+    assert_eq!(api.calls().len(), 4);
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}

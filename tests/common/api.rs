@@ -1,0 +1,189 @@
+//! The fake AppLink API: records every call and answers as the test scripts it, over plain HTTP
+//! or over HTTPS with a CA generated for the test.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+
+/// How the fake API answers one call.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    pub status: u16,
+    pub delay: Duration,
+}
+
+impl Answer {
+    pub fn status(status: u16) -> Answer {
+        Answer { status, delay: Duration::ZERO }
+    }
+}
+
+/// One call the API received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: serde_json::Value,
+}
+
+/// Text the API puts in every answer's body; it must never reach a caller.
+pub const API_SECRET_TEXT: &str = "internal-applink-detail-7f3a";
+
+#[derive(Clone)]
+pub struct FakeApi {
+    pub addr: SocketAddr,
+    calls: Arc<Mutex<Vec<Call>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    default: Arc<Mutex<Answer>>,
+    /// The CA certificate (PEM file) that signed the HTTPS server's certificate.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl FakeApi {
+    /// A plain-HTTP fake on 127.0.0.1 that answers 200 unless scripted.
+    pub async fn start() -> FakeApi {
+        FakeApi::start_with(None).await
+    }
+
+    /// An HTTPS fake whose certificate (for `localhost` and 127.0.0.1) is signed by a new test CA.
+    pub async fn start_tls() -> FakeApi {
+        FakeApi::start_with(Some(tls::acceptor())).await
+    }
+
+    async fn start_with(tls: Option<(tokio_rustls::TlsAcceptor, PathBuf)>) -> FakeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = FakeApi {
+            addr: listener.local_addr().unwrap(),
+            calls: Arc::default(),
+            script: Arc::default(),
+            default: Arc::new(Mutex::new(Answer::status(200))),
+            ca_file: tls.as_ref().map(|(_, path)| path.clone()),
+        };
+        let acceptor = tls.map(|(acceptor, _)| acceptor);
+        let shared = api.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let api = shared.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| {
+                        let api = api.clone();
+                        async move { Ok::<_, Infallible>(api.answer(request).await) }
+                    });
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                            }
+                        }
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
+                });
+            }
+        });
+        api
+    }
+
+    /// The base URL to give the sidecar, like `https://host/addons/<uuid>`.
+    pub fn url(&self) -> String {
+        match self.ca_file {
+            Some(_) => format!("https://localhost:{}/addons/1d0c2f7e", self.addr.port()),
+            None => format!("http://127.0.0.1:{}/addons/1d0c2f7e", self.addr.port()),
+        }
+    }
+
+    /// Answers the next calls in order, then the default.
+    pub fn script(&self, answers: &[Answer]) {
+        self.script.lock().unwrap().extend(answers.iter().copied());
+    }
+
+    /// Answers every unscripted call this way.
+    pub fn always(&self, answer: Answer) {
+        *self.default.lock().unwrap() = answer;
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub fn only_call(&self) -> Call {
+        let calls = self.calls();
+        assert_eq!(calls.len(), 1, "expected exactly one AppLink API call, got {}", calls.len());
+        calls.into_iter().next().unwrap()
+    }
+
+    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        self.calls.lock().unwrap().push(Call {
+            path: parts.uri.path().to_string(),
+            headers: parts.headers,
+            body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        });
+        let answer = self.script.lock().unwrap().pop_front().unwrap_or(*self.default.lock().unwrap());
+        tokio::time::sleep(answer.delay).await;
+        let mut response = Response::new(Full::new(Bytes::from(format!("{{\"detail\":\"{API_SECRET_TEXT}\"}}"))));
+        *response.status_mut() = StatusCode::from_u16(answer.status).unwrap();
+        if answer.status / 100 == 3 {
+            response.headers_mut().insert("location", "https://elsewhere.example/".parse().unwrap());
+        }
+        response
+    }
+}
+
+mod tls {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::TlsAcceptor;
+
+    /// A new CA, a server certificate it signs, and the CA written to a PEM file.
+    pub fn acceptor() -> (TlsAcceptor, PathBuf) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.distinguished_name.push(DnType::CommonName, "applink-mesh test CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let server_key = KeyPair::generate().unwrap();
+        let server_params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
+
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ca_file = std::env::temp_dir().join(format!("applink-mesh-test-ca-{}-{n}.pem", std::process::id()));
+        std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(server_cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            )
+            .unwrap();
+        (TlsAcceptor::from(Arc::new(config)), ca_file)
+    }
+}

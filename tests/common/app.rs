@@ -1,0 +1,173 @@
+//! The fake app: records what it receives and answers according to the path.
+//!
+//! - `/slow?ms=N`: waits N ms before answering;
+//! - `/sha256`: answers the sha256 (hex) and length of the body, streamed;
+//! - `/ws`: a WebSocket echo server;
+//! - anything else: 200 `ok` with `x-app: fake`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+/// One request as the app saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: Method,
+    /// Path and query.
+    pub target: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Clone)]
+pub struct FakeApp {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl FakeApp {
+    pub async fn start() -> FakeApp {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        FakeApp::serve(listener)
+    }
+
+    /// Serves on a port chosen earlier (the boot gate test starts the app late).
+    pub async fn start_on(port: u16) -> FakeApp {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        FakeApp::serve(listener)
+    }
+
+    fn serve(listener: TcpListener) -> FakeApp {
+        let app = FakeApp { addr: listener.local_addr().unwrap(), received: Arc::default() };
+        let received = app.received.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let received = received.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| answer(request, received.clone()));
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        app
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The only request received; fails if there was not exactly one.
+    pub fn only_request(&self) -> Received {
+        let received = self.received();
+        assert_eq!(received.len(), 1, "expected exactly one request at the app, got {}", received.len());
+        received.into_iter().next().unwrap()
+    }
+}
+
+async fn answer(mut request: Request<Incoming>, received: Arc<Mutex<Vec<Received>>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let target = request.uri().path_and_query().map_or("/".into(), |p| p.to_string());
+    let path = request.uri().path().to_string();
+    let record = |body: Bytes, request: &Request<Incoming>| {
+        received.lock().unwrap().push(Received {
+            method: request.method().clone(),
+            target: target.clone(),
+            headers: request.headers().clone(),
+            body,
+        });
+    };
+    match path.as_str() {
+        "/ws" => {
+            record(Bytes::new(), &request);
+            let key = request.headers().get("sec-websocket-key").cloned().unwrap_or(http::HeaderValue::from_static(""));
+            let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let upgrade = hyper::upgrade::on(&mut request);
+            tokio::spawn(async move {
+                let Ok(upgraded) = upgrade.await else { return };
+                let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+                while let Some(Ok(message)) = ws.next().await {
+                    if message.is_text() || message.is_binary() {
+                        if ws.send(message).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+            let response = Response::builder()
+                .status(StatusCode::SWITCHING_PROTOCOLS)
+                .header("connection", "upgrade")
+                .header("upgrade", "websocket")
+                .header("sec-websocket-accept", accept)
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            Ok(response)
+        }
+        "/sha256" => {
+            let (parts, mut body) = request.into_parts();
+            let mut hash = Sha256::new();
+            let mut length = 0u64;
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else { break };
+                if let Some(data) = frame.data_ref() {
+                    hash.update(data);
+                    length += data.len() as u64;
+                }
+            }
+            let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let request = Request::from_parts(parts, ());
+            received.lock().unwrap().push(Received {
+                method: request.method().clone(),
+                target: target.clone(),
+                headers: request.headers().clone(),
+                body: Bytes::new(),
+            });
+            Ok(Response::new(Full::new(Bytes::from(format!("{digest} {length}")))))
+        }
+        _ => {
+            let delay = request
+                .uri()
+                .query()
+                .and_then(|q| q.strip_prefix("ms="))
+                .and_then(|ms| ms.parse::<u64>().ok());
+            let (parts, body) = request.into_parts();
+            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let request = Request::from_parts(parts, ());
+            received.lock().unwrap().push(Received {
+                method: request.method().clone(),
+                target: target.clone(),
+                headers: request.headers().clone(),
+                body,
+            });
+            if let (Some(ms), "/slow") = (delay, path.as_str()) {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            let response = Response::builder()
+                .header("x-app", "fake")
+                .header("connection", "keep-alive")
+                .header("keep-alive", "timeout=5")
+                .body(Full::new(Bytes::from_static(b"ok")))
+                .unwrap();
+            Ok(response)
+        }
+    }
+}

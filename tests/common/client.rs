@@ -1,0 +1,100 @@
+//! Small clients: a hyper client for ordinary requests, and raw TCP for requests hyper would not
+//! send (odd paths, duplicate or odd headers).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// The `x-applink-mesh-error` reason, or "" when the app answered.
+    pub fn reason(&self) -> &str {
+        self.headers.get("x-applink-mesh-error").map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// Asserts a response the sidecar made itself: status, reason, JSON body with the request id.
+    pub fn assert_mesh_error(&self, status: u16, reason: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
+        assert_eq!(self.reason(), reason, "body: {}", self.text());
+        assert_eq!(self.headers["content-type"], "application/json");
+        let json = self.json();
+        assert!(!json["error"].as_str().unwrap_or_default().is_empty(), "{json}");
+        assert_eq!(json["requestId"].as_str(), self.headers.get("x-request-id").map(|v| v.to_str().unwrap()));
+    }
+}
+
+/// Sends one request through a new client (no connection reuse between calls).
+pub async fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, String)], body: impl Into<Bytes>) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut request = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).unwrap())
+        .uri(format!("http://{addr}{target}"))
+        .body(Full::new(body.into()))
+        .unwrap();
+    for (name, value) in headers {
+        request.headers_mut().append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+    }
+    let response = tokio::time::timeout(Duration::from_secs(60), client.request(request))
+        .await
+        .expect("no response within 60 s")
+        .expect("request failed");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Reply { status: parts.status, headers: parts.headers, body }
+}
+
+/// Writes `head` (request line and headers, `\r\n`-separated, without the final blank line) and
+/// `body` on a new connection with `Connection: close` (and `Content-Length` unless the head sets
+/// `Transfer-Encoding`), and parses the response.
+pub async fn raw_request(addr: SocketAddr, head: &str, body: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let length = if head.to_ascii_lowercase().contains("transfer-encoding") {
+        String::new()
+    } else {
+        format!("content-length: {}\r\n", body.len())
+    };
+    let mut bytes = format!("{head}\r\nconnection: close\r\n{length}\r\n").into_bytes();
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
+        .await
+        .expect("no response within 30 s")
+        .unwrap();
+    parse_response(&response)
+}
+
+pub fn parse_response(bytes: &[u8]) -> Reply {
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("no end of head in response");
+    let head = std::str::from_utf8(&bytes[..split]).unwrap();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line.split(' ').nth(1).unwrap().parse::<u16>().unwrap();
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        let (name, value) = line.split_once(':').unwrap();
+        headers.append(http::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(), value.trim().parse().unwrap());
+    }
+    Reply { status: StatusCode::from_u16(status).unwrap(), headers, body: Bytes::copy_from_slice(&bytes[split + 4..]) }
+}

@@ -1,0 +1,161 @@
+//! Starting the sidecar: in-process through the library, or as the built binary.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use applink_mesh::cli::Cli;
+use applink_mesh::{Config, Running};
+
+pub const TOKEN: &str = "applink-token-5ecret-9d8c";
+
+pub fn temp_file(name: &str, text: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("applink-mesh-{}-{n}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A sidecar running in this process on 127.0.0.1 with a free port.
+pub struct Sidecar {
+    pub addr: SocketAddr,
+    pub running: Running,
+}
+
+#[derive(Default)]
+pub struct SidecarBuilder {
+    env: HashMap<String, String>,
+    yaml: String,
+}
+
+impl Sidecar {
+    /// Production mode against `api`, forwarding to the app on `app_port`.
+    pub fn production(app_port: u16, api_url: &str) -> SidecarBuilder {
+        SidecarBuilder::default()
+            .env("APP_PORT", &app_port.to_string())
+            .env("HEROKU_APPLINK_API_URL", api_url)
+            .env("HEROKU_APPLINK_TOKEN", TOKEN)
+    }
+
+    pub fn dev(app_port: u16) -> SidecarBuilder {
+        SidecarBuilder::default()
+            .env("APP_PORT", &app_port.to_string())
+            .env("HEROKU_APPLINK_SERVICE_MESH_DEV", "true")
+    }
+}
+
+impl SidecarBuilder {
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    pub fn yaml(mut self, yaml: &str) -> Self {
+        self.yaml = yaml.to_string();
+        self
+    }
+
+    pub fn config(&self) -> Config {
+        let cli = Cli { port: Some(0), config: Some(temp_file("mesh.yaml", &self.yaml)), ..Cli::default() };
+        Config::load(&cli, &|name: &str| self.env.get(name).cloned()).expect("valid test configuration")
+    }
+
+    pub async fn start(self) -> Sidecar {
+        let running = applink_mesh::start(self.config()).await.expect("sidecar starts");
+        let addr = SocketAddr::from(([127, 0, 0, 1], running.local_addr().port()));
+        Sidecar { addr, running }
+    }
+}
+
+/// The built binary, run as a child process; its output is collected.
+pub struct SidecarProcess {
+    pub child: Child,
+    output: Arc<Mutex<String>>,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_heroku-applink-service-mesh")
+}
+
+impl SidecarProcess {
+    /// Starts the binary with exactly this environment (nothing inherited) and these arguments.
+    pub fn spawn(env: &[(&str, &str)], args: &[&str]) -> SidecarProcess {
+        let mut child = Command::new(binary())
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let output = Arc::new(Mutex::new(String::new()));
+        for mut stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 8192];
+                while let Ok(n) = stream.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    output.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+                }
+            });
+        }
+        SidecarProcess { child, output }
+    }
+
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Polls the log for the bound address (`--port 0`), failing after 30 s.
+    pub fn wait_listening(&mut self) -> SocketAddr {
+        let started = Instant::now();
+        loop {
+            let output = self.output();
+            if let Some(rest) = output.split("msg=listening addr=").nth(1) {
+                let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
+                return SocketAddr::from(([127, 0, 0, 1], addr.port()));
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the sidecar exited ({status}) before listening:\n{output}");
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "not listening after 30 s:\n{output}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the process to exit, at most 30 s.
+    pub fn wait(&mut self) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads drain the pipes.
+                std::thread::sleep(Duration::from_millis(50));
+                return status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "still running after 30 s:\n{}", self.output());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success());
+        self.wait()
+    }
+}
+
+impl Drop for SidecarProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

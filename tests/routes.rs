@@ -1,0 +1,154 @@
+//! Routes that skip authentication (§3, §4.1–4.2, §4.5): info, health, bypass globs, bypass-all.
+
+mod common;
+
+use common::salesforce::{self, ORG_ID};
+use common::{Answer, FakeApi, FakeApp, Sidecar, raw_request, send};
+
+const BYPASS_YAML: &str = "mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\", \"/favicon*\", \"/files/*.png\"]\n";
+
+async fn with_bypass(acknowledged: bool) -> (FakeApp, FakeApi, Sidecar) {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mut builder = Sidecar::production(app.port(), &api.url()).yaml(BYPASS_YAML);
+    if acknowledged {
+        builder = builder.env("HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS", "true");
+    }
+    (app, api, builder.start().await)
+}
+
+#[tokio::test]
+async fn info_route_answers_the_version_for_any_method() {
+    let (app, api, mesh) = with_bypass(false).await;
+    for method in ["GET", "POST", "DELETE"] {
+        let reply = send(mesh.addr, method, "/__herokuAppLinkServiceMeshInfo", &[], "").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.headers["content-type"], "text/plain");
+        assert_eq!(reply.text(), format!("v{}", applink_mesh::VERSION));
+    }
+    assert!(app.received().is_empty() && api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn health_route_is_forwarded_without_authentication_on_exact_match_only() {
+    let (app, api, mesh) = with_bypass(false).await;
+    let reply = send(mesh.addr, "GET", "/healthcheck", &[], "").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "ok");
+    assert_eq!(app.only_request().headers["x-applink-request-kind"], "bypass");
+    for path in ["/healthcheck/", "/healthcheck/x", "/Healthcheck", "/./healthcheck"] {
+        send(mesh.addr, "GET", path, &[], "").await.assert_mesh_error(401, "missing-context");
+    }
+    assert_eq!(app.received().len(), 1);
+    assert!(api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn health_route_can_move_or_be_disabled() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  healthcheck: { route: /up }\n").start().await;
+    assert_eq!(send(mesh.addr, "GET", "/up", &[], "").await.status, 200);
+    assert_eq!(send(mesh.addr, "GET", "/healthcheck", &[], "").await.status, 401);
+    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  healthcheck: { enable: false }\n").start().await;
+    assert_eq!(send(mesh.addr, "GET", "/healthcheck", &[], "").await.status, 401);
+}
+
+#[tokio::test]
+async fn bypass_routes_are_ignored_without_the_acknowledgement() {
+    let (app, _api, mesh) = with_bypass(false).await;
+    send(mesh.addr, "GET", "/public/a", &[], "").await.assert_mesh_error(401, "missing-context");
+    assert!(app.received().is_empty());
+}
+
+#[tokio::test]
+async fn bypass_globs_follow_the_truth_table() {
+    let (app, api, mesh) = with_bypass(true).await;
+    for (path, bypassed) in [
+        ("/public", true),
+        ("/public/", true),
+        ("/public/a/b?q=1", true),
+        ("/publicity", false),
+        ("/favicon.ico", true),
+        ("/favicon/a.png", true),
+        ("/files/a.png", true),
+        ("/files/x/a.png", false),
+        ("/Public/a", false),
+        ("/x?/public/a", false),
+    ] {
+        let reply = send(mesh.addr, "GET", path, &[], "").await;
+        let expected = if bypassed { 200 } else { 401 };
+        assert_eq!(reply.status, expected, "{path}: {}", reply.text());
+    }
+    assert_eq!(app.received().len(), 6);
+    assert!(app.received().iter().all(|r| r.headers["x-applink-request-kind"] == "bypass"));
+    assert!(api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn paths_not_in_normal_form_never_bypass() {
+    let (app, _api, mesh) = with_bypass(true).await;
+    for path in [
+        "/public/../admin",
+        "/public/%2e%2e/admin",
+        "/public/%2E%2E/admin",
+        "/public/..;/admin",
+        "/public/%2fadmin",
+        "/public/%5cadmin",
+        "/public\\..\\admin",
+        "/public//admin",
+        "/public/./a",
+    ] {
+        let reply = raw_request(mesh.addr, &format!("GET {path} HTTP/1.1\r\nhost: x"), b"").await;
+        assert!(
+            reply.status == 401 || reply.status == 400,
+            "{path} must not bypass, got {} {}",
+            reply.status,
+            reply.text()
+        );
+    }
+    assert!(app.received().is_empty());
+}
+
+#[tokio::test]
+async fn bypass_all_forwards_everything_without_context() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .env("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES", "true")
+        .start()
+        .await;
+    let mut headers = vec![("x-client-context", salesforce::encode(&salesforce::client_context()))];
+    headers.push(("x-applink-org-id", "spoof".into()));
+    assert_eq!(send(mesh.addr, "GET", "/anything/../x", &headers, "").await.status, 200);
+    let seen = app.only_request();
+    assert!(!seen.headers.contains_key("x-client-context"), "an unauthenticated CC is removed on bypassed routes");
+    assert!(!seen.headers.contains_key("x-applink-org-id"));
+    assert!(api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn bypassed_route_with_context_is_authenticated_opportunistically() {
+    let (app, api, mesh) = with_bypass(true).await;
+    let reply = send(mesh.addr, "GET", "/public/page", &salesforce::headers(), "").await;
+    assert_eq!(reply.status, 200);
+    let seen = &app.received()[0];
+    assert_eq!(seen.headers["x-applink-org-id"], ORG_ID);
+    assert!(seen.headers.contains_key("x-client-context"));
+    assert_eq!(api.calls().len(), 1);
+
+    // Denied: forwarded anyway, without the context.
+    api.script(&[Answer::status(403)]);
+    let reply = send(mesh.addr, "GET", "/public/page", &salesforce::headers(), "").await;
+    assert_eq!(reply.status, 200);
+    let seen = &app.received()[1];
+    assert!(!seen.headers.contains_key("x-client-context"));
+    assert!(!seen.headers.contains_key("x-applink-org-id"));
+    assert_eq!(seen.headers["x-applink-request-kind"], "bypass");
+
+    // Malformed context: never rejected on a bypassed route.
+    let mut headers = salesforce::headers();
+    headers[0].1 = "garbage".into();
+    assert_eq!(send(mesh.addr, "GET", "/public/page", &headers, "").await.status, 200);
+    assert_eq!(api.calls().len(), 2);
+}

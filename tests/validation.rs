@@ -1,0 +1,226 @@
+//! Classifying and validating requests (§4.3–4.4): every rejection with the request that causes it.
+
+mod common;
+
+use common::salesforce::{self, ORG_ID, encode};
+use common::{FakeApi, FakeApp, Sidecar, raw_request, send};
+use serde_json::json;
+
+async fn setup() -> (FakeApp, FakeApi, Sidecar) {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url()).start().await;
+    (app, api, mesh)
+}
+
+fn without(headers: Vec<(&'static str, String)>, name: &str) -> Vec<(&'static str, String)> {
+    headers.into_iter().filter(|(n, _)| *n != name).collect()
+}
+
+#[tokio::test]
+async fn no_context_is_401() {
+    let (app, api, mesh) = setup().await;
+    let reply = send(mesh.addr, "GET", "/orders", &[], "").await;
+    reply.assert_mesh_error(401, "missing-context");
+    assert!(app.received().is_empty() && api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn one_context_header_alone_is_400() {
+    let (app, _api, mesh) = setup().await;
+    for missing in ["x-client-context", "x-request-context"] {
+        let reply = send(mesh.addr, "GET", "/", &without(salesforce::headers(), missing), "").await;
+        reply.assert_mesh_error(400, "partial-context");
+        assert!(reply.json()["error"].as_str().unwrap().contains(missing));
+    }
+    assert!(app.received().is_empty());
+}
+
+#[tokio::test]
+async fn repeated_protected_headers_are_400() {
+    let (app, api, mesh) = setup().await;
+    for name in ["x-request-context", "x-client-context", "x-signature", "x-request-id"] {
+        let mut headers = salesforce::headers();
+        match headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()) {
+            Some(value) => headers.push((name, value)),
+            None => headers.extend([(name, "a".to_string()), (name, "b".to_string())]),
+        }
+        let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+        reply.assert_mesh_error(400, "duplicate-header");
+        assert!(reply.json()["error"].as_str().unwrap().contains(name));
+    }
+    assert!(app.received().is_empty() && api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn bad_request_context_names_the_problem() {
+    let (app, api, mesh) = setup().await;
+    let cc = salesforce::client_context();
+    let mut missing_org = salesforce::request_context();
+    missing_org.as_object_mut().unwrap().remove("orgId");
+    let mut empty_auth = salesforce::request_context();
+    empty_auth["auth"] = json!("");
+    for (rc_value, expected) in [
+        ("not base64 at all!".to_string(), "not base64"),
+        (encode(&json!([1, 2])), "not a JSON object"),
+        (encode(&missing_org), "orgId"),
+        (encode(&empty_auth), "auth"),
+    ] {
+        let mut headers = salesforce::with(salesforce::request_context(), cc.clone());
+        headers[0].1 = rc_value;
+        let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+        reply.assert_mesh_error(400, "bad-request-context");
+        assert!(reply.json()["error"].as_str().unwrap().contains(expected), "{}", reply.text());
+    }
+    assert!(app.received().is_empty() && api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn request_context_is_decoded_leniently() {
+    let (app, _api, mesh) = setup().await;
+    use base64::Engine;
+    let raw = salesforce::request_context().to_string();
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw);
+    let mut headers = salesforce::headers();
+    headers[0].1 = url_safe;
+    assert_eq!(send(mesh.addr, "GET", "/", &headers, "").await.status, 200);
+    assert_eq!(app.received().len(), 1);
+}
+
+#[tokio::test]
+async fn request_id_must_contain_the_context_id() {
+    let (app, api, mesh) = setup().await;
+    let mut headers = salesforce::headers();
+    headers[2].1 = "some-other-id".into();
+    send(mesh.addr, "GET", "/", &headers, "").await.assert_mesh_error(400, "request-id-mismatch");
+    let reply = send(mesh.addr, "GET", "/", &without(salesforce::headers(), "x-request-id"), "").await;
+    reply.assert_mesh_error(400, "request-id-mismatch");
+    assert!(app.received().is_empty() && api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn client_context_org_must_match() {
+    let (app, api, mesh) = setup().await;
+    for org in ["00DJS0000000999ABC", "00Dshort", "00DJS0000000123AB!"] {
+        let mut cc = salesforce::client_context();
+        cc["orgId"] = json!(org);
+        let reply = send(mesh.addr, "GET", "/", &salesforce::with(salesforce::request_context(), cc), "").await;
+        reply.assert_mesh_error(400, "bad-client-context");
+    }
+    // 15 characters agree with the first 15 of 18.
+    let mut cc = salesforce::client_context();
+    cc["orgId"] = json!(&ORG_ID[..15]);
+    assert_eq!(send(mesh.addr, "GET", "/", &salesforce::with(salesforce::request_context(), cc), "").await.status, 200);
+    assert_eq!(app.received().len(), 1);
+    assert_eq!(api.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn cross_check_can_be_turned_off() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    verifyClientContext: false\n")
+        .start()
+        .await;
+    let mut cc = salesforce::client_context();
+    cc["orgId"] = json!("00DJS0000000999ABC");
+    let reply = send(mesh.addr, "GET", "/", &salesforce::with(salesforce::request_context(), cc), "").await;
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn undecodable_client_context_is_forwarded_without_context_headers() {
+    let (app, _api, mesh) = setup().await;
+    let mut headers = salesforce::headers();
+    headers[1].1 = "bm90IGpzb24".into(); // "not json"
+    let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+    assert_eq!(reply.status, 200);
+    let seen = app.only_request();
+    assert_eq!(seen.headers["x-client-context"], "bm90IGpzb24");
+    assert!(!seen.headers.contains_key("x-applink-org-id"));
+    assert_eq!(seen.headers["x-applink-request-kind"], "salesforce");
+}
+
+#[tokio::test]
+async fn data_action_target_requirements() {
+    let (app, api, mesh) = setup().await;
+    let sig = vec![("x-signature", "sig".to_string())];
+    for (target, body, expected) in [
+        ("/dat?apiName=A", &b"{}"[..], "orgId"),
+        ("/dat?orgId=00D", &b"{}"[..], "apiName"),
+        ("/dat?orgId=&apiName=A", &b"{}"[..], "orgId"),
+        ("/dat?orgId=00D&apiName=A", &b"\xff\xfe"[..], "UTF-8"),
+    ] {
+        let reply = send(mesh.addr, "POST", target, &sig, body.to_vec()).await;
+        reply.assert_mesh_error(400, "bad-data-action-target");
+        assert!(reply.json()["error"].as_str().unwrap().contains(expected), "{}", reply.text());
+    }
+    assert!(app.received().is_empty() && api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn data_action_target_body_over_the_limit_is_413() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  limits:\n    dataActionTargetBody: 1KiB\n").start().await;
+    let sig = vec![("x-signature", "sig".to_string())];
+    let reply = send(mesh.addr, "POST", "/dat?orgId=00D&apiName=A", &sig, vec![b'a'; 1025]).await;
+    reply.assert_mesh_error(413, "payload-too-large");
+    // Chunked, so the limit is found while reading rather than from Content-Length.
+    let chunk = format!("{:x}\r\n{}\r\n", 700, "b".repeat(700));
+    let body = format!("{chunk}{chunk}0\r\n\r\n");
+    let reply = raw_request(
+        mesh.addr,
+        "POST /dat?orgId=00D&apiName=A HTTP/1.1\r\nhost: x\r\nx-signature: sig\r\ntransfer-encoding: chunked",
+        body.as_bytes(),
+    )
+    .await;
+    reply.assert_mesh_error(413, "payload-too-large");
+    assert_eq!(send(mesh.addr, "POST", "/dat?orgId=00D&apiName=A", &sig, vec![b'a'; 1024]).await.status, 200);
+    assert_eq!(api.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn oversized_headers_are_431() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  limits:\n    headerBytes: 4KiB\n").start().await;
+    let headers = vec![("x-big", "a".repeat(5000))];
+    send(mesh.addr, "GET", "/", &headers, "").await.assert_mesh_error(431, "headers-too-large");
+    assert!(app.received().is_empty());
+}
+
+#[tokio::test]
+async fn nul_in_path_is_400() {
+    let (app, _api, mesh) = setup().await;
+    let reply = raw_request(mesh.addr, "GET /a%00b HTTP/1.1\r\nhost: x", b"").await;
+    reply.assert_mesh_error(400, "bad-path");
+    assert!(app.received().is_empty());
+}
+
+#[tokio::test]
+async fn smuggled_and_spoofed_context_headers_never_reach_the_app() {
+    let (app, _api, mesh) = setup().await;
+    let mut headers = salesforce::headers();
+    headers.push(("x-applink-org-id", "00DSPOOFED0000000".into()));
+    headers.push(("x-applink-user-id", "005SPOOF".into()));
+    assert_eq!(send(mesh.addr, "GET", "/", &headers, "").await.status, 200);
+    let seen = app.only_request();
+    assert_eq!(seen.headers["x-applink-org-id"], ORG_ID);
+    assert_eq!(seen.headers.get_all("x-applink-org-id").iter().count(), 1);
+    assert_eq!(seen.headers["x-applink-user-id"], "005JS000000ABCD");
+
+    // Underscore spellings are removed before anything else looks at the headers.
+    let reply = raw_request(
+        mesh.addr,
+        &format!(
+            "GET /health HTTP/1.1\r\nhost: x\r\nx_client_context: {}\r\nx_applink_org_id: spoof\r\nx-request-id: abc",
+            encode(&salesforce::client_context())
+        ),
+        b"",
+    )
+    .await;
+    reply.assert_mesh_error(401, "missing-context");
+    assert_eq!(app.received().len(), 1);
+}
