@@ -113,7 +113,10 @@ pub async fn admit(
         return Ok(Admission::bypass());
     }
     match (has_rc, has_cc, parts.headers.contains_key(SIGNATURE)) {
-        (true, true, _) => salesforce(mesh, api, parts, log).await,
+        (true, true, _) => {
+            log.kind = RequestKind::Salesforce.as_str();
+            salesforce(mesh, api, parts, log).await
+        }
         (true, false, _) => Err(MeshError::PartialContext {
             present: REQUEST_CONTEXT,
             missing: CLIENT_CONTEXT,
@@ -122,7 +125,10 @@ pub async fn admit(
             present: CLIENT_CONTEXT,
             missing: REQUEST_CONTEXT,
         }),
-        (false, false, true) => data_action_target(mesh, api, parts, body, log).await,
+        (false, false, true) => {
+            log.kind = RequestKind::DataActionTarget.as_str();
+            data_action_target(mesh, api, parts, body, log).await
+        }
         (false, false, false) => Err(MeshError::MissingContext),
     }
 }

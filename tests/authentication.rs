@@ -20,7 +20,14 @@ async fn setup() -> (FakeApp, FakeApi, Sidecar) {
 #[tokio::test]
 async fn salesforce_request_is_authenticated_with_the_exact_body_and_forwarded() {
     let (app, api, mesh) = setup().await;
-    let reply = send(mesh.addr, "POST", "/accounts?limit=5", &salesforce::headers(), "{\"a\":1}").await;
+    let reply = send(
+        mesh.addr,
+        "POST",
+        "/accounts?limit=5",
+        &salesforce::headers(),
+        "{\"a\":1}",
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.text(), "ok");
 
@@ -46,8 +53,14 @@ async fn salesforce_request_is_authenticated_with_the_exact_body_and_forwarded()
     assert_eq!(seen.body, "{\"a\":1}");
     assert_eq!(seen.headers["x-applink-request-kind"], "salesforce");
     assert_eq!(seen.headers["x-applink-org-id"], ORG_ID);
-    assert!(seen.headers.contains_key("x-client-context"), "CC passes through for the SDKs");
-    assert!(!seen.headers.contains_key("x-request-context"), "RC is never forwarded");
+    assert!(
+        seen.headers.contains_key("x-client-context"),
+        "CC passes through for the SDKs"
+    );
+    assert!(
+        !seen.headers.contains_key("x-request-context"),
+        "RC is never forwarded"
+    );
 }
 
 #[tokio::test]
@@ -55,11 +68,21 @@ async fn data_action_target_is_authenticated_with_the_exact_body() {
     let (app, api, mesh) = setup().await;
     let payload = "{\"events\":[{\"id\":1,\"name\":\"caf\u{e9}\"}]}";
     let headers = vec![("x-signature", "sig-abc123".to_string())];
-    let reply = send(mesh.addr, "POST", "/dat/hook?orgId=00DJS0000000123&apiName=My_Target", &headers, payload).await;
+    let reply = send(
+        mesh.addr,
+        "POST",
+        "/dat/hook?orgId=00DJS0000000123&apiName=My_Target",
+        &headers,
+        payload,
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 
     let call = api.only_call();
-    assert_eq!(call.path, "/addons/1d0c2f7e/data_action_targets/authenticate");
+    assert_eq!(
+        call.path,
+        "/addons/1d0c2f7e/data_action_targets/authenticate"
+    );
     assert_eq!(
         call.body,
         json!({"api_name": "My_Target", "org_id": "00DJS0000000123", "signature": "sig-abc123", "payload": payload})
@@ -95,22 +118,43 @@ async fn outcome_table() {
             assert_eq!(reply.reason(), "");
         } else {
             reply.assert_mesh_error(status, reason);
-            assert!(!reply.text().contains(API_SECRET_TEXT), "the API's answer leaked: {}", reply.text());
+            assert!(
+                !reply.text().contains(API_SECRET_TEXT),
+                "the API's answer leaked: {}",
+                reply.text()
+            );
         }
         if status == 503 {
-            assert!(reply.headers.contains_key("retry-after"), "503 without Retry-After");
+            assert!(
+                reply.headers.contains_key("retry-after"),
+                "503 without Retry-After"
+            );
         }
     }
-    assert_eq!(app.received().len(), 2, "only the two 2xx outcomes reach the app");
-    assert_eq!(api.calls().len(), table.len(), "a redirect is never followed");
+    assert_eq!(
+        app.received().len(),
+        2,
+        "only the two 2xx outcomes reach the app"
+    );
+    assert_eq!(
+        api.calls().len(),
+        table.len(),
+        "a redirect is never followed"
+    );
 }
 
 #[tokio::test]
 async fn auth_deadline_is_504() {
     let app = FakeApp::start().await;
     let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  timeouts:\n    auth: 300ms\n").start().await;
-    api.always(Answer { status: 200, delay: Duration::from_secs(5) });
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  timeouts:\n    auth: 300ms\n")
+        .start()
+        .await;
+    api.always(Answer {
+        status: 200,
+        delay: Duration::from_secs(5),
+    });
     let reply = send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await;
     reply.assert_mesh_error(504, "auth-timeout");
     assert!(app.received().is_empty());
@@ -120,8 +164,14 @@ async fn auth_deadline_is_504() {
 async fn unreachable_api_is_503_after_one_retry() {
     let app = FakeApp::start().await;
     // A port that refuses connections: bind, note it, close.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-    let mesh = Sidecar::production(app.port(), &format!("http://{closed}/addons/x")).start().await;
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mesh = Sidecar::production(app.port(), &format!("http://{closed}/addons/x"))
+        .start()
+        .await;
     let reply = send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await;
     reply.assert_mesh_error(503, "auth-unavailable");
     assert!(app.received().is_empty());
@@ -131,7 +181,12 @@ async fn unreachable_api_is_503_after_one_retry() {
 async fn cache_is_off_by_default_and_serves_positive_results_when_on() {
     let (_app, api, mesh) = setup().await;
     for _ in 0..2 {
-        assert_eq!(send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await.status, 200);
+        assert_eq!(
+            send(mesh.addr, "GET", "/x", &salesforce::headers(), "")
+                .await
+                .status,
+            200
+        );
     }
     assert_eq!(api.calls().len(), 2, "no cache unless configured");
 
@@ -141,15 +196,25 @@ async fn cache_is_off_by_default_and_serves_positive_results_when_on() {
         .yaml("mesh:\n  authentication:\n    cache: { maxTtl: 60s }\n")
         .start()
         .await;
-    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 300;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 300;
     let jwt = format!("e30.{}.sig", base64_url(&json!({"exp": exp}).to_string()));
     let mut rc = salesforce::request_context();
     rc["auth"] = jwt.into();
     let headers = salesforce::with(rc, salesforce::client_context());
-    let replies = futures_util::future::join_all((0..4).map(|_| send(mesh.addr, "GET", "/x", &headers, ""))).await;
+    let replies =
+        futures_util::future::join_all((0..4).map(|_| send(mesh.addr, "GET", "/x", &headers, "")))
+            .await;
     assert!(replies.iter().all(|r| r.status == 200));
     assert_eq!(send(mesh.addr, "GET", "/y", &headers, "").await.status, 200);
-    assert_eq!(api.calls().len(), 1, "concurrent identical calls coalesce and the result is cached");
+    assert_eq!(
+        api.calls().len(),
+        1,
+        "concurrent identical calls coalesce and the result is cached"
+    );
     assert_eq!(app.received().len(), 5);
 
     // A JWT without exp is never cached; a denial is never cached.

@@ -12,7 +12,10 @@ async fn with_bypass(acknowledged: bool) -> (FakeApp, FakeApi, Sidecar) {
     let api = FakeApi::start().await;
     let mut builder = Sidecar::production(app.port(), &api.url()).yaml(BYPASS_YAML);
     if acknowledged {
-        builder = builder.env("HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS", "true");
+        builder = builder.env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        );
     }
     (app, api, builder.start().await)
 }
@@ -21,7 +24,14 @@ async fn with_bypass(acknowledged: bool) -> (FakeApp, FakeApi, Sidecar) {
 async fn info_route_answers_the_version_for_any_method() {
     let (app, api, mesh) = with_bypass(false).await;
     for method in ["GET", "POST", "DELETE"] {
-        let reply = send(mesh.addr, method, "/__herokuAppLinkServiceMeshInfo", &[], "").await;
+        let reply = send(
+            mesh.addr,
+            method,
+            "/__herokuAppLinkServiceMeshInfo",
+            &[],
+            "",
+        )
+        .await;
         assert_eq!(reply.status, 200);
         assert_eq!(reply.headers["content-type"], "text/plain");
         assert_eq!(reply.text(), format!("v{}", applink_mesh::VERSION));
@@ -35,9 +45,19 @@ async fn health_route_is_forwarded_without_authentication_on_exact_match_only() 
     let reply = send(mesh.addr, "GET", "/healthcheck", &[], "").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text(), "ok");
-    assert_eq!(app.only_request().headers["x-applink-request-kind"], "bypass");
-    for path in ["/healthcheck/", "/healthcheck/x", "/Healthcheck", "/./healthcheck"] {
-        send(mesh.addr, "GET", path, &[], "").await.assert_mesh_error(401, "missing-context");
+    assert_eq!(
+        app.only_request().headers["x-applink-request-kind"],
+        "bypass"
+    );
+    for path in [
+        "/healthcheck/",
+        "/healthcheck/x",
+        "/Healthcheck",
+        "/./healthcheck",
+    ] {
+        send(mesh.addr, "GET", path, &[], "")
+            .await
+            .assert_mesh_error(401, "missing-context");
     }
     assert_eq!(app.received().len(), 1);
     assert!(api.calls().is_empty());
@@ -47,17 +67,31 @@ async fn health_route_is_forwarded_without_authentication_on_exact_match_only() 
 async fn health_route_can_move_or_be_disabled() {
     let app = FakeApp::start().await;
     let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  healthcheck: { route: /up }\n").start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  healthcheck: { route: /up }\n")
+        .start()
+        .await;
     assert_eq!(send(mesh.addr, "GET", "/up", &[], "").await.status, 200);
-    assert_eq!(send(mesh.addr, "GET", "/healthcheck", &[], "").await.status, 401);
-    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  healthcheck: { enable: false }\n").start().await;
-    assert_eq!(send(mesh.addr, "GET", "/healthcheck", &[], "").await.status, 401);
+    assert_eq!(
+        send(mesh.addr, "GET", "/healthcheck", &[], "").await.status,
+        401
+    );
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  healthcheck: { enable: false }\n")
+        .start()
+        .await;
+    assert_eq!(
+        send(mesh.addr, "GET", "/healthcheck", &[], "").await.status,
+        401
+    );
 }
 
 #[tokio::test]
 async fn bypass_routes_are_ignored_without_the_acknowledgement() {
     let (app, _api, mesh) = with_bypass(false).await;
-    send(mesh.addr, "GET", "/public/a", &[], "").await.assert_mesh_error(401, "missing-context");
+    send(mesh.addr, "GET", "/public/a", &[], "")
+        .await
+        .assert_mesh_error(401, "missing-context");
     assert!(app.received().is_empty());
 }
 
@@ -81,7 +115,11 @@ async fn bypass_globs_follow_the_truth_table() {
         assert_eq!(reply.status, expected, "{path}: {}", reply.text());
     }
     assert_eq!(app.received().len(), 6);
-    assert!(app.received().iter().all(|r| r.headers["x-applink-request-kind"] == "bypass"));
+    assert!(
+        app.received()
+            .iter()
+            .all(|r| r.headers["x-applink-request-kind"] == "bypass")
+    );
     assert!(api.calls().is_empty());
 }
 
@@ -118,11 +156,22 @@ async fn bypass_all_forwards_everything_without_context() {
         .env("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES", "true")
         .start()
         .await;
-    let mut headers = vec![("x-client-context", salesforce::encode(&salesforce::client_context()))];
+    let mut headers = vec![(
+        "x-client-context",
+        salesforce::encode(&salesforce::client_context()),
+    )];
     headers.push(("x-applink-org-id", "spoof".into()));
-    assert_eq!(send(mesh.addr, "GET", "/anything/../x", &headers, "").await.status, 200);
+    assert_eq!(
+        send(mesh.addr, "GET", "/anything/../x", &headers, "")
+            .await
+            .status,
+        200
+    );
     let seen = app.only_request();
-    assert!(!seen.headers.contains_key("x-client-context"), "an unauthenticated CC is removed on bypassed routes");
+    assert!(
+        !seen.headers.contains_key("x-client-context"),
+        "an unauthenticated CC is removed on bypassed routes"
+    );
     assert!(!seen.headers.contains_key("x-applink-org-id"));
     assert!(api.calls().is_empty());
 }
@@ -149,6 +198,11 @@ async fn bypassed_route_with_context_is_authenticated_opportunistically() {
     // Malformed context: never rejected on a bypassed route.
     let mut headers = salesforce::headers();
     headers[0].1 = "garbage".into();
-    assert_eq!(send(mesh.addr, "GET", "/public/page", &headers, "").await.status, 200);
+    assert_eq!(
+        send(mesh.addr, "GET", "/public/page", &headers, "")
+            .await
+            .status,
+        200
+    );
     assert_eq!(api.calls().len(), 2);
 }

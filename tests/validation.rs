@@ -29,7 +29,14 @@ async fn no_context_is_401() {
 async fn one_context_header_alone_is_400() {
     let (app, _api, mesh) = setup().await;
     for missing in ["x-client-context", "x-request-context"] {
-        let reply = send(mesh.addr, "GET", "/", &without(salesforce::headers(), missing), "").await;
+        let reply = send(
+            mesh.addr,
+            "GET",
+            "/",
+            &without(salesforce::headers(), missing),
+            "",
+        )
+        .await;
         reply.assert_mesh_error(400, "partial-context");
         assert!(reply.json()["error"].as_str().unwrap().contains(missing));
     }
@@ -39,9 +46,18 @@ async fn one_context_header_alone_is_400() {
 #[tokio::test]
 async fn repeated_protected_headers_are_400() {
     let (app, api, mesh) = setup().await;
-    for name in ["x-request-context", "x-client-context", "x-signature", "x-request-id"] {
+    for name in [
+        "x-request-context",
+        "x-client-context",
+        "x-signature",
+        "x-request-id",
+    ] {
         let mut headers = salesforce::headers();
-        match headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()) {
+        match headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+        {
             Some(value) => headers.push((name, value)),
             None => headers.extend([(name, "a".to_string()), (name, "b".to_string())]),
         }
@@ -70,7 +86,11 @@ async fn bad_request_context_names_the_problem() {
         headers[0].1 = rc_value;
         let reply = send(mesh.addr, "GET", "/", &headers, "").await;
         reply.assert_mesh_error(400, "bad-request-context");
-        assert!(reply.json()["error"].as_str().unwrap().contains(expected), "{}", reply.text());
+        assert!(
+            reply.json()["error"].as_str().unwrap().contains(expected),
+            "{}",
+            reply.text()
+        );
     }
     assert!(app.received().is_empty() && api.calls().is_empty());
 }
@@ -92,8 +112,17 @@ async fn request_id_must_contain_the_context_id() {
     let (app, api, mesh) = setup().await;
     let mut headers = salesforce::headers();
     headers[2].1 = "some-other-id".into();
-    send(mesh.addr, "GET", "/", &headers, "").await.assert_mesh_error(400, "request-id-mismatch");
-    let reply = send(mesh.addr, "GET", "/", &without(salesforce::headers(), "x-request-id"), "").await;
+    send(mesh.addr, "GET", "/", &headers, "")
+        .await
+        .assert_mesh_error(400, "request-id-mismatch");
+    let reply = send(
+        mesh.addr,
+        "GET",
+        "/",
+        &without(salesforce::headers(), "x-request-id"),
+        "",
+    )
+    .await;
     reply.assert_mesh_error(400, "request-id-mismatch");
     assert!(app.received().is_empty() && api.calls().is_empty());
 }
@@ -104,13 +133,31 @@ async fn client_context_org_must_match() {
     for org in ["00DJS0000000999ABC", "00Dshort", "00DJS0000000123AB!"] {
         let mut cc = salesforce::client_context();
         cc["orgId"] = json!(org);
-        let reply = send(mesh.addr, "GET", "/", &salesforce::with(salesforce::request_context(), cc), "").await;
+        let reply = send(
+            mesh.addr,
+            "GET",
+            "/",
+            &salesforce::with(salesforce::request_context(), cc),
+            "",
+        )
+        .await;
         reply.assert_mesh_error(400, "bad-client-context");
     }
     // 15 characters agree with the first 15 of 18.
     let mut cc = salesforce::client_context();
     cc["orgId"] = json!(&ORG_ID[..15]);
-    assert_eq!(send(mesh.addr, "GET", "/", &salesforce::with(salesforce::request_context(), cc), "").await.status, 200);
+    assert_eq!(
+        send(
+            mesh.addr,
+            "GET",
+            "/",
+            &salesforce::with(salesforce::request_context(), cc),
+            ""
+        )
+        .await
+        .status,
+        200
+    );
     assert_eq!(app.received().len(), 1);
     assert_eq!(api.calls().len(), 1);
 }
@@ -125,7 +172,14 @@ async fn cross_check_can_be_turned_off() {
         .await;
     let mut cc = salesforce::client_context();
     cc["orgId"] = json!("00DJS0000000999ABC");
-    let reply = send(mesh.addr, "GET", "/", &salesforce::with(salesforce::request_context(), cc), "").await;
+    let reply = send(
+        mesh.addr,
+        "GET",
+        "/",
+        &salesforce::with(salesforce::request_context(), cc),
+        "",
+    )
+    .await;
     assert_eq!(reply.status, 200);
 }
 
@@ -154,7 +208,11 @@ async fn data_action_target_requirements() {
     ] {
         let reply = send(mesh.addr, "POST", target, &sig, body.to_vec()).await;
         reply.assert_mesh_error(400, "bad-data-action-target");
-        assert!(reply.json()["error"].as_str().unwrap().contains(expected), "{}", reply.text());
+        assert!(
+            reply.json()["error"].as_str().unwrap().contains(expected),
+            "{}",
+            reply.text()
+        );
     }
     assert!(app.received().is_empty() && api.calls().is_empty());
 }
@@ -163,9 +221,19 @@ async fn data_action_target_requirements() {
 async fn data_action_target_body_over_the_limit_is_413() {
     let app = FakeApp::start().await;
     let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  limits:\n    dataActionTargetBody: 1KiB\n").start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  limits:\n    dataActionTargetBody: 1KiB\n")
+        .start()
+        .await;
     let sig = vec![("x-signature", "sig".to_string())];
-    let reply = send(mesh.addr, "POST", "/dat?orgId=00D&apiName=A", &sig, vec![b'a'; 1025]).await;
+    let reply = send(
+        mesh.addr,
+        "POST",
+        "/dat?orgId=00D&apiName=A",
+        &sig,
+        vec![b'a'; 1025],
+    )
+    .await;
     reply.assert_mesh_error(413, "payload-too-large");
     // Chunked, so the limit is found while reading rather than from Content-Length.
     let chunk = format!("{:x}\r\n{}\r\n", 700, "b".repeat(700));
@@ -177,7 +245,18 @@ async fn data_action_target_body_over_the_limit_is_413() {
     )
     .await;
     reply.assert_mesh_error(413, "payload-too-large");
-    assert_eq!(send(mesh.addr, "POST", "/dat?orgId=00D&apiName=A", &sig, vec![b'a'; 1024]).await.status, 200);
+    assert_eq!(
+        send(
+            mesh.addr,
+            "POST",
+            "/dat?orgId=00D&apiName=A",
+            &sig,
+            vec![b'a'; 1024]
+        )
+        .await
+        .status,
+        200
+    );
     assert_eq!(api.calls().len(), 1);
 }
 
@@ -185,9 +264,14 @@ async fn data_action_target_body_over_the_limit_is_413() {
 async fn oversized_headers_are_431() {
     let app = FakeApp::start().await;
     let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url()).yaml("mesh:\n  limits:\n    headerBytes: 4KiB\n").start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  limits:\n    headerBytes: 4KiB\n")
+        .start()
+        .await;
     let headers = vec![("x-big", "a".repeat(5000))];
-    send(mesh.addr, "GET", "/", &headers, "").await.assert_mesh_error(431, "headers-too-large");
+    send(mesh.addr, "GET", "/", &headers, "")
+        .await
+        .assert_mesh_error(431, "headers-too-large");
     assert!(app.received().is_empty());
 }
 

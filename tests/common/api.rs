@@ -26,7 +26,10 @@ pub struct Answer {
 
 impl Answer {
     pub fn status(status: u16) -> Answer {
-        Answer { status, delay: Duration::ZERO }
+        Answer {
+            status,
+            delay: Duration::ZERO,
+        }
     }
 }
 
@@ -75,7 +78,9 @@ impl FakeApi {
         let shared = api.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let api = shared.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
@@ -91,7 +96,9 @@ impl FakeApi {
                             }
                         }
                         None => {
-                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
                         }
                     }
                 });
@@ -124,24 +131,42 @@ impl FakeApi {
 
     pub fn only_call(&self) -> Call {
         let calls = self.calls();
-        assert_eq!(calls.len(), 1, "expected exactly one AppLink API call, got {}", calls.len());
+        assert_eq!(
+            calls.len(),
+            1,
+            "expected exactly one AppLink API call, got {}",
+            calls.len()
+        );
         calls.into_iter().next().unwrap()
     }
 
     async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
-        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         self.calls.lock().unwrap().push(Call {
             path: parts.uri.path().to_string(),
             headers: parts.headers,
             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
         });
-        let answer = self.script.lock().unwrap().pop_front().unwrap_or(*self.default.lock().unwrap());
+        let answer = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(*self.default.lock().unwrap());
         tokio::time::sleep(answer.delay).await;
-        let mut response = Response::new(Full::new(Bytes::from(format!("{{\"detail\":\"{API_SECRET_TEXT}\"}}"))));
+        let mut response = Response::new(Full::new(Bytes::from(format!(
+            "{{\"detail\":\"{API_SECRET_TEXT}\"}}"
+        ))));
         *response.status_mut() = StatusCode::from_u16(answer.status).unwrap();
         if answer.status / 100 == 3 {
-            response.headers_mut().insert("location", "https://elsewhere.example/".parse().unwrap());
+            response
+                .headers_mut()
+                .insert("location", "https://elsewhere.example/".parse().unwrap());
         }
         response
     }
@@ -151,7 +176,9 @@ mod tls {
     use std::path::PathBuf;
     use std::sync::Arc;
 
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio_rustls::TlsAcceptor;
 
@@ -159,19 +186,25 @@ mod tls {
     pub fn acceptor() -> (TlsAcceptor, PathBuf) {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.distinguished_name.push(DnType::CommonName, "applink-mesh test CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "applink-mesh test CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate().unwrap();
-        let server_params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let server_params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
         let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
 
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let ca_file = std::env::temp_dir().join(format!("applink-mesh-test-ca-{}-{n}.pem", std::process::id()));
+        let ca_file = std::env::temp_dir().join(format!(
+            "applink-mesh-test-ca-{}-{n}.pem",
+            std::process::id()
+        ));
         std::fs::write(&ca_file, ca_cert.pem()).unwrap();
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -37,6 +37,7 @@ pub struct Received {
 pub struct FakeApp {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl FakeApp {
@@ -52,21 +53,39 @@ impl FakeApp {
     }
 
     fn serve(listener: TcpListener) -> FakeApp {
-        let app = FakeApp { addr: listener.local_addr().unwrap(), received: Arc::default() };
+        let app = FakeApp {
+            addr: listener.local_addr().unwrap(),
+            received: Arc::default(),
+            stop: tokio::sync::watch::channel(false).0,
+        };
         let received = app.received.clone();
+        let mut stopped = app.stop.subscribe();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let stream = tokio::select! {
+                    accepted = listener.accept() => match accepted { Ok((stream, _)) => stream, Err(_) => return },
+                    _ = stopped.wait_for(|s| *s) => return,
+                };
                 let received = received.clone();
+                let mut stopped = stopped.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request| answer(request, received.clone()));
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .await;
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = connection => {}
+                        _ = stopped.wait_for(|s| *s) => {}
+                    }
                 });
             }
         });
         app
+    }
+
+    /// Stops listening and drops every connection, as an app that crashed.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
     }
 
     pub fn port(&self) -> u16 {
@@ -80,13 +99,24 @@ impl FakeApp {
     /// The only request received; fails if there was not exactly one.
     pub fn only_request(&self) -> Received {
         let received = self.received();
-        assert_eq!(received.len(), 1, "expected exactly one request at the app, got {}", received.len());
+        assert_eq!(
+            received.len(),
+            1,
+            "expected exactly one request at the app, got {}",
+            received.len()
+        );
         received.into_iter().next().unwrap()
     }
 }
 
-async fn answer(mut request: Request<Incoming>, received: Arc<Mutex<Vec<Received>>>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let target = request.uri().path_and_query().map_or("/".into(), |p| p.to_string());
+async fn answer(
+    mut request: Request<Incoming>,
+    received: Arc<Mutex<Vec<Received>>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/".into(), |p| p.to_string());
     let path = request.uri().path().to_string();
     let record = |body: Bytes, request: &Request<Incoming>| {
         received.lock().unwrap().push(Received {
@@ -99,17 +129,23 @@ async fn answer(mut request: Request<Incoming>, received: Arc<Mutex<Vec<Received
     match path.as_str() {
         "/ws" => {
             record(Bytes::new(), &request);
-            let key = request.headers().get("sec-websocket-key").cloned().unwrap_or(http::HeaderValue::from_static(""));
-            let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let key = request
+                .headers()
+                .get("sec-websocket-key")
+                .cloned()
+                .unwrap_or(http::HeaderValue::from_static(""));
+            let accept =
+                tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
             let upgrade = hyper::upgrade::on(&mut request);
             tokio::spawn(async move {
                 let Ok(upgraded) = upgrade.await else { return };
-                let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+                let mut ws =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
                 while let Some(Ok(message)) = ws.next().await {
-                    if message.is_text() || message.is_binary() {
-                        if ws.send(message).await.is_err() {
-                            return;
-                        }
+                    if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err()
+                    {
+                        return;
                     }
                 }
             });
@@ -141,7 +177,9 @@ async fn answer(mut request: Request<Incoming>, received: Arc<Mutex<Vec<Received
                 headers: request.headers().clone(),
                 body: Bytes::new(),
             });
-            Ok(Response::new(Full::new(Bytes::from(format!("{digest} {length}")))))
+            Ok(Response::new(Full::new(Bytes::from(format!(
+                "{digest} {length}"
+            )))))
         }
         _ => {
             let delay = request
@@ -150,7 +188,11 @@ async fn answer(mut request: Request<Incoming>, received: Arc<Mutex<Vec<Received
                 .and_then(|q| q.strip_prefix("ms="))
                 .and_then(|ms| ms.parse::<u64>().ok());
             let (parts, body) = request.into_parts();
-            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let request = Request::from_parts(parts, ());
             received.lock().unwrap().push(Received {
                 method: request.method().clone(),

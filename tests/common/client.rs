@@ -25,12 +25,15 @@ impl Reply {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     /// The `x-applink-mesh-error` reason, or "" when the app answered.
     pub fn reason(&self) -> &str {
-        self.headers.get("x-applink-mesh-error").map_or("", |v| v.to_str().unwrap())
+        self.headers
+            .get("x-applink-mesh-error")
+            .map_or("", |v| v.to_str().unwrap())
     }
 
     /// Asserts a response the sidecar made itself: status, reason, JSON body with the request id.
@@ -39,13 +42,27 @@ impl Reply {
         assert_eq!(self.reason(), reason, "body: {}", self.text());
         assert_eq!(self.headers["content-type"], "application/json");
         let json = self.json();
-        assert!(!json["error"].as_str().unwrap_or_default().is_empty(), "{json}");
-        assert_eq!(json["requestId"].as_str(), self.headers.get("x-request-id").map(|v| v.to_str().unwrap()));
+        assert!(
+            !json["error"].as_str().unwrap_or_default().is_empty(),
+            "{json}"
+        );
+        assert_eq!(
+            json["requestId"].as_str(),
+            self.headers
+                .get("x-request-id")
+                .map(|v| v.to_str().unwrap())
+        );
     }
 }
 
 /// Sends one request through a new client (no connection reuse between calls).
-pub async fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, String)], body: impl Into<Bytes>) -> Reply {
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, String)],
+    body: impl Into<Bytes>,
+) -> Reply {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut request = Request::builder()
         .method(Method::from_bytes(method.as_bytes()).unwrap())
@@ -53,7 +70,10 @@ pub async fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str
         .body(Full::new(body.into()))
         .unwrap();
     for (name, value) in headers {
-        request.headers_mut().append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        request.headers_mut().append(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
     }
     let response = tokio::time::timeout(Duration::from_secs(60), client.request(request))
         .await
@@ -61,7 +81,11 @@ pub async fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str
         .expect("request failed");
     let (parts, body) = response.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
-    Reply { status: parts.status, headers: parts.headers, body }
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// Writes `head` (request line and headers, `\r\n`-separated, without the final blank line) and
@@ -86,15 +110,30 @@ pub async fn raw_request(addr: SocketAddr, head: &str, body: &[u8]) -> Reply {
 }
 
 pub fn parse_response(bytes: &[u8]) -> Reply {
-    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("no end of head in response");
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no end of head in response");
     let head = std::str::from_utf8(&bytes[..split]).unwrap();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
-    let status = status_line.split(' ').nth(1).unwrap().parse::<u16>().unwrap();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
     let mut headers = HeaderMap::new();
     for line in lines {
         let (name, value) = line.split_once(':').unwrap();
-        headers.append(http::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(), value.trim().parse().unwrap());
+        headers.append(
+            http::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
+            value.trim().parse().unwrap(),
+        );
     }
-    Reply { status: StatusCode::from_u16(status).unwrap(), headers, body: Bytes::copy_from_slice(&bytes[split + 4..]) }
+    Reply {
+        status: StatusCode::from_u16(status).unwrap(),
+        headers,
+        body: Bytes::copy_from_slice(&bytes[split + 4..]),
+    }
 }

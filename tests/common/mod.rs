@@ -2,13 +2,13 @@
 //! servers on 127.0.0.1, the sidecar started in-process or as the built binary, and small clients.
 #![allow(dead_code, unused_imports)]
 
-pub mod app;
 pub mod api;
+pub mod app;
 pub mod client;
 pub mod salesforce;
 pub mod sidecar;
 
-pub use app::FakeApp;
 pub use api::{Answer, FakeApi};
+pub use app::FakeApp;
 pub use client::{Reply, raw_request, send};
 pub use sidecar::{Sidecar, SidecarProcess};

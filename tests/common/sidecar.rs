@@ -61,12 +61,19 @@ impl SidecarBuilder {
     }
 
     pub fn config(&self) -> Config {
-        let cli = Cli { port: Some(0), config: Some(temp_file("mesh.yaml", &self.yaml)), ..Cli::default() };
-        Config::load(&cli, &|name: &str| self.env.get(name).cloned()).expect("valid test configuration")
+        let cli = Cli {
+            port: Some(0),
+            config: Some(temp_file("mesh.yaml", &self.yaml)),
+            ..Cli::default()
+        };
+        Config::load(&cli, &|name: &str| self.env.get(name).cloned())
+            .expect("valid test configuration")
     }
 
     pub async fn start(self) -> Sidecar {
-        let running = applink_mesh::start(self.config()).await.expect("sidecar starts");
+        let running = applink_mesh::start(self.config())
+            .await
+            .expect("sidecar starts");
         let addr = SocketAddr::from(([127, 0, 0, 1], running.local_addr().port()));
         Sidecar { addr, running }
     }
@@ -95,7 +102,10 @@ impl SidecarProcess {
             .spawn()
             .expect("the binary starts");
         let output = Arc::new(Mutex::new(String::new()));
-        for mut stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        for mut stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
             let output = output.clone();
             std::thread::spawn(move || {
                 let mut buffer = [0u8; 8192];
@@ -103,7 +113,10 @@ impl SidecarProcess {
                     if n == 0 {
                         break;
                     }
-                    output.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+                    output
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buffer[..n]));
                 }
             });
         }
@@ -126,7 +139,10 @@ impl SidecarProcess {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("the sidecar exited ({status}) before listening:\n{output}");
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "not listening after 30 s:\n{output}");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "not listening after 30 s:\n{output}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -140,14 +156,22 @@ impl SidecarProcess {
                 std::thread::sleep(Duration::from_millis(50));
                 return status;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "still running after 30 s:\n{}", self.output());
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "still running after 30 s:\n{}",
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
         self.wait()
     }

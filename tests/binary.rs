@@ -1,0 +1,347 @@
+//! The built binary as a user runs it: version, usage and configuration errors with their exit
+//! codes, `--check`, the HTTPS AppLink API with a test CA, dev mode, and a secret scan of the logs.
+
+mod common;
+
+use std::process::Command;
+
+use common::salesforce::{self, ACCESS_TOKEN, JWT};
+use common::sidecar::{TOKEN, binary, temp_file};
+use common::{Answer, FakeApi, FakeApp, SidecarProcess, send};
+
+fn run(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    Command::new(binary())
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn version_with_an_empty_environment() {
+    for flag in ["-v", "--version"] {
+        let output = run(&[], &[flag]);
+        assert_eq!(output.status.code(), Some(0));
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        let expected = format!(
+            "heroku-applink-service-mesh version {} [os: linux, arch: {arch}]\n",
+            applink_mesh::VERSION
+        );
+        assert_eq!(String::from_utf8(output.stdout).unwrap(), expected);
+        assert!(output.stderr.is_empty());
+    }
+}
+
+#[test]
+fn help_exits_zero() {
+    let output = run(&[], &["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("--dev") && text.contains("--check") && text.contains("APP COMMAND"),
+        "{text}"
+    );
+}
+
+const ADDON: [(&str, &str); 2] = [
+    ("HEROKU_APPLINK_API_URL", "https://applink.example/addons/1"),
+    ("HEROKU_APPLINK_TOKEN", TOKEN),
+];
+
+#[test]
+fn usage_and_configuration_errors_exit_64_with_one_line() {
+    let bad_yaml = temp_file("bad.yaml", "mesh:\n  healthcheck:\n    enabled: true\n");
+    let bad_yaml = bad_yaml.to_str().unwrap();
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
+        (ADDON.to_vec(), vec!["--bogus"], "--bogus"),
+        (ADDON.to_vec(), vec!["--port", "http"], "--port"),
+        (vec![], vec![], "HEROKU_APPLINK_API_URL"),
+        (ADDON.to_vec(), vec!["--config", bad_yaml], "enabled"),
+        (
+            ADDON.to_vec(),
+            vec!["--config", "/does/not/exist.yaml"],
+            "/does/not/exist.yaml",
+        ),
+        (
+            [ADDON.as_slice(), &[("PORT", "3000")]].concat(),
+            vec![],
+            "proxy to itself",
+        ),
+        (
+            vec![("DYNO", "web.1")],
+            vec!["--dev"],
+            "dev mode is refused",
+        ),
+        (
+            [
+                ADDON.as_slice(),
+                &[("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "xml")],
+            ]
+            .concat(),
+            vec![],
+            "LOG_FORMAT",
+        ),
+    ];
+    for (env, args, needle) in cases {
+        let output = run(&env, &args);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(64), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains(TOKEN));
+    }
+    let output = run(
+        &[
+            ("DYNO", "web.1"),
+            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(64));
+}
+
+#[test]
+fn check_prints_the_configuration_without_secrets() {
+    let output = run(&ADDON, &["--check"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("api.url = https://applink.example/addons/1"),
+        "{text}"
+    );
+    assert!(text.contains("<redacted>"));
+    assert!(!text.contains(TOKEN));
+    let output = run(&[], &["--check"]);
+    assert_eq!(output.status.code(), Some(64));
+}
+
+#[test]
+fn port_in_use_exits_1() {
+    let taken = std::net::TcpListener::bind("[::]:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = run(
+        &[
+            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+            ("APP_PORT", "1"),
+        ],
+        &["--port", &port],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already in use"));
+}
+
+#[tokio::test]
+async fn authenticates_over_https_with_a_test_ca_and_exits_cleanly_on_sigterm() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start_tls().await;
+    let ca = api.ca_file.clone().unwrap();
+    let app_port = app.port().to_string();
+    let url = api.url();
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", &app_port),
+            ("HEROKU_APPLINK_API_URL", &url),
+            ("HEROKU_APPLINK_TOKEN", TOKEN),
+            ("SSL_CERT_FILE", ca.to_str().unwrap()),
+        ],
+        &["--port", "0"],
+    );
+    let addr = mesh.wait_listening();
+    let reply = send(addr, "GET", "/secure", &salesforce::headers(), "").await;
+    assert_eq!(reply.status, 200, "{}\n{}", reply.text(), mesh.output());
+    assert_eq!(
+        api.only_call().path,
+        "/addons/1d0c2f7e/invocations/authentication"
+    );
+    assert_eq!(app.only_request().target, "/secure");
+    let status = mesh.terminate();
+    assert_eq!(status.code(), Some(0), "{}", mesh.output());
+}
+
+#[tokio::test]
+async fn https_api_with_an_untrusted_certificate_is_503() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start_tls().await;
+    let other_ca = FakeApi::start_tls().await.ca_file.unwrap();
+    let app_port = app.port().to_string();
+    let url = api.url();
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", &app_port),
+            ("HEROKU_APPLINK_API_URL", &url),
+            ("HEROKU_APPLINK_TOKEN", TOKEN),
+            ("SSL_CERT_FILE", other_ca.to_str().unwrap()),
+        ],
+        &["--port", "0"],
+    );
+    let addr = mesh.wait_listening();
+    send(addr, "GET", "/", &salesforce::headers(), "")
+        .await
+        .assert_mesh_error(503, "auth-unavailable");
+    assert!(app.received().is_empty());
+}
+
+#[tokio::test]
+async fn dev_mode_forwards_with_decoded_context_and_says_so() {
+    let app = FakeApp::start().await;
+    let app_port = app.port().to_string();
+    let mut mesh = SidecarProcess::spawn(&[("APP_PORT", &app_port)], &["--dev", "--port", "0"]);
+    let addr = mesh.wait_listening();
+    let cc = vec![(
+        "x-client-context",
+        salesforce::encode(&salesforce::client_context()),
+    )];
+    let reply = send(addr, "GET", "/", &cc, "").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.headers["x-applink-mesh-mode"], "dev");
+    let seen = app.only_request();
+    assert_eq!(seen.headers["x-applink-org-id"], salesforce::ORG_ID);
+    assert_eq!(
+        seen.headers["x-applink-org-domain-url"],
+        "https://acme.my.salesforce.com"
+    );
+    assert_eq!(seen.headers["x-applink-username"], "admin@acme.example");
+    assert!(mesh.output().contains("DEV MODE"), "{}", mesh.output());
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_even_at_trace() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start_tls().await;
+    let ca = api.ca_file.clone().unwrap();
+    let app_port = app.port().to_string();
+    let url = api.url();
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", &app_port),
+            ("HEROKU_APPLINK_API_URL", &url),
+            ("HEROKU_APPLINK_TOKEN", TOKEN),
+            ("SSL_CERT_FILE", ca.to_str().unwrap()),
+            ("HEROKU_APPLINK_SERVICE_MESH_LOG", "trace"),
+        ],
+        &["--port", "0"],
+    );
+    let addr = mesh.wait_listening();
+    let query = "secretquery=qv-8c1d";
+    let good = salesforce::headers();
+    let rc = good[0].1.clone();
+    let cc = good[1].1.clone();
+    assert_eq!(
+        send(addr, "POST", &format!("/a?{query}"), &good, "body")
+            .await
+            .status,
+        200
+    );
+    api.script(&[
+        Answer::status(403),
+        Answer::status(500),
+        Answer::status(404),
+    ]);
+    for _ in 0..3 {
+        assert_ne!(
+            send(addr, "GET", &format!("/b?{query}"), &good, "")
+                .await
+                .status,
+            200
+        );
+    }
+    let mut bad_rc = good.clone();
+    bad_rc[0].1 = format!("{rc}!!");
+    send(addr, "GET", &format!("/c?{query}"), &bad_rc, "").await;
+    send(addr, "GET", &format!("/d?{query}"), &good[..2], "").await;
+    send(
+        addr,
+        "POST",
+        &format!("/dat?orgId=00D&apiName=A&{query}"),
+        &[("x-signature", "sig-secret-1".into())],
+        "{}",
+    )
+    .await;
+    send(addr, "GET", &format!("/e?{query}"), &[], "").await;
+    mesh.terminate();
+
+    let output = mesh.output();
+    if std::env::var_os("SHOW_LOGS").is_some() {
+        println!("{output}");
+    }
+    assert!(
+        output.contains("at=trace") || output.contains("at=debug"),
+        "trace level is on"
+    );
+    assert!(
+        output.contains("path=/a "),
+        "request lines are written: {output}"
+    );
+    for (what, secret) in [
+        ("token", TOKEN),
+        ("JWT", JWT),
+        ("JWT signature", "c2lnbmF0dXJlLXNlY3JldA"),
+        ("access token", ACCESS_TOKEN),
+        ("request context", rc.as_str()),
+        ("client context", cc.as_str()),
+        ("query string", "qv-8c1d"),
+    ] {
+        assert!(
+            !output.contains(secret),
+            "the {what} appears in the logs:\n{output}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_log_lines() {
+    let app = FakeApp::start().await;
+    let app_port = app.port().to_string();
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", &app_port),
+            ("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "json"),
+        ],
+        &["--dev", "--port", "0"],
+    );
+    // The JSON listening line carries the address too.
+    let addr = loop {
+        let output = mesh.output();
+        let found = output
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|line| {
+                (line["message"] == "listening").then(|| {
+                    line["addr"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<std::net::SocketAddr>()
+                        .unwrap()
+                })
+            });
+        if let Some(addr) = found {
+            break std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
+        }
+        assert!(mesh.child.try_wait().unwrap().is_none(), "exited: {output}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(send(addr, "GET", "/j?q=1", &[], "").await.status, 200);
+    mesh.terminate();
+    let output = mesh.output();
+    let lines: Vec<serde_json::Value> = output
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["path"] == "/j")
+        .expect("a request line");
+    assert_eq!(request["status"], 200);
+    assert_eq!(request["method"], "GET");
+}

@@ -1,0 +1,384 @@
+//! Forwarding to the app (§6): headers, request ids, streaming, upgrades, the boot gate, and the
+//! failures of the app side.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::salesforce;
+use common::{FakeApi, FakeApp, Sidecar, raw_request, send};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn setup() -> (FakeApp, FakeApi, Sidecar) {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url()).start().await;
+    (app, api, mesh)
+}
+
+#[tokio::test]
+async fn host_repeated_headers_and_hop_by_hop() {
+    let (app, _api, mesh) = setup().await;
+    let auth: Vec<String> = salesforce::headers()
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
+    let head = format!(
+        "GET /h?x=1 HTTP/1.1\r\nhost: myapp.herokuapp.com\r\naccept: a\r\naccept: b\r\nx-forwarded-for: 1.2.3.4\r\n\
+         x-forwarded-proto: https\r\nkeep-alive: timeout=5\r\nx-hop: secret\r\nte: trailers\r\n{}\r\nconnection-extra: 1",
+        auth.join("\r\n")
+    );
+    let head = head.replace("connection-extra: 1", "connection: x-hop");
+    let reply = raw_request(mesh.addr, &head, b"").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(
+        !reply.headers.contains_key("keep-alive"),
+        "hop-by-hop response headers are stripped"
+    );
+    assert_eq!(reply.headers["x-app"], "fake");
+
+    let seen = app.only_request();
+    assert_eq!(seen.headers["host"], "myapp.herokuapp.com");
+    let accepts: Vec<_> = seen.headers.get_all("accept").iter().collect();
+    assert_eq!(accepts, ["a", "b"]);
+    assert_eq!(seen.headers["x-forwarded-for"], "1.2.3.4");
+    assert_eq!(seen.headers["x-forwarded-proto"], "https");
+    for hop in ["keep-alive", "x-hop", "te"] {
+        assert!(!seen.headers.contains_key(hop), "{hop} reached the app");
+    }
+}
+
+#[tokio::test]
+async fn request_id_is_kept_or_made_and_returned() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let reply = send(
+        mesh.addr,
+        "GET",
+        "/",
+        &[("x-request-id", "abc-123".to_string())],
+        "",
+    )
+    .await;
+    assert_eq!(reply.headers["x-request-id"], "abc-123");
+    let reply = send(mesh.addr, "GET", "/", &[], "").await;
+    let made = reply.headers["x-request-id"].to_str().unwrap().to_string();
+    assert!(
+        uuid::Uuid::parse_str(&made).is_ok_and(|u| u.get_version_num() == 4),
+        "{made}"
+    );
+    let received = app.received();
+    assert_eq!(received[0].headers["x-request-id"], "abc-123");
+    assert_eq!(received[1].headers["x-request-id"], made.as_str());
+    // Rejections carry it too.
+    let (_app, _api, mesh) = setup().await;
+    let reply = send(
+        mesh.addr,
+        "GET",
+        "/",
+        &[("x-request-id", "r-9".to_string())],
+        "",
+    )
+    .await;
+    assert_eq!(reply.headers["x-request-id"], "r-9");
+    assert_eq!(reply.json()["requestId"], "r-9");
+}
+
+#[tokio::test]
+async fn streams_a_256_mib_upload_through_an_authenticated_route() {
+    let (app, _api, mesh) = setup().await;
+    const CHUNK: usize = 1 << 20;
+    const CHUNKS: usize = 256;
+    let expected = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
+    let hasher = expected.clone();
+    let chunks = futures_util::stream::iter(0..CHUNKS).map(move |i| {
+        let chunk: Vec<u8> = (0..CHUNK)
+            .map(|j| (i.wrapping_mul(31) ^ j.wrapping_mul(7)) as u8)
+            .collect();
+        hasher.lock().unwrap().update(&chunk);
+        Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(chunk)))
+    });
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = http::Request::post(format!("http://{}/sha256", mesh.addr))
+        .body(StreamBody::new(chunks))
+        .unwrap();
+    for (name, value) in salesforce::headers() {
+        request.headers_mut().insert(name, value.parse().unwrap());
+    }
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let digest: String = expected
+        .lock()
+        .unwrap()
+        .clone()
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        format!("{digest} {}", CHUNK * CHUNKS)
+    );
+    assert_eq!(app.only_request().target, "/sha256");
+}
+
+#[tokio::test]
+async fn websocket_echo_through_a_bypassed_route() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    bypassRoutes: [/ws]\n")
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
+        .start()
+        .await;
+    let stream = TcpStream::connect(mesh.addr).await.unwrap();
+    let (mut ws, response) =
+        tokio_tungstenite::client_async(format!("ws://{}/ws", mesh.addr), stream)
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 101);
+    for text in ["hello", "through the sidecar"] {
+        ws.send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .unwrap();
+        let echoed = ws.next().await.unwrap().unwrap();
+        assert_eq!(echoed.into_text().unwrap().as_str(), text);
+    }
+    let seen = app.only_request();
+    assert_eq!(seen.headers["upgrade"], "websocket");
+    assert!(api.calls().is_empty());
+}
+
+#[tokio::test]
+async fn slow_app_is_504() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  timeouts:\n    appResponse: 300ms\n")
+        .start()
+        .await;
+    send(mesh.addr, "GET", "/slow?ms=3000", &[], "")
+        .await
+        .assert_mesh_error(504, "app-timeout");
+    assert_eq!(
+        send(mesh.addr, "GET", "/slow?ms=10", &[], "").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn app_gone_after_boot_is_502_at_once() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    assert_eq!(send(mesh.addr, "GET", "/", &[], "").await.status, 200);
+    app.stop();
+    let started = std::time::Instant::now();
+    send(mesh.addr, "GET", "/", &[], "")
+        .await
+        .assert_mesh_error(502, "app-unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a refused connection after boot must not wait"
+    );
+}
+
+#[tokio::test]
+async fn requests_wait_for_an_app_that_is_still_booting() {
+    let port = free_port().await;
+    let mesh = Sidecar::dev(port).start().await;
+    assert!(!mesh.running.app_ready());
+    let request = tokio::spawn(send(mesh.addr, "GET", "/", &[], ""));
+    // The app comes up while the request waits at the gate.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let app = FakeApp::start_on(port).await;
+    let reply = request.await.unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(app.received().len(), 1);
+}
+
+#[tokio::test]
+async fn app_that_never_boots_is_503_app_booting() {
+    let port = free_port().await;
+    let mesh = Sidecar::dev(port)
+        .yaml("mesh:\n  timeouts:\n    appBoot: 400ms\n")
+        .start()
+        .await;
+    send(mesh.addr, "GET", "/", &[], "")
+        .await
+        .assert_mesh_error(503, "app-booting");
+    // Past the boot deadline the answer is immediate.
+    let started = std::time::Instant::now();
+    send(mesh.addr, "GET", "/", &[], "")
+        .await
+        .assert_mesh_error(503, "app-booting");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn too_many_requests_in_flight_is_503_overloaded() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  limits:\n    maxInFlightRequests: 1\n")
+        .start()
+        .await;
+    let slow = tokio::spawn(send(mesh.addr, "GET", "/slow?ms=1500", &[], ""));
+    poll_until(|| !app.received().is_empty()).await;
+    send(mesh.addr, "GET", "/", &[], "")
+        .await
+        .assert_mesh_error(503, "overloaded");
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert_eq!(
+        send(mesh.addr, "GET", "/", &[], "").await.status,
+        200,
+        "the slot is released"
+    );
+}
+
+#[tokio::test]
+async fn idle_keep_alive_outlives_the_header_deadline() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  timeouts:\n    headerRead: 200ms\n    idle: 20s\n")
+        .start()
+        .await;
+    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let response = read_response(&mut stream).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        // Idle for longer than headerRead: the connection must stay open.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off_and_idle_connections_closed() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  timeouts:\n    headerRead: 300ms\n    idle: 600ms\n")
+        .start()
+        .await;
+    let mut slow = TcpStream::connect(mesh.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buffer))
+        .await
+        .expect("closed");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "expected the connection closed"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed too early: {:?}",
+        started.elapsed()
+    );
+
+    let mut idle = TcpStream::connect(mesh.addr).await.unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_response(&mut idle).await.starts_with("HTTP/1.1 200"));
+    let read = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut buffer))
+        .await
+        .expect("closed when idle");
+    assert!(matches!(read, Ok(0) | Err(_)));
+    assert!(app.received().len() == 1);
+}
+
+#[tokio::test]
+async fn h2c_with_prior_knowledge() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let response = client
+        .get(format!("http://{}/h2", mesh.addr).parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    let seen = app.only_request();
+    assert_eq!(seen.headers["host"], mesh.addr.to_string().as_str());
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let slow = tokio::spawn(send(mesh.addr, "GET", "/slow?ms=800", &[], ""));
+    poll_until(|| !app.received().is_empty()).await;
+    let addr = mesh.addr;
+    mesh.running.shutdown().await;
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+async fn free_port() -> u16 {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn poll_until(condition: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "condition not met in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Reads one response with a `content-length` body from a kept-alive connection.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "connection closed mid-response");
+        data.extend_from_slice(&buffer[..n]);
+        let text = String::from_utf8_lossy(&data).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
