@@ -80,6 +80,12 @@ impl Activity {
         })
     }
 
+    /// Whether a graceful shutdown would not cut an HTTP/1.1 request short: nothing in flight, or
+    /// HTTP/2, where in-flight streams finish after GOAWAY.
+    pub fn can_shut_down(&self) -> bool {
+        self.h2.load(Ordering::Relaxed) || self.active_requests.load(Ordering::Acquire) == 0
+    }
+
     /// Whether a deadline has passed.
     pub fn expired(&self, header_read: Duration, idle: Duration) -> Option<Expired> {
         if self.active_requests.load(Ordering::Acquire) > 0 {

@@ -154,6 +154,9 @@ fn connection_builder(mesh: &Mesh) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// How often a draining connection checks whether its requests are done.
+const DRAIN_TICK: Duration = Duration::from_millis(10);
+
 async fn serve(listener: TcpListener, mesh: Arc<Mesh>, mut drain: watch::Receiver<bool>) {
     let builder = Arc::new(connection_builder(&mesh));
     // Every connection holds a sender; when all are gone, every connection has finished.
@@ -213,8 +216,13 @@ async fn connection(
     let timeouts = &mesh.config.timeouts;
     let tick = (timeouts.header_read.min(timeouts.idle) / 4)
         .clamp(Duration::from_millis(25), Duration::from_secs(1));
+    // The drain: an idle connection, or an HTTP/2 one (whose GOAWAY lets open streams finish), is
+    // shut down at once; a busy HTTP/1.1 one once its request is done. A request that arrives on it
+    // meanwhile (pipelined, or racing the drain) is answered `shutting-down` by the handler.
     let mut draining = false;
+    let mut shut_down = false;
     loop {
+        let pause = if draining { DRAIN_TICK } else { tick };
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
@@ -222,16 +230,17 @@ async fn connection(
                 }
                 return;
             }
-            _ = signalled(&mut drain), if !draining => {
-                draining = true;
-                connection.as_mut().graceful_shutdown();
-            }
-            _ = tokio::time::sleep(tick) => {
+            _ = signalled(&mut drain), if !draining => draining = true,
+            _ = tokio::time::sleep(pause) => {
                 if let Some(why) = activity.expired(timeouts.header_read, timeouts.idle) {
                     tracing::debug!(reason = ?why, "closing connection");
                     return;
                 }
             }
+        }
+        if draining && !shut_down && activity.can_shut_down() {
+            shut_down = true;
+            connection.as_mut().graceful_shutdown();
         }
     }
 }

@@ -382,3 +382,39 @@ async fn read_response(stream: &mut TcpStream) -> String {
         }
     }
 }
+
+#[tokio::test]
+async fn a_request_arriving_during_the_drain_is_503_shutting_down() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
+    // Two pipelined requests: the second is read only once the first is answered, after the
+    // drain began.
+    stream
+        .write_all(
+            b"GET /slow?ms=600 HTTP/1.1\r\nhost: x\r\n\r\nGET /second HTTP/1.1\r\nhost: x\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    poll_until(|| !app.received().is_empty()).await;
+    let shutdown = tokio::spawn(mesh.running.shutdown());
+    let mut responses = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut responses))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&responses);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let second = &text[text.find("\r\n\r\nok").unwrap() + 6..];
+    assert!(second.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(
+        second.contains("x-applink-mesh-error: shutting-down"),
+        "{text}"
+    );
+    assert_eq!(
+        app.received().len(),
+        1,
+        "the second request never reached the app"
+    );
+    shutdown.await.unwrap();
+}
