@@ -51,8 +51,19 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or(3000);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     println!("sample app listening on http://127.0.0.1:{port}");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
-        let (stream, _) = listener.accept().await?;
+        let stream = tokio::select! {
+            accepted = listener.accept() => accepted?.0,
+            _ = term.recv() => {
+                println!("sample app: SIGTERM, bye");
+                return Ok(());
+            }
+            _ = tokio::signal::ctrl_c() => {
+                println!("sample app: SIGINT, bye");
+                return Ok(());
+            }
+        };
         tokio::spawn(async move {
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service_fn(answer))

@@ -1,6 +1,7 @@
 //! The boot gate (§6): until the app first accepts a connection, requests wait for it (each at
 //! most [`MAX_WAIT`]) until `timeouts.appBoot` has passed since start-up.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -16,30 +17,36 @@ const PROBE_EVERY: Duration = Duration::from_millis(50);
 /// How often it keeps trying once `appBoot` has passed, so a late app is still found.
 const PROBE_LATE_EVERY: Duration = Duration::from_millis(500);
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Booting,
+    Ready,
+    /// The supervised app exited: nothing will answer.
+    Gone,
+}
+
 pub struct BootGate {
-    ready: watch::Sender<bool>,
+    state: watch::Sender<State>,
     deadline: Instant,
 }
 
 impl BootGate {
     /// A gate for the app at `authority` (`host:port`), probed in the background until it answers.
-    pub fn start(authority: String, app_boot: Duration) -> std::sync::Arc<BootGate> {
-        let (ready, _) = watch::channel(false);
-        let gate = std::sync::Arc::new(BootGate {
-            ready,
+    pub fn start(authority: String, app_boot: Duration) -> Arc<BootGate> {
+        let (state, _) = watch::channel(State::Booting);
+        let gate = Arc::new(BootGate {
+            state,
             deadline: Instant::now() + app_boot,
         });
-        let weak = std::sync::Arc::downgrade(&gate);
+        let weak = Arc::downgrade(&gate);
         tokio::spawn(async move {
             loop {
-                if TcpStream::connect(authority.as_str()).await.is_ok() {
-                    if let Some(gate) = weak.upgrade() {
-                        gate.mark_ready();
-                    }
-                    return;
-                }
+                let connected = TcpStream::connect(authority.as_str()).await.is_ok();
                 let Some(gate) = weak.upgrade() else { return };
-                if gate.is_ready() {
+                if connected {
+                    gate.mark_ready();
+                }
+                if *gate.state.borrow() != State::Booting {
                     return;
                 }
                 let pause = if Instant::now() < gate.deadline {
@@ -55,29 +62,47 @@ impl BootGate {
     }
 
     pub fn is_ready(&self) -> bool {
-        *self.ready.borrow()
+        *self.state.borrow() == State::Ready
     }
 
     /// The app accepted a connection: the gate stays open from now on.
     pub fn mark_ready(&self) {
-        self.ready
-            .send_if_modified(|ready| !std::mem::replace(ready, true));
+        self.state.send_if_modified(|state| {
+            let booting = *state == State::Booting;
+            if booting {
+                *state = State::Ready;
+            }
+            booting
+        });
     }
 
-    /// Waits until the app is up, or fails with `app-booting`.
+    /// The supervised app exited: waiting requests stop waiting.
+    pub fn app_gone(&self) {
+        self.state.send_replace(State::Gone);
+    }
+
+    /// Waits until the app is up; `app-booting` when it does not come up in time,
+    /// `app-unavailable` when it exited.
     pub async fn wait(&self) -> Result<(), MeshError> {
-        if self.is_ready() {
-            return Ok(());
-        }
         let now = Instant::now();
-        if now >= self.deadline {
-            return Err(MeshError::AppBooting);
-        }
-        let until = self.deadline.min(now + MAX_WAIT);
-        let mut ready = self.ready.subscribe();
-        match tokio::time::timeout_at(until, ready.wait_for(|r| *r)).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(MeshError::AppBooting),
+        let mut state = self.state.subscribe();
+        let current = *state.borrow_and_update();
+        let settled = match current {
+            State::Booting if now >= self.deadline => None,
+            State::Booting => {
+                let until = self.deadline.min(now + MAX_WAIT);
+                match tokio::time::timeout_at(until, state.wait_for(|s| *s != State::Booting)).await
+                {
+                    Ok(Ok(settled)) => Some(*settled),
+                    _ => None,
+                }
+            }
+            settled => Some(settled),
+        };
+        match settled {
+            Some(State::Ready) => Ok(()),
+            Some(State::Gone) => Err(MeshError::AppUnavailable),
+            Some(State::Booting) | None => Err(MeshError::AppBooting),
         }
     }
 }

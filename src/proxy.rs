@@ -1,6 +1,7 @@
 //! Forwarding to the app (§6): one pooled keep-alive client, bodies streamed both ways, upgrades
 //! tunnelled.
 
+use std::sync::RwLock;
 use std::time::Duration;
 
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
@@ -14,7 +15,8 @@ use crate::config::AppTarget;
 use crate::error::MeshError;
 
 pub struct AppClient {
-    client: Client<HttpConnector, MeshBody>,
+    /// `None` once the drain has ended: dropping the client closes its idle pooled connections.
+    client: RwLock<Option<Client<HttpConnector, MeshBody>>>,
     base_uri: String,
     authority: HeaderValue,
     response_timeout: Duration,
@@ -33,7 +35,7 @@ impl AppClient {
             .set_host(false)
             .build(http);
         AppClient {
-            client,
+            client: RwLock::new(Some(client)),
             base_uri: app.base_uri(),
             authority: HeaderValue::from_str(&app.authority())
                 .unwrap_or(HeaderValue::from_static("127.0.0.1")),
@@ -62,7 +64,15 @@ impl AppClient {
             .map_err(|_| MeshError::BadPath("the path cannot be forwarded".into()))?;
         *request.version_mut() = Version::HTTP_11;
 
-        let sent = self.client.request(request);
+        let client = self
+            .client
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(client) = client else {
+            return Err(MeshError::ShuttingDown);
+        };
+        let sent = client.request(request);
         let result = if upgrade {
             // An upgraded connection has no response deadline (§6).
             sent.await
@@ -75,6 +85,16 @@ impl AppClient {
             tracing::warn!(error = %e, connect = e.is_connect(), "request to the app failed");
             MeshError::AppUnavailable
         })
+    }
+}
+
+impl AppClient {
+    /// Drops the pool: idle connections to the app close now, busy ones when their request ends.
+    pub fn close_idle(&self) {
+        self.client
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 }
 

@@ -71,6 +71,11 @@ impl Running {
         self.mesh.metrics.clone()
     }
 
+    /// The supervised app exited: requests no longer wait for it.
+    pub fn app_exited(&self) {
+        self.mesh.gate.app_gone();
+    }
+
     /// Whether the app has accepted a connection yet.
     pub fn app_ready(&self) -> bool {
         self.mesh.gate.is_ready()
@@ -189,7 +194,10 @@ async fn serve(listener: TcpListener, mesh: Arc<Mesh>, mut drain: watch::Receive
     {
         tracing::warn!("drain timed out with requests still in flight");
     }
+    // The drain has ended: close upgraded connections, and drop the idle pooled connections to the
+    // app so an app that waits for its open connections can exit.
     mesh.closing.send_replace(true);
+    mesh.app.close_idle();
 }
 
 async fn connection(

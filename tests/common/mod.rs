@@ -7,6 +7,7 @@ pub mod app;
 pub mod client;
 pub mod salesforce;
 pub mod sidecar;
+pub mod test_app;
 
 pub use api::{Answer, FakeApi};
 pub use app::FakeApp;

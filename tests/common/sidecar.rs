@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use applink_mesh::cli::Cli;
 use applink_mesh::{Config, Running};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 pub const TOKEN: &str = "applink-token-5ecret-9d8c";
 
@@ -167,13 +169,51 @@ impl SidecarProcess {
 
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        self.signal(Signal::SIGTERM);
         self.wait()
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).expect("the sidecar can be signalled");
+    }
+
+    /// Polls the output until it contains `text`, failing after 30 s or when the process exits.
+    pub fn wait_for_output(&mut self, text: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let output = self.output();
+            if output.contains(text) {
+                return output;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(50));
+                let output = self.output();
+                assert!(
+                    output.contains(text),
+                    "exited ({status}) without printing {text:?}:\n{output}"
+                );
+                return output;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no {text:?} after 30 s:\n{output}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The app's pid, from the sidecar's start-up log.
+    pub fn app_pid(&mut self) -> i32 {
+        let output = self.wait_for_output("msg=\"started the app");
+        let line = output
+            .lines()
+            .find(|l| l.contains("msg=\"started the app"))
+            .unwrap();
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix("pid="))
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 }
 

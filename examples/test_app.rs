@@ -1,0 +1,149 @@
+//! The test app the supervision tests run behind the sidecar. Listens on `127.0.0.1:$APP_PORT`.
+//!
+//! Options:
+//! - `--boot-delay-ms N`: wait N ms before listening (an app that boots slowly);
+//! - `--exit-after-ms N --exit-code C`: exit with C N ms after starting (during or after boot);
+//! - `--term-exit-code C`: on SIGTERM or SIGINT, stop accepting, finish in-flight requests, exit C;
+//! - `--ignore-term`: ignore SIGTERM and SIGINT (an app that will not stop);
+//! - `--grandchild`: start `sleep 600` and leave it running.
+//!
+//! Routes: `/env` answers `PORT=<PORT> APP_PORT=<APP_PORT>`; `/slow?ms=N` answers after N ms;
+//! anything else answers `ok`. Lines starting `test-app:` on stdout say what it did.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Default)]
+struct Options {
+    boot_delay_ms: u64,
+    exit_after_ms: Option<u64>,
+    exit_code: i32,
+    term_exit_code: i32,
+    ignore_term: bool,
+    grandchild: bool,
+}
+
+fn options() -> Options {
+    let mut options = Options::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut number = || {
+            args.next()
+                .and_then(|v| v.parse::<i64>().ok())
+                .expect("a number after the option")
+        };
+        match arg.as_str() {
+            "--boot-delay-ms" => options.boot_delay_ms = number() as u64,
+            "--exit-after-ms" => options.exit_after_ms = Some(number() as u64),
+            "--exit-code" => options.exit_code = number() as i32,
+            "--term-exit-code" => options.term_exit_code = number() as i32,
+            "--ignore-term" => options.ignore_term = true,
+            "--grandchild" => options.grandchild = true,
+            other => panic!("unknown option {other}"),
+        }
+    }
+    options
+}
+
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "test-app: {line}");
+    let _ = out.flush();
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    in_flight: Arc<AtomicUsize>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    in_flight.fetch_add(1, Ordering::SeqCst);
+    let body = match request.uri().path() {
+        "/env" => format!(
+            "PORT={} APP_PORT={}",
+            std::env::var("PORT").unwrap_or_default(),
+            std::env::var("APP_PORT").unwrap_or_default()
+        ),
+        "/slow" => {
+            say("request /slow");
+            let ms = request
+                .uri()
+                .query()
+                .and_then(|q| q.strip_prefix("ms="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            "slow ok".to_string()
+        }
+        _ => "ok".to_string(),
+    };
+    in_flight.fetch_sub(1, Ordering::SeqCst);
+    Ok(Response::new(Full::new(Bytes::from(body))))
+}
+
+#[tokio::main]
+async fn main() {
+    let options = options();
+    let mut term = signal(SignalKind::terminate()).unwrap();
+    let mut int = signal(SignalKind::interrupt()).unwrap();
+    if let Some(ms) = options.exit_after_ms {
+        let code = options.exit_code;
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            say(&format!("exiting with {code}"));
+            std::process::exit(code);
+        });
+    }
+    if options.grandchild {
+        // Left running on purpose: the sidecar must not leave it behind.
+        #[allow(clippy::zombie_processes)]
+        let child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        say(&format!("grandchild pid={}", child.id()));
+    }
+    tokio::time::sleep(Duration::from_millis(options.boot_delay_ms)).await;
+    let port: u16 = std::env::var("APP_PORT").unwrap().parse().unwrap();
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    say(&format!("listening on {port}"));
+
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let in_flight = in_flight.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| answer(request, in_flight.clone()));
+                    let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+            _ = term.recv() => {
+                say("got SIGTERM");
+                if !options.ignore_term { break; }
+            }
+            _ = int.recv() => {
+                say("got SIGINT");
+                if !options.ignore_term { break; }
+            }
+        }
+    }
+    // Drain: stop accepting, let in-flight requests finish.
+    drop(listener);
+    while in_flight.load(Ordering::SeqCst) > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    say(&format!("drained; exiting with {}", options.term_exit_code));
+    std::process::exit(options.term_exit_code);
+}

@@ -1,0 +1,207 @@
+//! The process's life (§7): bind, start the app, serve until a signal or the app's exit, drain,
+//! and exit with the app's code.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::server::{Running, start};
+use crate::supervisor::{App, AppExit};
+use crate::telemetry;
+
+/// How often the l2met metrics line is written.
+const METRICS_EVERY: Duration = Duration::from_secs(60);
+
+/// Runs the sidecar (and the app command, if any) until SIGTERM/SIGINT or the app's exit.
+/// Returns the process exit code.
+pub async fn run(config: Config) -> i32 {
+    telemetry::init(&config.log);
+    // Listen before anything starts, so an early signal is handled rather than fatal.
+    let Ok(mut signals) = Signals::new() else {
+        eprintln!("heroku-applink-service-mesh: cannot listen for signals");
+        return 1;
+    };
+    log_start_up(&config);
+    let command = config.app_command.clone();
+    let app_port = config.app.port;
+    let on_dyno = config.dyno.is_some();
+    let drain = config.timeouts.drain;
+    let source = config.dyno.clone().or_else(|| config.app_name.clone());
+
+    // Bind first: a port in use exits 1 before the app is started.
+    let running = match start(config).await {
+        Ok(running) => running,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("heroku-applink-service-mesh: {e}");
+            return e.exit_code();
+        }
+    };
+    tracing::info!(addr = %running.local_addr(), "listening");
+    let app = match command.is_empty() {
+        true => None,
+        false => match App::spawn(&command, app_port) {
+            Ok(app) => {
+                tracing::info!(
+                    pid = app.pid(),
+                    program = command[0].as_str(),
+                    app_port,
+                    "started the app with APP_PORT and PORT set to the app port"
+                );
+                Some(app)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the app");
+                eprintln!("heroku-applink-service-mesh: {e}");
+                running.shutdown().await;
+                return e.exit_code();
+            }
+        },
+    };
+    telemetry::report_every(running.mesh_metrics(), METRICS_EVERY, source);
+
+    tokio::select! {
+        signal = signals.next() => {
+            let plan = Plan { running, app, on_dyno, deadline: Instant::now() + drain };
+            plan.shut_down(signal, &mut signals).await
+        }
+        exit = exited(&app) => {
+            tracing::info!(exit = %exit, "the app exited; draining and exiting with its code");
+            running.app_exited();
+            running.shutdown().await;
+            if let Some(app) = &app {
+                // Leave nothing of the app's group running (grandchildren it started).
+                app.signal_group(Signal::SIGKILL);
+            }
+            exit.exit_code()
+        }
+    }
+}
+
+async fn exited(app: &Option<App>) -> AppExit {
+    match app {
+        Some(app) => app.exited().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// SIGTERM and SIGINT.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.term.recv() => Signal::SIGTERM,
+            _ = self.int.recv() => Signal::SIGINT,
+        }
+    }
+}
+
+/// What a shutdown has to work with.
+struct Plan {
+    running: Running,
+    app: Option<App>,
+    on_dyno: bool,
+    /// `timeouts.drain` after the first signal.
+    deadline: Instant,
+}
+
+impl Plan {
+    /// Stops accepting, drains, forwards the signal to the app's group (not SIGTERM on a dyno,
+    /// where Heroku already sent it to every process), and waits for the app until the deadline,
+    /// then kills its group. Further signals do not cut this short.
+    async fn shut_down(self, signal: Signal, signals: &mut Signals) -> i32 {
+        let Plan {
+            running,
+            app,
+            on_dyno,
+            deadline,
+        } = self;
+        tracing::info!(signal = %signal, "shutting down: no new connections, draining in-flight requests");
+        if let Some(app) = &app {
+            if signal == Signal::SIGTERM && on_dyno {
+                tracing::info!(
+                    "not forwarding SIGTERM to the app: on a dyno, Heroku sent it to every process"
+                );
+            } else {
+                tracing::info!(signal = %signal, pid = app.pid(), "forwarding the signal to the app's process group");
+                app.signal_group(signal);
+            }
+        }
+        let drained = running.shutdown();
+        let app_done = async {
+            match &app {
+                Some(app) => {
+                    let exit = app.exited_by(deadline).await;
+                    tracing::info!(exit = %exit, "the app exited");
+                    app.signal_group(Signal::SIGKILL);
+                    exit.exit_code()
+                }
+                None => 0,
+            }
+        };
+        tokio::pin!(drained, app_done);
+        let (mut drain_done, mut code) = (false, None);
+        while !(drain_done && code.is_some()) {
+            tokio::select! {
+                _ = &mut drained, if !drain_done => drain_done = true,
+                exit = &mut app_done, if code.is_none() => code = Some(exit),
+                again = signals.next() => {
+                    tracing::info!(signal = %again, "already shutting down; the drain continues");
+                }
+            }
+        }
+        code.unwrap_or(0)
+    }
+}
+
+fn log_start_up(config: &Config) {
+    let mode = if config.is_dev() { "dev" } else { "production" };
+    tracing::info!(
+        version = crate::VERSION,
+        port = config.port,
+        app_port = config.app.port,
+        app = config.app.base_uri().as_str(),
+        mode,
+        app_name = config.app_name.as_deref().unwrap_or(""),
+        dyno = config.dyno.as_deref().unwrap_or(""),
+        "starting heroku-applink-service-mesh"
+    );
+    if config.is_dev() {
+        tracing::warn!(
+            "DEV MODE: requests are NOT authenticated and every request is forwarded; never use this on a dyno"
+        );
+    }
+    if config.auth.bypass_all {
+        tracing::warn!(
+            "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES is on: no route requires authentication"
+        );
+    }
+    if !config.auth.bypass_routes.is_empty() {
+        tracing::warn!(routes = ?config.auth.bypass_routes, "these routes skip authentication (bypassRoutes, risk acknowledged)");
+    }
+    if config.auth.bypass_routes_ignored {
+        tracing::warn!(
+            "bypassRoutes are configured but ignored: set HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true to let them skip authentication"
+        );
+    }
+    if config.app_command.is_empty() {
+        tracing::info!("no app command: proxying to an app started separately");
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+}

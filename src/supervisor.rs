@@ -1,0 +1,203 @@
+//! The app process (§7): started without a shell in its own process group, with `APP_PORT` and
+//! `PORT` set to the app's port; reaped by the one SIGCHLD loop that owns every `waitpid` call
+//! (so, as PID 1, it also reaps orphans without stealing the app's exit status); signalled as a
+//! group.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How the app ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppExit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl AppExit {
+    /// The sidecar's own exit code: the app's, or 128 + n for signal n (the shell convention).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            AppExit::Code(code) => code,
+            AppExit::Signal(n) => 128 + n,
+        }
+    }
+}
+
+impl std::fmt::Display for AppExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppExit::Code(code) => write!(f, "exit code {code}"),
+            AppExit::Signal(n) => match Signal::try_from(*n) {
+                Ok(signal) => write!(f, "signal {signal}"),
+                Err(_) => write!(f, "signal {n}"),
+            },
+        }
+    }
+}
+
+/// The app could not be started.
+#[derive(Debug)]
+pub struct SpawnError {
+    program: String,
+    error: io::Error,
+}
+
+impl SpawnError {
+    /// 127 when the program does not exist, 126 when it cannot be executed (the shell convention).
+    pub fn exit_code(&self) -> i32 {
+        match self.error.kind() {
+            io::ErrorKind::NotFound => 127,
+            _ => 126,
+        }
+    }
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let program = &self.program;
+        match self.error.kind() {
+            io::ErrorKind::NotFound => write!(
+                f,
+                "cannot start the app: '{program}' was not found; check the command after the options \
+                 (it runs without a shell, so it must be a program on PATH or a path to one)"
+            ),
+            io::ErrorKind::PermissionDenied => write!(
+                f,
+                "cannot start the app: '{program}' is not executable; make it executable (chmod +x) \
+                 or run it through its interpreter"
+            ),
+            _ => write!(f, "cannot start the app '{program}': {}", self.error),
+        }
+    }
+}
+
+/// The running app.
+pub struct App {
+    pid: Pid,
+    exit: watch::Receiver<Option<AppExit>>,
+}
+
+impl App {
+    /// Starts `command` (program and arguments, no shell) in its own process group. Must run
+    /// inside the tokio runtime: it starts the reaper.
+    pub fn spawn(command: &[String], app_port: u16) -> Result<App, SpawnError> {
+        let (program, args) = command.split_first().expect("an app command has a program");
+        let spawn_error = |error| SpawnError {
+            program: program.clone(),
+            error,
+        };
+        // Listen for SIGCHLD before the child exists, so its exit cannot be missed.
+        let sigchld = signal(SignalKind::child()).map_err(spawn_error)?;
+        let child = Command::new(program)
+            .args(args)
+            .env("APP_PORT", app_port.to_string())
+            .env("PORT", app_port.to_string())
+            .process_group(0)
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(spawn_error)?;
+        let pid = Pid::from_raw(child.id() as i32);
+        // The reaper below owns waiting for it; dropping `Child` neither waits nor kills.
+        drop(child);
+        let (report, exit) = watch::channel(None);
+        tokio::spawn(reap(pid, sigchld, report));
+        Ok(App { pid, exit })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid.as_raw() as u32
+    }
+
+    /// Sends `signal` to the app's whole process group.
+    pub fn signal_group(&self, signal: Signal) {
+        match killpg(self.pid, signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, signal = %signal, "cannot signal the app's process group")
+            }
+        }
+    }
+
+    /// Resolves when the app has exited.
+    pub async fn exited(&self) -> AppExit {
+        let mut exit = self.exit.clone();
+        match exit.wait_for(Option::is_some).await {
+            Ok(exit) => exit.expect("waited for Some"),
+            // The reaper ended without seeing the app exit: only when SIGCHLD stopped, at shutdown.
+            Err(_) => AppExit::Code(1),
+        }
+    }
+
+    /// Waits for the app to exit until `deadline`, then kills its group and waits for that.
+    pub async fn exited_by(&self, deadline: Instant) -> AppExit {
+        if let Ok(exit) = tokio::time::timeout_at(deadline, self.exited()).await {
+            return exit;
+        }
+        tracing::warn!("the app did not exit within timeouts.drain; killing its process group");
+        self.signal_group(Signal::SIGKILL);
+        self.exited().await
+    }
+}
+
+/// Reaps every child that exits (the app, and orphans reparented to the sidecar when it is PID 1)
+/// and reports the app's exit.
+async fn reap(
+    app: Pid,
+    mut sigchld: tokio::signal::unix::Signal,
+    report: watch::Sender<Option<AppExit>>,
+) {
+    loop {
+        loop {
+            let exit = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid, AppExit::Code(code)),
+                Ok(WaitStatus::Signaled(pid, signal, _)) => (pid, AppExit::Signal(signal as i32)),
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "waitpid failed");
+                    break;
+                }
+            };
+            if exit.0 == app {
+                report.send_replace(Some(exit.1));
+            } else {
+                tracing::debug!(pid = exit.0.as_raw(), "reaped an orphaned process");
+            }
+        }
+        // A safety net for a coalesced or missed signal: look again every few seconds anyway.
+        let _ = tokio::time::timeout(Duration::from_secs(5), sigchld.recv()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell_convention() {
+        assert_eq!(AppExit::Code(3).exit_code(), 3);
+        assert_eq!(AppExit::Signal(9).exit_code(), 137);
+        assert_eq!(AppExit::Signal(15).to_string(), "signal SIGTERM");
+        let not_found = SpawnError {
+            program: "x".into(),
+            error: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert_eq!(not_found.exit_code(), 127);
+        let denied = SpawnError {
+            program: "x".into(),
+            error: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(denied.exit_code(), 126);
+        assert!(denied.to_string().contains("not executable"));
+    }
+}

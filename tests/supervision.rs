@@ -1,0 +1,339 @@
+//! The sidecar as the Procfile's web process (§7): it starts the app, follows it through boot,
+//! forwards signals, drains, and exits with the app's code. Real child processes, real signals.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::sidecar::binary;
+use common::{SidecarProcess, send, test_app};
+use nix::sys::signal::Signal;
+
+/// A port nothing listens on (for the app to take).
+fn free_port() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string()
+}
+
+/// The sidecar in dev mode wrapping the test app with these options.
+fn wrap(env: &[(&str, &str)], app_args: &[&str]) -> SidecarProcess {
+    wrap_with_yaml(env, "", app_args)
+}
+
+/// The same, with a configuration file.
+fn wrap_with_yaml(env: &[(&str, &str)], yaml: &str, app_args: &[&str]) -> SidecarProcess {
+    let app_port = free_port();
+    let mut full_env = vec![("APP_PORT", app_port.as_str()), ("PATH", "/usr/bin:/bin")];
+    full_env.extend_from_slice(env);
+    let config = common::sidecar::temp_file("mesh.yaml", yaml);
+    let app = test_app::command();
+    let mut args = vec![
+        "--dev",
+        "--port",
+        "0",
+        "--config",
+        config.to_str().unwrap(),
+        "--",
+        app.as_str(),
+    ];
+    args.extend_from_slice(app_args);
+    SidecarProcess::spawn(&full_env, &args)
+}
+
+#[tokio::test]
+async fn app_sees_port_equal_to_app_port() {
+    let mut mesh = wrap(&[], &[]);
+    let addr = mesh.wait_listening();
+    let reply = send(addr, "GET", "/env", &[], "").await;
+    let text = reply.text();
+    let (port, app_port) = text.split_once(' ').unwrap();
+    assert_eq!(
+        port.strip_prefix("PORT="),
+        app_port.strip_prefix("APP_PORT="),
+        "{text}"
+    );
+    assert!(
+        mesh.output()
+            .contains("APP_PORT and PORT set to the app port")
+    );
+    assert_eq!(mesh.terminate().code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_request_during_boot_waits_for_the_app() {
+    let mut mesh = wrap(&[], &["--boot-delay-ms", "2000"]);
+    let addr = mesh.wait_listening();
+    assert!(
+        !mesh.output().contains("test-app: listening"),
+        "the app is still booting"
+    );
+    let reply = send(addr, "GET", "/", &[], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "ok");
+    mesh.terminate();
+}
+
+#[test]
+fn an_app_that_dies_during_boot_ends_the_sidecar_with_its_code() {
+    let mut mesh = wrap(
+        &[],
+        &[
+            "--boot-delay-ms",
+            "30000",
+            "--exit-after-ms",
+            "300",
+            "--exit-code",
+            "4",
+        ],
+    );
+    let started = Instant::now();
+    assert_eq!(mesh.wait().code(), Some(4), "{}", mesh.output());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it must not wait out the boot gate"
+    );
+    assert!(
+        mesh.output().contains("the app exited"),
+        "{}",
+        mesh.output()
+    );
+}
+
+#[test]
+fn an_app_that_exits_3_makes_the_sidecar_exit_3() {
+    let mut mesh = wrap(&[], &["--exit-after-ms", "500", "--exit-code", "3"]);
+    assert_eq!(mesh.wait().code(), Some(3), "{}", mesh.output());
+}
+
+#[test]
+fn an_app_killed_by_sigkill_makes_the_sidecar_exit_137() {
+    let mut mesh = wrap(&[], &[]);
+    mesh.wait_for_output("test-app: listening");
+    let pid = mesh.app_pid();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    assert_eq!(mesh.wait().code(), Some(137), "{}", mesh.output());
+}
+
+#[tokio::test]
+async fn sigterm_drains_an_in_flight_request_and_exits_with_the_apps_code() {
+    let mut mesh = wrap(&[], &["--term-exit-code", "12"]);
+    let addr = mesh.wait_listening();
+    mesh.wait_for_output("test-app: listening");
+    let slow = tokio::spawn(send(addr, "GET", "/slow?ms=1500", &[], ""));
+    wait_until_in_flight(&mut mesh, "/slow").await;
+    mesh.signal(Signal::SIGTERM);
+    let reply = slow.await.unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "slow ok");
+    assert_eq!(mesh.wait().code(), Some(12), "{}", mesh.output());
+    let output = mesh.output();
+    assert_eq!(
+        output.matches("test-app: got SIGTERM").count(),
+        1,
+        "{output}"
+    );
+    assert!(output.contains("forwarding the signal"), "{output}");
+}
+
+#[tokio::test]
+async fn a_second_sigterm_does_not_cut_the_drain_short() {
+    let mut mesh = wrap(&[], &["--term-exit-code", "0"]);
+    let addr = mesh.wait_listening();
+    mesh.wait_for_output("test-app: listening");
+    let slow = tokio::spawn(send(addr, "GET", "/slow?ms=2000", &[], ""));
+    wait_until_in_flight(&mut mesh, "/slow").await;
+    mesh.signal(Signal::SIGTERM);
+    mesh.wait_for_output("test-app: got SIGTERM");
+    mesh.signal(Signal::SIGTERM);
+    mesh.wait_for_output("already shutting down");
+    let reply = slow.await.unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(mesh.wait().code(), Some(0), "{}", mesh.output());
+    assert_eq!(
+        mesh.output().matches("test-app: got SIGTERM").count(),
+        1,
+        "the repeat is not forwarded"
+    );
+}
+
+#[tokio::test]
+async fn sigint_is_forwarded_like_ctrl_c_on_a_laptop() {
+    let mut mesh = wrap(&[], &["--term-exit-code", "0"]);
+    mesh.wait_for_output("test-app: listening");
+    mesh.signal(Signal::SIGINT);
+    assert_eq!(mesh.wait().code(), Some(0), "{}", mesh.output());
+    assert!(mesh.output().contains("test-app: got SIGINT"));
+}
+
+#[test]
+fn on_a_dyno_sigterm_is_not_forwarded() {
+    // Dev mode is refused on a dyno, so this runs in production mode against an address that is
+    // never called.
+    let app_port = free_port();
+    let app = test_app::command();
+    let yaml = common::sidecar::temp_file("drain.yaml", "mesh:\n  timeouts:\n    drain: 1s\n");
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", &app_port),
+            ("DYNO", "web.1"),
+            ("HEROKU_APPLINK_API_URL", "http://127.0.0.1:9/addons/x"),
+            ("HEROKU_APPLINK_TOKEN", "t"),
+        ],
+        &[
+            "--port",
+            "0",
+            "--config",
+            yaml.to_str().unwrap(),
+            "--",
+            &app,
+        ],
+    );
+    mesh.wait_for_output("test-app: listening");
+    mesh.signal(Signal::SIGTERM);
+    // The app never hears it, so the drain times out and the group is killed.
+    assert_eq!(mesh.wait().code(), Some(137), "{}", mesh.output());
+    let output = mesh.output();
+    assert!(!output.contains("test-app: got SIGTERM"), "{output}");
+    assert!(output.contains("not forwarding SIGTERM"), "{output}");
+}
+
+#[test]
+fn an_app_that_ignores_sigterm_is_killed_when_the_drain_times_out() {
+    let mut mesh = wrap_with_yaml(
+        &[],
+        "mesh:\n  timeouts:\n    drain: 500ms\n",
+        &["--ignore-term"],
+    );
+    mesh.wait_for_output("test-app: listening");
+    mesh.signal(Signal::SIGTERM);
+    mesh.wait_for_output("test-app: got SIGTERM");
+    let started = Instant::now();
+    assert_eq!(mesh.wait().code(), Some(137), "{}", mesh.output());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "killed after timeouts.drain (500ms), not the default 25 s"
+    );
+    assert!(
+        mesh.output().contains("did not exit within timeouts.drain"),
+        "{}",
+        mesh.output()
+    );
+}
+
+#[test]
+fn a_grandchild_left_by_the_app_is_not_left_running() {
+    let mut mesh = wrap(&[], &["--grandchild"]);
+    let output = mesh.wait_for_output("test-app: listening");
+    let grandchild: i32 = output
+        .lines()
+        .find_map(|l| l.strip_prefix("test-app: grandchild pid="))
+        .expect("the app reports its grandchild")
+        .parse()
+        .unwrap();
+    assert!(alive(grandchild));
+    assert_eq!(mesh.terminate().code(), Some(0));
+    let started = Instant::now();
+    while alive(grandchild) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "grandchild {grandchild} still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_missing_program_exits_127_with_one_line() {
+    let output = std::process::Command::new(binary())
+        .args([
+            "--dev",
+            "--port",
+            "0",
+            "--",
+            "/nonexistent/program",
+            "--flag",
+        ])
+        .env_clear()
+        .env("APP_PORT", free_port())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(127));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("'/nonexistent/program' was not found"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_program_that_is_not_executable_exits_126() {
+    let script = common::sidecar::temp_file("not-executable.sh", "#!/bin/sh\necho hi\n");
+    let output = std::process::Command::new(binary())
+        .args(["--dev", "--port", "0", "--", script.to_str().unwrap()])
+        .env_clear()
+        .env("APP_PORT", free_port())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(126));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("is not executable"), "{stderr}");
+}
+
+#[test]
+fn port_in_use_exits_1_without_starting_the_app() {
+    let taken = std::net::TcpListener::bind("[::]:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let app = test_app::command();
+    let output = std::process::Command::new(binary())
+        .args(["--dev", "--port", &port, "--", &app])
+        .env_clear()
+        .env("APP_PORT", free_port())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("test-app:"),
+        "the app must not start"
+    );
+}
+
+/// Whether a process is running (a zombie waiting to be reaped by someone else counts as gone).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+/// Polls until the app reports that a request for `path` has reached it.
+async fn wait_until_in_flight(mesh: &mut SidecarProcess, path: &str) {
+    let line = format!("test-app: request {path}");
+    let started = Instant::now();
+    while !mesh.output().contains(&line) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{path} never reached the app:\n{}",
+            mesh.output()
+        );
+        assert!(
+            mesh.child.try_wait().unwrap().is_none(),
+            "{}",
+            mesh.output()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
