@@ -5,7 +5,9 @@
 //! - `--exit-after-ms N --exit-code C`: exit with C N ms after starting (during or after boot);
 //! - `--term-exit-code C`: on SIGTERM or SIGINT, stop accepting, finish in-flight requests, exit C;
 //! - `--ignore-term`: ignore SIGTERM and SIGINT (an app that will not stop);
-//! - `--grandchild`: start `sleep 600` and leave it running.
+//! - `--grandchild`: start `sleep 600` and leave it running;
+//! - `--orphan`: once listening, leave an orphan (`sleep 0.3` whose parent shell has exited) and
+//!   report whether whoever adopted it (PID 1) reaped it: `orphan reaped` or `orphan left a zombie`.
 //!
 //! Routes: `/env` answers `PORT=<PORT> APP_PORT=<APP_PORT>`; `/slow?ms=N` answers after N ms;
 //! anything else answers `ok`. Lines starting `test-app:` on stdout say what it did.
@@ -32,6 +34,7 @@ struct Options {
     term_exit_code: i32,
     ignore_term: bool,
     grandchild: bool,
+    orphan: bool,
 }
 
 fn options() -> Options {
@@ -50,6 +53,7 @@ fn options() -> Options {
             "--term-exit-code" => options.term_exit_code = number() as i32,
             "--ignore-term" => options.ignore_term = true,
             "--grandchild" => options.grandchild = true,
+            "--orphan" => options.orphan = true,
             other => panic!("unknown option {other}"),
         }
     }
@@ -91,6 +95,34 @@ async fn answer(
     Ok(Response::new(Full::new(Bytes::from(body))))
 }
 
+/// Leaves an orphan and reports whether it was reaped after it exited.
+async fn watch_an_orphan() {
+    let output = std::process::Command::new("sh")
+        .args(["-c", "sleep 0.3 & echo $!"])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    say(&format!("orphan pid={pid}"));
+    let started = std::time::Instant::now();
+    loop {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return say("orphan reaped"),
+            Ok(stat) if started.elapsed() > Duration::from_secs(5) => {
+                let state = stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("?")
+                    .to_string();
+                return say(&format!("orphan left a zombie (state {state})"));
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let options = options();
@@ -118,6 +150,9 @@ async fn main() {
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     say(&format!("listening on {port}"));
 
+    if options.orphan {
+        tokio::spawn(watch_an_orphan());
+    }
     let in_flight = Arc::new(AtomicUsize::new(0));
     loop {
         tokio::select! {

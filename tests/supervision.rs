@@ -302,6 +302,43 @@ fn port_in_use_exits_1_without_starting_the_app() {
     );
 }
 
+#[test]
+fn as_pid_1_it_reaps_orphans_and_keeps_the_apps_exit_code() {
+    // A new PID namespace makes the sidecar PID 1 there, as in a Cloud Native Buildpack image.
+    let app = test_app::command();
+    let output = std::process::Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            binary(),
+            "--dev",
+            "--port",
+            "0",
+            "--",
+        ])
+        .args([
+            app.as_str(),
+            "--orphan",
+            "--exit-after-ms",
+            "2500",
+            "--exit-code",
+            "3",
+        ])
+        .env_clear()
+        .env("APP_PORT", free_port())
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("unshare runs (util-linux, as root)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("test-app: orphan reaped"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+}
+
 /// Whether a process is running (a zombie waiting to be reaped by someone else counts as gone).
 fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
