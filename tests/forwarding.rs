@@ -418,3 +418,37 @@ async fn a_request_arriving_during_the_drain_is_503_shutting_down() {
     );
     shutdown.await.unwrap();
 }
+
+#[tokio::test]
+async fn the_end_of_the_drain_closes_websockets_and_idle_connections_to_the_app() {
+    let app = FakeApp::start().await;
+    // A long pool idle time: only the drain can close the pooled connection this soon.
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  timeouts:\n    appPoolIdle: 5m\n")
+        .start()
+        .await;
+    let stream = TcpStream::connect(mesh.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", mesh.addr), stream)
+        .await
+        .unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::text("ping"))
+        .await
+        .unwrap();
+    assert!(ws.next().await.unwrap().is_ok());
+    // The upgrade took its connection out of the pool; this request opens a new, pooled one.
+    assert_eq!(send(mesh.addr, "GET", "/", &[], "").await.status, 200);
+    assert_eq!(app.open_connections(), 1, "the idle pooled connection");
+
+    mesh.running.shutdown().await;
+    let end = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("the WebSocket is closed");
+    assert!(
+        !matches!(
+            end,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_)))
+        ),
+        "{end:?}"
+    );
+    poll_until(|| app.open_connections() == 0).await;
+}

@@ -38,6 +38,7 @@ pub struct FakeApp {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     stop: tokio::sync::watch::Sender<bool>,
+    open_connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeApp {
@@ -57,8 +58,10 @@ impl FakeApp {
             addr: listener.local_addr().unwrap(),
             received: Arc::default(),
             stop: tokio::sync::watch::channel(false).0,
+            open_connections: Arc::default(),
         };
         let received = app.received.clone();
+        let open = app.open_connections.clone();
         let mut stopped = app.stop.subscribe();
         tokio::spawn(async move {
             loop {
@@ -68,6 +71,8 @@ impl FakeApp {
                 };
                 let received = received.clone();
                 let mut stopped = stopped.clone();
+                let open = open.clone();
+                open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
                     let service = service_fn(move |request| answer(request, received.clone()));
                     let builder = auto::Builder::new(TokioExecutor::new());
@@ -77,6 +82,7 @@ impl FakeApp {
                         _ = connection => {}
                         _ = stopped.wait_for(|s| *s) => {}
                     }
+                    open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 });
             }
         });
@@ -86,6 +92,12 @@ impl FakeApp {
     /// Stops listening and drops every connection, as an app that crashed.
     pub fn stop(&self) {
         self.stop.send_replace(true);
+    }
+
+    /// Connections to the app that are still open (idle keep-alive ones included).
+    pub fn open_connections(&self) -> usize {
+        self.open_connections
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn port(&self) -> u16 {
