@@ -129,6 +129,7 @@ async fn forward(
 ) -> Result<Response<MeshBody>, MeshError> {
     let upgrade = headers::is_upgrade(&parts.headers);
     let inbound_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let inbound_version = parts.version;
 
     let h = &mut parts.headers;
     headers::strip_hop_by_hop(h, upgrade);
@@ -176,6 +177,9 @@ async fn forward(
     if let Ok(id) = HeaderValue::from_str(&log.request_id) {
         response.headers_mut().insert(REQUEST_ID, id);
     }
+    // The caller talks to the sidecar: answer in its protocol version, not the app's (an
+    // HTTP/1.0 app must not turn the response into HTTP/1.0).
+    *response.version_mut() = inbound_version;
     if response.status() == StatusCode::SWITCHING_PROTOCOLS && !upgrade {
         tracing::warn!("the app switched protocols without being asked to");
     }

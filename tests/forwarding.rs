@@ -452,3 +452,31 @@ async fn the_end_of_the_drain_closes_websockets_and_idle_connections_to_the_app(
     );
     poll_until(|| app.open_connections() == 0).await;
 }
+
+#[tokio::test]
+async fn an_http_1_0_app_is_answered_as_http_1_1() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    let mesh = Sidecar::dev(port).start().await;
+    let reply = raw_request(mesh.addr, "GET / HTTP/1.1\r\nhost: x", b"").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "ok");
+    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let response = read_response(&mut stream).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
