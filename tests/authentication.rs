@@ -10,16 +10,9 @@ use common::sidecar::TOKEN;
 use common::{Answer, FakeApi, FakeApp, Sidecar, send};
 use serde_json::json;
 
-async fn setup() -> (FakeApp, FakeApi, Sidecar) {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url()).start().await;
-    (app, api, mesh)
-}
-
 #[tokio::test]
 async fn salesforce_request_is_authenticated_with_the_exact_body_and_forwarded() {
-    let (app, api, mesh) = setup().await;
+    let (app, api, mesh) = common::production().await;
     let reply = send(
         mesh.addr,
         "POST",
@@ -65,7 +58,7 @@ async fn salesforce_request_is_authenticated_with_the_exact_body_and_forwarded()
 
 #[tokio::test]
 async fn data_action_target_is_authenticated_with_the_exact_body() {
-    let (app, api, mesh) = setup().await;
+    let (app, api, mesh) = common::production().await;
     let payload = "{\"events\":[{\"id\":1,\"name\":\"caf\u{e9}\"}]}";
     let headers = vec![("x-signature", "sig-abc123".to_string())];
     let reply = send(
@@ -98,7 +91,7 @@ async fn data_action_target_is_authenticated_with_the_exact_body() {
 
 #[tokio::test]
 async fn outcome_table() {
-    let (app, api, mesh) = setup().await;
+    let (app, api, mesh) = common::production().await;
     let table: [(u16, u16, &str); 9] = [
         (200, 200, ""),
         (204, 200, ""),
@@ -179,7 +172,7 @@ async fn unreachable_api_is_503_after_one_retry() {
 
 #[tokio::test]
 async fn cache_is_off_by_default_and_serves_positive_results_when_on() {
-    let (_app, api, mesh) = setup().await;
+    let (_app, api, mesh) = common::production().await;
     for _ in 0..2 {
         assert_eq!(
             send(mesh.addr, "GET", "/x", &salesforce::headers(), "")

@@ -141,22 +141,26 @@ fn port_in_use_exits_1() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("already in use"));
 }
 
+/// The binary in production mode against an HTTPS fake API whose CA comes from `SSL_CERT_FILE`.
+fn behind_tls_api(app: &FakeApp, api: &FakeApi, extra: &[(&str, &str)]) -> SidecarProcess {
+    let app_port = app.port().to_string();
+    let url = api.url();
+    let ca = api.ca_file.clone().unwrap();
+    let mut env = vec![
+        ("APP_PORT", app_port.as_str()),
+        ("HEROKU_APPLINK_API_URL", url.as_str()),
+        ("HEROKU_APPLINK_TOKEN", TOKEN),
+        ("SSL_CERT_FILE", ca.to_str().unwrap()),
+    ];
+    env.extend_from_slice(extra);
+    SidecarProcess::spawn(&env, &["--port", "0"])
+}
+
 #[tokio::test]
 async fn authenticates_over_https_with_a_test_ca_and_exits_cleanly_on_sigterm() {
     let app = FakeApp::start().await;
     let api = FakeApi::start_tls().await;
-    let ca = api.ca_file.clone().unwrap();
-    let app_port = app.port().to_string();
-    let url = api.url();
-    let mut mesh = SidecarProcess::spawn(
-        &[
-            ("APP_PORT", &app_port),
-            ("HEROKU_APPLINK_API_URL", &url),
-            ("HEROKU_APPLINK_TOKEN", TOKEN),
-            ("SSL_CERT_FILE", ca.to_str().unwrap()),
-        ],
-        &["--port", "0"],
-    );
+    let mut mesh = behind_tls_api(&app, &api, &[]);
     let addr = mesh.wait_listening();
     let reply = send(addr, "GET", "/secure", &salesforce::headers(), "").await;
     assert_eq!(reply.status, 200, "{}\n{}", reply.text(), mesh.output());
@@ -219,19 +223,7 @@ async fn dev_mode_forwards_with_decoded_context_and_says_so() {
 async fn no_secret_reaches_the_logs_even_at_trace() {
     let app = FakeApp::start().await;
     let api = FakeApi::start_tls().await;
-    let ca = api.ca_file.clone().unwrap();
-    let app_port = app.port().to_string();
-    let url = api.url();
-    let mut mesh = SidecarProcess::spawn(
-        &[
-            ("APP_PORT", &app_port),
-            ("HEROKU_APPLINK_API_URL", &url),
-            ("HEROKU_APPLINK_TOKEN", TOKEN),
-            ("SSL_CERT_FILE", ca.to_str().unwrap()),
-            ("HEROKU_APPLINK_SERVICE_MESH_LOG", "trace"),
-        ],
-        &["--port", "0"],
-    );
+    let mut mesh = behind_tls_api(&app, &api, &[("HEROKU_APPLINK_SERVICE_MESH_LOG", "trace")]);
     let addr = mesh.wait_listening();
     let query = "secretquery=qv-8c1d";
     let good = salesforce::headers();

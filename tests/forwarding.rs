@@ -17,16 +17,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn setup() -> (FakeApp, FakeApi, Sidecar) {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url()).start().await;
-    (app, api, mesh)
-}
-
 #[tokio::test]
 async fn host_repeated_headers_and_hop_by_hop() {
-    let (app, _api, mesh) = setup().await;
+    let (app, _api, mesh) = common::production().await;
     let auth: Vec<String> = salesforce::headers()
         .iter()
         .map(|(n, v)| format!("{n}: {v}"))
@@ -79,7 +72,7 @@ async fn request_id_is_kept_or_made_and_returned() {
     assert_eq!(received[0].headers["x-request-id"], "abc-123");
     assert_eq!(received[1].headers["x-request-id"], made.as_str());
     // Rejections carry it too.
-    let (_app, _api, mesh) = setup().await;
+    let (_app, _api, mesh) = common::production().await;
     let reply = send(
         mesh.addr,
         "GET",
@@ -94,7 +87,7 @@ async fn request_id_is_kept_or_made_and_returned() {
 
 #[tokio::test]
 async fn streams_a_256_mib_upload_through_an_authenticated_route() {
-    let (app, _api, mesh) = setup().await;
+    let (app, _api, mesh) = common::production().await;
     const CHUNK: usize = 1 << 20;
     const CHUNKS: usize = 256;
     let expected = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
@@ -195,7 +188,7 @@ async fn app_gone_after_boot_is_502_at_once() {
 
 #[tokio::test]
 async fn requests_wait_for_an_app_that_is_still_booting() {
-    let port = free_port().await;
+    let port = common::free_port();
     let mesh = Sidecar::dev(port).start().await;
     assert!(!mesh.running.app_ready());
     let request = tokio::spawn(send(mesh.addr, "GET", "/", &[], ""));
@@ -209,7 +202,7 @@ async fn requests_wait_for_an_app_that_is_still_booting() {
 
 #[tokio::test]
 async fn app_that_never_boots_is_503_app_booting() {
-    let port = free_port().await;
+    let port = common::free_port();
     let mesh = Sidecar::dev(port)
         .yaml("mesh:\n  timeouts:\n    appBoot: 400ms\n")
         .start()
@@ -333,15 +326,6 @@ async fn shutdown_lets_in_flight_requests_finish() {
         TcpStream::connect(addr).await.is_err(),
         "no longer accepting"
     );
-}
-
-async fn free_port() -> u16 {
-    tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn poll_until(condition: impl Fn() -> bool) {

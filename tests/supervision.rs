@@ -9,14 +9,9 @@ use common::sidecar::binary;
 use common::{SidecarProcess, send, test_app};
 use nix::sys::signal::Signal;
 
-/// A port nothing listens on (for the app to take).
+/// A free port, as text for an environment variable.
 fn free_port() -> String {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string()
+    common::free_port().to_string()
 }
 
 /// The sidecar in dev mode wrapping the test app with these options.

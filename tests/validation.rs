@@ -6,20 +6,13 @@ use common::salesforce::{self, ORG_ID, encode};
 use common::{FakeApi, FakeApp, Sidecar, raw_request, send};
 use serde_json::json;
 
-async fn setup() -> (FakeApp, FakeApi, Sidecar) {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url()).start().await;
-    (app, api, mesh)
-}
-
 fn without(headers: Vec<(&'static str, String)>, name: &str) -> Vec<(&'static str, String)> {
     headers.into_iter().filter(|(n, _)| *n != name).collect()
 }
 
 #[tokio::test]
 async fn no_context_is_401() {
-    let (app, api, mesh) = setup().await;
+    let (app, api, mesh) = common::production().await;
     let reply = send(mesh.addr, "GET", "/orders", &[], "").await;
     reply.assert_mesh_error(401, "missing-context");
     assert!(app.received().is_empty() && api.calls().is_empty());
@@ -27,7 +20,7 @@ async fn no_context_is_401() {
 
 #[tokio::test]
 async fn one_context_header_alone_is_400() {
-    let (app, _api, mesh) = setup().await;
+    let (app, _api, mesh) = common::production().await;
     for missing in ["x-client-context", "x-request-context"] {
         let reply = send(
             mesh.addr,
@@ -45,7 +38,7 @@ async fn one_context_header_alone_is_400() {
 
 #[tokio::test]
 async fn repeated_protected_headers_are_400() {
-    let (app, api, mesh) = setup().await;
+    let (app, api, mesh) = common::production().await;
     for name in [
         "x-request-context",
         "x-client-context",
@@ -70,7 +63,7 @@ async fn repeated_protected_headers_are_400() {
 
 #[tokio::test]
 async fn bad_request_context_names_the_problem() {
-    let (app, api, mesh) = setup().await;
+    let (app, api, mesh) = common::production().await;
     let cc = salesforce::client_context();
     let mut missing_org = salesforce::request_context();
     missing_org.as_object_mut().unwrap().remove("orgId");
@@ -97,7 +90,7 @@ async fn bad_request_context_names_the_problem() {
 
 #[tokio::test]
 async fn request_context_is_decoded_leniently() {
-    let (app, _api, mesh) = setup().await;
+    let (app, _api, mesh) = common::production().await;
     use base64::Engine;
     let raw = salesforce::request_context().to_string();
     let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw);
@@ -109,7 +102,7 @@ async fn request_context_is_decoded_leniently() {
 
 #[tokio::test]
 async fn request_id_must_contain_the_context_id() {
-    let (app, api, mesh) = setup().await;
+    let (app, api, mesh) = common::production().await;
     let mut headers = salesforce::headers();
     headers[2].1 = "some-other-id".into();
     send(mesh.addr, "GET", "/", &headers, "")
@@ -129,7 +122,7 @@ async fn request_id_must_contain_the_context_id() {
 
 #[tokio::test]
 async fn client_context_org_must_match() {
-    let (app, api, mesh) = setup().await;
+    let (app, api, mesh) = common::production().await;
     for org in ["00DJS0000000999ABC", "00Dshort", "00DJS0000000123AB!"] {
         let mut cc = salesforce::client_context();
         cc["orgId"] = json!(org);
@@ -185,7 +178,7 @@ async fn cross_check_can_be_turned_off() {
 
 #[tokio::test]
 async fn undecodable_client_context_is_forwarded_without_context_headers() {
-    let (app, _api, mesh) = setup().await;
+    let (app, _api, mesh) = common::production().await;
     let mut headers = salesforce::headers();
     headers[1].1 = "bm90IGpzb24".into(); // "not json"
     let reply = send(mesh.addr, "GET", "/", &headers, "").await;
@@ -198,7 +191,7 @@ async fn undecodable_client_context_is_forwarded_without_context_headers() {
 
 #[tokio::test]
 async fn data_action_target_requirements() {
-    let (app, api, mesh) = setup().await;
+    let (app, api, mesh) = common::production().await;
     let sig = vec![("x-signature", "sig".to_string())];
     for (target, body, expected) in [
         ("/dat?apiName=A", &b"{}"[..], "orgId"),
@@ -277,7 +270,7 @@ async fn oversized_headers_are_431() {
 
 #[tokio::test]
 async fn nul_in_path_is_400() {
-    let (app, _api, mesh) = setup().await;
+    let (app, _api, mesh) = common::production().await;
     let reply = raw_request(mesh.addr, "GET /a%00b HTTP/1.1\r\nhost: x", b"").await;
     reply.assert_mesh_error(400, "bad-path");
     assert!(app.received().is_empty());
@@ -285,7 +278,7 @@ async fn nul_in_path_is_400() {
 
 #[tokio::test]
 async fn smuggled_and_spoofed_context_headers_never_reach_the_app() {
-    let (app, _api, mesh) = setup().await;
+    let (app, _api, mesh) = common::production().await;
     let mut headers = salesforce::headers();
     headers.push(("x-applink-org-id", "00DSPOOFED0000000".into()));
     headers.push(("x-applink-user-id", "005SPOOF".into()));

@@ -13,3 +13,20 @@ pub use api::{Answer, FakeApi};
 pub use app::FakeApp;
 pub use client::{Reply, raw_request, send};
 pub use sidecar::{Sidecar, SidecarProcess};
+
+/// A fake app, a fake AppLink API, and a production-mode sidecar in front of them.
+pub async fn production() -> (FakeApp, FakeApi, Sidecar) {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url()).start().await;
+    (app, api, mesh)
+}
+
+/// A port nothing listens on right now (for an app to take later).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
