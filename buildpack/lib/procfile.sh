@@ -19,8 +19,12 @@ procfile::guide() {
   elif [[ "${web}" == *heroku-applink-service-mesh* ]]; then
     output::info "The web process runs behind heroku-applink-service-mesh"
   else
+    # The app moves to APP_PORT: $PORT in its command would be expanded to the public port, which
+    # the sidecar takes, so the suggestion uses the app port instead.
+    local app_command="${web//\$\{PORT\}/3000}"
+    app_command="${app_command//\$PORT/3000}"
     output::warn "The web process does not run behind heroku-applink-service-mesh, so requests are not authenticated."
     output::warn "Change the web line of the Procfile to (with your app listening on APP_PORT):"
-    output::warn "  web: APP_PORT=3000 heroku-applink-service-mesh ${web}"
+    output::warn "  web: APP_PORT=3000 heroku-applink-service-mesh ${app_command}"
   fi
 }
