@@ -114,6 +114,23 @@ async fn main() {
     let api = FakeApi::start().await;
     let mesh = Sidecar::production(app.port(), &api.url()).start().await;
     let dev = Sidecar::dev(app.port()).start().await;
+    let cached = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    cache: { maxTtl: 60s }\n")
+        .start()
+        .await;
+    // The cache needs a JWT with an `exp` claim to know how long a result may be kept.
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let claims = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        format!("{{\"exp\":{exp}}}"),
+    );
+    let mut rc = salesforce::request_context();
+    rc["auth"] = format!("e30.{claims}.sig").into();
+    let cacheable = salesforce::with(rc, salesforce::client_context());
     println!(
         "throughput: {concurrency} concurrent keep-alive clients, {seconds} s each, all in one process on this machine"
     );
@@ -130,9 +147,16 @@ async fn main() {
         "through the sidecar, dev mode",
         &load(dev.addr, Vec::new(), concurrency, seconds).await,
     );
+    let before = api.calls().len();
     report(
         "through the sidecar, authenticated",
         &load(mesh.addr, salesforce::headers(), concurrency, seconds).await,
     );
-    println!("AppLink API calls: {}", api.calls().len());
+    let uncached_calls = api.calls().len() - before;
+    report(
+        "through the sidecar, auth cache on",
+        &load(cached.addr, cacheable, concurrency, seconds).await,
+    );
+    let cached_calls = api.calls().len() - before - uncached_calls;
+    println!("AppLink API calls: {uncached_calls} without the cache, {cached_calls} with it");
 }

@@ -145,14 +145,19 @@ async fn salesforce(
     if !rc.extra_fields.is_empty() {
         tracing::debug!(fields = ?rc.extra_fields, "request context has extra fields");
     }
-    let rid = header(parts, REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if rid.is_empty() {
-        return Err(MeshError::RequestIdMismatch(
-            "x-request-id is missing; it must contain the request context's id".into(),
-        ));
-    }
+    let rid = match header(parts, REQUEST_ID).map(HeaderValue::to_str) {
+        None => {
+            return Err(MeshError::RequestIdMismatch(
+                "x-request-id is missing; it must contain the request context's id".into(),
+            ));
+        }
+        Some(Err(_)) => {
+            return Err(MeshError::RequestIdMismatch(
+                "x-request-id is not plain text; it must contain the request context's id".into(),
+            ));
+        }
+        Some(Ok(rid)) => rid,
+    };
     if !rid.contains(rc.id.as_str()) {
         return Err(MeshError::RequestIdMismatch(
             "x-request-id does not contain the request context's id".into(),
@@ -224,9 +229,17 @@ async fn data_action_target(
     let incoming = body
         .take()
         .ok_or_else(|| bad("the request body could not be read"))?;
-    let bytes = Limited::new(incoming, limit as usize)
-        .collect()
+    // The body is read before anything is forwarded, so a caller that sends it slowly must not
+    // hold its slot forever: it gets `timeouts.appResponse` to finish.
+    let deadline = mesh.config.timeouts.app_response;
+    let bytes = tokio::time::timeout(deadline, Limited::new(incoming, limit as usize).collect())
         .await
+        .map_err(|_| {
+            bad(&format!(
+                "the request body did not arrive within {}s",
+                deadline.as_secs()
+            ))
+        })?
         .map_err(|e| {
             if e.downcast_ref::<LengthLimitError>().is_some() {
                 MeshError::PayloadTooLarge { limit }

@@ -301,3 +301,36 @@ async fn smuggled_and_spoofed_context_headers_never_reach_the_app() {
     reply.assert_mesh_error(401, "missing-context");
     assert_eq!(app.received().len(), 1);
 }
+
+#[tokio::test]
+async fn a_data_action_target_body_sent_too_slowly_is_cut_off() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  timeouts:\n    appResponse: 300ms\n")
+        .start()
+        .await;
+    let mut stream = tokio::net::TcpStream::connect(mesh.addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"POST /dat?orgId=00D&apiName=A HTTP/1.1\r\nhost: x\r\nx-signature: s\r\ncontent-length: 10\r\n\r\n{\"a\"")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .expect("an answer, not a wait for the rest of the body")
+            .unwrap();
+        assert!(n > 0, "closed without an answer");
+        response.extend_from_slice(&buffer[..n]);
+    }
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(
+        text.contains("x-applink-mesh-error: bad-data-action-target"),
+        "{text}"
+    );
+    assert!(app.received().is_empty() && api.calls().is_empty());
+}
