@@ -145,8 +145,8 @@ async fn auth_deadline_is_504() {
         .start()
         .await;
     api.always(Answer {
-        status: 200,
         delay: Duration::from_secs(5),
+        ..Answer::status(200)
     });
     let reply = send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await;
     reply.assert_mesh_error(504, "auth-timeout");
@@ -222,4 +222,19 @@ async fn cache_is_off_by_default_and_serves_positive_results_when_on() {
 fn base64_url(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+#[tokio::test]
+async fn a_call_that_fails_before_any_response_is_retried_once() {
+    let (app, api, mesh) = common::production().await;
+    api.script(&[Answer::hang_up()]);
+    let reply = send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(api.calls().len(), 2, "the hung-up call and its retry");
+
+    api.script(&[Answer::hang_up(), Answer::hang_up()]);
+    let reply = send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await;
+    reply.assert_mesh_error(503, "auth-unavailable");
+    assert_eq!(api.calls().len(), 4, "one retry, not more");
+    assert_eq!(app.received().len(), 1);
 }

@@ -2,7 +2,6 @@
 //! or over HTTPS with a CA generated for the test.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,6 +21,8 @@ use tokio::net::TcpListener;
 pub struct Answer {
     pub status: u16,
     pub delay: Duration,
+    /// Close the connection without answering at all.
+    pub hang_up: bool,
 }
 
 impl Answer {
@@ -29,6 +30,15 @@ impl Answer {
         Answer {
             status,
             delay: Duration::ZERO,
+            hang_up: false,
+        }
+    }
+
+    /// Reads the call, then closes the connection without a response byte.
+    pub fn hang_up() -> Answer {
+        Answer {
+            hang_up: true,
+            ..Answer::status(200)
         }
     }
 }
@@ -86,7 +96,7 @@ impl FakeApi {
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
                         let api = api.clone();
-                        async move { Ok::<_, Infallible>(api.answer(request).await) }
+                        async move { api.answer(request).await }
                     });
                     let builder = auto::Builder::new(TokioExecutor::new());
                     match acceptor {
@@ -140,7 +150,11 @@ impl FakeApi {
         calls.into_iter().next().unwrap()
     }
 
-    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    /// The scripted answer; an `Err` makes hyper close the connection without a response.
+    async fn answer(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, std::io::Error> {
         let (parts, body) = request.into_parts();
         let body = body
             .collect()
@@ -159,6 +173,9 @@ impl FakeApi {
             .pop_front()
             .unwrap_or(*self.default.lock().unwrap());
         tokio::time::sleep(answer.delay).await;
+        if answer.hang_up {
+            return Err(std::io::Error::other("hanging up, as scripted"));
+        }
         let mut response = Response::new(Full::new(Bytes::from(format!(
             "{{\"detail\":\"{API_SECRET_TEXT}\"}}"
         ))));
@@ -168,7 +185,7 @@ impl FakeApi {
                 .headers_mut()
                 .insert("location", "https://elsewhere.example/".parse().unwrap());
         }
-        response
+        Ok(response)
     }
 }
 
