@@ -86,9 +86,7 @@ impl AppClient {
             MeshError::AppUnavailable
         })
     }
-}
 
-impl AppClient {
     /// Drops the pool: idle connections to the app close now, busy ones when their request ends.
     pub fn close_idle(&self) {
         self.client
