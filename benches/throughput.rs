@@ -118,19 +118,8 @@ async fn main() {
         .yaml("mesh:\n  authentication:\n    cache: { maxTtl: 60s }\n")
         .start()
         .await;
-    // The cache needs a JWT with an `exp` claim to know how long a result may be kept.
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
-    let claims = base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        format!("{{\"exp\":{exp}}}"),
-    );
-    let mut rc = salesforce::request_context();
-    rc["auth"] = format!("e30.{claims}.sig").into();
-    let cacheable = salesforce::with(rc, salesforce::client_context());
+    // The cache keeps results only for JWTs with an `exp` claim.
+    let cacheable = salesforce::headers_with_jwt_expiring_in(3600);
     println!(
         "throughput: {concurrency} concurrent keep-alive clients, {seconds} s each, all in one process on this machine"
     );

@@ -189,15 +189,7 @@ async fn cache_is_off_by_default_and_serves_positive_results_when_on() {
         .yaml("mesh:\n  authentication:\n    cache: { maxTtl: 60s }\n")
         .start()
         .await;
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 300;
-    let jwt = format!("e30.{}.sig", base64_url(&json!({"exp": exp}).to_string()));
-    let mut rc = salesforce::request_context();
-    rc["auth"] = jwt.into();
-    let headers = salesforce::with(rc, salesforce::client_context());
+    let headers = salesforce::headers_with_jwt_expiring_in(300);
     let replies =
         futures_util::future::join_all((0..4).map(|_| send(mesh.addr, "GET", "/x", &headers, "")))
             .await;
@@ -217,11 +209,6 @@ async fn cache_is_off_by_default_and_serves_positive_results_when_on() {
     assert_eq!(send(mesh.addr, "GET", "/x", &plain, "").await.status, 200);
     assert_eq!(send(mesh.addr, "GET", "/x", &plain, "").await.status, 200);
     assert_eq!(api.calls().len(), 4);
-}
-
-fn base64_url(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
 #[tokio::test]

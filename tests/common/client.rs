@@ -36,6 +36,19 @@ impl Reply {
             .map_or("", |v| v.to_str().unwrap())
     }
 
+    /// Asserts that the JSON error message mentions `needle`.
+    pub fn assert_error_mentions(&self, needle: &str) {
+        let message = self.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.contains(needle),
+            "{needle:?} not in {}",
+            self.text()
+        );
+    }
+
     /// Asserts a response the sidecar made itself: status, reason, JSON body with the request id.
     pub fn assert_mesh_error(&self, status: u16, reason: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text());

@@ -52,3 +52,17 @@ pub fn with(rc: Value, cc: Value) -> Vec<(&'static str, String)> {
         ("x-request-id", format!("{CONTEXT_ID}-1234")),
     ]
 }
+
+/// The headers of a valid Salesforce request whose JWT expires in `seconds` (the auth cache keeps
+/// results only for JWTs with an `exp`).
+pub fn headers_with_jwt_expiring_in(seconds: u64) -> Vec<(&'static str, String)> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = URL_SAFE_NO_PAD.encode(json!({ "exp": now + seconds }).to_string());
+    let mut rc = request_context();
+    rc["auth"] = format!("e30.{claims}.sig").into();
+    with(rc, client_context())
+}
