@@ -337,3 +337,21 @@ async fn json_log_lines() {
     assert_eq!(request["status"], 200);
     assert_eq!(request["method"], "GET");
 }
+
+#[tokio::test]
+async fn listens_dual_stack_on_ipv6_and_ipv4() {
+    let app = FakeApp::start().await;
+    let app_port = app.port().to_string();
+    let mut mesh = SidecarProcess::spawn(&[("APP_PORT", &app_port)], &["--dev", "--port", "0"]);
+    let v4 = mesh.wait_listening();
+    assert!(
+        mesh.output().contains("msg=listening addr=[::]:"),
+        "{}",
+        mesh.output()
+    );
+    let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, v4.port()));
+    assert_eq!(send(v4, "GET", "/over-ipv4", &[], "").await.status, 200);
+    assert_eq!(send(v6, "GET", "/over-ipv6", &[], "").await.status, 200);
+    let targets: Vec<String> = app.received().into_iter().map(|r| r.target).collect();
+    assert_eq!(targets, ["/over-ipv4", "/over-ipv6"]);
+}
