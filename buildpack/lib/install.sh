@@ -64,6 +64,7 @@ install::expected_checksum() {
       "Pick a version built for ${arch}, or unset ${VERSION_VAR} to use the packaged version."
   fi
   versions=$(awk '!seen[$1]++ { printf "%s ", $1 }' "${file}")
+  versions="${versions% }"
   output::fail "Unknown version ${version}: this buildpack has no checksum for it, so it cannot verify it." \
     "Known versions: ${versions:-none}." \
     "Set ${VERSION_VAR} to one of them, or unset it to use the packaged version."
@@ -85,8 +86,9 @@ install::download() {
     rm -f "${dest}.err"
     return
   fi
+  # curl prints one line per attempt; the last says why it gave up.
   local why
-  why=$(cat "${dest}.err")
+  why=$(tail -n 1 "${dest}.err")
   rm -f "${dest}" "${dest}.err"
   if [[ "${status}" -eq 22 ]]; then
     output::fail "Download failed: ${url}" "${why}" \
