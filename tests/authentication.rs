@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::api::API_SECRET_TEXT;
 use common::salesforce::{self, CONTEXT_ID, JWT, ORG_ID};
 use common::sidecar::TOKEN;
-use common::{Answer, FakeApi, FakeApp, Sidecar, send};
+use common::{Answer, FakeApp, Sidecar, send};
 use serde_json::json;
 
 #[tokio::test]
@@ -138,12 +138,7 @@ async fn outcome_table() {
 
 #[tokio::test]
 async fn auth_deadline_is_504() {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  timeouts:\n    auth: 300ms\n")
-        .start()
-        .await;
+    let (app, api, mesh) = common::production_with("mesh:\n  timeouts:\n    auth: 300ms\n").await;
     api.always(Answer {
         delay: Duration::from_secs(5),
         ..Answer::status(200)
@@ -183,12 +178,8 @@ async fn cache_is_off_by_default_and_serves_positive_results_when_on() {
     }
     assert_eq!(api.calls().len(), 2, "no cache unless configured");
 
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  authentication:\n    cache: { maxTtl: 60s }\n")
-        .start()
-        .await;
+    let (app, api, mesh) =
+        common::production_with("mesh:\n  authentication:\n    cache: { maxTtl: 60s }\n").await;
     let headers = salesforce::headers_with_jwt_expiring_in(300);
     let replies =
         futures_util::future::join_all((0..4).map(|_| send(mesh.addr, "GET", "/x", &headers, "")))

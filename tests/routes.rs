@@ -65,12 +65,7 @@ async fn health_route_is_forwarded_without_authentication_on_exact_match_only() 
 
 #[tokio::test]
 async fn health_route_can_move_or_be_disabled() {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  healthcheck: { route: /up }\n")
-        .start()
-        .await;
+    let (app, api, mesh) = common::production_with("mesh:\n  healthcheck: { route: /up }\n").await;
     assert_eq!(send(mesh.addr, "GET", "/up", &[], "").await.status, 200);
     assert_eq!(
         send(mesh.addr, "GET", "/healthcheck", &[], "").await.status,

@@ -3,7 +3,7 @@
 mod common;
 
 use common::salesforce::{self, ORG_ID, encode};
-use common::{FakeApi, FakeApp, Sidecar, raw_request, send};
+use common::{raw_request, send};
 use serde_json::json;
 
 fn without(headers: Vec<(&'static str, String)>, name: &str) -> Vec<(&'static str, String)> {
@@ -153,12 +153,8 @@ async fn client_context_org_must_match() {
 
 #[tokio::test]
 async fn cross_check_can_be_turned_off() {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  authentication:\n    verifyClientContext: false\n")
-        .start()
-        .await;
+    let (_app, _api, mesh) =
+        common::production_with("mesh:\n  authentication:\n    verifyClientContext: false\n").await;
     let mut cc = salesforce::client_context();
     cc["orgId"] = json!("00DJS0000000999ABC");
     let reply = send(
@@ -204,12 +200,8 @@ async fn data_action_target_requirements() {
 
 #[tokio::test]
 async fn data_action_target_body_over_the_limit_is_413() {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  limits:\n    dataActionTargetBody: 1KiB\n")
-        .start()
-        .await;
+    let (_app, api, mesh) =
+        common::production_with("mesh:\n  limits:\n    dataActionTargetBody: 1KiB\n").await;
     let sig = vec![("x-signature", "sig".to_string())];
     let reply = send(
         mesh.addr,
@@ -247,12 +239,8 @@ async fn data_action_target_body_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn oversized_headers_are_431() {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  limits:\n    headerBytes: 4KiB\n")
-        .start()
-        .await;
+    let (app, _api, mesh) =
+        common::production_with("mesh:\n  limits:\n    headerBytes: 4KiB\n").await;
     let headers = vec![("x-big", "a".repeat(5000))];
     send(mesh.addr, "GET", "/", &headers, "")
         .await
@@ -296,12 +284,8 @@ async fn smuggled_and_spoofed_context_headers_never_reach_the_app() {
 
 #[tokio::test]
 async fn a_data_action_target_body_sent_too_slowly_is_cut_off() {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  timeouts:\n    appResponse: 300ms\n")
-        .start()
-        .await;
+    let (app, api, mesh) =
+        common::production_with("mesh:\n  timeouts:\n    appResponse: 300ms\n").await;
     let mut stream = tokio::net::TcpStream::connect(mesh.addr).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     stream

@@ -16,9 +16,17 @@ pub use sidecar::{Sidecar, SidecarProcess};
 
 /// A fake app, a fake AppLink API, and a production-mode sidecar in front of them.
 pub async fn production() -> (FakeApp, FakeApi, Sidecar) {
+    production_with("").await
+}
+
+/// The same, with this configuration file.
+pub async fn production_with(yaml: &str) -> (FakeApp, FakeApi, Sidecar) {
     let app = FakeApp::start().await;
     let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url()).start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml(yaml)
+        .start()
+        .await;
     (app, api, mesh)
 }
 
