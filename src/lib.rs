@@ -15,6 +15,7 @@ pub mod headers;
 mod proxy;
 pub mod routes;
 mod run;
+pub mod runtime;
 mod server;
 mod state;
 mod supervisor;

@@ -5,6 +5,7 @@ use std::process::exit;
 
 use applink_mesh::cli::{self, EXIT_USAGE, Invocation};
 use applink_mesh::config::Config;
+use applink_mesh::runtime::Shape;
 
 fn main() {
     let cli = match cli::parse(std::env::args_os()) {
@@ -30,10 +31,7 @@ fn main() {
         print!("{}", config.describe());
         exit(0);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match Shape::new(config.workers).build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("heroku-applink-service-mesh: cannot start the runtime: {e}");

@@ -16,9 +16,15 @@ use crate::telemetry;
 const METRICS_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs the sidecar (and the app command, if any) until SIGTERM/SIGINT or the app's exit.
-/// Returns the process exit code.
+/// Returns the process exit code, once the last log lines are written.
 pub async fn run(config: Config) -> i32 {
-    telemetry::init(&config.log);
+    let logs = telemetry::init(&config.log);
+    let code = supervise(config).await;
+    logs.flush_and_stop();
+    code
+}
+
+async fn supervise(config: Config) -> i32 {
     // Listen before anything starts, so an early signal is handled rather than fatal.
     let Ok(mut signals) = Signals::new() else {
         eprintln!("heroku-applink-service-mesh: cannot listen for signals");
@@ -179,6 +185,16 @@ fn log_start_up(config: &Config) {
         app_name = config.app_name.as_deref().unwrap_or(""),
         dyno = config.dyno.as_deref().unwrap_or(""),
         "starting heroku-applink-service-mesh"
+    );
+    let shape = crate::runtime::Shape::new(config.workers);
+    tracing::info!(
+        workers = shape.workers,
+        chosen_by = if shape.configured {
+            "HEROKU_APPLINK_SERVICE_MESH_WORKERS"
+        } else {
+            "the CPUs this process may use"
+        },
+        "runtime threads"
     );
     if config.is_dev() {
         tracing::warn!(

@@ -355,3 +355,70 @@ async fn listens_dual_stack_on_ipv6_and_ipv4() {
     let targets: Vec<String> = app.received().into_iter().map(|r| r.target).collect();
     assert_eq!(targets, ["/over-ipv4", "/over-ipv6"]);
 }
+
+/// stdout is a pipe nobody reads (a stalled log drain): requests keep being answered, the lines
+/// that do not fit are dropped, and the count is logged once stdout moves again.
+#[tokio::test]
+async fn a_stalled_stdout_never_holds_up_requests() {
+    let app = FakeApp::start().await;
+    let port = common::free_port();
+    let mut child = Command::new(binary())
+        .args(["--dev", "--port", &port.to_string()])
+        .env_clear()
+        .env("APP_PORT", app.port().to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(started.elapsed().as_secs() < 30, "not listening");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Each request logs a ~4 KiB line: 600 of them are far more than the pipe (64 KiB) and the
+    // sidecar's own log buffer (1 MiB) hold. With a blocking writer the 20th would hang.
+    let path = format!("/{}", "p".repeat(4000));
+    for _ in 0..600 {
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            send(addr, "GET", &path, &[], ""),
+        )
+        .await
+        .expect("a request was held up by the stalled log");
+        assert_eq!(reply.status, 200);
+    }
+    // Now read stdout, and stop the sidecar.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        text
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let output = reader.join().unwrap();
+    let logged = output.matches("at=info method=GET").count();
+    assert!(logged < 600, "{logged} request lines: nothing was dropped");
+    let dropped: usize = output
+        .split("dropped_log_lines=")
+        .skip(1)
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    // Lines logged while shutting down may be counted as dropped too.
+    assert!(
+        logged + dropped >= 600,
+        "{logged} written and {dropped} counted: some request lines vanished"
+    );
+}

@@ -72,6 +72,7 @@ pub fn load(cli: &Cli, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config
     let timeouts = timeouts(&file)?;
     let limits = limits(&file)?;
     let log = log_settings(&env)?;
+    let workers = workers(&env)?;
 
     Ok(Config {
         port,
@@ -82,6 +83,7 @@ pub fn load(cli: &Cli, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config
         timeouts,
         limits,
         log,
+        workers,
         ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
         app_name: env.get("HEROKU_APP_NAME"),
         dyno,
@@ -281,6 +283,26 @@ fn log_settings(env: &Env<'_>) -> Result<LogSettings, ConfigError> {
         }
     };
     Ok(LogSettings { filter, json })
+}
+
+/// `HEROKU_APPLINK_SERVICE_MESH_WORKERS`: how many runtime threads, for a dyno where the app should
+/// keep most of the cores.
+fn workers(env: &Env<'_>) -> Result<Option<usize>, ConfigError> {
+    const NAME: &str = "HEROKU_APPLINK_SERVICE_MESH_WORKERS";
+    env.get(NAME)
+        .map(|v| {
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "{NAME}={v:?} is not a number of threads; use a whole number from 1 to 1024, \
+                         or unset it to follow the CPUs the sidecar may use"
+                    ))
+                })
+        })
+        .transpose()
 }
 
 /// `app.host`: `http://host` (the scheme may be omitted); no port, path or https.

@@ -121,6 +121,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub limits: Limits,
     pub log: LogSettings,
+    /// Runtime worker threads (`HEROKU_APPLINK_SERVICE_MESH_WORKERS`); `None` follows the CPUs the
+    /// process may use.
+    pub workers: Option<usize>,
     /// Replaces the trusted roots of the AppLink API client.
     pub ssl_cert_file: Option<PathBuf>,
     pub app_name: Option<String>,
@@ -201,6 +204,11 @@ impl Config {
         line("timeouts", format!("{:?}", self.timeouts));
         line("limits", format!("{:?}", self.limits));
         line("log", format!("{:?}", self.log));
+        line(
+            "workers",
+            self.workers
+                .map_or("(the CPUs this process may use)".into(), |n| n.to_string()),
+        );
         line("app_command", format!("{:?}", self.app_command));
         for w in &self.warnings {
             line("warning", w.clone());

@@ -273,3 +273,17 @@ fn the_token_is_never_shown() {
     assert!(!config.describe().contains(TOKEN));
     assert!(config.describe().contains("<redacted>"));
 }
+
+#[test]
+fn worker_threads_can_be_set() {
+    assert_eq!(load(&[]).unwrap().workers, None);
+    let two = load(&[("HEROKU_APPLINK_SERVICE_MESH_WORKERS", "2")]).unwrap();
+    assert_eq!(two.workers, Some(2));
+    for bad in ["0", "-1", "two", "5000"] {
+        let err = load(&[("HEROKU_APPLINK_SERVICE_MESH_WORKERS", bad)]).unwrap_err();
+        assert!(
+            err.0.contains("HEROKU_APPLINK_SERVICE_MESH_WORKERS"),
+            "{err}"
+        );
+    }
+}

@@ -4,10 +4,11 @@
 mod access;
 mod logfmt;
 mod metrics;
+mod writer;
 
-pub use access::{CountingBody, LoggedBody, OnDone, RequestLog};
-pub use logfmt::push_pair;
+pub use access::{CountingBody, LoggedBody, RequestLog};
 pub use metrics::{Metrics, Snapshot};
+pub use writer::LogFlusher;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +24,11 @@ use crate::config::LogSettings;
 /// headers); they are capped at `info` whatever the filter says, so no secret reaches the logs.
 const CAPPED_TARGETS: [&str; 5] = ["hyper", "h2", "rustls", "tokio_rustls", "hyper_rustls"];
 
-/// Installs the global subscriber (the binary calls this once; tests run without one).
-pub fn init(settings: &LogSettings) {
+/// Installs the global subscriber (the binary calls this once; tests run without one). Lines go to
+/// stdout through a writer thread of their own, so logging never blocks a request; the returned
+/// flusher writes what is left at exit.
+pub fn init(settings: &LogSettings) -> LogFlusher {
+    let (out, flusher) = writer::spawn(std::io::stdout(), writer::DEFAULT_LIMIT, settings.json);
     let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let capped = filter_fn(|meta| {
         *meta.level() <= Level::INFO || !CAPPED_TARGETS.iter().any(|t| meta.target().starts_with(t))
@@ -36,7 +40,7 @@ pub fn init(settings: &LogSettings) {
                 tracing_subscriber::fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_writer(std::io::stdout),
+                    .with_writer(out),
             )
             .try_init()
     } else {
@@ -44,13 +48,14 @@ pub fn init(settings: &LogSettings) {
             .with(
                 tracing_subscriber::fmt::layer()
                     .event_format(logfmt::Logfmt)
-                    .with_writer(std::io::stdout),
+                    .with_writer(out),
             )
             .try_init()
     };
     if result.is_err() {
         eprintln!("heroku-applink-service-mesh: logging was already set up");
     }
+    flusher
 }
 
 /// Logs the l2met line every `every` until the runtime stops.
