@@ -80,8 +80,7 @@ fn main() -> std::io::Result<()> {
             counts.connections.set(counts.connections.get() + 1);
             let counts = counts.clone();
             tokio::task::spawn_local(async move {
-                let service =
-                    service_fn(move |request| answer(request, reply, counts.clone()));
+                let service = service_fn(move |request| answer(request, reply, counts.clone()));
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;

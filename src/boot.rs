@@ -2,6 +2,7 @@
 //! most [`MAX_WAIT`]) until `timeouts.appBoot` has passed since start-up.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -27,6 +28,8 @@ enum State {
 
 pub struct BootGate {
     state: watch::Sender<State>,
+    /// `state == Ready`, readable without a lock: the question every request asks.
+    ready: AtomicBool,
     deadline: Instant,
 }
 
@@ -36,6 +39,7 @@ impl BootGate {
         let (state, _) = watch::channel(State::Booting);
         let gate = Arc::new(BootGate {
             state,
+            ready: AtomicBool::new(false),
             deadline: Instant::now() + app_boot,
         });
         let weak = Arc::downgrade(&gate);
@@ -62,15 +66,19 @@ impl BootGate {
     }
 
     pub fn is_ready(&self) -> bool {
-        *self.state.borrow() == State::Ready
+        self.ready.load(Ordering::Acquire)
     }
 
     /// The app accepted a connection: the gate stays open from now on.
     pub fn mark_ready(&self) {
+        if self.is_ready() {
+            return;
+        }
         self.state.send_if_modified(|state| {
             let booting = *state == State::Booting;
             if booting {
                 *state = State::Ready;
+                self.ready.store(true, Ordering::Release);
             }
             booting
         });
@@ -78,12 +86,18 @@ impl BootGate {
 
     /// The supervised app exited: waiting requests stop waiting.
     pub fn app_gone(&self) {
-        self.state.send_replace(State::Gone);
+        self.state.send_modify(|state| {
+            *state = State::Gone;
+            self.ready.store(false, Ordering::Release);
+        });
     }
 
     /// Waits until the app is up; `app-booting` when it does not come up in time,
     /// `app-unavailable` when it exited.
     pub async fn wait(&self) -> Result<(), MeshError> {
+        if self.is_ready() {
+            return Ok(());
+        }
         let now = Instant::now();
         let mut state = self.state.subscribe();
         let current = *state.borrow_and_update();

@@ -13,8 +13,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-use crate::telemetry::OnDone;
-
 const NONE: u64 = u64::MAX;
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
@@ -67,17 +65,14 @@ impl Activity {
         self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
-    /// A request's headers have been read: its deadline is met. The returned hook marks it done.
-    pub fn request_started(self: &Arc<Self>) -> OnDone {
+    /// A request's headers have been read: its deadline is met. Dropping the returned guard marks
+    /// it done.
+    pub fn request_started(self: &Arc<Self>) -> ActiveRequest {
         self.active_requests.fetch_add(1, Ordering::AcqRel);
         self.first_byte_ms.store(NONE, Ordering::Release);
-        let activity = self.clone();
-        Box::new(move || {
-            activity
-                .last_io_ms
-                .store(activity.now_ms(), Ordering::Relaxed);
-            activity.active_requests.fetch_sub(1, Ordering::AcqRel);
-        })
+        ActiveRequest {
+            activity: self.clone(),
+        }
     }
 
     /// Whether a graceful shutdown would not cut an HTTP/1.1 request short: nothing in flight, or
@@ -100,6 +95,21 @@ impl Activity {
         }
         let last = self.last_io_ms.load(Ordering::Relaxed);
         (now.saturating_sub(last) > idle.as_millis() as u64).then_some(Expired::Idle)
+    }
+}
+
+/// A request in flight on its connection, until its response is done.
+pub struct ActiveRequest {
+    activity: Arc<Activity>,
+}
+
+impl Drop for ActiveRequest {
+    fn drop(&mut self) {
+        let activity = &self.activity;
+        activity
+            .last_io_ms
+            .store(activity.now_ms(), Ordering::Relaxed);
+        activity.active_requests.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -8,28 +8,41 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::admission::{self, Admission};
 use crate::body::{MeshBody, full};
+use crate::conn::ActiveRequest;
 use crate::error::MeshError;
 use crate::headers::{self, CLIENT_CONTEXT, MESH_MODE, REQUEST_CONTEXT, REQUEST_ID};
 use crate::proxy;
 use crate::routes;
 use crate::state::Mesh;
-use crate::telemetry::{CountingBody, LoggedBody, OnDone, RequestLog};
+use crate::telemetry::{CountingBody, LoggedBody, RequestLog};
 
 /// Answered by the sidecar itself, with its version (compat).
 pub const INFO_ROUTE: &str = "/__herokuAppLinkServiceMeshInfo";
+
+/// What a request holds until its response is done.
+pub struct Held {
+    _active: ActiveRequest,
+    /// Its in-flight slot, once it has one.
+    slot: Option<OwnedSemaphorePermit>,
+}
 
 /// Handles one request; every outcome, forwarded or not, is logged once when its body is done.
 pub async fn handle(
     mesh: Arc<Mesh>,
     request: Request<Incoming>,
-    mut on_done: Vec<OnDone>,
-) -> Response<LoggedBody> {
+    active: ActiveRequest,
+) -> Response<LoggedBody<Held>> {
     let mut log = RequestLog::new(request.method(), request.uri().path());
     log.request_id = request_id(&request);
-    let response = match pipeline(&mesh, request, &mut log, &mut on_done).await {
+    let mut held = Held {
+        _active: active,
+        slot: None,
+    };
+    let response = match pipeline(&mesh, request, &mut log, &mut held.slot).await {
         Ok(response) => response,
         Err(error) => {
             log.outcome = error.reason();
@@ -53,7 +66,7 @@ pub async fn handle(
     log.status = parts.status.as_u16();
     Response::from_parts(
         parts,
-        LoggedBody::new(body, log, mesh.metrics.clone(), on_done),
+        LoggedBody::new(body, log, mesh.metrics.clone(), held),
     )
 }
 
@@ -71,7 +84,7 @@ async fn pipeline(
     mesh: &Mesh,
     request: Request<Incoming>,
     log: &mut RequestLog,
-    on_done: &mut Vec<OnDone>,
+    slot: &mut Option<OwnedSemaphorePermit>,
 ) -> Result<Response<MeshBody>, MeshError> {
     if request.uri().path() == INFO_ROUTE {
         log.kind = "info";
@@ -81,7 +94,7 @@ async fn pipeline(
     if mesh.is_draining() {
         return Err(MeshError::ShuttingDown);
     }
-    on_done.push(mesh.admit_one()?);
+    *slot = Some(mesh.admit_one()?);
 
     let limit = mesh.config.limits.header_bytes;
     if head_bytes(&request) > limit {
@@ -107,7 +120,11 @@ async fn pipeline(
 
 /// The size of the request line and headers, as the caller sent them (near enough).
 fn head_bytes<B>(request: &Request<B>) -> u64 {
-    let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
+    let uri = request.uri();
+    let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    let line = request.method().as_str().len() + target + 12;
     line as u64 + headers::header_bytes(request.headers())
 }
 

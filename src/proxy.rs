@@ -4,7 +4,8 @@
 use std::sync::RwLock;
 use std::time::Duration;
 
-use http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use http::uri::{self, Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -17,7 +18,9 @@ use crate::error::MeshError;
 pub struct AppClient {
     /// `None` once the drain has ended: dropping the client closes its idle pooled connections.
     client: RwLock<Option<Client<HttpConnector, MeshBody>>>,
-    base_uri: String,
+    /// `host:port` of the app, the authority of every forwarded request's URI.
+    app: Authority,
+    /// The same as a `Host` value, for requests that arrive without one (HTTP/2).
     authority: HeaderValue,
     response_timeout: Duration,
 }
@@ -34,10 +37,13 @@ impl AppClient {
             .retry_canceled_requests(true)
             .set_host(false)
             .build(http);
+        let authority = app.authority();
         AppClient {
             client: RwLock::new(Some(client)),
-            base_uri: app.base_uri(),
-            authority: HeaderValue::from_str(&app.authority())
+            app: authority
+                .parse()
+                .unwrap_or(Authority::from_static("127.0.0.1")),
+            authority: HeaderValue::from_str(&authority)
                 .unwrap_or(HeaderValue::from_static("127.0.0.1")),
             response_timeout,
         }
@@ -58,21 +64,26 @@ impl AppClient {
                 .unwrap_or_else(|| self.authority.clone());
             request.headers_mut().insert(header::HOST, host);
         }
-        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-        *request.uri_mut() = format!("{}{}", self.base_uri, path)
-            .parse()
+        let mut target = uri::Parts::default();
+        target.scheme = Some(Scheme::HTTP);
+        target.authority = Some(self.app.clone());
+        target.path_and_query = Some(
+            std::mem::take(request.uri_mut())
+                .into_parts()
+                .path_and_query
+                .unwrap_or(PathAndQuery::from_static("/")),
+        );
+        *request.uri_mut() = Uri::from_parts(target)
             .map_err(|_| MeshError::BadPath("the path cannot be forwarded".into()))?;
         *request.version_mut() = Version::HTTP_11;
 
-        let client = self
-            .client
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let Some(client) = client else {
-            return Err(MeshError::ShuttingDown);
+        let sent = {
+            let client = self.client.read().unwrap_or_else(|e| e.into_inner());
+            let Some(client) = client.as_ref() else {
+                return Err(MeshError::ShuttingDown);
+            };
+            client.request(request)
         };
-        let sent = client.request(request);
         let result = if upgrade {
             // An upgraded connection has no response deadline (§6).
             sent.await

@@ -46,26 +46,48 @@ impl RouteTable {
 /// Checks a raw (still percent-encoded) path. `Err` for a path that must be rejected (NUL);
 /// `Ok(false)` for a path that is not in normal form and so may never be bypassed.
 pub fn check_path(path: &str) -> Result<bool, &'static str> {
-    let lower = path.to_ascii_lowercase();
-    if path.contains('\0') || lower.contains("%00") {
+    if path.contains('\0') || contains_ignoring_case(path, "%00") {
         return Err("the path contains a NUL character");
     }
     if !path.starts_with('/') {
         return Ok(false);
     }
-    if path.contains('\\') || lower.contains("%2f") || lower.contains("%5c") || path.contains("//")
+    if path.contains('\\')
+        || contains_ignoring_case(path, "%2f")
+        || contains_ignoring_case(path, "%5c")
+        || path.contains("//")
     {
         return Ok(false);
     }
-    let dot_segment = lower[1..].split('/').any(|segment| {
-        let segment = segment
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .replace("%2e", ".");
-        segment == "." || segment == ".."
-    });
+    let dot_segment = path[1..]
+        .split('/')
+        .any(|segment| is_dot_segment(segment.split(';').next().unwrap_or_default()));
     Ok(!dot_segment)
+}
+
+/// Whether `haystack` contains `needle` (ASCII), ignoring case.
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// `.` or `..`, each dot written as itself or as `%2e`.
+fn is_dot_segment(segment: &str) -> bool {
+    let mut rest = segment.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        if rest[0] == b'.' {
+            rest = &rest[1..];
+        } else if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"%2e") {
+            rest = &rest[3..];
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -215,8 +215,8 @@ async fn connection(
         let activity = activity.clone();
         service_fn(move |request| {
             let mesh = mesh.clone();
-            let done = activity.request_started();
-            async move { Ok::<_, Infallible>(handler::handle(mesh, request, vec![done]).await) }
+            let active = activity.request_started();
+            async move { Ok::<_, Infallible>(handler::handle(mesh, request, active).await) }
         })
     };
     let connection = builder.serve_connection_with_upgrades(io, service);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::auth::{ApiClient, AuthCache};
 use crate::boot::BootGate;
@@ -11,7 +11,7 @@ use crate::config::{Config, ConfigError, Mode};
 use crate::error::MeshError;
 use crate::proxy::AppClient;
 use crate::routes::RouteTable;
-use crate::telemetry::{Metrics, OnDone};
+use crate::telemetry::Metrics;
 
 pub struct Mesh {
     pub config: Config,
@@ -67,14 +67,12 @@ impl Mesh {
         })
     }
 
-    /// Takes an in-flight slot, released when the response is done; `overloaded` when none is left.
-    pub fn admit_one(&self) -> Result<OnDone, MeshError> {
-        let permit = self
-            .in_flight
+    /// Takes an in-flight slot, held until the response is done; `overloaded` when none is left.
+    pub fn admit_one(&self) -> Result<OwnedSemaphorePermit, MeshError> {
+        self.in_flight
             .clone()
             .try_acquire_owned()
-            .map_err(|_| MeshError::Overloaded)?;
-        Ok(Box::new(move || drop(permit)))
+            .map_err(|_| MeshError::Overloaded)
     }
 
     pub fn is_draining(&self) -> bool {

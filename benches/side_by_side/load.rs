@@ -195,7 +195,11 @@ where
     Ok(sender)
 }
 
-fn get(addr: SocketAddr, path: &str, headers: &[(&'static str, String)]) -> http::Request<Empty<Bytes>> {
+fn get(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, String)],
+) -> http::Request<Empty<Bytes>> {
     let mut builder = http::Request::get(path).header("host", addr.to_string());
     for (name, value) in headers {
         builder = builder.header(*name, value);

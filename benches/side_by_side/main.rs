@@ -36,7 +36,11 @@ impl Settings {
     fn from_env() -> Settings {
         let var = |name: &str, default: &str| std::env::var(name).unwrap_or(default.to_string());
         Settings {
-            sidecar: var("BENCH_SIDECAR", "target/release/heroku-applink-service-mesh").into(),
+            sidecar: var(
+                "BENCH_SIDECAR",
+                "target/release/heroku-applink-service-mesh",
+            )
+            .into(),
             peer: var("BENCH_PEER", "target/release/examples/bench-peer").into(),
             seconds: var("BENCH_SECONDS", "10").parse().unwrap_or(10),
             rate: var("BENCH_RATE", "2000").parse().unwrap_or(2000),
@@ -159,7 +163,10 @@ fn sidecar_command(settings: &Settings, ports: &Ports, port: u16, log: &str) -> 
         )
         .env("HEROKU_APPLINK_TOKEN", "bench-token")
         .env("HEROKU_APPLINK_SERVICE_MESH_LOG", log)
-        .env("HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS", "true")
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
         .arg("--config")
         .arg(settings.dir.join("bench.yaml"));
     command
@@ -170,7 +177,10 @@ fn start_nginx(settings: &Settings, ports: &Ports, fleet: &mut Fleet) -> u32 {
     std::fs::create_dir_all(&dir).expect("a scratch folder for nginx");
     let template = include_str!("../nginx.conf");
     let config = template
-        .replace("@DIR@", &dir.canonicalize().expect("absolute").to_string_lossy())
+        .replace(
+            "@DIR@",
+            &dir.canonicalize().expect("absolute").to_string_lossy(),
+        )
         .replace("@APP_PORT@", &ports.app.to_string())
         .replace("@API_PORT@", &ports.api.to_string())
         .replace("@API_EMPTY_PORT@", &ports.api_empty.to_string())
@@ -180,7 +190,9 @@ fn start_nginx(settings: &Settings, ports: &Ports, fleet: &mut Fleet) -> u32 {
     let path = dir.join("nginx.conf");
     std::fs::write(&path, config).expect("nginx.conf written");
     let mut command = Command::new("nginx");
-    command.arg("-c").arg(path.canonicalize().expect("absolute"));
+    command
+        .arg("-c")
+        .arg(path.canonicalize().expect("absolute"));
     fleet.start(&settings.server_cpu, &command, Stdio::null())
 }
 
@@ -244,7 +256,14 @@ fn measure(
             }
         })
     };
-    let figures = load::wrk("wrk", &settings.load_cpu, &url, headers, 64, settings.seconds);
+    let figures = load::wrk(
+        "wrk",
+        &settings.load_cpu,
+        &url,
+        headers,
+        64,
+        settings.seconds,
+    );
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.join();
     let after = (
@@ -351,13 +370,69 @@ fn main() {
     };
     let stub = (api, ports.api);
     let rows = [
-        row("direct to the app", ports.app, "/bench", false, &[], stub, None),
-        row("nginx auth_request", ports.nginx_auth, "/bench", true, &nginx_pids, stub, None),
-        row("sidecar, authenticated", ports.sidecar, "/bench", true, &[sidecar], stub, Some(1)),
-        row("sidecar, authenticated, info log", ports.sidecar_info, "/bench", true, &[sidecar_info], stub, Some(1)),
-        row("nginx plain proxy", ports.nginx_plain, "/public/bench", false, &nginx_pids, stub, None),
-        row("sidecar, bypassed route", ports.sidecar, "/public/bench", false, &[sidecar], stub, Some(4)),
-        row("nginx auth_request, bodiless API", ports.nginx_auth_empty, "/bench", true, &nginx_pids, (api_empty, ports.api_empty), None),
+        row(
+            "direct to the app",
+            ports.app,
+            "/bench",
+            false,
+            &[],
+            stub,
+            None,
+        ),
+        row(
+            "nginx auth_request",
+            ports.nginx_auth,
+            "/bench",
+            true,
+            &nginx_pids,
+            stub,
+            None,
+        ),
+        row(
+            "sidecar, authenticated",
+            ports.sidecar,
+            "/bench",
+            true,
+            &[sidecar],
+            stub,
+            Some(1),
+        ),
+        row(
+            "sidecar, authenticated, info log",
+            ports.sidecar_info,
+            "/bench",
+            true,
+            &[sidecar_info],
+            stub,
+            Some(1),
+        ),
+        row(
+            "nginx plain proxy",
+            ports.nginx_plain,
+            "/public/bench",
+            false,
+            &nginx_pids,
+            stub,
+            None,
+        ),
+        row(
+            "sidecar, bypassed route",
+            ports.sidecar,
+            "/public/bench",
+            false,
+            &[sidecar],
+            stub,
+            Some(4),
+        ),
+        row(
+            "nginx auth_request, bodiless API",
+            ports.nginx_auth_empty,
+            "/bench",
+            true,
+            &nginx_pids,
+            (api_empty, ports.api_empty),
+            None,
+        ),
     ];
     let mut results = Vec::new();
     for row in &rows {
@@ -370,7 +445,9 @@ fn main() {
         .build()
         .expect("a runtime");
     print_fixed_rate(&settings, &rows, &headers, &runtime);
-    print_memory(&settings, &ports, sidecar, idle_rss, &results, &headers, &runtime);
+    print_memory(
+        &settings, &ports, sidecar, idle_rss, &results, &headers, &runtime,
+    );
     print_start_up(&settings, &ports);
     drop(fleet);
 }
@@ -389,12 +466,26 @@ fn print_table(rows: &[Row], results: &[Measured]) {
     println!();
     println!(
         "{:<34} {:>8} {:>7} {:>7} {:>9} {:>8} {:>8} {:>9} {:>9} {:>11} {:>13}",
-        "target", "req/s", "/direct", "/nginx", "server µs", "app µs", "api µs", "app conn", "api conn", "vcsw srv/app", "p50/p99 ms"
+        "target",
+        "req/s",
+        "/direct",
+        "/nginx",
+        "server µs",
+        "app µs",
+        "api µs",
+        "app conn",
+        "api conn",
+        "vcsw srv/app",
+        "p50/p99 ms"
     );
     for (row, m) in rows.iter().zip(results) {
         let peer = row.peer.map(|index| &results[index]);
         let ratio = |ours: f64, theirs: f64| {
-            if theirs > 0.0 { format!("{:.2}×", ours / theirs) } else { "-".into() }
+            if theirs > 0.0 {
+                format!("{:.2}×", ours / theirs)
+            } else {
+                "-".into()
+            }
         };
         let server_us = per_request_us(m.server, m.requests);
         println!(
@@ -403,11 +494,23 @@ fn print_table(rows: &[Row], results: &[Measured]) {
             m.per_second,
             ratio(m.per_second, direct),
             peer.map_or("-".into(), |p| ratio(m.per_second, p.per_second)),
-            if row.server.is_empty() { "-".into() } else { format!("{server_us:.1}") },
+            if row.server.is_empty() {
+                "-".into()
+            } else {
+                format!("{server_us:.1}")
+            },
             per_request_us(m.app, m.requests),
-            if row.headers { format!("{:.1}", per_request_us(m.api, m.requests)) } else { "-".into() },
+            if row.headers {
+                format!("{:.1}", per_request_us(m.api, m.requests))
+            } else {
+                "-".into()
+            },
             per_request(m.app_connections, m.requests),
-            if row.headers { format!("{:.4}", per_request(m.api_connections, m.requests)) } else { "-".into() },
+            if row.headers {
+                format!("{:.4}", per_request(m.api_connections, m.requests))
+            } else {
+                "-".into()
+            },
             format!(
                 "{:.2}/{:.2}",
                 per_request(m.server.voluntary_switches, m.requests),
@@ -416,24 +519,32 @@ fn print_table(rows: &[Row], results: &[Measured]) {
             format!("{:.2}/{:.2}", m.p50_ms, m.p99_ms),
         );
         if m.errors > 0 {
-            println!("    ! {} errors (non-2xx or socket errors) of {}", m.errors, m.requests);
+            println!(
+                "    ! {} errors (non-2xx or socket errors) of {}",
+                m.errors, m.requests
+            );
         }
     }
     println!();
-    let compared = rows.iter().enumerate().filter_map(|(i, r)| Some((i, r.peer?)));
+    let compared = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r.peer?)));
     for (index, peer) in compared.chain([(2, 6)]) {
         let (ours, theirs) = (&results[index], &results[peer]);
         println!(
             "{} vs {}: CPU per request {:.2}×, requests/s {:.2}×, app CPU per request {:.2}×{}",
             rows[index].name,
             rows[peer].name,
-            per_request_us(ours.server, ours.requests) / per_request_us(theirs.server, theirs.requests),
+            per_request_us(ours.server, ours.requests)
+                / per_request_us(theirs.server, theirs.requests),
             ours.per_second / theirs.per_second,
             per_request_us(ours.app, ours.requests) / per_request_us(theirs.app, theirs.requests),
             if rows[index].headers {
                 format!(
                     ", API stub CPU per request {:.2}×",
-                    per_request_us(ours.api, ours.requests) / per_request_us(theirs.api, theirs.requests)
+                    per_request_us(ours.api, ours.requests)
+                        / per_request_us(theirs.api, theirs.requests)
                 )
             } else {
                 String::new()
@@ -470,13 +581,15 @@ fn print_fixed_rate(
             settings.seconds,
             16,
         ));
-        let added = direct.as_ref().map_or(String::new(), |d: &load::RateFigures| {
-            format!(
-                "   added: p50 {:+.3} ms, p99 {:+.3} ms",
-                figures.p50_ms - d.p50_ms,
-                figures.p99_ms - d.p99_ms
-            )
-        });
+        let added = direct
+            .as_ref()
+            .map_or(String::new(), |d: &load::RateFigures| {
+                format!(
+                    "   added: p50 {:+.3} ms, p99 {:+.3} ms",
+                    figures.p50_ms - d.p50_ms,
+                    figures.p99_ms - d.p99_ms
+                )
+            });
         println!(
             "  {:<34} p50 {:>7.3} ms   p99 {:>7.3} ms   max {:>7.2} ms   ({} sent, {} errors){added}",
             row.name, figures.p50_ms, figures.p99_ms, figures.max_ms, figures.sent, figures.errors
@@ -499,7 +612,10 @@ fn print_memory(
 ) {
     println!();
     println!("memory of the sidecar (RSS):");
-    println!("  idle, just started:                  {:>6.1} MiB", mib(idle_rss));
+    println!(
+        "  idle, just started:                  {:>6.1} MiB",
+        mib(idle_rss)
+    );
     println!(
         "  under the 64-connection load (max):  {:>6.1} MiB",
         mib(results[2].server_rss_max_kib)
@@ -564,7 +680,9 @@ fn print_start_up(settings: &Settings, ports: &Ports) {
     println!();
     println!(
         "start-up, exec → accepting (no app command, {RUNS} runs): median {:.1} ms, max {:.1} ms",
-        times.get(RUNS / 2).map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        times
+            .get(RUNS / 2)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     );
     println!(

@@ -1,19 +1,16 @@
 //! The AppLink API client (§5): one pooled rustls client built at start-up, a deadline per call,
 //! no redirects, one retry when the call fails before any response.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::{ApiConfig, ConfigError};
+use crate::error::MeshError;
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use serde_json::json;
-
-use crate::config::{ApiConfig, ConfigError, Secret};
-use crate::error::MeshError;
 
 /// How long an idle connection to the AppLink API is kept.
 const POOL_IDLE: Duration = Duration::from_secs(30);
@@ -38,40 +35,53 @@ pub enum AuthRequest {
 }
 
 impl AuthRequest {
+    const SALESFORCE_PATH: &str = "/invocations/authentication";
+    const DATA_ACTION_TARGET_PATH: &str = "/data_action_targets/authenticate";
+
     pub fn path(&self) -> &'static str {
         match self {
-            AuthRequest::Salesforce { .. } => "/invocations/authentication",
-            AuthRequest::DataActionTarget { .. } => "/data_action_targets/authenticate",
+            AuthRequest::Salesforce { .. } => Self::SALESFORCE_PATH,
+            AuthRequest::DataActionTarget { .. } => Self::DATA_ACTION_TARGET_PATH,
         }
     }
 
     /// The exact JSON body the AppLink API expects.
     pub fn body(&self) -> Vec<u8> {
-        let value = match self {
+        // Serialising a struct of strings cannot fail; an empty body would be refused by the API.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// The two bodies, field for field as the AppLink API expects them.
+impl serde::Serialize for AuthRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut body = serializer.serialize_struct("AuthRequest", 4)?;
+        match self {
             AuthRequest::Salesforce {
                 org_domain_url,
                 core_jwt_token,
                 org_id,
                 app_uuid,
-            } => json!({
-                "org_domain_url": org_domain_url,
-                "core_jwt_token": core_jwt_token,
-                "org_id": org_id,
-                "app_uuid": app_uuid,
-            }),
+            } => {
+                body.serialize_field("org_domain_url", org_domain_url)?;
+                body.serialize_field("core_jwt_token", core_jwt_token)?;
+                body.serialize_field("org_id", org_id)?;
+                body.serialize_field("app_uuid", app_uuid)?;
+            }
             AuthRequest::DataActionTarget {
                 api_name,
                 org_id,
                 signature,
                 payload,
-            } => json!({
-                "api_name": api_name,
-                "org_id": org_id,
-                "signature": signature,
-                "payload": payload,
-            }),
-        };
-        value.to_string().into_bytes()
+            } => {
+                body.serialize_field("api_name", api_name)?;
+                body.serialize_field("org_id", org_id)?;
+                body.serialize_field("signature", signature)?;
+                body.serialize_field("payload", payload)?;
+            }
+        }
+        body.end()
     }
 }
 
@@ -94,8 +104,11 @@ fn outcome(status: StatusCode) -> Result<(), MeshError> {
 #[derive(Clone)]
 pub struct ApiClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    base_url: Arc<str>,
-    token: Secret,
+    /// The two endpoints, parsed once.
+    salesforce_uri: Uri,
+    data_action_target_uri: Uri,
+    /// `Bearer <token>`, marked sensitive.
+    authorization: HeaderValue,
     deadline: Duration,
 }
 
@@ -120,10 +133,29 @@ impl ApiClient {
             .pool_idle_timeout(POOL_IDLE)
             .pool_timer(TokioTimer::new())
             .build(connector);
+        let uri = |path: &str| {
+            format!("{}{path}", api.base_url)
+                .parse::<Uri>()
+                .map_err(|_| {
+                    ConfigError(format!(
+                        "the AppLink API URL {} is not a valid URL",
+                        api.base_url
+                    ))
+                })
+        };
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", api.token.expose()))
+            .map_err(|_| {
+                ConfigError(format!(
+                    "{}_TOKEN holds characters a header cannot carry; copy it again from the add-on's config vars",
+                    api.attachment
+                ))
+            })?;
+        authorization.set_sensitive(true);
         Ok(ApiClient {
             client,
-            base_url: api.base_url.as_str().into(),
-            token: api.token.clone(),
+            salesforce_uri: uri(AuthRequest::SALESFORCE_PATH)?,
+            data_action_target_uri: uri(AuthRequest::DATA_ACTION_TARGET_PATH)?,
+            authorization,
             deadline,
         })
     }
@@ -135,17 +167,19 @@ impl ApiClient {
         request_id: &str,
     ) -> Result<(), MeshError> {
         let body = Bytes::from(request.body());
+        let uri = match request {
+            AuthRequest::Salesforce { .. } => &self.salesforce_uri,
+            AuthRequest::DataActionTarget { .. } => &self.data_action_target_uri,
+        };
         let call = async {
-            let status = match self.send(request.path(), body.clone(), request_id).await {
+            let status = match self.send(uri, body.clone(), request_id).await {
                 Ok(status) => status,
                 Err(first) => {
                     tracing::debug!(error = %first, "AppLink API call failed before any response; retrying once");
-                    self.send(request.path(), body, request_id)
-                        .await
-                        .map_err(|e| {
-                            tracing::warn!(error = %e, "AppLink API unreachable");
-                            MeshError::AuthUnavailable
-                        })?
+                    self.send(uri, body, request_id).await.map_err(|e| {
+                        tracing::warn!(error = %e, "AppLink API unreachable");
+                        MeshError::AuthUnavailable
+                    })?
                 }
             };
             outcome(status)
@@ -163,21 +197,19 @@ impl ApiClient {
 
     async fn send(
         &self,
-        path: &str,
+        uri: &Uri,
         body: Bytes,
         request_id: &str,
     ) -> Result<StatusCode, hyper_util::client::legacy::Error> {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(format!("{}{path}", self.base_url))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(body))
-            .expect("a valid URL checked at start-up and static headers");
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri.clone();
         let headers = request.headers_mut();
-        if let Ok(mut bearer) = HeaderValue::from_str(&format!("Bearer {}", self.token.expose())) {
-            bearer.set_sensitive(true);
-            headers.insert(header::AUTHORIZATION, bearer);
-        }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::AUTHORIZATION, self.authorization.clone());
         if let Ok(id) = HeaderValue::from_str(request_id) {
             headers.insert("x-request-id", id.clone());
             headers.insert("request_id", id);
@@ -185,10 +217,15 @@ impl ApiClient {
         let response = self.client.request(request).await?;
         let status = response.status();
         // Read (a bounded part of) the answer so the connection can go back to the pool; its
-        // content never reaches the caller.
-        let _ = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-            .collect()
-            .await;
+        // content never reaches the caller, so it is not kept.
+        let mut body = response.into_body();
+        let mut read = 0;
+        while read <= MAX_ANSWER_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, Bytes::len),
+                Some(Err(_)) | None => break,
+            }
+        }
         Ok(status)
     }
 }
@@ -196,6 +233,7 @@ impl ApiClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn outcome_table() {

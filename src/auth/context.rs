@@ -8,7 +8,8 @@ use base64::Engine;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use http::HeaderValue;
-use serde_json::{Map, Value};
+
+use super::json::{Json, Object};
 
 const LENIENT: GeneralPurposeConfig =
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
@@ -17,26 +18,23 @@ const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIEN
 
 /// Decodes standard or URL-safe base64, padding optional, whitespace ignored.
 pub fn decode_base64(value: &[u8]) -> Option<Vec<u8>> {
-    let compact: Vec<u8> = value
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    let engine = if compact.iter().any(|b| *b == b'-' || *b == b'_') {
+    let compact: Vec<u8>;
+    let value = if value.iter().any(u8::is_ascii_whitespace) {
+        compact = value
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        &compact[..]
+    } else {
+        value
+    };
+    let engine = if value.iter().any(|b| *b == b'-' || *b == b'_') {
         URL_SAFE
     } else {
         STANDARD
     };
-    engine.decode(compact).ok()
-}
-
-fn decode_json_object(value: &[u8]) -> Result<Map<String, Value>, &'static str> {
-    let bytes = decode_base64(value).ok_or("it is not base64")?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("it is not a JSON object"),
-        Err(_) => Err("it is not JSON"),
-    }
+    engine.decode(value).ok()
 }
 
 /// The request context Salesforce sends with every call (RC).
@@ -80,33 +78,28 @@ const REQUIRED: [&str; 8] = [
 impl RequestContext {
     /// Decodes RC; the error names what is wrong (never the value).
     pub fn decode(value: &[u8]) -> Result<RequestContext, String> {
-        let map = decode_json_object(value).map_err(str::to_string)?;
-        let mut fields = Vec::with_capacity(REQUIRED.len());
-        for name in REQUIRED {
-            match map.get(name) {
-                Some(Value::String(s)) if !s.is_empty() => fields.push(s.clone()),
-                Some(Value::String(_)) => return Err(format!("field '{name}' is empty")),
-                Some(_) => return Err(format!("field '{name}' must be a string")),
-                None => return Err(format!("field '{name}' is missing")),
-            }
-        }
-        let extra_fields = map
-            .keys()
-            .filter(|k| !REQUIRED.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        let mut fields = fields.into_iter();
-        let mut next = || fields.next().unwrap_or_default();
+        let bytes = decode_base64(value).ok_or("it is not base64")?;
+        let object = Object::parse(&bytes).map_err(str::to_string)?;
+        let field = |name: &str| match object.get(name) {
+            Some(Json::Str(s)) if !s.is_empty() => Ok(s.to_string()),
+            Some(Json::Str(_)) => Err(format!("field '{name}' is empty")),
+            Some(_) => Err(format!("field '{name}' must be a string")),
+            None => Err(format!("field '{name}' is missing")),
+        };
         Ok(RequestContext {
-            id: next(),
-            auth: next(),
-            login_url: next(),
-            org_domain_url: next(),
-            org_id: next(),
-            resource: next(),
-            kind: next(),
-            app_uuid: next(),
-            extra_fields,
+            id: field(REQUIRED[0])?,
+            auth: field(REQUIRED[1])?,
+            login_url: field(REQUIRED[2])?,
+            org_domain_url: field(REQUIRED[3])?,
+            org_id: field(REQUIRED[4])?,
+            resource: field(REQUIRED[5])?,
+            kind: field(REQUIRED[6])?,
+            app_uuid: field(REQUIRED[7])?,
+            extra_fields: object
+                .names()
+                .filter(|name| !REQUIRED.contains(name))
+                .map(str::to_string)
+                .collect(),
         })
     }
 }
@@ -122,24 +115,32 @@ pub struct ClientContext {
     pub namespace: Option<String>,
 }
 
+/// A non-empty string, or a number as text.
+fn text(value: Option<&Json<'_>>) -> Option<String> {
+    match value {
+        Some(Json::Str(s)) if !s.is_empty() => Some(s.to_string()),
+        Some(Json::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 impl ClientContext {
     /// Decodes CC. `Err` says why it yields no context headers (it is still forwarded, compat).
     pub fn decode(value: &[u8]) -> Result<ClientContext, &'static str> {
-        let map = decode_json_object(value)?;
-        let text = |v: Option<&Value>| match v {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
+        let bytes = decode_base64(value).ok_or("it is not base64")?;
+        let object = Object::parse(&bytes)?;
+        let org_id = text(object.get("orgId")).ok_or("it has no orgId")?;
+        let user = match object.get("userContext") {
+            Some(Json::Object(user)) => Some(user),
             _ => None,
         };
-        let org_id = text(map.get("orgId")).ok_or("it has no orgId")?;
-        let user = map.get("userContext").and_then(Value::as_object);
         Ok(ClientContext {
             org_id,
-            org_domain_url: text(map.get("orgDomainUrl")),
+            org_domain_url: text(object.get("orgDomainUrl")),
             user_id: user.and_then(|u| text(u.get("userId"))),
             username: user.and_then(|u| text(u.get("username"))),
-            api_version: text(map.get("apiVersion")),
-            namespace: text(map.get("namespace")),
+            api_version: text(object.get("apiVersion")),
+            namespace: text(object.get("namespace")),
         })
     }
 
@@ -196,7 +197,7 @@ pub fn org_ids_agree(request_org: &str, client_org: &str) -> Result<(), String> 
 mod tests {
     use super::*;
     use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn rc_json() -> Value {
         json!({"id": "00Dxx0000000001-1", "auth": "jwt", "loginUrl": "https://login.salesforce.com",

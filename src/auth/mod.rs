@@ -3,6 +3,7 @@
 mod cache;
 mod client;
 pub mod context;
+mod json;
 mod tls;
 
 pub use cache::AuthCache;

@@ -47,7 +47,6 @@ impl RequestLog {
     }
 
     fn write(&self, bytes_out: u64) {
-        let ms = |d: Option<Duration>| d.map_or(String::from("-"), |d| d.as_millis().to_string());
         tracing::info!(
             target: "applink_mesh::request",
             method = self.method.as_str(),
@@ -56,8 +55,8 @@ impl RequestLog {
             request_id = self.request_id.as_str(),
             kind = self.kind,
             outcome = self.outcome,
-            auth_ms = ms(self.auth).as_str(),
-            app_ms = ms(self.app).as_str(),
+            auth_ms = %Millis(self.auth),
+            app_ms = %Millis(self.app),
             total_ms = self.started.elapsed().as_millis() as u64,
             bytes_in = self.bytes_in.load(Ordering::Relaxed),
             bytes_out,
@@ -65,32 +64,37 @@ impl RequestLog {
     }
 }
 
-/// Something to release when the response is done (an in-flight slot, a connection's activity mark).
-pub type OnDone = Box<dyn FnOnce() + Send>;
+/// Whole milliseconds, or `-` for a phase the request did not reach.
+struct Millis(Option<Duration>);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(duration) => write!(f, "{}", duration.as_millis()),
+            None => f.write_str("-"),
+        }
+    }
+}
 
 /// The response body, counting what it sends; logs the request line and records metrics when it
-/// ends or is dropped (a caller that went away still gets its line).
-pub struct LoggedBody {
+/// ends or is dropped (a caller that went away still gets its line). `held` (an in-flight slot, a
+/// connection's activity mark) is released at the same moment.
+pub struct LoggedBody<H> {
     inner: MeshBody,
     log: Option<RequestLog>,
     bytes_out: u64,
     metrics: Arc<Metrics>,
-    on_done: Vec<OnDone>,
+    held: Option<H>,
 }
 
-impl LoggedBody {
-    pub fn new(
-        inner: MeshBody,
-        log: RequestLog,
-        metrics: Arc<Metrics>,
-        on_done: Vec<OnDone>,
-    ) -> LoggedBody {
+impl<H> LoggedBody<H> {
+    pub fn new(inner: MeshBody, log: RequestLog, metrics: Arc<Metrics>, held: H) -> Self {
         LoggedBody {
             inner,
             log: Some(log),
             bytes_out: 0,
             metrics,
-            on_done,
+            held: Some(held),
         }
     }
 
@@ -99,19 +103,17 @@ impl LoggedBody {
             log.write(self.bytes_out);
             self.metrics.record(log.started.elapsed(), log.rejected);
         }
-        for done in self.on_done.drain(..) {
-            done();
-        }
+        self.held = None;
     }
 }
 
-impl Drop for LoggedBody {
+impl<H> Drop for LoggedBody<H> {
     fn drop(&mut self) {
         self.finish();
     }
 }
 
-impl Body for LoggedBody {
+impl<H: Unpin> Body for LoggedBody<H> {
     type Data = Bytes;
     type Error = hyper::Error;
 

@@ -1,9 +1,9 @@
 //! A logfmt event formatter: `at=<level> msg="..." key=value ...`, values quoted where needed.
 
-use std::fmt::{self, Write as _};
+use std::fmt::{self, Write};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -21,34 +21,77 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let level = event.metadata().level().as_str().to_ascii_lowercase();
-        let mut line = format!("at={level}");
-        let mut visitor = LineVisitor { line: &mut line };
+        let level = match *event.metadata().level() {
+            Level::TRACE => "trace",
+            Level::DEBUG => "debug",
+            Level::INFO => "info",
+            Level::WARN => "warn",
+            Level::ERROR => "error",
+        };
+        writer.write_str("at=")?;
+        writer.write_str(level)?;
+        let mut visitor = LineVisitor {
+            line: &mut writer,
+            scratch: String::new(),
+            result: Ok(()),
+        };
         event.record(&mut visitor);
+        visitor.result?;
         if !event.metadata().target().starts_with("applink_mesh") {
-            push_pair(&mut line, "target", event.metadata().target());
+            push_pair(&mut writer, "target", event.metadata().target())?;
         }
-        writeln!(writer, "{line}")
+        writer.write_char('\n')
     }
 }
 
-struct LineVisitor<'a> {
-    line: &'a mut String,
+/// Writes each field as it is visited, straight into the line.
+struct LineVisitor<'a, W> {
+    line: &'a mut W,
+    /// For values that arrive as `Debug` and must be looked at before they are written.
+    scratch: String,
+    result: fmt::Result,
 }
 
-impl Visit for LineVisitor<'_> {
+impl<W: Write> Visit for LineVisitor<'_, W> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "l2met" {
-            // l2met measurements are pairs of their own (`count#mesh.requests=3 ...`), written bare.
-            self.line.push(' ');
-            self.line.push_str(value);
+        if self.result.is_err() {
             return;
         }
-        push_pair(self.line, key(field), value);
+        self.result = if field.name() == "l2met" {
+            // l2met measurements are pairs of their own (`count#mesh.requests=3 ...`), written bare.
+            self.line
+                .write_char(' ')
+                .and_then(|()| self.line.write_str(value))
+        } else {
+            push_pair(self.line, key(field), value)
+        };
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.result.is_ok() {
+            self.result = write!(self.line, " {}={value}", key(field));
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.result.is_ok() {
+            self.result = write!(self.line, " {}={value}", key(field));
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.result.is_ok() {
+            self.result = write!(self.line, " {}={value}", key(field));
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        push_pair(self.line, key(field), &format!("{value:?}"));
+        if self.result.is_err() {
+            return;
+        }
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{value:?}");
+        self.result = push_pair(self.line, key(field), &self.scratch);
     }
 }
 
@@ -60,31 +103,28 @@ fn key(field: &Field) -> &str {
 }
 
 /// Appends ` key=value`, quoting and escaping the value when it needs it.
-pub fn push_pair(line: &mut String, key: &str, value: &str) {
-    line.push(' ');
-    line.push_str(key);
-    line.push('=');
+pub fn push_pair(line: &mut impl Write, key: &str, value: &str) -> fmt::Result {
+    line.write_char(' ')?;
+    line.write_str(key)?;
+    line.write_char('=')?;
     let plain = !value.is_empty()
         && value
-            .chars()
-            .all(|c| c.is_ascii_graphic() && c != '"' && c != '=' && c != '\\');
+            .bytes()
+            .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'=' && c != b'\\');
     if plain {
-        line.push_str(value);
-        return;
+        return line.write_str(value);
     }
-    line.push('"');
+    line.write_char('"')?;
     for c in value.chars() {
         match c {
-            '"' => line.push_str("\\\""),
-            '\\' => line.push_str("\\\\"),
-            '\n' => line.push_str("\\n"),
-            c if c.is_control() => {
-                let _ = write!(line, "\\u{{{:x}}}", c as u32);
-            }
-            c => line.push(c),
+            '"' => line.write_str("\\\"")?,
+            '\\' => line.write_str("\\\\")?,
+            '\n' => line.write_str("\\n")?,
+            c if c.is_control() => write!(line, "\\u{{{:x}}}", c as u32)?,
+            c => line.write_char(c)?,
         }
     }
-    line.push('"');
+    line.write_char('"')
 }
 
 #[cfg(test)]
@@ -94,11 +134,11 @@ mod tests {
     #[test]
     fn quotes_only_where_needed() {
         let mut line = String::from("at=info");
-        push_pair(&mut line, "path", "/a/b");
-        push_pair(&mut line, "msg", "two words");
-        push_pair(&mut line, "q", "say \"hi\"\n");
-        push_pair(&mut line, "empty", "");
-        push_pair(&mut line, "eq", "a=b");
+        push_pair(&mut line, "path", "/a/b").unwrap();
+        push_pair(&mut line, "msg", "two words").unwrap();
+        push_pair(&mut line, "q", "say \"hi\"\n").unwrap();
+        push_pair(&mut line, "empty", "").unwrap();
+        push_pair(&mut line, "eq", "a=b").unwrap();
         assert_eq!(
             line,
             r#"at=info path=/a/b msg="two words" q="say \"hi\"\n" empty="" eq="a=b""#
