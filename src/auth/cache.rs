@@ -5,8 +5,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
@@ -112,27 +110,44 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// How long the request's JWT stays valid, read from its `exp` claim without verifying the
-/// signature (the AppLink API verified it). `None` when there is no JWT or no `exp`.
+/// The one claim the cache reads.
+#[derive(serde::Deserialize)]
+struct Expiry {
+    exp: Option<u64>,
+}
+
+/// How long the request's JWT stays valid, from its `exp` claim. Nothing is verified here (the
+/// sidecar holds no key; the AppLink API verified the token before the answer being cached):
+/// `exp` only bounds how long that answer is reused. `None`, so no caching, for anything but a
+/// well-formed JWT with a whole-number `exp` in the future.
 fn jwt_ttl(request: &AuthRequest) -> Option<Duration> {
     let AuthRequest::Salesforce { core_jwt_token, .. } = request else {
         return None;
     };
-    let payload = core_jwt_token.split('.').nth(1)?;
-    let claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?)
-            .ok()?;
-    let exp = claims.get("exp")?.as_u64()?;
+    let exp = jsonwebtoken::dangerous::insecure_decode::<Expiry>(core_jwt_token)
+        .ok()?
+        .claims
+        .exp?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-    exp.checked_sub(now).map(Duration::from_secs)
+    exp.checked_sub(now)
+        .filter(|ttl| *ttl > 0)
+        .map(Duration::from_secs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// A JWT as Salesforce sends one: an RS256 header, the claims, a signature.
     fn jwt(claims: serde_json::Value) -> String {
-        format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(claims.to_string()))
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#);
+        format!(
+            "{header}.{}.sig",
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
     }
 
     fn request(token: String) -> AuthRequest {
@@ -164,6 +179,38 @@ mod tests {
             None
         );
         assert_eq!(jwt_ttl(&request("not-a-jwt".into())), None);
+    }
+
+    #[test]
+    fn malformed_tokens_are_never_cached() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = URL_SAFE_NO_PAD.encode(serde_json::json!({"exp": now + 60}).to_string());
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#);
+        for token in [
+            String::new(),
+            "..".into(),
+            "a.b".into(),
+            format!("{header}.{claims}"),
+            format!("{header}.%%%.sig"),
+            format!("{header}.{}.sig", URL_SAFE_NO_PAD.encode("not json")),
+            format!("{header}.{}.sig", URL_SAFE_NO_PAD.encode("[1,2]")),
+            format!("%%%.{claims}.sig"),
+            // A header without `alg` is not a JWT.
+            format!("e30.{claims}.sig"),
+            jwt(serde_json::json!({"exp": "tomorrow"})),
+            jwt(serde_json::json!({"exp": -5})),
+            jwt(serde_json::json!({"exp": 1.5e9})),
+            jwt(serde_json::json!({"exp": now})),
+            jwt(serde_json::json!({"exp": null})),
+        ] {
+            assert_eq!(jwt_ttl(&request(token.clone())), None, "{token}");
+        }
+        // A far-future `exp` is read as such; `cache.maxTtl` bounds it when it is used.
+        let far = jwt_ttl(&request(jwt(serde_json::json!({"exp": u64::MAX})))).unwrap();
+        assert!(far > Duration::from_secs(100 * 365 * 86_400), "{far:?}");
     }
 
     #[test]

@@ -18,6 +18,10 @@ const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIEN
 
 /// Decodes standard or URL-safe base64, padding optional, whitespace ignored.
 pub fn decode_base64(value: &[u8]) -> Option<Vec<u8>> {
+    // The usual case first: the standard alphabet, no whitespace.
+    if let Ok(bytes) = STANDARD.decode(value) {
+        return Some(bytes);
+    }
     let compact: Vec<u8>;
     let value = if value.iter().any(u8::is_ascii_whitespace) {
         compact = value

@@ -61,8 +61,9 @@ pub fn headers_with_jwt_expiring_in(seconds: u64) -> Vec<(&'static str, String)>
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    let header = URL_SAFE_NO_PAD.encode(json!({ "alg": "RS256", "typ": "JWT" }).to_string());
     let claims = URL_SAFE_NO_PAD.encode(json!({ "exp": now + seconds }).to_string());
     let mut rc = request_context();
-    rc["auth"] = format!("e30.{claims}.sig").into();
+    rc["auth"] = format!("{header}.{claims}.sig").into();
     with(rc, client_context())
 }
