@@ -12,6 +12,9 @@
 //!
 //! `cargo run --release --example bench-peer -- app 3000`
 
+// An example: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::rc::Rc;

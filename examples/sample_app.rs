@@ -3,6 +3,9 @@
 //!
 //! Listens on `127.0.0.1:$APP_PORT` (default 3000). `cargo run --example sample-app`.
 
+// An example: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
 use std::convert::Infallible;
 
 use http_body_util::{BodyExt, Full};

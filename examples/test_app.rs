@@ -12,6 +12,9 @@
 //! Routes: `/env` answers `PORT=<PORT> APP_PORT=<APP_PORT>`; `/slow?ms=N` answers after N ms;
 //! anything else answers `ok`. Lines starting `test-app:` on stdout say what it did.
 
+// An example: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,16 +44,14 @@ fn options() -> Options {
     let mut options = Options::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut number = || {
-            args.next()
-                .and_then(|v| v.parse::<i64>().ok())
-                .expect("a number after the option")
-        };
+        let mut value = || args.next().expect("a number after the option");
+        let ms = |v: String| v.parse::<u64>().expect("a number of milliseconds");
+        let code = |v: String| v.parse::<i32>().expect("an exit code");
         match arg.as_str() {
-            "--boot-delay-ms" => options.boot_delay_ms = number() as u64,
-            "--exit-after-ms" => options.exit_after_ms = Some(number() as u64),
-            "--exit-code" => options.exit_code = number() as i32,
-            "--term-exit-code" => options.term_exit_code = number() as i32,
+            "--boot-delay-ms" => options.boot_delay_ms = ms(value()),
+            "--exit-after-ms" => options.exit_after_ms = Some(ms(value())),
+            "--exit-code" => options.exit_code = code(value()),
+            "--term-exit-code" => options.term_exit_code = code(value()),
             "--ignore-term" => options.ignore_term = true,
             "--grandchild" => options.grandchild = true,
             "--orphan" => options.orphan = true,

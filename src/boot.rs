@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::error::MeshError;
 
 /// The longest one request waits for the app to boot.
-pub const MAX_WAIT: Duration = Duration::from_secs(25);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(25);
 /// How often the gate tries the app's port while it boots.
 const PROBE_EVERY: Duration = Duration::from_millis(50);
 /// How often it keeps trying once `appBoot` has passed, so a late app is still found.
@@ -26,7 +26,7 @@ enum State {
     Gone,
 }
 
-pub struct BootGate {
+pub(crate) struct BootGate {
     state: watch::Sender<State>,
     /// `state == Ready`, readable without a lock: the question every request asks.
     ready: AtomicBool,
@@ -35,7 +35,7 @@ pub struct BootGate {
 
 impl BootGate {
     /// A gate for the app at `authority` (`host:port`), probed in the background until it answers.
-    pub fn start(authority: String, app_boot: Duration) -> Arc<BootGate> {
+    pub(crate) fn start(authority: String, app_boot: Duration) -> Arc<BootGate> {
         let (state, _) = watch::channel(State::Booting);
         let gate = Arc::new(BootGate {
             state,
@@ -65,12 +65,12 @@ impl BootGate {
         gate
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
     /// The app accepted a connection: the gate stays open from now on.
-    pub fn mark_ready(&self) {
+    pub(crate) fn mark_ready(&self) {
         if self.is_ready() {
             return;
         }
@@ -85,7 +85,7 @@ impl BootGate {
     }
 
     /// The supervised app exited: waiting requests stop waiting.
-    pub fn app_gone(&self) {
+    pub(crate) fn app_gone(&self) {
         self.state.send_modify(|state| {
             *state = State::Gone;
             self.ready.store(false, Ordering::Release);
@@ -94,7 +94,7 @@ impl BootGate {
 
     /// Waits until the app is up; `app-booting` when it does not come up in time,
     /// `app-unavailable` when it exited.
-    pub async fn wait(&self) -> Result<(), MeshError> {
+    pub(crate) async fn wait(&self) -> Result<(), MeshError> {
         if self.is_ready() {
             return Ok(());
         }

@@ -13,11 +13,13 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
+use crate::telemetry::millis;
+
 const NONE: u64 = u64::MAX;
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
 /// What the connection has been doing, in milliseconds since it opened.
-pub struct Activity {
+pub(crate) struct Activity {
     opened: Instant,
     last_io_ms: AtomicU64,
     /// When the first byte of a request still being read arrived; `NONE` between requests.
@@ -28,13 +30,13 @@ pub struct Activity {
 
 /// Why a connection was closed by its clock.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Expired {
+pub(crate) enum Expired {
     HeaderRead,
     Idle,
 }
 
 impl Activity {
-    pub fn new() -> Arc<Activity> {
+    pub(crate) fn new() -> Arc<Activity> {
         Arc::new(Activity {
             opened: Instant::now(),
             last_io_ms: AtomicU64::new(0),
@@ -45,7 +47,7 @@ impl Activity {
     }
 
     fn now_ms(&self) -> u64 {
-        self.opened.elapsed().as_millis() as u64
+        millis(self.opened.elapsed())
     }
 
     fn on_read(&self, bytes: &[u8]) {
@@ -67,7 +69,7 @@ impl Activity {
 
     /// A request's headers have been read: its deadline is met. Dropping the returned guard marks
     /// it done.
-    pub fn request_started(self: &Arc<Self>) -> ActiveRequest {
+    pub(crate) fn request_started(self: &Arc<Self>) -> ActiveRequest {
         self.active_requests.fetch_add(1, Ordering::AcqRel);
         self.first_byte_ms.store(NONE, Ordering::Release);
         ActiveRequest {
@@ -77,12 +79,12 @@ impl Activity {
 
     /// Whether a graceful shutdown would not cut an HTTP/1.1 request short: nothing in flight, or
     /// HTTP/2, where in-flight streams finish after GOAWAY.
-    pub fn can_shut_down(&self) -> bool {
+    pub(crate) fn can_shut_down(&self) -> bool {
         self.h2.load(Ordering::Relaxed) || self.active_requests.load(Ordering::Acquire) == 0
     }
 
     /// Whether a deadline has passed.
-    pub fn expired(&self, header_read: Duration, idle: Duration) -> Option<Expired> {
+    pub(crate) fn expired(&self, header_read: Duration, idle: Duration) -> Option<Expired> {
         if self.active_requests.load(Ordering::Acquire) > 0 {
             return None;
         }
@@ -90,16 +92,16 @@ impl Activity {
         let h2 = self.h2.load(Ordering::Relaxed);
         let first_byte = self.first_byte_ms.load(Ordering::Acquire);
         if !h2 && first_byte != NONE {
-            return (now.saturating_sub(first_byte) > header_read.as_millis() as u64)
+            return (now.saturating_sub(first_byte) > millis(header_read))
                 .then_some(Expired::HeaderRead);
         }
         let last = self.last_io_ms.load(Ordering::Relaxed);
-        (now.saturating_sub(last) > idle.as_millis() as u64).then_some(Expired::Idle)
+        (now.saturating_sub(last) > millis(idle)).then_some(Expired::Idle)
     }
 }
 
 /// A request in flight on its connection, until its response is done.
-pub struct ActiveRequest {
+pub(crate) struct ActiveRequest {
     activity: Arc<Activity>,
 }
 
@@ -114,13 +116,13 @@ impl Drop for ActiveRequest {
 }
 
 /// The connection's socket, telling [`Activity`] about every read and write.
-pub struct ActivityIo<T> {
+pub(crate) struct ActivityIo<T> {
     inner: T,
     activity: Arc<Activity>,
 }
 
 impl<T> ActivityIo<T> {
-    pub fn new(inner: T, activity: Arc<Activity>) -> Self {
+    pub(crate) fn new(inner: T, activity: Arc<Activity>) -> Self {
         ActivityIo { inner, activity }
     }
 }

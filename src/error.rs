@@ -8,7 +8,7 @@ use crate::headers::{MESH_ERROR, REQUEST_ID};
 
 /// Why the sidecar answered a request itself instead of forwarding it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MeshError {
+pub(crate) enum MeshError {
     /// The path contains NUL or cannot be parsed.
     BadPath(String),
     /// No Salesforce context and no Data Action Target signature.
@@ -44,7 +44,7 @@ pub enum MeshError {
 }
 
 impl MeshError {
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         use MeshError::*;
         match self {
             BadPath(_)
@@ -67,7 +67,7 @@ impl MeshError {
     }
 
     /// The `x-applink-mesh-error` value.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         use MeshError::*;
         match self {
             BadPath(_) => "bad-path",
@@ -93,7 +93,7 @@ impl MeshError {
     }
 
     /// A message safe to show the caller: never the AppLink API's answer, never a secret.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         use MeshError::*;
         match self {
             BadPath(why) => format!("invalid request path: {why}"),
@@ -129,12 +129,12 @@ impl MeshError {
     }
 
     /// Whether the caller, rather than an upstream, caused this (for logs and metrics).
-    pub fn is_client_error(&self) -> bool {
+    pub(crate) fn is_client_error(&self) -> bool {
         self.status().is_client_error()
     }
 
     /// The JSON response for this error, with the reason and request id headers.
-    pub fn into_response(self, request_id: &str) -> Response<MeshBody> {
+    pub(crate) fn into_response(self, request_id: &str) -> Response<MeshBody> {
         let body = serde_json::json!({ "error": self.message(), "requestId": request_id });
         let mut response = Response::new(full(body.to_string()));
         *response.status_mut() = self.status();

@@ -1,37 +1,35 @@
-//! The request pipeline, phase by phase (§3–6): info route → drain and load → header size → path
-//! → protected headers → admission (bypass, classify, authenticate) → forward → log once.
+//! The request pipeline, phase by phase (docs/behaviour.md §3–6): info route → shutdown and load
+//! → header size → path → protected headers → classify → admit (validate, authenticate) → boot
+//! gate → forward (rewrite the request, send it, rewrite the response) → log once.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::BodyExt;
+use http::{HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::admission::{self, Admission};
+use crate::admission;
 use crate::body::{MeshBody, full};
 use crate::conn::ActiveRequest;
 use crate::error::MeshError;
-use crate::headers::{self, CLIENT_CONTEXT, MESH_MODE, REQUEST_CONTEXT, REQUEST_ID};
-use crate::proxy;
+use crate::forward;
+use crate::headers::{self, MESH_MODE, REQUEST_ID};
 use crate::routes;
 use crate::state::Mesh;
-use crate::telemetry::{CountingBody, LoggedBody, RequestLog};
+use crate::telemetry::{LoggedBody, RequestLog};
 
 /// Answered by the sidecar itself, with its version (compat).
-pub const INFO_ROUTE: &str = "/__herokuAppLinkServiceMeshInfo";
+pub(crate) const INFO_ROUTE: &str = "/__herokuAppLinkServiceMeshInfo";
 
 /// What a request holds until its response is done.
-pub struct Held {
+pub(crate) struct Held {
     _active: ActiveRequest,
     /// Its in-flight slot, once it has one.
     slot: Option<OwnedSemaphorePermit>,
 }
 
 /// Handles one request; every outcome, forwarded or not, is logged once when its body is done.
-pub async fn handle(
+pub(crate) async fn handle(
     mesh: Arc<Mesh>,
     request: Request<Incoming>,
     active: ActiveRequest,
@@ -91,7 +89,7 @@ async fn pipeline(
         log.outcome = "info";
         return Ok(info_response());
     }
-    if mesh.is_draining() {
+    if mesh.shutdown.is_draining() {
         return Err(MeshError::ShuttingDown);
     }
     *slot = Some(mesh.admit_one()?);
@@ -109,13 +107,17 @@ async fn pipeline(
         return Err(MeshError::DuplicateHeader(name));
     }
 
-    let mut body = Some(body);
-    let admission = match &mesh.api {
-        None => admission::admit_dev(&parts),
-        Some(api) => admission::admit(mesh, api, &parts, &mut body, normal_form, log).await?,
-    };
-    log.kind = admission.kind.as_str();
-    forward(mesh, parts, body, admission, log).await
+    let class = admission::classify(mesh, &parts, normal_form)?;
+    let admitted = admission::admit(mesh, class, &parts, body, log).await;
+    // The one place the kind is set: what admission let through, or what was refused.
+    log.kind = admitted
+        .as_ref()
+        .map_or(class.kind(), |admission| admission.kind)
+        .as_str();
+    let admission = admitted?;
+
+    mesh.gate.wait().await?;
+    forward::forward(mesh, parts, admission, log).await
 }
 
 /// The size of the request line and headers, as the caller sent them (near enough).
@@ -134,71 +136,4 @@ fn info_response() -> Response<MeshBody> {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
-}
-
-/// Rewrites the headers (§6), waits for the boot gate and sends the request to the app.
-async fn forward(
-    mesh: &Mesh,
-    mut parts: http::request::Parts,
-    body: Option<Incoming>,
-    admission: Admission,
-    log: &mut RequestLog,
-) -> Result<Response<MeshBody>, MeshError> {
-    let upgrade = headers::is_upgrade(&parts.headers);
-    let inbound_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let inbound_version = parts.version;
-
-    let h = &mut parts.headers;
-    headers::strip_hop_by_hop(h, upgrade);
-    h.remove(REQUEST_CONTEXT);
-    headers::remove_applink_headers(h);
-    if !admission.keep_client_context {
-        h.remove(CLIENT_CONTEXT);
-    }
-    if let Ok(id) = HeaderValue::from_str(&log.request_id) {
-        h.insert(REQUEST_ID, id);
-    }
-    for (name, value) in admission.context {
-        h.insert(name, value);
-    }
-    h.insert(
-        "x-applink-request-kind",
-        HeaderValue::from_static(admission.kind.as_str()),
-    );
-
-    let body: MeshBody = match (admission.buffered_body, body) {
-        (Some(bytes), _) => full(bytes),
-        (None, Some(incoming)) => CountingBody::new(incoming, log.bytes_in.clone()).boxed_unsync(),
-        (None, None) => full(Bytes::new()),
-    };
-
-    mesh.gate.wait().await?;
-    let started = Instant::now();
-    let result = mesh
-        .app
-        .send(Request::from_parts(parts, body), upgrade)
-        .await;
-    log.app = Some(started.elapsed());
-    let mut response = result?;
-    mesh.gate.mark_ready();
-
-    if upgrade && proxy::is_switching(&response) {
-        if let Some(inbound) = inbound_upgrade {
-            let outbound = hyper::upgrade::on(&mut response);
-            proxy::tunnel(inbound, outbound, mesh.closing.subscribe());
-        }
-        log.outcome = "upgraded";
-    } else {
-        headers::strip_hop_by_hop(response.headers_mut(), false);
-    }
-    if let Ok(id) = HeaderValue::from_str(&log.request_id) {
-        response.headers_mut().insert(REQUEST_ID, id);
-    }
-    // The caller talks to the sidecar: answer in its protocol version, not the app's (an
-    // HTTP/1.0 app must not turn the response into HTTP/1.0).
-    *response.version_mut() = inbound_version;
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS && !upgrade {
-        tracing::warn!("the app switched protocols without being asked to");
-    }
-    Ok(response.map(|b| b.boxed_unsync()))
 }

@@ -2,20 +2,21 @@
 
 use http::header::{self, HeaderMap, HeaderName};
 
-pub const REQUEST_CONTEXT: &str = "x-request-context";
-pub const CLIENT_CONTEXT: &str = "x-client-context";
-pub const SIGNATURE: &str = "x-signature";
-pub const REQUEST_ID: &str = "x-request-id";
-pub const MESH_ERROR: &str = "x-applink-mesh-error";
-pub const MESH_MODE: &str = "x-applink-mesh-mode";
+pub(crate) const REQUEST_CONTEXT: &str = "x-request-context";
+pub(crate) const CLIENT_CONTEXT: &str = "x-client-context";
+pub(crate) const SIGNATURE: &str = "x-signature";
+pub(crate) const REQUEST_ID: &str = "x-request-id";
+pub(crate) const MESH_ERROR: &str = "x-applink-mesh-error";
+pub(crate) const MESH_MODE: &str = "x-applink-mesh-mode";
 /// Prefix of the decoded context headers the sidecar adds; never accepted from a caller.
-pub const APPLINK_PREFIX: &str = "x-applink-";
+pub(crate) const APPLINK_PREFIX: &str = "x-applink-";
 
 /// Headers that may appear at most once (§4.3).
-pub const SINGLE_VALUED: [&str; 4] = [REQUEST_CONTEXT, CLIENT_CONTEXT, SIGNATURE, REQUEST_ID];
+pub(crate) const SINGLE_VALUED: [&str; 4] =
+    [REQUEST_CONTEXT, CLIENT_CONTEXT, SIGNATURE, REQUEST_ID];
 
 /// The first of [`SINGLE_VALUED`] that appears more than once.
-pub fn first_duplicate(headers: &HeaderMap) -> Option<&'static str> {
+pub(crate) fn first_duplicate(headers: &HeaderMap) -> Option<&'static str> {
     SINGLE_VALUED
         .into_iter()
         .find(|name| headers.get_all(*name).iter().nth(1).is_some())
@@ -24,7 +25,7 @@ pub fn first_duplicate(headers: &HeaderMap) -> Option<&'static str> {
 /// Removes headers that a WSGI/Rack/PHP app would read as a protected header although they are
 /// not spelled with `-` (`x_client_context` becomes `HTTP_X_CLIENT_CONTEXT`): a caller could
 /// otherwise smuggle a context past the sidecar.
-pub fn remove_underscore_spellings(headers: &mut HeaderMap) {
+pub(crate) fn remove_underscore_spellings(headers: &mut HeaderMap) {
     let smuggled: Vec<HeaderName> = headers
         .keys()
         .filter(|name| {
@@ -45,7 +46,7 @@ pub fn remove_underscore_spellings(headers: &mut HeaderMap) {
 }
 
 /// Removes every inbound `x-applink-*` header: only the sidecar sets those.
-pub fn remove_applink_headers(headers: &mut HeaderMap) {
+pub(crate) fn remove_applink_headers(headers: &mut HeaderMap) {
     let names: Vec<HeaderName> = headers
         .keys()
         .filter(|name| name.as_str().starts_with(APPLINK_PREFIX))
@@ -66,15 +67,21 @@ const HOP_BY_HOP: [HeaderName; 6] = [
     HeaderName::from_static("proxy-connection"),
 ];
 
-/// Strips hop-by-hop headers and any header the `Connection` header names. For an upgrade, the
-/// `Connection` and `Upgrade` headers themselves are kept so the handshake reaches the other side.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let nominated: Vec<HeaderName> = headers
+/// The comma-separated tokens of every `Connection` header, trimmed.
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .map(str::trim)
+}
+
+/// Strips hop-by-hop headers and any header the `Connection` header names. For an upgrade, the
+/// `Connection` and `Upgrade` headers themselves are kept so the handshake reaches the other side.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let nominated: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .filter(|name| !(keep_upgrade && name == header::UPGRADE))
         .collect();
     for name in nominated {
@@ -89,18 +96,13 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 }
 
 /// Whether the request asks to upgrade the connection (WebSocket and friends).
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+        && connection_tokens(headers).any(|token| token.eq_ignore_ascii_case("upgrade"))
 }
 
 /// The size of the header section as it travelled: names, values and separators.
-pub fn header_bytes(headers: &HeaderMap) -> u64 {
+pub(crate) fn header_bytes(headers: &HeaderMap) -> u64 {
     headers
         .iter()
         .map(|(name, value)| (name.as_str().len() + value.len() + 4) as u64)

@@ -1,28 +1,32 @@
 //! heroku-applink-service-mesh: the sidecar between the Heroku router and a web app that lets only
-//! a connected Salesforce org call the app. See README.md for the user's view and the module list.
-#![deny(unsafe_code)]
+//! a connected Salesforce org call the app. See README.md for the user's view and the module list,
+//! and docs/behaviour.md for what it does, section by section.
+//!
+//! The library exists for the binary and the tests: [`run`] is the process's life, [`start`] the
+//! proxy alone; configuration comes from [`Config::load`]. Everything else is private.
 
 mod admission;
-pub mod auth;
+mod auth;
 mod body;
 mod boot;
 pub mod cli;
 pub mod config;
 mod conn;
-pub mod error;
+mod error;
+mod forward;
 mod handler;
-pub mod headers;
+mod headers;
 mod proxy;
-pub mod routes;
+mod routes;
 mod run;
 pub mod runtime;
 mod server;
+mod shutdown;
 mod state;
 mod supervisor;
-pub mod telemetry;
+mod telemetry;
 
 pub use config::Config;
-pub use handler::INFO_ROUTE;
 pub use run::run;
 pub use server::{Running, StartError, start};
 

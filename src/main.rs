@@ -31,7 +31,7 @@ fn main() {
         print!("{}", config.describe());
         exit(0);
     }
-    let runtime = match Shape::new(config.workers).build() {
+    let runtime = match Shape::new(config.workers()).build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("heroku-applink-service-mesh: cannot start the runtime: {e}");

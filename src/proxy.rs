@@ -5,7 +5,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use http::uri::{self, Authority, PathAndQuery, Scheme};
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
+use http::{HeaderValue, Request, Response, Uri, Version, header};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -14,8 +14,9 @@ use tokio::sync::watch;
 use crate::body::MeshBody;
 use crate::config::AppTarget;
 use crate::error::MeshError;
+use crate::shutdown::{Phase, reached};
 
-pub struct AppClient {
+pub(crate) struct AppClient {
     /// `None` once the drain has ended: dropping the client closes its idle pooled connections.
     client: RwLock<Option<Client<HttpConnector, MeshBody>>>,
     /// `host:port` of the app, the authority of every forwarded request's URI.
@@ -26,7 +27,11 @@ pub struct AppClient {
 }
 
 impl AppClient {
-    pub fn new(app: &AppTarget, pool_idle: Duration, response_timeout: Duration) -> AppClient {
+    pub(crate) fn new(
+        app: &AppTarget,
+        pool_idle: Duration,
+        response_timeout: Duration,
+    ) -> AppClient {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
@@ -51,7 +56,7 @@ impl AppClient {
 
     /// Sends `request` (headers already rewritten) to the app. `Host` is the caller's; an
     /// HTTP/2 request, which has none, gets its `:authority`.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         mut request: Request<MeshBody>,
         upgrade: bool,
@@ -99,7 +104,7 @@ impl AppClient {
     }
 
     /// Drops the pool: idle connections to the app close now, busy ones when their request ends.
-    pub fn close_idle(&self) {
+    pub(crate) fn close_idle(&self) {
         self.client
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -108,11 +113,11 @@ impl AppClient {
 }
 
 /// Joins the caller's and the app's upgraded connections and copies bytes both ways until either
-/// side closes, or `closing` says the drain has ended.
-pub fn tunnel(
+/// side closes, or the shutdown reaches [`Phase::Closed`] (the drain has ended).
+pub(crate) fn tunnel(
     inbound: hyper::upgrade::OnUpgrade,
     outbound: hyper::upgrade::OnUpgrade,
-    mut closing: watch::Receiver<bool>,
+    mut phase: watch::Receiver<Phase>,
 ) {
     tokio::spawn(async move {
         let (Ok(inbound), Ok(outbound)) = (inbound.await, outbound.await) else {
@@ -127,12 +132,7 @@ pub fn tunnel(
                     tracing::debug!(error = %e, "upgraded connection ended with an error");
                 }
             }
-            _ = crate::server::signalled(&mut closing) => tracing::debug!("closing an upgraded connection: drain ended"),
+            _ = reached(&mut phase, Phase::Closed) => tracing::debug!("closing an upgraded connection: drain ended"),
         }
     });
-}
-
-/// Whether a response switches protocols.
-pub fn is_switching(response: &Response<Incoming>) -> bool {
-    response.status() == StatusCode::SWITCHING_PROTOCOLS
 }

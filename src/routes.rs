@@ -5,7 +5,7 @@
 
 /// Route decisions that depend only on configuration, built once at start-up.
 #[derive(Debug, Clone)]
-pub struct RouteTable {
+pub(crate) struct RouteTable {
     health: Option<String>,
     bypass: Vec<Glob>,
     bypass_all: bool,
@@ -13,14 +13,14 @@ pub struct RouteTable {
 
 /// Why a route skips authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bypass {
+pub(crate) enum Bypass {
     Health,
     Route,
     All,
 }
 
 impl RouteTable {
-    pub fn new(health: Option<String>, bypass_routes: &[String], bypass_all: bool) -> Self {
+    pub(crate) fn new(health: Option<String>, bypass_routes: &[String], bypass_all: bool) -> Self {
         RouteTable {
             health,
             bypass: bypass_routes.iter().map(|p| Glob::new(p)).collect(),
@@ -30,7 +30,7 @@ impl RouteTable {
 
     /// The bypass decision for a path already checked with [`check_path`].
     /// A path not in normal form never matches the health route or a pattern.
-    pub fn bypass(&self, path: &str, normal_form: bool) -> Option<Bypass> {
+    pub(crate) fn bypass(&self, path: &str, normal_form: bool) -> Option<Bypass> {
         if normal_form {
             if self.health.as_deref() == Some(path) {
                 return Some(Bypass::Health);
@@ -45,7 +45,7 @@ impl RouteTable {
 
 /// Checks a raw (still percent-encoded) path. `Err` for a path that must be rejected (NUL);
 /// `Ok(false)` for a path that is not in normal form and so may never be bypassed.
-pub fn check_path(path: &str) -> Result<bool, &'static str> {
+pub(crate) fn check_path(path: &str) -> Result<bool, &'static str> {
     if path.contains('\0') || contains_ignoring_case(path, "%00") {
         return Err("the path contains a NUL character");
     }
@@ -105,12 +105,12 @@ enum State {
 
 /// A compiled bypass pattern (§4.2).
 #[derive(Debug, Clone)]
-pub struct Glob {
+pub(crate) struct Glob {
     states: Vec<State>,
 }
 
 impl Glob {
-    pub fn new(pattern: &str) -> Glob {
+    pub(crate) fn new(pattern: &str) -> Glob {
         let bytes = pattern.as_bytes();
         let mut states = Vec::new();
         let mut i = 0;
@@ -154,7 +154,7 @@ impl Glob {
         Glob { states }
     }
 
-    pub fn matches(&self, path: &str) -> bool {
+    pub(crate) fn matches(&self, path: &str) -> bool {
         let mut current = vec![false; self.states.len()];
         self.add(&mut current, 0);
         for &byte in path.as_bytes() {

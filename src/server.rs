@@ -11,13 +11,15 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::conn::{Activity, ActivityIo};
 use crate::handler;
+use crate::shutdown::{Phase, reached};
 use crate::state::Mesh;
+use crate::telemetry::millis;
 
 /// Why the sidecar could not start.
 #[derive(Debug)]
@@ -44,7 +46,7 @@ impl std::fmt::Display for StartError {
 }
 
 impl StartError {
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             StartError::Config(_) => crate::cli::EXIT_USAGE,
             StartError::Bind { .. } => 1,
@@ -56,7 +58,6 @@ impl StartError {
 pub struct Running {
     local_addr: SocketAddr,
     mesh: Arc<Mesh>,
-    drain: watch::Sender<bool>,
     serving: JoinHandle<()>,
 }
 
@@ -67,12 +68,12 @@ impl Running {
     }
 
     /// The request counters, for the l2met reporter.
-    pub fn mesh_metrics(&self) -> Arc<crate::telemetry::Metrics> {
+    pub(crate) fn mesh_metrics(&self) -> Arc<crate::telemetry::Metrics> {
         self.mesh.metrics.clone()
     }
 
     /// The supervised app exited: requests no longer wait for it.
-    pub fn app_exited(&self) {
+    pub(crate) fn app_exited(&self) {
         self.mesh.gate.app_gone();
     }
 
@@ -84,8 +85,7 @@ impl Running {
     /// Stops accepting, lets in-flight requests finish (at most `timeouts.drain`), then closes
     /// upgraded connections.
     pub async fn shutdown(self) {
-        self.mesh.start_draining();
-        self.drain.send_replace(true);
+        self.mesh.shutdown.advance(Phase::Draining);
         let _ = self.serving.await;
     }
 }
@@ -98,12 +98,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .local_addr()
         .map_err(|error| StartError::Bind { port, error })?;
     let mesh = Arc::new(Mesh::new(config).map_err(StartError::Config)?);
-    let (drain, drain_rx) = watch::channel(false);
-    let serving = tokio::spawn(serve(listener, mesh.clone(), drain_rx));
+    let serving = tokio::spawn(serve(listener, mesh.clone()));
     Ok(Running {
         local_addr,
         mesh,
-        drain,
         serving,
     })
 }
@@ -162,16 +160,16 @@ fn connection_builder(mesh: &Mesh) -> auto::Builder<TokioExecutor> {
 /// How often a draining connection checks whether its requests are done.
 const DRAIN_TICK: Duration = Duration::from_millis(10);
 
-async fn serve(listener: TcpListener, mesh: Arc<Mesh>, mut drain: watch::Receiver<bool>) {
+async fn serve(listener: TcpListener, mesh: Arc<Mesh>) {
     let builder = Arc::new(connection_builder(&mesh));
     // Every connection holds a sender; when all are gone, every connection has finished.
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
-    let connections_drain = drain.clone();
+    let mut phase = mesh.shutdown.watch();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    tokio::spawn(connection(stream, mesh.clone(), builder.clone(), connections_drain.clone(), open_tx.clone()));
+                    tokio::spawn(connection(stream, mesh.clone(), builder.clone(), open_tx.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -179,13 +177,13 @@ async fn serve(listener: TcpListener, mesh: Arc<Mesh>, mut drain: watch::Receive
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            _ = signalled(&mut drain) => break,
+            _ = reached(&mut phase, Phase::Draining) => break,
         }
     }
     drop(listener);
     drop(open_tx);
     tracing::info!(
-        drain_ms = mesh.config.timeouts.drain.as_millis() as u64,
+        drain_ms = millis(mesh.config.timeouts.drain),
         "draining: no longer accepting connections"
     );
     if tokio::time::timeout(mesh.config.timeouts.drain, open_rx.recv())
@@ -196,7 +194,7 @@ async fn serve(listener: TcpListener, mesh: Arc<Mesh>, mut drain: watch::Receive
     }
     // The drain has ended: close upgraded connections, and drop the idle pooled connections to the
     // app so an app that waits for its open connections can exit.
-    mesh.closing.send_replace(true);
+    mesh.shutdown.advance(Phase::Closed);
     mesh.app.close_idle();
 }
 
@@ -204,9 +202,9 @@ async fn connection(
     stream: TcpStream,
     mesh: Arc<Mesh>,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    mut drain: watch::Receiver<bool>,
     _open: mpsc::Sender<()>,
 ) {
+    let mut phase = mesh.shutdown.watch();
     let _ = stream.set_nodelay(true);
     let activity = Activity::new();
     let io = TokioIo::new(ActivityIo::new(stream, activity.clone()));
@@ -238,7 +236,7 @@ async fn connection(
                 }
                 return;
             }
-            _ = signalled(&mut drain), if !draining => draining = true,
+            _ = reached(&mut phase, Phase::Draining), if !draining => draining = true,
             _ = tokio::time::sleep(pause) => {
                 if let Some(why) = activity.expired(timeouts.header_read, timeouts.idle) {
                     tracing::debug!(reason = ?why, "closing connection");
@@ -251,9 +249,4 @@ async fn connection(
             connection.as_mut().graceful_shutdown();
         }
     }
-}
-
-/// Resolves once the flag is true (or its sender is gone), holding no borrow across the await.
-pub(crate) async fn signalled(flag: &mut watch::Receiver<bool>) {
-    let _ = flag.wait_for(|set| *set).await;
 }

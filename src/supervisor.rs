@@ -18,14 +18,14 @@ use tokio::time::Instant;
 
 /// How the app ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppExit {
+pub(crate) enum AppExit {
     Code(i32),
     Signal(i32),
 }
 
 impl AppExit {
     /// The sidecar's own exit code: the app's, or 128 + n for signal n (the shell convention).
-    pub fn exit_code(self) -> i32 {
+    pub(crate) fn exit_code(self) -> i32 {
         match self {
             AppExit::Code(code) => code,
             AppExit::Signal(n) => 128 + n,
@@ -47,14 +47,14 @@ impl std::fmt::Display for AppExit {
 
 /// The app could not be started.
 #[derive(Debug)]
-pub struct SpawnError {
+pub(crate) struct SpawnError {
     program: String,
     error: io::Error,
 }
 
 impl SpawnError {
     /// 127 when the program does not exist, 126 when it cannot be executed (the shell convention).
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self.error.kind() {
             io::ErrorKind::NotFound => 127,
             _ => 126,
@@ -82,7 +82,7 @@ impl std::fmt::Display for SpawnError {
 }
 
 /// The running app.
-pub struct App {
+pub(crate) struct App {
     pid: Pid,
     exit: watch::Receiver<Option<AppExit>>,
 }
@@ -90,8 +90,13 @@ pub struct App {
 impl App {
     /// Starts `command` (program and arguments, no shell) in its own process group. Must run
     /// inside the tokio runtime: it starts the reaper.
-    pub fn spawn(command: &[String], app_port: u16) -> Result<App, SpawnError> {
-        let (program, args) = command.split_first().expect("an app command has a program");
+    pub(crate) fn spawn(command: &[String], app_port: u16) -> Result<App, SpawnError> {
+        let Some((program, args)) = command.split_first() else {
+            return Err(SpawnError {
+                program: String::new(),
+                error: io::Error::new(io::ErrorKind::InvalidInput, "the app command is empty"),
+            });
+        };
         let spawn_error = |error| SpawnError {
             program: program.clone(),
             error,
@@ -114,12 +119,12 @@ impl App {
         Ok(App { pid, exit })
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.pid.as_raw() as u32
     }
 
     /// Sends `signal` to the app's whole process group.
-    pub fn signal_group(&self, signal: Signal) {
+    pub(crate) fn signal_group(&self, signal: Signal) {
         match killpg(self.pid, signal) {
             Ok(()) | Err(Errno::ESRCH) => {}
             Err(e) => {
@@ -129,7 +134,7 @@ impl App {
     }
 
     /// Resolves when the app has exited.
-    pub async fn exited(&self) -> AppExit {
+    pub(crate) async fn exited(&self) -> AppExit {
         let mut exit = self.exit.clone();
         match exit.wait_for(Option::is_some).await {
             Ok(exit) => exit.expect("waited for Some"),
@@ -139,7 +144,7 @@ impl App {
     }
 
     /// Waits for the app to exit until `deadline`, then kills its group and waits for that.
-    pub async fn exited_by(&self, deadline: Instant) -> AppExit {
+    pub(crate) async fn exited_by(&self, deadline: Instant) -> AppExit {
         if let Ok(exit) = tokio::time::timeout_at(deadline, self.exited()).await {
             return exit;
         }

@@ -1,6 +1,9 @@
 //! The built binary as a user runs it: version, usage and configuration errors with their exit
 //! codes, `--check`, the HTTPS AppLink API with a test CA, dev mode, and a secret scan of the logs.
 
+// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

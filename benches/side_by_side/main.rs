@@ -6,6 +6,11 @@
 //! (per row, default 10), BENCH_RATE (the fixed rate, default 2000), BENCH_LOAD_CPU (default 0),
 //! BENCH_SERVER_CPU (default 1), BENCH_DIR (scratch folder).
 
+// A benchmark tool: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+// Its arithmetic is on figures to print, where a rounded cast is what is meant.
+#![allow(clippy::cast_possible_truncation)]
+
 mod load;
 mod procfs;
 
@@ -353,7 +358,13 @@ fn main() {
     let nginx = start_nginx(&settings, &ports, &mut fleet);
     wait_for(ports.nginx_auth);
     wait_for(ports.nginx_plain);
-    let nginx_pids = procfs::with_children(nginx);
+    // The master listens before it forks its worker: wait for the worker too.
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut nginx_pids = procfs::with_children(nginx);
+    while nginx_pids.len() < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+        nginx_pids = procfs::with_children(nginx);
+    }
 
     println!(
         "bin/bench: {} s per row, wrk -t1 -c64 pinned to CPU {}, every server on CPU {}; CPU from /proc per process / requests",

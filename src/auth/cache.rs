@@ -15,7 +15,7 @@ use crate::error::MeshError;
 type Key = [u8; 32];
 type Call = Arc<OnceCell<Result<(), MeshError>>>;
 
-pub struct AuthCache {
+pub(crate) struct AuthCache {
     max_ttl: Duration,
     max_entries: usize,
     base_url: String,
@@ -24,7 +24,7 @@ pub struct AuthCache {
 }
 
 impl AuthCache {
-    pub fn new(base_url: &str, max_ttl: Duration, max_entries: usize) -> AuthCache {
+    pub(crate) fn new(base_url: &str, max_ttl: Duration, max_entries: usize) -> AuthCache {
         AuthCache {
             max_ttl,
             max_entries,
@@ -34,7 +34,7 @@ impl AuthCache {
         }
     }
 
-    pub async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         api: &ApiClient,
         request: &AuthRequest,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::config::{ApiConfig, ConfigError};
 use crate::error::MeshError;
+use crate::telemetry::millis;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
@@ -19,7 +20,7 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// What to authenticate: the body of one AppLink API call.
 #[derive(Clone)]
-pub enum AuthRequest {
+pub(crate) enum AuthRequest {
     Salesforce {
         org_domain_url: String,
         core_jwt_token: String,
@@ -38,7 +39,7 @@ impl AuthRequest {
     const SALESFORCE_PATH: &str = "/invocations/authentication";
     const DATA_ACTION_TARGET_PATH: &str = "/data_action_targets/authenticate";
 
-    pub fn path(&self) -> &'static str {
+    pub(crate) fn path(&self) -> &'static str {
         match self {
             AuthRequest::Salesforce { .. } => Self::SALESFORCE_PATH,
             AuthRequest::DataActionTarget { .. } => Self::DATA_ACTION_TARGET_PATH,
@@ -46,7 +47,7 @@ impl AuthRequest {
     }
 
     /// The exact JSON body the AppLink API expects.
-    pub fn body(&self) -> Vec<u8> {
+    pub(crate) fn body(&self) -> Vec<u8> {
         // Serialising a struct of strings cannot fail; an empty body would be refused by the API.
         serde_json::to_vec(self).unwrap_or_default()
     }
@@ -102,7 +103,7 @@ fn outcome(status: StatusCode) -> Result<(), MeshError> {
 }
 
 #[derive(Clone)]
-pub struct ApiClient {
+pub(crate) struct ApiClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// The two endpoints, parsed once.
     salesforce_uri: Uri,
@@ -114,7 +115,7 @@ pub struct ApiClient {
 
 impl ApiClient {
     /// Builds the client once: TLS roots from `ssl_cert_file` or the platform.
-    pub fn new(
+    pub(crate) fn new(
         api: &ApiConfig,
         ssl_cert_file: Option<&std::path::Path>,
         deadline: Duration,
@@ -161,7 +162,7 @@ impl ApiClient {
     }
 
     /// One authentication call, within the deadline.
-    pub async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         request: &AuthRequest,
         request_id: &str,
@@ -188,7 +189,7 @@ impl ApiClient {
             .await
             .unwrap_or_else(|_| {
                 tracing::warn!(
-                    deadline_ms = self.deadline.as_millis() as u64,
+                    deadline_ms = millis(self.deadline),
                     "AppLink API call timed out"
                 );
                 Err(MeshError::AuthTimeout)

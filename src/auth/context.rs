@@ -17,7 +17,7 @@ const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIEN
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 /// Decodes standard or URL-safe base64, padding optional, whitespace ignored.
-pub fn decode_base64(value: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(value: &[u8]) -> Option<Vec<u8>> {
     // The usual case first: the standard alphabet, no whitespace.
     if let Ok(bytes) = STANDARD.decode(value) {
         return Some(bytes);
@@ -43,18 +43,16 @@ pub fn decode_base64(value: &[u8]) -> Option<Vec<u8>> {
 
 /// The request context Salesforce sends with every call (RC).
 #[derive(Clone)]
-pub struct RequestContext {
-    pub id: String,
+pub(crate) struct RequestContext {
+    pub(crate) id: String,
     /// The core JWT; a secret.
-    pub auth: String,
-    pub login_url: String,
-    pub org_domain_url: String,
-    pub org_id: String,
-    pub resource: String,
-    pub kind: String,
-    pub app_uuid: String,
+    pub(crate) auth: String,
+    pub(crate) org_domain_url: String,
+    pub(crate) org_id: String,
+    pub(crate) kind: String,
+    pub(crate) app_uuid: String,
     /// Names of fields beyond the required ones (e.g. `addonUuid`), for the logs.
-    pub extra_fields: Vec<String>,
+    pub(crate) extra_fields: Vec<String>,
 }
 
 impl fmt::Debug for RequestContext {
@@ -81,7 +79,7 @@ const REQUIRED: [&str; 8] = [
 
 impl RequestContext {
     /// Decodes RC; the error names what is wrong (never the value).
-    pub fn decode(value: &[u8]) -> Result<RequestContext, String> {
+    pub(crate) fn decode(value: &[u8]) -> Result<RequestContext, String> {
         let bytes = decode_base64(value).ok_or("it is not base64")?;
         let object = Object::parse(&bytes).map_err(str::to_string)?;
         let field = |name: &str| match object.get(name) {
@@ -90,15 +88,35 @@ impl RequestContext {
             Some(_) => Err(format!("field '{name}' must be a string")),
             None => Err(format!("field '{name}' is missing")),
         };
+        let [
+            id,
+            auth,
+            login_url,
+            org_domain_url,
+            org_id,
+            resource,
+            kind,
+            app_uuid,
+        ] = REQUIRED.map(field);
+        // Checked in this order, so the error names the first bad field. `loginUrl` and
+        // `resource` are required but not used.
+        let (id, auth, _, org_domain_url, org_id, _, kind, app_uuid) = (
+            id?,
+            auth?,
+            login_url?,
+            org_domain_url?,
+            org_id?,
+            resource?,
+            kind?,
+            app_uuid?,
+        );
         Ok(RequestContext {
-            id: field(REQUIRED[0])?,
-            auth: field(REQUIRED[1])?,
-            login_url: field(REQUIRED[2])?,
-            org_domain_url: field(REQUIRED[3])?,
-            org_id: field(REQUIRED[4])?,
-            resource: field(REQUIRED[5])?,
-            kind: field(REQUIRED[6])?,
-            app_uuid: field(REQUIRED[7])?,
+            id,
+            auth,
+            org_domain_url,
+            org_id,
+            kind,
+            app_uuid,
             extra_fields: object
                 .names()
                 .filter(|name| !REQUIRED.contains(name))
@@ -110,13 +128,13 @@ impl RequestContext {
 
 /// What the sidecar reads from CC to build the `x-applink-*` headers. CC itself is forwarded as is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientContext {
-    pub org_id: String,
-    pub org_domain_url: Option<String>,
-    pub user_id: Option<String>,
-    pub username: Option<String>,
-    pub api_version: Option<String>,
-    pub namespace: Option<String>,
+pub(crate) struct ClientContext {
+    pub(crate) org_id: String,
+    pub(crate) org_domain_url: Option<String>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) api_version: Option<String>,
+    pub(crate) namespace: Option<String>,
 }
 
 /// A non-empty string, or a number as text.
@@ -130,7 +148,7 @@ fn text(value: Option<&Json<'_>>) -> Option<String> {
 
 impl ClientContext {
     /// Decodes CC. `Err` says why it yields no context headers (it is still forwarded, compat).
-    pub fn decode(value: &[u8]) -> Result<ClientContext, &'static str> {
+    pub(crate) fn decode(value: &[u8]) -> Result<ClientContext, &'static str> {
         let bytes = decode_base64(value).ok_or("it is not base64")?;
         let object = Object::parse(&bytes)?;
         let org_id = text(object.get("orgId")).ok_or("it has no orgId")?;
@@ -150,7 +168,7 @@ impl ClientContext {
 
     /// The decoded `x-applink-*` headers (without the request kind). Values that cannot be header
     /// values are left out.
-    pub fn headers(&self) -> Vec<(&'static str, HeaderValue)> {
+    pub(crate) fn headers(&self) -> Vec<(&'static str, HeaderValue)> {
         let domain = self.org_domain_url.as_ref().map(|url| {
             if url.contains("://") {
                 url.clone()
@@ -178,7 +196,7 @@ fn is_org_id(id: &str) -> bool {
 
 /// The §4.4 cross-check of RC's and CC's org ids: both 15 or 18 alphanumerics that agree in all
 /// 18 characters when both have 18, else in the first 15 (case-sensitive).
-pub fn org_ids_agree(request_org: &str, client_org: &str) -> Result<(), String> {
+pub(crate) fn org_ids_agree(request_org: &str, client_org: &str) -> Result<(), String> {
     if !is_org_id(request_org) {
         return Err("the request context's orgId is not a 15- or 18-character org id".into());
     }

@@ -10,7 +10,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Vis
 
 /// A JSON value as far as the sidecar cares.
 #[derive(Debug, PartialEq)]
-pub enum Json<'a> {
+pub(crate) enum Json<'a> {
     Str(Cow<'a, str>),
     Number(serde_json::Number),
     Object(Object<'a>),
@@ -20,13 +20,13 @@ pub enum Json<'a> {
 
 /// An object's members in order; a repeated name counts as its last value, as in `Value`.
 #[derive(Debug, Default, PartialEq)]
-pub struct Object<'a> {
+pub(crate) struct Object<'a> {
     members: Vec<(Cow<'a, str>, Json<'a>)>,
 }
 
 impl<'a> Object<'a> {
     /// Parses `bytes` as a JSON object.
-    pub fn parse(bytes: &'a [u8]) -> Result<Object<'a>, &'static str> {
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Object<'a>, &'static str> {
         match serde_json::from_slice::<Json<'a>>(bytes) {
             Ok(Json::Object(object)) => Ok(object),
             Ok(_) => Err("it is not a JSON object"),
@@ -34,7 +34,7 @@ impl<'a> Object<'a> {
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<&Json<'a>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Json<'a>> {
         self.members
             .iter()
             .rev()
@@ -42,7 +42,7 @@ impl<'a> Object<'a> {
             .map(|(_, value)| value)
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.members.iter().map(|(key, _)| key.as_ref())
     }
 }

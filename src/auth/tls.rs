@@ -9,7 +9,7 @@ use rustls::{ClientConfig, RootCertStore};
 
 use crate::config::ConfigError;
 
-pub fn client_config(ssl_cert_file: Option<&Path>) -> Result<ClientConfig, ConfigError> {
+pub(crate) fn client_config(ssl_cert_file: Option<&Path>) -> Result<ClientConfig, ConfigError> {
     let mut roots = RootCertStore::empty();
     match ssl_cert_file {
         Some(path) => {

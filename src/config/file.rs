@@ -7,71 +7,71 @@ use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct FileConfig {
-    pub app: AppSection,
-    pub mesh: MeshSection,
+pub(crate) struct FileConfig {
+    pub(crate) app: AppSection,
+    pub(crate) mesh: MeshSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AppSection {
-    pub port: Option<String>,
-    pub host: Option<String>,
+pub(crate) struct AppSection {
+    pub(crate) port: Option<String>,
+    pub(crate) host: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MeshSection {
-    pub authentication: AuthenticationSection,
-    pub healthcheck: HealthcheckSection,
-    pub timeouts: TimeoutsSection,
-    pub limits: LimitsSection,
+pub(crate) struct MeshSection {
+    pub(crate) authentication: AuthenticationSection,
+    pub(crate) healthcheck: HealthcheckSection,
+    pub(crate) timeouts: TimeoutsSection,
+    pub(crate) limits: LimitsSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
-pub struct AuthenticationSection {
-    pub bypass_routes: Option<Vec<String>>,
-    pub verify_client_context: Option<String>,
-    pub cache: CacheSection,
+pub(crate) struct AuthenticationSection {
+    pub(crate) bypass_routes: Option<Vec<String>>,
+    pub(crate) verify_client_context: Option<String>,
+    pub(crate) cache: CacheSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
-pub struct CacheSection {
-    pub max_ttl: Option<String>,
-    pub max_entries: Option<String>,
+pub(crate) struct CacheSection {
+    pub(crate) max_ttl: Option<String>,
+    pub(crate) max_entries: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct HealthcheckSection {
-    pub enable: Option<String>,
-    pub route: Option<String>,
+pub(crate) struct HealthcheckSection {
+    pub(crate) enable: Option<String>,
+    pub(crate) route: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
-pub struct TimeoutsSection {
-    pub header_read: Option<String>,
-    pub idle: Option<String>,
-    pub auth: Option<String>,
-    pub app_response: Option<String>,
-    pub app_boot: Option<String>,
-    pub drain: Option<String>,
-    pub app_pool_idle: Option<String>,
+pub(crate) struct TimeoutsSection {
+    pub(crate) header_read: Option<String>,
+    pub(crate) idle: Option<String>,
+    pub(crate) auth: Option<String>,
+    pub(crate) app_response: Option<String>,
+    pub(crate) app_boot: Option<String>,
+    pub(crate) drain: Option<String>,
+    pub(crate) app_pool_idle: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
-pub struct LimitsSection {
-    pub data_action_target_body: Option<String>,
-    pub header_bytes: Option<String>,
-    pub max_in_flight_requests: Option<String>,
+pub(crate) struct LimitsSection {
+    pub(crate) data_action_target_body: Option<String>,
+    pub(crate) header_bytes: Option<String>,
+    pub(crate) max_in_flight_requests: Option<String>,
 }
 
 /// Parses the file's text. An empty file is the defaults.
-pub fn parse(text: &str) -> Result<FileConfig, String> {
+pub(crate) fn parse(text: &str) -> Result<FileConfig, String> {
     if text.trim().is_empty() {
         return Ok(FileConfig::default());
     }

@@ -47,7 +47,10 @@ impl Env<'_> {
     }
 }
 
-pub fn load(cli: &Cli, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+pub(crate) fn load(
+    cli: &Cli,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     let mut env = Env {
         lookup,
         warnings: Vec::new(),

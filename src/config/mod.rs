@@ -4,7 +4,7 @@
 
 mod file;
 mod load;
-pub mod values;
+pub(crate) mod values;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -13,20 +13,20 @@ use std::time::Duration;
 use crate::cli::Cli;
 
 /// The default public port when neither `--port` nor `PORT` is given (compat).
-pub const DEFAULT_PORT: u16 = 8070;
+pub(crate) const DEFAULT_PORT: u16 = 8070;
 /// The default file name, looked up in the working directory.
-pub const DEFAULT_CONFIG_FILE: &str = "heroku-applink-service-mesh.yaml";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "heroku-applink-service-mesh.yaml";
 
 /// A secret value (the AppLink API token). Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
     /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -39,106 +39,106 @@ impl fmt::Debug for Secret {
 
 /// The AppLink add-on attachment the sidecar authenticates against.
 #[derive(Clone, Debug)]
-pub struct ApiConfig {
+pub(crate) struct ApiConfig {
     /// Base URL with any trailing `/` trimmed, e.g. `https://host/addons/<uuid>`.
-    pub base_url: String,
-    pub token: Secret,
+    pub(crate) base_url: String,
+    pub(crate) token: Secret,
     /// The attachment's config var prefix (`HEROKU_APPLINK` unless renamed).
-    pub attachment: String,
+    pub(crate) attachment: String,
 }
 
 /// Production (every request authenticated) or local development.
 #[derive(Clone, Debug)]
-pub enum Mode {
+pub(crate) enum Mode {
     Production(ApiConfig),
     Dev,
 }
 
 #[derive(Clone, Debug)]
-pub struct AppTarget {
+pub(crate) struct AppTarget {
     /// Host of the app, e.g. `127.0.0.1`.
-    pub host: String,
-    pub port: u16,
+    pub(crate) host: String,
+    pub(crate) port: u16,
 }
 
 impl AppTarget {
     /// `http://host:port`, the base of every forwarded request's URI.
-    pub fn base_uri(&self) -> String {
+    pub(crate) fn base_uri(&self) -> String {
         format!("http://{}:{}", self.host, self.port)
     }
-    pub fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
 }
 
 #[derive(Clone, Debug)]
-pub struct AuthSettings {
+pub(crate) struct AuthSettings {
     /// Glob patterns (§4.2); empty unless acknowledged.
-    pub bypass_routes: Vec<String>,
+    pub(crate) bypass_routes: Vec<String>,
     /// `bypassRoutes` were configured but not acknowledged, so they are ignored.
-    pub bypass_routes_ignored: bool,
-    pub bypass_all: bool,
-    pub verify_client_context: bool,
-    pub cache_max_ttl: Duration,
-    pub cache_max_entries: usize,
+    pub(crate) bypass_routes_ignored: bool,
+    pub(crate) bypass_all: bool,
+    pub(crate) verify_client_context: bool,
+    pub(crate) cache_max_ttl: Duration,
+    pub(crate) cache_max_entries: usize,
 }
 
 #[derive(Clone, Debug)]
-pub struct Timeouts {
-    pub header_read: Duration,
-    pub idle: Duration,
-    pub auth: Duration,
-    pub app_response: Duration,
-    pub app_boot: Duration,
-    pub drain: Duration,
-    pub app_pool_idle: Duration,
+pub(crate) struct Timeouts {
+    pub(crate) header_read: Duration,
+    pub(crate) idle: Duration,
+    pub(crate) auth: Duration,
+    pub(crate) app_response: Duration,
+    pub(crate) app_boot: Duration,
+    pub(crate) drain: Duration,
+    pub(crate) app_pool_idle: Duration,
 }
 
 #[derive(Clone, Debug)]
-pub struct Limits {
-    pub data_action_target_body: u64,
-    pub header_bytes: u64,
-    pub max_in_flight_requests: usize,
+pub(crate) struct Limits {
+    pub(crate) data_action_target_body: u64,
+    pub(crate) header_bytes: u64,
+    pub(crate) max_in_flight_requests: usize,
 }
 
 #[derive(Clone, Debug)]
-pub struct LogSettings {
+pub(crate) struct LogSettings {
     /// tracing EnvFilter directives.
-    pub filter: String,
-    pub json: bool,
+    pub(crate) filter: String,
+    pub(crate) json: bool,
 }
 
 /// Everything the sidecar needs to run, validated.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Public port; 0 picks a free one.
-    pub port: u16,
-    pub app: AppTarget,
-    pub mode: Mode,
-    pub auth: AuthSettings,
+    pub(crate) port: u16,
+    pub(crate) app: AppTarget,
+    pub(crate) mode: Mode,
+    pub(crate) auth: AuthSettings,
     /// The exact health route, when enabled.
-    pub health_route: Option<String>,
-    pub timeouts: Timeouts,
-    pub limits: Limits,
-    pub log: LogSettings,
+    pub(crate) health_route: Option<String>,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) limits: Limits,
+    pub(crate) log: LogSettings,
     /// Runtime worker threads (`HEROKU_APPLINK_SERVICE_MESH_WORKERS`); `None` follows the CPUs the
     /// process may use.
-    pub workers: Option<usize>,
+    pub(crate) workers: Option<usize>,
     /// Replaces the trusted roots of the AppLink API client.
-    pub ssl_cert_file: Option<PathBuf>,
-    pub app_name: Option<String>,
-    pub dyno: Option<String>,
+    pub(crate) ssl_cert_file: Option<PathBuf>,
+    pub(crate) app_name: Option<String>,
+    pub(crate) dyno: Option<String>,
     /// The app command, verbatim; empty means proxy only.
-    pub app_command: Vec<String>,
+    pub(crate) app_command: Vec<String>,
     /// The YAML file that was read, if any.
-    pub config_file: Option<PathBuf>,
+    pub(crate) config_file: Option<PathBuf>,
     /// Start-up warnings, logged once telemetry is up.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// A configuration error: one line saying what is wrong and how to fix it. Exit code 64.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+pub struct ConfigError(pub(crate) String);
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -154,7 +154,12 @@ impl Config {
         load::load(cli, lookup)
     }
 
-    pub fn is_dev(&self) -> bool {
+    /// The runtime worker threads asked for (`HEROKU_APPLINK_SERVICE_MESH_WORKERS`).
+    pub fn workers(&self) -> Option<usize> {
+        self.workers
+    }
+
+    pub(crate) fn is_dev(&self) -> bool {
         matches!(self.mode, Mode::Dev)
     }
 
@@ -218,7 +223,7 @@ impl Config {
 }
 
 /// Loopback hosts: `localhost`, 127.0.0.0/8 and `::1`.
-pub fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Go's `strconv.ParseBool` (compat): `Some(b)` for the accepted spellings, `None` otherwise.
-pub fn parse_go_bool(value: &str) -> Option<bool> {
+pub(crate) fn parse_go_bool(value: &str) -> Option<bool> {
     match value {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
@@ -12,7 +12,7 @@ pub fn parse_go_bool(value: &str) -> Option<bool> {
 }
 
 /// A duration: `500ms`, `10s`, `2m`, `1h`, or a plain number of seconds (`10`, `1.5`).
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {
     let value = value.trim();
     let split = value
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -36,7 +36,7 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
 }
 
 /// A byte size: `10MiB`, `64KiB`, `1GiB`, `500KB`, `2MB`, or a plain number of bytes.
-pub fn parse_size(value: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(value: &str) -> Result<u64, String> {
     let value = value.trim();
     let split = value
         .find(|c: char| !c.is_ascii_digit())
@@ -65,7 +65,7 @@ pub fn parse_size(value: &str) -> Result<u64, String> {
 }
 
 /// A TCP port number.
-pub fn parse_port(value: &str) -> Result<u16, String> {
+pub(crate) fn parse_port(value: &str) -> Result<u16, String> {
     value
         .trim()
         .parse()

@@ -10,27 +10,28 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use super::Metrics;
+use super::millis;
 use crate::body::MeshBody;
 
 /// What one request did, filled in by the handler's phases.
-pub struct RequestLog {
-    pub method: String,
+pub(crate) struct RequestLog {
+    pub(crate) method: String,
     /// The path, never the query.
-    pub path: String,
-    pub request_id: String,
-    pub kind: &'static str,
-    pub outcome: &'static str,
-    pub status: u16,
-    pub auth: Option<Duration>,
-    pub app: Option<Duration>,
-    pub started: Instant,
+    pub(crate) path: String,
+    pub(crate) request_id: String,
+    pub(crate) kind: &'static str,
+    pub(crate) outcome: &'static str,
+    pub(crate) status: u16,
+    pub(crate) auth: Option<Duration>,
+    pub(crate) app: Option<Duration>,
+    pub(crate) started: Instant,
     /// Request body bytes read so far (shared with the counting request body).
-    pub bytes_in: Arc<AtomicU64>,
-    pub rejected: bool,
+    pub(crate) bytes_in: Arc<AtomicU64>,
+    pub(crate) rejected: bool,
 }
 
 impl RequestLog {
-    pub fn new(method: &http::Method, path: &str) -> RequestLog {
+    pub(crate) fn new(method: &http::Method, path: &str) -> RequestLog {
         RequestLog {
             method: method.as_str().to_string(),
             path: path.to_string(),
@@ -57,7 +58,7 @@ impl RequestLog {
             outcome = self.outcome,
             auth_ms = %Millis(self.auth),
             app_ms = %Millis(self.app),
-            total_ms = self.started.elapsed().as_millis() as u64,
+            total_ms = millis(self.started.elapsed()),
             bytes_in = self.bytes_in.load(Ordering::Relaxed),
             bytes_out,
         );
@@ -79,7 +80,7 @@ impl std::fmt::Display for Millis {
 /// The response body, counting what it sends; logs the request line and records metrics when it
 /// ends or is dropped (a caller that went away still gets its line). `held` (an in-flight slot, a
 /// connection's activity mark) is released at the same moment.
-pub struct LoggedBody<H> {
+pub(crate) struct LoggedBody<H> {
     inner: MeshBody,
     log: Option<RequestLog>,
     bytes_out: u64,
@@ -88,7 +89,7 @@ pub struct LoggedBody<H> {
 }
 
 impl<H> LoggedBody<H> {
-    pub fn new(inner: MeshBody, log: RequestLog, metrics: Arc<Metrics>, held: H) -> Self {
+    pub(crate) fn new(inner: MeshBody, log: RequestLog, metrics: Arc<Metrics>, held: H) -> Self {
         LoggedBody {
             inner,
             log: Some(log),
@@ -145,13 +146,13 @@ impl<H: Unpin> Body for LoggedBody<H> {
 }
 
 /// The request body on its way to the app, counting what it carries.
-pub struct CountingBody<B> {
+pub(crate) struct CountingBody<B> {
     inner: B,
     count: Arc<AtomicU64>,
 }
 
 impl<B> CountingBody<B> {
-    pub fn new(inner: B, count: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(inner: B, count: Arc<AtomicU64>) -> Self {
         CountingBody { inner, count }
     }
 }

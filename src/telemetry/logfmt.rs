@@ -8,7 +8,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-pub struct Logfmt;
+pub(crate) struct Logfmt;
 
 impl<S, N> FormatEvent<S, N> for Logfmt
 where
@@ -103,7 +103,7 @@ fn key(field: &Field) -> &str {
 }
 
 /// Appends ` key=value`, quoting and escaping the value when it needs it.
-pub fn push_pair(line: &mut impl Write, key: &str, value: &str) -> fmt::Result {
+pub(crate) fn push_pair(line: &mut impl Write, key: &str, value: &str) -> fmt::Result {
     line.write_char(' ')?;
     line.write_str(key)?;
     line.write_char('=')?;

@@ -1,5 +1,6 @@
 //! Request counters and latency samples, reported every minute as an l2met line (§8).
 
+use super::millis;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 const MAX_SAMPLES: usize = 8192;
 
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     requests: AtomicU64,
     rejected: AtomicU64,
     samples: Mutex<Samples>,
@@ -17,28 +18,28 @@ pub struct Metrics {
 #[derive(Default)]
 struct Samples {
     latencies_ms: Vec<u64>,
-    seen: u64,
+    seen: usize,
 }
 
 /// One interval's figures.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Snapshot {
-    pub requests: u64,
-    pub rejected: u64,
-    pub p50_ms: u64,
-    pub p99_ms: u64,
+pub(crate) struct Snapshot {
+    pub(crate) requests: u64,
+    pub(crate) rejected: u64,
+    pub(crate) p50_ms: u64,
+    pub(crate) p99_ms: u64,
 }
 
 impl Metrics {
     /// Records a finished request; `rejected` when the sidecar answered it itself with an error.
-    pub fn record(&self, latency: Duration, rejected: bool) {
+    pub(crate) fn record(&self, latency: Duration, rejected: bool) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         if rejected {
             self.rejected.fetch_add(1, Ordering::Relaxed);
         }
-        let ms = latency.as_millis() as u64;
+        let ms = millis(latency);
         let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = samples.seen as usize;
+        let seen = samples.seen;
         if samples.latencies_ms.len() < MAX_SAMPLES {
             samples.latencies_ms.push(ms);
         } else {
@@ -48,7 +49,7 @@ impl Metrics {
     }
 
     /// The figures since the last snapshot, resetting them.
-    pub fn take(&self) -> Snapshot {
+    pub(crate) fn take(&self) -> Snapshot {
         let mut latencies = {
             let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
             samples.seen = 0;
@@ -73,7 +74,7 @@ impl Metrics {
 
 impl Snapshot {
     /// The l2met measurements, e.g. `count#mesh.requests=3 ... sample#mesh.latency.p99=12ms`.
-    pub fn l2met(&self) -> String {
+    pub(crate) fn l2met(&self) -> String {
         format!(
             "count#mesh.requests={} count#mesh.rejected={} sample#mesh.latency.p50={}ms sample#mesh.latency.p99={}ms",
             self.requests, self.rejected, self.p50_ms, self.p99_ms

@@ -6,9 +6,9 @@ mod logfmt;
 mod metrics;
 mod writer;
 
-pub use access::{CountingBody, LoggedBody, RequestLog};
-pub use metrics::{Metrics, Snapshot};
-pub use writer::LogFlusher;
+pub(crate) use access::{CountingBody, LoggedBody, RequestLog};
+pub(crate) use metrics::Metrics;
+pub(crate) use writer::LogFlusher;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +27,7 @@ const CAPPED_TARGETS: [&str; 5] = ["hyper", "h2", "rustls", "tokio_rustls", "hyp
 /// Installs the global subscriber (the binary calls this once; tests run without one). Lines go to
 /// stdout through a writer thread of their own, so logging never blocks a request; the returned
 /// flusher writes what is left at exit.
-pub fn init(settings: &LogSettings) -> LogFlusher {
+pub(crate) fn init(settings: &LogSettings) -> LogFlusher {
     let (out, flusher) = writer::spawn(std::io::stdout(), writer::DEFAULT_LIMIT, settings.json);
     let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let capped = filter_fn(|meta| {
@@ -58,8 +58,13 @@ pub fn init(settings: &LogSettings) -> LogFlusher {
     flusher
 }
 
+/// Whole milliseconds, saturating (no duration the sidecar measures comes near the limit).
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Logs the l2met line every `every` until the runtime stops.
-pub fn report_every(metrics: Arc<Metrics>, every: Duration, source: Option<String>) {
+pub(crate) fn report_every(metrics: Arc<Metrics>, every: Duration, source: Option<String>) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.tick().await;

@@ -15,7 +15,7 @@ const BATCH_EVERY: Duration = Duration::from_millis(50);
 /// Waiting bytes that make the writer thread write at once.
 const FLUSH_AT: usize = 64 * 1024;
 /// The most bytes held for stdout; beyond it, lines are dropped.
-pub const DEFAULT_LIMIT: usize = 1024 * 1024;
+pub(crate) const DEFAULT_LIMIT: usize = 1024 * 1024;
 /// How long the last flush may take at exit before the sidecar exits anyway (a stalled stdout).
 const LAST_FLUSH: Duration = Duration::from_secs(2);
 
@@ -43,12 +43,12 @@ impl Shared {
 
 /// The `MakeWriter` the log subscriber writes through. Cloning shares the same buffer.
 #[derive(Clone)]
-pub struct LogWriter {
+pub(crate) struct LogWriter {
     shared: Arc<Shared>,
 }
 
 /// Stops the writer thread after it has written everything still buffered.
-pub struct LogFlusher {
+pub(crate) struct LogFlusher {
     shared: Arc<Shared>,
     /// Disconnects when the writer thread has finished.
     finished: Option<mpsc::Receiver<()>>,
@@ -56,7 +56,7 @@ pub struct LogFlusher {
 
 /// Starts the writer thread over `out`, holding at most `limit` bytes; `json` says how to word
 /// the dropped-lines notice.
-pub fn spawn(
+pub(crate) fn spawn(
     out: impl Write + Send + 'static,
     limit: usize,
     json: bool,
@@ -156,7 +156,7 @@ impl LogWriter {
 impl LogFlusher {
     /// Writes what is buffered and stops the thread (waiting at most [`LAST_FLUSH`] for a stalled
     /// stdout); later lines are dropped.
-    pub fn flush_and_stop(mut self) {
+    pub(crate) fn flush_and_stop(mut self) {
         self.stop();
     }
 
@@ -176,7 +176,7 @@ impl Drop for LogFlusher {
 }
 
 /// One event's output: the formatter writes the whole line, then it goes to the buffer at once.
-pub struct LogLine<'a> {
+pub(crate) struct LogLine<'a> {
     writer: &'a LogWriter,
 }
 

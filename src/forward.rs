@@ -1,0 +1,112 @@
+//! Forwarding an admitted request to the app (docs/behaviour.md §6), in three steps: rewrite the
+//! request, send it, rewrite the response.
+
+use std::time::Instant;
+
+use http::request::Parts;
+use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+
+use crate::admission::{Admission, RequestBody};
+use crate::body::{MeshBody, full};
+use crate::error::MeshError;
+use crate::headers::{self, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
+use crate::proxy;
+use crate::state::Mesh;
+use crate::telemetry::{CountingBody, RequestLog};
+
+/// What the response step needs to know about the request that was sent.
+struct Sent {
+    upgrade: bool,
+    /// The caller's side of an upgrade, joined to the app's once it switches protocols.
+    inbound_upgrade: Option<OnUpgrade>,
+    /// The caller's protocol version, which the response keeps.
+    version: Version,
+}
+
+/// Sends the admitted request to the app and returns the app's response, rewritten.
+pub(crate) async fn forward(
+    mesh: &Mesh,
+    parts: Parts,
+    admission: Admission,
+    log: &mut RequestLog,
+) -> Result<Response<MeshBody>, MeshError> {
+    let (request, sent) = rewrite_request(parts, admission, log);
+    let started = Instant::now();
+    let result = mesh.app.send(request, sent.upgrade).await;
+    log.app = Some(started.elapsed());
+    let response = result?;
+    mesh.gate.mark_ready();
+    Ok(rewrite_response(mesh, response, sent, log))
+}
+
+/// The headers the app receives (§6): hop-by-hop, RC, inbound `x-applink-*` and (unless admitted
+/// with it) CC removed; the request id, the decoded context and the request kind added.
+fn rewrite_request(
+    mut parts: Parts,
+    admission: Admission,
+    log: &RequestLog,
+) -> (Request<MeshBody>, Sent) {
+    let upgrade = headers::is_upgrade(&parts.headers);
+    let sent = Sent {
+        upgrade,
+        inbound_upgrade: parts.extensions.remove::<OnUpgrade>(),
+        version: parts.version,
+    };
+    let h = &mut parts.headers;
+    headers::strip_hop_by_hop(h, upgrade);
+    h.remove(REQUEST_CONTEXT);
+    headers::remove_applink_headers(h);
+    if !admission.keep_client_context {
+        h.remove(CLIENT_CONTEXT);
+    }
+    if let Ok(id) = HeaderValue::from_str(&log.request_id) {
+        h.insert(REQUEST_ID, id);
+    }
+    for (name, value) in admission.context {
+        h.insert(name, value);
+    }
+    h.insert(
+        "x-applink-request-kind",
+        HeaderValue::from_static(admission.kind.as_str()),
+    );
+    let body = match admission.body {
+        RequestBody::Buffered(bytes) => full(bytes),
+        RequestBody::Streamed(incoming) => {
+            CountingBody::new(incoming, log.bytes_in.clone()).boxed_unsync()
+        }
+    };
+    (Request::from_parts(parts, body), sent)
+}
+
+/// The response the caller receives: hop-by-hop headers removed (or, for a switch of protocols,
+/// the two upgraded connections joined), the request id, and the caller's protocol version.
+fn rewrite_response(
+    mesh: &Mesh,
+    mut response: Response<Incoming>,
+    sent: Sent,
+    log: &mut RequestLog,
+) -> Response<MeshBody> {
+    let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+    if sent.upgrade && switching {
+        if let Some(inbound) = sent.inbound_upgrade {
+            let outbound = hyper::upgrade::on(&mut response);
+            proxy::tunnel(inbound, outbound, mesh.shutdown.watch());
+        }
+        log.outcome = "upgraded";
+    } else {
+        headers::strip_hop_by_hop(response.headers_mut(), false);
+    }
+    if switching && !sent.upgrade {
+        tracing::warn!("the app switched protocols without being asked to");
+    }
+    if let Ok(id) = HeaderValue::from_str(&log.request_id) {
+        response.headers_mut().insert(REQUEST_ID, id);
+    }
+    // The caller talks to the sidecar: answer in its protocol version, not the app's (an
+    // HTTP/1.0 app must not turn the response into HTTP/1.0).
+    *response.version_mut() = sent.version;
+    response.map(|b| b.boxed_unsync())
+}
