@@ -98,18 +98,26 @@ install::download() {
     "Check that ${URL_VAR} is reachable from the build, or unset it to use the packaged binary."
 }
 
-# Puts a verified binary at $1. Uses, in order: a download when the download URL is set; the binary
-# the buildpack carries; the cache folder $2 (if not empty) for a downloaded version. $3 is the config var
-# folder.
-install::obtain() {
-  local dest="$1" cache="$2" env_dir="$3"
-  local arch packaged requested version expected base carried name actual
-  arch=$(install::arch)
+# Decides what this build installs, from the config var files in folder $1 (may be empty). Sets
+# INSTALL_ARCH, INSTALL_VERSION, INSTALL_SHA256 (the recorded checksum) and INSTALL_BASE_URL (the
+# download URL, or empty); fails the build for a version or architecture it cannot verify.
+install::plan() {
+  local env_dir="$1" packaged requested
+  INSTALL_ARCH=$(install::arch)
   packaged=$(install::packaged_version)
   requested=$(install::config_var "${env_dir}" "${VERSION_VAR}")
-  version=$(install::requested_version "${requested}" "${packaged}")
-  base=$(install::config_var "${env_dir}" "${URL_VAR}")
-  expected=$(install::expected_checksum "${version}" "${arch}")
+  INSTALL_VERSION=$(install::requested_version "${requested}" "${packaged}")
+  INSTALL_BASE_URL=$(install::config_var "${env_dir}" "${URL_VAR}")
+  INSTALL_SHA256=$(install::expected_checksum "${INSTALL_VERSION}" "${INSTALL_ARCH}")
+}
+
+# Puts a verified binary at $1, as install::plan decided (call it first). Uses, in order: a download
+# when the download URL is set; the binary the buildpack carries; the cache folder $2 (if not
+# empty) for a downloaded version.
+install::obtain() {
+  local dest="$1" cache="$2"
+  local arch="${INSTALL_ARCH:?install::plan first}" version="${INSTALL_VERSION}"
+  local expected="${INSTALL_SHA256}" base="${INSTALL_BASE_URL}" carried name actual
   name="${MESH_NAME}-${version}-${arch}"
   carried="${BUILDPACK_DIR}/binaries/${name}"
 
@@ -159,9 +167,8 @@ install::cached() {
 
 # Links the legacy name heroku-applink-service-mesh-latest-<arch> next to the binary in folder $1.
 install::legacy_link() {
-  local dir="$1" arch
-  arch=$(install::arch)
-  ln -sfn "${MESH_NAME}" "${dir}/${MESH_NAME}-latest-${arch}"
+  local dir="$1"
+  ln -sfn "${MESH_NAME}" "${dir}/${MESH_NAME}-latest-${INSTALL_ARCH:?install::plan first}"
 }
 
 # Runs the installed binary's -v; fails the build when it does not run.
