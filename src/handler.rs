@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use http::request::Parts;
 use http::{HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
@@ -93,19 +94,8 @@ async fn pipeline(
         return Err(MeshError::ShuttingDown);
     }
     *slot = Some(mesh.admit_one()?);
-
-    let limit = mesh.config.limits.header_bytes;
-    if head_bytes(&request) > limit {
-        return Err(MeshError::HeadersTooLarge { limit });
-    }
-    let normal_form =
-        routes::check_path(request.uri().path()).map_err(|why| MeshError::BadPath(why.into()))?;
-
-    let (mut parts, body) = request.into_parts();
-    headers::remove_underscore_spellings(&mut parts.headers);
-    if let Some(name) = headers::first_duplicate(&parts.headers) {
-        return Err(MeshError::DuplicateHeader(name));
-    }
+    let (parts, body) = request.into_parts();
+    let (parts, normal_form) = check_head(mesh, parts)?;
 
     let class = admission::classify(mesh, &parts, normal_form)?;
     let admitted = admission::admit(mesh, class, &parts, body, log).await;
@@ -120,14 +110,31 @@ async fn pipeline(
     forward::forward(mesh, parts, admission, log).await
 }
 
+/// The checks on the request's head (§4.1, §4.3, §11): its size, its path, and its protected
+/// and repeated headers (underscore spellings of protected names are removed). Returns the head and
+/// whether the path is in normal form.
+fn check_head(mesh: &Mesh, mut parts: Parts) -> Result<(Parts, bool), MeshError> {
+    let limit = mesh.config.limits.header_bytes;
+    if head_bytes(&parts) > limit {
+        return Err(MeshError::HeadersTooLarge { limit });
+    }
+    let normal_form =
+        routes::check_path(parts.uri.path()).map_err(|why| MeshError::BadPath(why.into()))?;
+    headers::remove_underscore_spellings(&mut parts.headers);
+    if let Some(name) = headers::first_duplicate(&parts.headers) {
+        return Err(MeshError::DuplicateHeader(name));
+    }
+    Ok((parts, normal_form))
+}
+
 /// The size of the request line and headers, as the caller sent them (near enough).
-fn head_bytes<B>(request: &Request<B>) -> u64 {
-    let uri = request.uri();
+fn head_bytes(parts: &Parts) -> u64 {
+    let uri = &parts.uri;
     let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
         + uri.authority().map_or(0, |a| a.as_str().len())
         + uri.path_and_query().map_or(0, |p| p.as_str().len());
-    let line = request.method().as_str().len() + target + 12;
-    line as u64 + headers::header_bytes(request.headers())
+    let line = parts.method.as_str().len() + target + 12;
+    line as u64 + headers::header_bytes(&parts.headers)
 }
 
 fn info_response() -> Response<MeshBody> {

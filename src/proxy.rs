@@ -54,13 +54,38 @@ impl AppClient {
         }
     }
 
-    /// Sends `request` (headers already rewritten) to the app. `Host` is the caller's; an
-    /// HTTP/2 request, which has none, gets its `:authority`.
+    /// Sends `request` (headers already rewritten) to the app, within `timeouts.appResponse`
+    /// unless it is an upgrade.
     pub(crate) async fn send(
         &self,
         mut request: Request<MeshBody>,
         upgrade: bool,
     ) -> Result<Response<Incoming>, MeshError> {
+        self.address_to_app(&mut request)?;
+        let sent = {
+            let client = self.client.read().unwrap_or_else(|e| e.into_inner());
+            let Some(client) = client.as_ref() else {
+                return Err(MeshError::ShuttingDown);
+            };
+            client.request(request)
+        };
+        let result = if upgrade {
+            // An upgraded connection has no response deadline (§6).
+            sent.await
+        } else {
+            tokio::time::timeout(self.response_timeout, sent)
+                .await
+                .map_err(|_| MeshError::AppTimeout)?
+        };
+        result.map_err(|e| {
+            tracing::warn!(error = %e, connect = e.is_connect(), "request to the app failed");
+            MeshError::AppUnavailable
+        })
+    }
+
+    /// Points the request at the app over HTTP/1.1, keeping its path and query and the caller's
+    /// `Host`; an HTTP/2 request, which has none, gets its `:authority`.
+    fn address_to_app(&self, request: &mut Request<MeshBody>) -> Result<(), MeshError> {
         if !request.headers().contains_key(header::HOST) {
             let host = request
                 .uri()
@@ -81,26 +106,7 @@ impl AppClient {
         *request.uri_mut() = Uri::from_parts(target)
             .map_err(|_| MeshError::BadPath("the path cannot be forwarded".into()))?;
         *request.version_mut() = Version::HTTP_11;
-
-        let sent = {
-            let client = self.client.read().unwrap_or_else(|e| e.into_inner());
-            let Some(client) = client.as_ref() else {
-                return Err(MeshError::ShuttingDown);
-            };
-            client.request(request)
-        };
-        let result = if upgrade {
-            // An upgraded connection has no response deadline (§6).
-            sent.await
-        } else {
-            tokio::time::timeout(self.response_timeout, sent)
-                .await
-                .map_err(|_| MeshError::AppTimeout)?
-        };
-        result.map_err(|e| {
-            tracing::warn!(error = %e, connect = e.is_connect(), "request to the app failed");
-            MeshError::AppUnavailable
-        })
+        Ok(())
     }
 
     /// Drops the pool: idle connections to the app close now, busy ones when their request ends.

@@ -115,43 +115,45 @@ impl Glob {
         let mut states = Vec::new();
         let mut i = 0;
         while i < bytes.len() {
-            let rest = &bytes[i..];
-            if rest == b"/**" {
-                // A trailing `/**` also matches the bare prefix: `/` followed by anything, or nothing.
-                let fork = states.len();
-                states.push(State::Fork(0));
-                states.push(State::Byte(b'/'));
-                states.push(State::Any);
-                let end = states.len();
-                states[fork] = State::Fork(end);
-                i = bytes.len();
-            } else if rest.starts_with(b"/**/") {
-                // `/**/` matches `/` or `/anything/`.
-                states.push(State::Byte(b'/'));
-                let fork = states.len();
-                states.push(State::Fork(0));
-                states.push(State::Any);
-                states.push(State::Byte(b'/'));
-                let end = states.len();
-                states[fork] = State::Fork(end);
-                i += 4;
-            } else if rest.starts_with(b"**") {
-                states.push(State::Any);
-                i += 2;
-            } else if rest == b"*" {
-                // A single trailing `*` matches any suffix, `/` included (compat with the prefix rule).
-                states.push(State::Any);
-                i += 1;
-            } else if rest[0] == b'*' {
-                states.push(State::AnyButSlash);
-                i += 1;
-            } else {
-                states.push(State::Byte(rest[0]));
-                i += 1;
-            }
+            i += Self::compile_next(&bytes[i..], &mut states);
         }
         states.push(State::Accept);
         Glob { states }
+    }
+
+    /// Compiles the token at the start of `rest` into `states`; returns the bytes it took.
+    fn compile_next(rest: &[u8], states: &mut Vec<State>) -> usize {
+        // A fork to the state after the ones `push` adds: "skip them, or go through them".
+        let optional = |states: &mut Vec<State>, push: &dyn Fn(&mut Vec<State>)| {
+            let fork = states.len();
+            states.push(State::Fork(0));
+            push(states);
+            let end = states.len();
+            states[fork] = State::Fork(end);
+        };
+        if rest == b"/**" {
+            // A trailing `/**` also matches the bare prefix: `/` followed by anything, or nothing.
+            optional(states, &|s| s.extend([State::Byte(b'/'), State::Any]));
+            3
+        } else if rest.starts_with(b"/**/") {
+            // `/**/` matches `/` or `/anything/`.
+            states.push(State::Byte(b'/'));
+            optional(states, &|s| s.extend([State::Any, State::Byte(b'/')]));
+            4
+        } else if rest.starts_with(b"**") {
+            states.push(State::Any);
+            2
+        } else if rest == b"*" {
+            // A single trailing `*` matches any suffix, `/` included (compat with the prefix rule).
+            states.push(State::Any);
+            1
+        } else if rest[0] == b'*' {
+            states.push(State::AnyButSlash);
+            1
+        } else {
+            states.push(State::Byte(rest[0]));
+            1
+        }
     }
 
     pub(crate) fn matches(&self, path: &str) -> bool {

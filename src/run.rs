@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::server::{Running, start};
-use crate::supervisor::{App, AppExit};
+use crate::supervisor::{App, AppExit, SpawnError};
 use crate::telemetry;
 
 /// How often the l2met metrics line is written.
@@ -40,32 +40,15 @@ async fn supervise(config: Config) -> i32 {
     // Bind first: a port in use exits 1 before the app is started.
     let running = match start(config).await {
         Ok(running) => running,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start");
-            eprintln!("heroku-applink-service-mesh: {e}");
-            return e.exit_code();
-        }
+        Err(e) => return fail("cannot start", &e, e.exit_code()),
     };
     tracing::info!(addr = %running.local_addr(), "listening");
-    let app = match command.is_empty() {
-        true => None,
-        false => match App::spawn(&command, app_port) {
-            Ok(app) => {
-                tracing::info!(
-                    pid = app.pid(),
-                    program = command[0].as_str(),
-                    app_port,
-                    "started the app with APP_PORT and PORT set to the app port"
-                );
-                Some(app)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start the app");
-                eprintln!("heroku-applink-service-mesh: {e}");
-                running.shutdown().await;
-                return e.exit_code();
-            }
-        },
+    let app = match start_app(&command, app_port) {
+        Ok(app) => app,
+        Err(e) => {
+            running.shutdown().await;
+            return fail("cannot start the app", &e, e.exit_code());
+        }
     };
     telemetry::report_every(running.mesh_metrics(), METRICS_EVERY, source);
 
@@ -85,6 +68,28 @@ async fn supervise(config: Config) -> i32 {
             exit.exit_code()
         }
     }
+}
+
+/// Logs why the sidecar cannot go on, says it on stderr too, and returns the exit code.
+fn fail(what: &str, error: &dyn std::fmt::Display, code: i32) -> i32 {
+    tracing::error!(error = %error, "{what}");
+    eprintln!("heroku-applink-service-mesh: {error}");
+    code
+}
+
+/// Starts the app command, if there is one.
+fn start_app(command: &[String], app_port: u16) -> Result<Option<App>, SpawnError> {
+    let Some(program) = command.first() else {
+        return Ok(None);
+    };
+    let app = App::spawn(command, app_port)?;
+    tracing::info!(
+        pid = app.pid(),
+        program = program.as_str(),
+        app_port,
+        "started the app with APP_PORT and PORT set to the app port"
+    );
+    Ok(Some(app))
 }
 
 async fn exited(app: &Option<App>) -> AppExit {
@@ -138,14 +143,7 @@ impl Plan {
         } = self;
         tracing::info!(signal = %signal, "shutting down: no new connections, draining in-flight requests");
         if let Some(app) = &app {
-            if signal == Signal::SIGTERM && on_dyno {
-                tracing::info!(
-                    "not forwarding SIGTERM to the app: on a dyno, Heroku sent it to every process"
-                );
-            } else {
-                tracing::info!(signal = %signal, pid = app.pid(), "forwarding the signal to the app's process group");
-                app.signal_group(signal);
-            }
+            forward_signal(app, signal, on_dyno);
         }
         let drained = running.shutdown();
         let app_done = async {
@@ -174,6 +172,19 @@ impl Plan {
     }
 }
 
+/// Passes the signal on to the app's group, except SIGTERM on a dyno, where Heroku already sent it
+/// to every process (a second one makes some servers skip their own drain).
+fn forward_signal(app: &App, signal: Signal, on_dyno: bool) {
+    if signal == Signal::SIGTERM && on_dyno {
+        tracing::info!(
+            "not forwarding SIGTERM to the app: on a dyno, Heroku sent it to every process"
+        );
+    } else {
+        tracing::info!(signal = %signal, pid = app.pid(), "forwarding the signal to the app's process group");
+        app.signal_group(signal);
+    }
+}
+
 fn log_start_up(config: &Config) {
     let mode = if config.is_dev() { "dev" } else { "production" };
     tracing::info!(
@@ -196,6 +207,17 @@ fn log_start_up(config: &Config) {
         },
         "runtime threads"
     );
+    warn_of_open_routes(config);
+    if config.app_command.is_empty() {
+        tracing::info!("no app command: proxying to an app started separately");
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// Says loudly when requests go unauthenticated: dev mode, bypass-all, bypass routes.
+fn warn_of_open_routes(config: &Config) {
     if config.is_dev() {
         tracing::warn!(
             "DEV MODE: requests are NOT authenticated and every request is forwarded; never use this on a dyno"
@@ -213,11 +235,5 @@ fn log_start_up(config: &Config) {
         tracing::warn!(
             "bypassRoutes are configured but ignored: set HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true to let them skip authentication"
         );
-    }
-    if config.app_command.is_empty() {
-        tracing::info!("no app command: proxying to an app started separately");
-    }
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
     }
 }

@@ -102,6 +102,28 @@ fn outcome(status: StatusCode) -> Result<(), MeshError> {
     }
 }
 
+/// The URL of one of the API's endpoints.
+fn endpoint(api: &ApiConfig, path: &str) -> Result<Uri, ConfigError> {
+    format!("{}{path}", api.base_url).parse().map_err(|_| {
+        ConfigError(format!(
+            "the AppLink API URL {} is not a valid URL",
+            api.base_url
+        ))
+    })
+}
+
+/// `Authorization: Bearer <token>`, marked sensitive so no debug output shows it.
+fn bearer(api: &ApiConfig) -> Result<HeaderValue, ConfigError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", api.token.expose())).map_err(|_| {
+        ConfigError(format!(
+            "{}_TOKEN holds characters a header cannot carry; copy it again from the add-on's config vars",
+            api.attachment
+        ))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 #[derive(Clone)]
 pub(crate) struct ApiClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
@@ -134,29 +156,11 @@ impl ApiClient {
             .pool_idle_timeout(POOL_IDLE)
             .pool_timer(TokioTimer::new())
             .build(connector);
-        let uri = |path: &str| {
-            format!("{}{path}", api.base_url)
-                .parse::<Uri>()
-                .map_err(|_| {
-                    ConfigError(format!(
-                        "the AppLink API URL {} is not a valid URL",
-                        api.base_url
-                    ))
-                })
-        };
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", api.token.expose()))
-            .map_err(|_| {
-                ConfigError(format!(
-                    "{}_TOKEN holds characters a header cannot carry; copy it again from the add-on's config vars",
-                    api.attachment
-                ))
-            })?;
-        authorization.set_sensitive(true);
         Ok(ApiClient {
             client,
-            salesforce_uri: uri(AuthRequest::SALESFORCE_PATH)?,
-            data_action_target_uri: uri(AuthRequest::DATA_ACTION_TARGET_PATH)?,
-            authorization,
+            salesforce_uri: endpoint(api, AuthRequest::SALESFORCE_PATH)?,
+            data_action_target_uri: endpoint(api, AuthRequest::DATA_ACTION_TARGET_PATH)?,
+            authorization: bearer(api)?,
             deadline,
         })
     }

@@ -3,6 +3,7 @@
 
 mod cache;
 mod client;
+pub(crate) mod client_context;
 pub(crate) mod context;
 mod json;
 mod tls;

@@ -3,11 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::env::{Env, log_settings, mode, workers};
 use super::file::{self, FileConfig};
 use super::values::{parse_duration, parse_go_bool, parse_port, parse_size};
 use super::{
-    ApiConfig, AppTarget, AuthSettings, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT,
-    Limits, LogSettings, Mode, Secret, Timeouts, is_loopback,
+    AppTarget, AuthSettings, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT, Limits,
+    Timeouts, is_loopback,
 };
 use crate::cli::Cli;
 
@@ -15,78 +16,24 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(message.into()))
 }
 
-/// Reads environment variables (empty counts as unset) and collects start-up warnings.
-struct Env<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<String>,
-    warnings: Vec<String>,
-}
-
-impl Env<'_> {
-    fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).filter(|v| !v.is_empty())
-    }
-
-    /// A Go-style boolean; an unknown spelling is false with a warning (compat).
-    fn flag(&mut self, name: &str) -> bool {
-        let value = self.get(name);
-        match value {
-            None => false,
-            Some(v) => parse_go_bool(&v).unwrap_or_else(|| {
-                self.warnings.push(format!(
-                    "{name}={v:?} is not a boolean (use true or false); treating it as false"
-                ));
-                false
-            }),
-        }
-    }
-
-    fn port(&self, name: &str) -> Result<Option<u16>, ConfigError> {
-        self.get(name)
-            .map(|p| parse_port(&p).map_err(|e| ConfigError(format!("{name}: {e}"))))
-            .transpose()
-    }
-}
-
 pub(crate) fn load(
     cli: &Cli,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let mut env = Env {
-        lookup,
-        warnings: Vec::new(),
-    };
+    let mut env = Env::new(lookup);
     let (file, config_file) = read_file(cli.config.as_deref())?;
-
-    let port = match cli.port {
-        Some(port) => port,
-        None => env.port("PORT")?.unwrap_or(DEFAULT_PORT),
-    };
-    let app = app_target(&env, &file)?;
-    if port != 0 && port == app.port && is_loopback(&app.host) {
-        return err(format!(
-            "the public port and APP_PORT are both {port}: the sidecar would proxy to itself; \
-             give the app another port (e.g. APP_PORT=3000)"
-        ));
-    }
+    let (port, app) = ports(cli, &env, &file)?;
     let dyno = env.get("DYNO");
-    let mode = mode(cli, &mut env, dyno.as_deref())?;
-    let auth = auth_settings(&mut env, &file)?;
-    let health_route = health_route(&file)?;
-    let timeouts = timeouts(&file)?;
-    let limits = limits(&file)?;
-    let log = log_settings(&env)?;
-    let workers = workers(&env)?;
-
     Ok(Config {
         port,
         app,
-        mode,
-        auth,
-        health_route,
-        timeouts,
-        limits,
-        log,
-        workers,
+        mode: mode(cli, &mut env, dyno.as_deref())?,
+        auth: auth_settings(&mut env, &file)?,
+        health_route: health_route(&file)?,
+        timeouts: timeouts(&file)?,
+        limits: limits(&file)?,
+        log: log_settings(&env)?,
+        workers: workers(&env)?,
         ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
         app_name: env.get("HEROKU_APP_NAME"),
         dyno,
@@ -94,6 +41,22 @@ pub(crate) fn load(
         config_file,
         warnings: env.warnings,
     })
+}
+
+/// The public port and the app: never the same port on a loopback host (it would proxy to itself).
+fn ports(cli: &Cli, env: &Env<'_>, file: &FileConfig) -> Result<(u16, AppTarget), ConfigError> {
+    let port = match cli.port {
+        Some(port) => port,
+        None => env.port("PORT")?.unwrap_or(DEFAULT_PORT),
+    };
+    let app = app_target(env, file)?;
+    if port != 0 && port == app.port && is_loopback(&app.host) {
+        return err(format!(
+            "the public port and APP_PORT are both {port}: the sidecar would proxy to itself; \
+             give the app another port (e.g. APP_PORT=3000)"
+        ));
+    }
+    Ok((port, app))
 }
 
 fn app_target(env: &Env<'_>, file: &FileConfig) -> Result<AppTarget, ConfigError> {
@@ -106,53 +69,6 @@ fn app_target(env: &Env<'_>, file: &FileConfig) -> Result<AppTarget, ConfigError
     };
     let host = parse_app_host(file.app.host.as_deref().unwrap_or("http://127.0.0.1"))?;
     Ok(AppTarget { host, port })
-}
-
-fn mode(cli: &Cli, env: &mut Env<'_>, dyno: Option<&str>) -> Result<Mode, ConfigError> {
-    if !(cli.dev || env.flag("HEROKU_APPLINK_SERVICE_MESH_DEV")) {
-        return Ok(Mode::Production(api_config(env)?));
-    }
-    match dyno {
-        Some(dyno) => err(format!(
-            "dev mode is refused on a Heroku dyno (DYNO={dyno}); remove --dev and \
-             HEROKU_APPLINK_SERVICE_MESH_DEV from the dyno's configuration"
-        )),
-        None => Ok(Mode::Dev),
-    }
-}
-
-fn api_config(env: &Env<'_>) -> Result<ApiConfig, ConfigError> {
-    let attachment = env
-        .get("HEROKU_APPLINK_SERVICE_MESH_ADDON")
-        .unwrap_or_else(|| "HEROKU_APPLINK".to_string());
-    let url_var = format!("{attachment}_API_URL");
-    let token_var = format!("{attachment}_TOKEN");
-    let (Some(url), Some(token)) = (env.get(&url_var), env.get(&token_var)) else {
-        return err(format!(
-            "{url_var} and {token_var} must be set: provision the Heroku AppLink add-on \
-             (heroku addons:create heroku-applink), or run locally with --dev"
-        ));
-    };
-    let base_url = url.trim_end_matches('/').to_string();
-    let uri: http::Uri = base_url
-        .parse()
-        .map_err(|_| ConfigError(format!("{url_var} is not a URL")))?;
-    let host = uri.host().unwrap_or_default();
-    match uri.scheme_str() {
-        Some("https") if !host.is_empty() => {}
-        Some("http") if is_loopback(host) => {}
-        Some("http") => {
-            return err(format!(
-                "{url_var} must use https (plain http is only allowed for a loopback host)"
-            ));
-        }
-        _ => return err(format!("{url_var} must be an https:// URL")),
-    }
-    Ok(ApiConfig {
-        base_url,
-        token: Secret::new(token),
-        attachment,
-    })
 }
 
 fn auth_settings(env: &mut Env<'_>, file: &FileConfig) -> Result<AuthSettings, ConfigError> {
@@ -265,47 +181,6 @@ fn limits(file: &FileConfig) -> Result<Limits, ConfigError> {
             },
         )?,
     })
-}
-
-fn log_settings(env: &Env<'_>) -> Result<LogSettings, ConfigError> {
-    let filter = env
-        .get("HEROKU_APPLINK_SERVICE_MESH_LOG")
-        .unwrap_or_else(|| "info".into());
-    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&filter) {
-        return err(format!(
-            "HEROKU_APPLINK_SERVICE_MESH_LOG={filter:?} is not a log filter: {e}"
-        ));
-    }
-    let json = match env.get("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT").as_deref() {
-        None | Some("logfmt") => false,
-        Some("json") => true,
-        Some(other) => {
-            return err(format!(
-                "HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT={other:?} is not a log format; use logfmt or json"
-            ));
-        }
-    };
-    Ok(LogSettings { filter, json })
-}
-
-/// `HEROKU_APPLINK_SERVICE_MESH_WORKERS`: how many runtime threads, for a dyno where the app should
-/// keep most of the cores.
-fn workers(env: &Env<'_>) -> Result<Option<usize>, ConfigError> {
-    const NAME: &str = "HEROKU_APPLINK_SERVICE_MESH_WORKERS";
-    env.get(NAME)
-        .map(|v| {
-            v.trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1024).contains(n))
-                .ok_or_else(|| {
-                    ConfigError(format!(
-                        "{NAME}={v:?} is not a number of threads; use a whole number from 1 to 1024, \
-                         or unset it to follow the CPUs the sidecar may use"
-                    ))
-                })
-        })
-        .transpose()
 }
 
 /// `app.host`: `http://host` (the scheme may be omitted); no port, path or https.

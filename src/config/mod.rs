@@ -2,6 +2,7 @@
 //! into one plain [`Config`]. The environment is read through an injectable lookup so tests never
 //! touch the process environment.
 
+mod env;
 mod file;
 mod load;
 pub(crate) mod values;
@@ -165,60 +166,75 @@ impl Config {
 
     /// The configuration as `key = value` lines, secrets redacted (for `--check`).
     pub fn describe(&self) -> String {
-        let mut out = String::new();
-        let mut line = |k: &str, v: String| {
-            out.push_str(&format!("{k} = {v}\n"));
-        };
-        line("port", self.port.to_string());
-        line("app", self.app.base_uri());
+        let mut lines = vec![
+            ("port".to_string(), self.port.to_string()),
+            ("app".to_string(), self.app.base_uri()),
+        ];
+        lines.extend(self.mode_lines());
+        lines.extend(
+            self.setting_lines()
+                .map(|(key, value)| (key.to_string(), value)),
+        );
+        lines.extend(
+            self.warnings
+                .iter()
+                .map(|w| ("warning".to_string(), w.clone())),
+        );
+        lines
+            .iter()
+            .map(|(key, value)| format!("{key} = {value}\n"))
+            .collect()
+    }
+
+    fn mode_lines(&self) -> Vec<(String, String)> {
         match &self.mode {
-            Mode::Dev => line("mode", "dev".into()),
-            Mode::Production(api) => {
-                line("mode", "production".into());
-                line("api.url", api.base_url.clone());
-                line(
-                    &format!("api.token ({}_TOKEN)", api.attachment),
+            Mode::Dev => vec![("mode".into(), "dev".into())],
+            Mode::Production(api) => vec![
+                ("mode".into(), "production".into()),
+                ("api.url".into(), api.base_url.clone()),
+                (
+                    format!("api.token ({}_TOKEN)", api.attachment),
                     "<redacted>".into(),
-                );
-            }
+                ),
+            ],
         }
-        line(
-            "config_file",
-            self.config_file
-                .as_ref()
-                .map_or("(none)".into(), |p| p.display().to_string()),
-        );
-        line("bypass_all_routes", self.auth.bypass_all.to_string());
-        line("bypass_routes", format!("{:?}", self.auth.bypass_routes));
-        line(
-            "bypass_routes_ignored",
-            self.auth.bypass_routes_ignored.to_string(),
-        );
-        line(
-            "verify_client_context",
-            self.auth.verify_client_context.to_string(),
-        );
-        line("cache.max_ttl", format!("{:?}", self.auth.cache_max_ttl));
-        line("cache.max_entries", self.auth.cache_max_entries.to_string());
-        line(
-            "healthcheck",
-            self.health_route
-                .clone()
-                .unwrap_or_else(|| "(disabled)".into()),
-        );
-        line("timeouts", format!("{:?}", self.timeouts));
-        line("limits", format!("{:?}", self.limits));
-        line("log", format!("{:?}", self.log));
-        line(
-            "workers",
-            self.workers
-                .map_or("(the CPUs this process may use)".into(), |n| n.to_string()),
-        );
-        line("app_command", format!("{:?}", self.app_command));
-        for w in &self.warnings {
-            line("warning", w.clone());
-        }
-        out
+    }
+
+    fn setting_lines(&self) -> [(&'static str, String); 13] {
+        let auth = &self.auth;
+        [
+            (
+                "config_file",
+                self.config_file
+                    .as_ref()
+                    .map_or("(none)".into(), |p| p.display().to_string()),
+            ),
+            ("bypass_all_routes", auth.bypass_all.to_string()),
+            ("bypass_routes", format!("{:?}", auth.bypass_routes)),
+            (
+                "bypass_routes_ignored",
+                auth.bypass_routes_ignored.to_string(),
+            ),
+            (
+                "verify_client_context",
+                auth.verify_client_context.to_string(),
+            ),
+            ("cache.max_ttl", format!("{:?}", auth.cache_max_ttl)),
+            ("cache.max_entries", auth.cache_max_entries.to_string()),
+            (
+                "healthcheck",
+                self.health_route.clone().unwrap_or("(disabled)".into()),
+            ),
+            ("timeouts", format!("{:?}", self.timeouts)),
+            ("limits", format!("{:?}", self.limits)),
+            ("log", format!("{:?}", self.log)),
+            (
+                "workers",
+                self.workers
+                    .map_or("(the CPUs this process may use)".into(), |n| n.to_string()),
+            ),
+            ("app_command", format!("{:?}", self.app_command)),
+        ]
     }
 }
 

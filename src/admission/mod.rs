@@ -1,0 +1,207 @@
+//! Deciding whether a request may reach the app (docs/behaviour.md §4–5), in two steps:
+//! [`classify`] looks at the route and headers only; [`admit`] validates the context and asks the
+//! AppLink API. The body is handed over by value and comes back in the [`Admission`], streaming or
+//! read (only a Data Action Target's is read, because the API checks its signature).
+
+mod data_action_target;
+mod salesforce;
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::HeaderValue;
+use http::request::Parts;
+use hyper::body::Incoming;
+
+use crate::auth::client_context::ClientContext;
+use crate::auth::{AuthRequest, Authenticator};
+use crate::error::MeshError;
+use crate::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, SIGNATURE};
+use crate::routes::Bypass;
+use crate::state::Mesh;
+use crate::telemetry::RequestLog;
+
+/// What kind of caller the sidecar let through (`x-applink-request-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestKind {
+    Salesforce,
+    DataActionTarget,
+    Bypass,
+}
+
+impl RequestKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Salesforce => "salesforce",
+            RequestKind::DataActionTarget => "data-action-target",
+            RequestKind::Bypass => "bypass",
+        }
+    }
+}
+
+/// How a request is to be admitted, decided from its route and headers alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// A bypassed route; `with_context` when it carries RC and CC, which are checked anyway
+    /// (§4.5).
+    Bypass {
+        with_context: bool,
+    },
+    Salesforce,
+    DataActionTarget,
+    /// Dev mode: nothing is authenticated; the kind is read from the headers.
+    Dev(RequestKind),
+}
+
+impl Class {
+    /// The kind the request has unless admission changes it.
+    pub(crate) fn kind(self) -> RequestKind {
+        match self {
+            Class::Bypass { .. } => RequestKind::Bypass,
+            Class::Salesforce => RequestKind::Salesforce,
+            Class::DataActionTarget => RequestKind::DataActionTarget,
+            Class::Dev(kind) => kind,
+        }
+    }
+}
+
+/// The request body as admission hands it on.
+pub(crate) enum RequestBody {
+    Streamed(Incoming),
+    /// Read to its end before the request was authenticated.
+    Buffered(Bytes),
+}
+
+/// A request let through, with the context that goes to the app.
+pub(crate) struct Admission {
+    pub(crate) kind: RequestKind,
+    /// Decoded `x-applink-*` headers (without the kind).
+    pub(crate) context: Vec<(&'static str, HeaderValue)>,
+    /// Whether `x-client-context` is forwarded.
+    pub(crate) keep_client_context: bool,
+    pub(crate) body: RequestBody,
+}
+
+impl Admission {
+    fn bypass(body: RequestBody) -> Admission {
+        Admission {
+            kind: RequestKind::Bypass,
+            context: Vec::new(),
+            keep_client_context: false,
+            body,
+        }
+    }
+
+    fn salesforce(context: Vec<(&'static str, HeaderValue)>, body: RequestBody) -> Admission {
+        Admission {
+            kind: RequestKind::Salesforce,
+            context,
+            keep_client_context: true,
+            body,
+        }
+    }
+}
+
+pub(super) fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a HeaderValue> {
+    parts.headers.get(name)
+}
+
+/// Step one: which way the request goes (§4.2, §4.4). A request with half a Salesforce context,
+/// or none and no signature, stops here.
+pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<Class, MeshError> {
+    let has = |name: &str| parts.headers.contains_key(name);
+    let (rc, cc, signature) = (has(REQUEST_CONTEXT), has(CLIENT_CONTEXT), has(SIGNATURE));
+    if mesh.authenticator.is_none() {
+        return Ok(Class::Dev(match (cc, signature) {
+            (true, _) => RequestKind::Salesforce,
+            (false, true) => RequestKind::DataActionTarget,
+            (false, false) => RequestKind::Bypass,
+        }));
+    }
+    if let Some(bypass) = mesh.routes.bypass(parts.uri.path(), normal_form) {
+        if bypass == Bypass::All {
+            tracing::warn!(
+                "authentication is off for every route (HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES)"
+            );
+        }
+        return Ok(Class::Bypass {
+            with_context: rc && cc,
+        });
+    }
+    match (rc, cc, signature) {
+        (true, true, _) => Ok(Class::Salesforce),
+        (true, false, _) => Err(MeshError::PartialContext {
+            present: REQUEST_CONTEXT,
+            missing: CLIENT_CONTEXT,
+        }),
+        (false, true, _) => Err(MeshError::PartialContext {
+            present: CLIENT_CONTEXT,
+            missing: REQUEST_CONTEXT,
+        }),
+        (false, false, true) => Ok(Class::DataActionTarget),
+        (false, false, false) => Err(MeshError::MissingContext),
+    }
+}
+
+/// Step two: validates the context and authenticates (§4.4, §4.5, §5).
+pub(crate) async fn admit(
+    mesh: &Mesh,
+    class: Class,
+    parts: &Parts,
+    body: Incoming,
+    log: &mut RequestLog,
+) -> Result<Admission, MeshError> {
+    let streamed = RequestBody::Streamed;
+    match (class, &mesh.authenticator) {
+        (Class::Dev(_), _) | (_, None) => Ok(admit_dev(class.kind(), parts, streamed(body))),
+        (Class::Bypass { with_context }, Some(authenticator)) => {
+            if !with_context {
+                return Ok(Admission::bypass(streamed(body)));
+            }
+            // Authenticate anyway so the app can trust the context when it is valid; never reject.
+            match salesforce::admit(mesh, authenticator, parts, log).await {
+                Ok(context) => Ok(Admission::salesforce(context, streamed(body))),
+                Err(error) => {
+                    tracing::debug!(
+                        reason = error.reason(),
+                        "context on a bypassed route did not authenticate; forwarding without it"
+                    );
+                    Ok(Admission::bypass(streamed(body)))
+                }
+            }
+        }
+        (Class::Salesforce, Some(authenticator)) => {
+            let context = salesforce::admit(mesh, authenticator, parts, log).await?;
+            Ok(Admission::salesforce(context, streamed(body)))
+        }
+        (Class::DataActionTarget, Some(authenticator)) => {
+            data_action_target::admit(mesh, authenticator, parts, body, log).await
+        }
+    }
+}
+
+/// Dev mode: everything passes; a present CC is decoded into the context headers, unverified.
+fn admit_dev(kind: RequestKind, parts: &Parts, body: RequestBody) -> Admission {
+    let context = header(parts, CLIENT_CONTEXT)
+        .and_then(|cc| ClientContext::decode(cc.as_bytes()).ok())
+        .map(|cc| cc.headers())
+        .unwrap_or_default();
+    Admission {
+        kind,
+        context,
+        keep_client_context: true,
+        body,
+    }
+}
+
+/// One AppLink API call, timed for the log line.
+pub(super) async fn authenticate(
+    authenticator: &Authenticator,
+    request: &AuthRequest,
+    log: &mut RequestLog,
+) -> Result<(), MeshError> {
+    let started = Instant::now();
+    let result = authenticator.authenticate(request, &log.request_id).await;
+    log.auth = Some(started.elapsed());
+    result
+}

@@ -1,0 +1,77 @@
+//! A Salesforce request (Apex, Flow, Agentforce): `x-request-context` and `x-client-context`
+//! (docs/behaviour.md §4.4).
+
+use http::HeaderValue;
+use http::request::Parts;
+
+use super::{authenticate, header};
+use crate::auth::client_context::{ClientContext, org_ids_agree};
+use crate::auth::context::RequestContext;
+use crate::auth::{AuthRequest, Authenticator};
+use crate::error::MeshError;
+use crate::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
+use crate::state::Mesh;
+use crate::telemetry::RequestLog;
+
+/// A Salesforce request (Apex, Flow, Agentforce): validates RC and CC and authenticates;
+/// returns the context headers for the app.
+pub(super) async fn admit(
+    mesh: &Mesh,
+    authenticator: &Authenticator,
+    parts: &Parts,
+    log: &mut RequestLog,
+) -> Result<Vec<(&'static str, HeaderValue)>, MeshError> {
+    let rc_value = header(parts, REQUEST_CONTEXT).map_or(&b""[..], HeaderValue::as_bytes);
+    let rc = RequestContext::decode(rc_value).map_err(MeshError::BadRequestContext)?;
+    if !rc.extra_fields.is_empty() {
+        tracing::debug!(fields = ?rc.extra_fields, "request context has extra fields");
+    }
+    check_request_id(parts, &rc.id)?;
+    let context = client_context_headers(mesh, parts, &rc)?;
+    let request = AuthRequest::Salesforce {
+        org_domain_url: rc.org_domain_url,
+        core_jwt_token: rc.auth,
+        org_id: rc.org_id,
+        app_uuid: rc.app_uuid,
+    };
+    authenticate(authenticator, &request, log).await?;
+    Ok(context)
+}
+
+/// `x-request-id` must contain RC's `id` (compat).
+fn check_request_id(parts: &Parts, context_id: &str) -> Result<(), MeshError> {
+    let why = match header(parts, REQUEST_ID).map(HeaderValue::to_str) {
+        None => "x-request-id is missing; it must contain the request context's id",
+        Some(Err(_)) => "x-request-id is not plain text; it must contain the request context's id",
+        Some(Ok(rid)) if !rid.contains(context_id) => {
+            "x-request-id does not contain the request context's id"
+        }
+        Some(Ok(_)) => return Ok(()),
+    };
+    Err(MeshError::RequestIdMismatch(why.into()))
+}
+
+/// The `x-applink-*` headers from CC, after the org id cross-check (`verifyClientContext`). A CC
+/// that does not decode is forwarded unchanged but gives no headers (compat).
+fn client_context_headers(
+    mesh: &Mesh,
+    parts: &Parts,
+    rc: &RequestContext,
+) -> Result<Vec<(&'static str, HeaderValue)>, MeshError> {
+    let cc_value = header(parts, CLIENT_CONTEXT).map_or(&b""[..], HeaderValue::as_bytes);
+    match ClientContext::decode(cc_value) {
+        Ok(cc) => {
+            if mesh.config.auth.verify_client_context {
+                org_ids_agree(&rc.org_id, &cc.org_id).map_err(MeshError::BadClientContext)?;
+            }
+            Ok(cc.headers())
+        }
+        Err(why) => {
+            tracing::warn!(
+                reason = why,
+                "x-client-context is forwarded unchanged but gives no x-applink-* headers"
+            );
+            Ok(Vec::new())
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The client context, `x-client-context` (CC): what the sidecar reads from it to build the
+//! `x-applink-*` headers, and the org id cross-check against the request context
+//! (docs/behaviour.md §4.4, §6). CC itself is forwarded as it came.
+
+use http::HeaderValue;
+
+use super::context::decode_base64;
+use super::json::{Json, Object};
+
+/// What the sidecar reads from CC to build the `x-applink-*` headers. CC itself is forwarded as is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ClientContext {
+    pub(crate) org_id: String,
+    pub(crate) org_domain_url: Option<String>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) api_version: Option<String>,
+    pub(crate) namespace: Option<String>,
+}
+
+/// A non-empty string, or a number as text.
+fn text(value: Option<&Json<'_>>) -> Option<String> {
+    match value {
+        Some(Json::Str(s)) if !s.is_empty() => Some(s.to_string()),
+        Some(Json::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl ClientContext {
+    /// Decodes CC. `Err` says why it yields no context headers (it is still forwarded, compat).
+    pub(crate) fn decode(value: &[u8]) -> Result<ClientContext, &'static str> {
+        let bytes = decode_base64(value).ok_or("it is not base64")?;
+        let object = Object::parse(&bytes)?;
+        let org_id = text(object.get("orgId")).ok_or("it has no orgId")?;
+        let user = match object.get("userContext") {
+            Some(Json::Object(user)) => Some(user),
+            _ => None,
+        };
+        Ok(ClientContext {
+            org_id,
+            org_domain_url: text(object.get("orgDomainUrl")),
+            user_id: user.and_then(|u| text(u.get("userId"))),
+            username: user.and_then(|u| text(u.get("username"))),
+            api_version: text(object.get("apiVersion")),
+            namespace: text(object.get("namespace")),
+        })
+    }
+
+    /// The decoded `x-applink-*` headers (without the request kind). Values that cannot be header
+    /// values are left out.
+    pub(crate) fn headers(&self) -> Vec<(&'static str, HeaderValue)> {
+        let domain = self.org_domain_url.as_ref().map(|url| {
+            if url.contains("://") {
+                url.clone()
+            } else {
+                format!("https://{url}")
+            }
+        });
+        [
+            ("x-applink-org-id", Some(&self.org_id)),
+            ("x-applink-org-domain-url", domain.as_ref()),
+            ("x-applink-user-id", self.user_id.as_ref()),
+            ("x-applink-username", self.username.as_ref()),
+            ("x-applink-api-version", self.api_version.as_ref()),
+            ("x-applink-namespace", self.namespace.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, HeaderValue::from_str(value?).ok()?)))
+        .collect()
+    }
+}
+
+fn is_org_id(id: &str) -> bool {
+    (id.len() == 15 || id.len() == 18) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The §4.4 cross-check of RC's and CC's org ids: both 15 or 18 alphanumerics that agree in all
+/// 18 characters when both have 18, else in the first 15 (case-sensitive).
+pub(crate) fn org_ids_agree(request_org: &str, client_org: &str) -> Result<(), String> {
+    if !is_org_id(request_org) {
+        return Err("the request context's orgId is not a 15- or 18-character org id".into());
+    }
+    if !is_org_id(client_org) {
+        return Err("the client context's orgId is not a 15- or 18-character org id".into());
+    }
+    let same = if request_org.len() == 18 && client_org.len() == 18 {
+        request_org == client_org
+    } else {
+        request_org[..15] == client_org[..15]
+    };
+    if same {
+        Ok(())
+    } else {
+        Err("its orgId does not match the request context's orgId".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use serde_json::json;
+
+    #[test]
+    fn client_context_headers() {
+        let cc = json!({"orgId": "00Dxx0000000001AAA", "orgDomainUrl": "acme.my.salesforce.com",
+                        "apiVersion": "62.0", "namespace": "", "accessToken": "secret",
+                        "userContext": {"userId": "005xx", "username": "a@b.c"}});
+        let decoded = ClientContext::decode(B64.encode(cc.to_string()).as_bytes()).unwrap();
+        let headers = decoded.headers();
+        let get = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_str().unwrap().to_string())
+        };
+        assert_eq!(
+            get("x-applink-org-id").as_deref(),
+            Some("00Dxx0000000001AAA")
+        );
+        assert_eq!(
+            get("x-applink-org-domain-url").as_deref(),
+            Some("https://acme.my.salesforce.com")
+        );
+        assert_eq!(get("x-applink-user-id").as_deref(), Some("005xx"));
+        assert_eq!(get("x-applink-username").as_deref(), Some("a@b.c"));
+        assert_eq!(get("x-applink-api-version").as_deref(), Some("62.0"));
+        assert_eq!(get("x-applink-namespace"), None);
+        assert!(headers.iter().all(|(_, v)| v != "secret"));
+        assert_eq!(
+            ClientContext::decode(B64.encode("{}").as_bytes()).unwrap_err(),
+            "it has no orgId"
+        );
+    }
+
+    #[test]
+    fn org_id_cross_check() {
+        assert!(org_ids_agree("00Dxx0000000001AAA", "00Dxx0000000001AAA").is_ok());
+        assert!(org_ids_agree("00Dxx0000000001AAA", "00Dxx0000000001").is_ok());
+        assert!(org_ids_agree("00Dxx0000000001", "00Dxx0000000001ZZZ").is_ok());
+        assert!(org_ids_agree("00Dxx0000000001AAA", "00Dxx0000000001AAB").is_err());
+        assert!(org_ids_agree("00Dxx0000000001AAA", "00dxx0000000001AAA").is_err());
+        assert!(org_ids_agree("00Dxx0000000001AAA", "00Dxx000000000-AAA").is_err());
+        assert!(org_ids_agree("short", "00Dxx0000000001AAA").is_err());
+    }
+}

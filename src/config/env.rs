@@ -1,0 +1,137 @@
+//! The sections of the configuration that come from environment variables only: the mode and the
+//! AppLink add-on attachment, logging, and the runtime's threads (docs/behaviour.md §2).
+
+use super::values::{parse_go_bool, parse_port};
+use super::{ApiConfig, ConfigError, LogSettings, Mode, Secret, is_loopback};
+use crate::cli::Cli;
+
+fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(message.into()))
+}
+
+/// Reads environment variables (empty counts as unset) and collects start-up warnings.
+pub(super) struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    pub(super) warnings: Vec<String>,
+}
+
+impl<'a> Env<'a> {
+    pub(super) fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Env<'a> {
+        Env {
+            lookup,
+            warnings: Vec::new(),
+        }
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.is_empty())
+    }
+
+    /// A Go-style boolean; an unknown spelling is false with a warning (compat).
+    pub(super) fn flag(&mut self, name: &str) -> bool {
+        let value = self.get(name);
+        match value {
+            None => false,
+            Some(v) => parse_go_bool(&v).unwrap_or_else(|| {
+                self.warnings.push(format!(
+                    "{name}={v:?} is not a boolean (use true or false); treating it as false"
+                ));
+                false
+            }),
+        }
+    }
+
+    pub(super) fn port(&self, name: &str) -> Result<Option<u16>, ConfigError> {
+        self.get(name)
+            .map(|p| parse_port(&p).map_err(|e| ConfigError(format!("{name}: {e}"))))
+            .transpose()
+    }
+}
+
+pub(super) fn mode(cli: &Cli, env: &mut Env<'_>, dyno: Option<&str>) -> Result<Mode, ConfigError> {
+    if !(cli.dev || env.flag("HEROKU_APPLINK_SERVICE_MESH_DEV")) {
+        return Ok(Mode::Production(api_config(env)?));
+    }
+    match dyno {
+        Some(dyno) => err(format!(
+            "dev mode is refused on a Heroku dyno (DYNO={dyno}); remove --dev and \
+             HEROKU_APPLINK_SERVICE_MESH_DEV from the dyno's configuration"
+        )),
+        None => Ok(Mode::Dev),
+    }
+}
+
+fn api_config(env: &Env<'_>) -> Result<ApiConfig, ConfigError> {
+    let attachment = env
+        .get("HEROKU_APPLINK_SERVICE_MESH_ADDON")
+        .unwrap_or_else(|| "HEROKU_APPLINK".to_string());
+    let url_var = format!("{attachment}_API_URL");
+    let token_var = format!("{attachment}_TOKEN");
+    let (Some(url), Some(token)) = (env.get(&url_var), env.get(&token_var)) else {
+        return err(format!(
+            "{url_var} and {token_var} must be set: provision the Heroku AppLink add-on \
+             (heroku addons:create heroku-applink), or run locally with --dev"
+        ));
+    };
+    let base_url = url.trim_end_matches('/').to_string();
+    let uri: http::Uri = base_url
+        .parse()
+        .map_err(|_| ConfigError(format!("{url_var} is not a URL")))?;
+    let host = uri.host().unwrap_or_default();
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => {}
+        Some("http") if is_loopback(host) => {}
+        Some("http") => {
+            return err(format!(
+                "{url_var} must use https (plain http is only allowed for a loopback host)"
+            ));
+        }
+        _ => return err(format!("{url_var} must be an https:// URL")),
+    }
+    Ok(ApiConfig {
+        base_url,
+        token: Secret::new(token),
+        attachment,
+    })
+}
+
+pub(super) fn log_settings(env: &Env<'_>) -> Result<LogSettings, ConfigError> {
+    let filter = env
+        .get("HEROKU_APPLINK_SERVICE_MESH_LOG")
+        .unwrap_or_else(|| "info".into());
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&filter) {
+        return err(format!(
+            "HEROKU_APPLINK_SERVICE_MESH_LOG={filter:?} is not a log filter: {e}"
+        ));
+    }
+    let json = match env.get("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT").as_deref() {
+        None | Some("logfmt") => false,
+        Some("json") => true,
+        Some(other) => {
+            return err(format!(
+                "HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT={other:?} is not a log format; use logfmt or json"
+            ));
+        }
+    };
+    Ok(LogSettings { filter, json })
+}
+
+/// `HEROKU_APPLINK_SERVICE_MESH_WORKERS`: how many runtime threads, for a dyno where the app should
+/// keep most of the cores.
+pub(super) fn workers(env: &Env<'_>) -> Result<Option<usize>, ConfigError> {
+    const NAME: &str = "HEROKU_APPLINK_SERVICE_MESH_WORKERS";
+    env.get(NAME)
+        .map(|v| {
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "{NAME}={v:?} is not a number of threads; use a whole number from 1 to 1024, \
+                         or unset it to follow the CPUs the sidecar may use"
+                    ))
+                })
+        })
+        .transpose()
+}
