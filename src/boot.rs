@@ -1,5 +1,5 @@
-//! The boot gate (§6): until the app first accepts a connection, requests wait for it (each at
-//! most [`MAX_WAIT`]) until `timeouts.appBoot` has passed since start-up.
+//! The boot gate (docs/behaviour.md §6): until the app first accepts a connection, requests wait
+//! for it (each at most [`MAX_WAIT`]) until `timeouts.appBoot` has passed since start-up.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,4 +1,5 @@
-//! The command line (§1): options first, then the app command, passed on verbatim.
+//! The command line (docs/behaviour.md §1): options first, then the app command, passed on
+//! verbatim.
 
 use std::path::PathBuf;
 

@@ -42,8 +42,9 @@ pub(crate) async fn forward(
     Ok(rewrite_response(mesh, response, sent, log))
 }
 
-/// The headers the app receives (§6): hop-by-hop, RC, inbound `x-applink-*` and (unless admitted
-/// with it) CC removed; the request id, the decoded context and the request kind added.
+/// The headers the app receives (docs/behaviour.md §6): hop-by-hop, RC, inbound `x-applink-*` and
+/// (unless admitted with it) CC removed; the request id, the decoded context and the request kind
+/// added.
 fn rewrite_request(
     mut parts: Parts,
     admission: Admission,

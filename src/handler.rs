@@ -99,7 +99,8 @@ async fn pipeline(
 
     let class = admission::classify(mesh, &parts, normal_form)?;
     let admitted = admission::admit(mesh, class, &parts, body, log).await;
-    // The one place the kind is set: what admission let through, or what was refused.
+    // The one place the kind is set: what admission let through, or what it refused. (A request
+    // refused before it could be classified keeps `unknown`.)
     log.kind = admitted
         .as_ref()
         .map_or(class.kind(), |admission| admission.kind)
@@ -110,9 +111,9 @@ async fn pipeline(
     forward::forward(mesh, parts, admission, log).await
 }
 
-/// The checks on the request's head (§4.1, §4.3, §11): its size, its path, and its protected
-/// and repeated headers (underscore spellings of protected names are removed). Returns the head and
-/// whether the path is in normal form.
+/// The checks on the request's head (docs/behaviour.md §4.1, §4.3, §11): its size, its path, and
+/// its protected and repeated headers (underscore spellings of protected names are removed).
+/// Returns the head and whether the path is in normal form.
 fn check_head(mesh: &Mesh, mut parts: Parts) -> Result<(Parts, bool), MeshError> {
     let limit = mesh.config.limits.header_bytes;
     if head_bytes(&parts) > limit {

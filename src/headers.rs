@@ -1,4 +1,5 @@
-//! Header names and the header rules of §4.3 and §6: protected headers, hop-by-hop stripping.
+//! Header names and the header rules of docs/behaviour.md §4.3 and §6: protected headers,
+//! hop-by-hop stripping.
 
 use http::header::{self, HeaderMap, HeaderName};
 
@@ -11,7 +12,7 @@ pub(crate) const MESH_MODE: &str = "x-applink-mesh-mode";
 /// Prefix of the decoded context headers the sidecar adds; never accepted from a caller.
 pub(crate) const APPLINK_PREFIX: &str = "x-applink-";
 
-/// Headers that may appear at most once (§4.3).
+/// Headers that may appear at most once (docs/behaviour.md §4.3).
 pub(crate) const SINGLE_VALUED: [&str; 4] =
     [REQUEST_CONTEXT, CLIENT_CONTEXT, SIGNATURE, REQUEST_ID];
 

@@ -1,5 +1,5 @@
-//! Forwarding to the app (§6): one pooled keep-alive client, bodies streamed both ways, upgrades
-//! tunnelled.
+//! Forwarding to the app (docs/behaviour.md §6): one pooled keep-alive client, bodies streamed both
+//! ways, upgrades tunnelled.
 
 use std::sync::RwLock;
 use std::time::Duration;
@@ -70,7 +70,7 @@ impl AppClient {
             client.request(request)
         };
         let result = if upgrade {
-            // An upgraded connection has no response deadline (§6).
+            // An upgraded connection has no response deadline (docs/behaviour.md §6).
             sent.await
         } else {
             tokio::time::timeout(self.response_timeout, sent)

@@ -1,4 +1,4 @@
-//! Which routes skip authentication (§3, §4.1–4.2): path safety and bypass globs.
+//! Which routes skip authentication (docs/behaviour.md §3, §4.1–4.2): path safety and bypass globs.
 //!
 //! Patterns are compiled once into a tiny NFA and matched in time linear in the path, so no
 //! pattern/path pair can make matching slow.
@@ -103,7 +103,7 @@ enum State {
     Accept,
 }
 
-/// A compiled bypass pattern (§4.2).
+/// A compiled bypass pattern (docs/behaviour.md §4.2).
 #[derive(Debug, Clone)]
 pub(crate) struct Glob {
     states: Vec<State>,

@@ -1,5 +1,5 @@
-//! The process's life (§7): bind, start the app, serve until a signal or the app's exit, drain,
-//! and exit with the app's code.
+//! The process's life (docs/behaviour.md §7): bind, start the app, serve until a signal or the
+//! app's exit, drain, and exit with the app's code.
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
-//! The app process (§7): started without a shell in its own process group, with `APP_PORT` and
-//! `PORT` set to the app's port; reaped by the one SIGCHLD loop that owns every `waitpid` call
-//! (so, as PID 1, it also reaps orphans without stealing the app's exit status); signalled as a
-//! group.
+//! The app process (docs/behaviour.md §7): started without a shell in its own process group, with
+//! `APP_PORT` and `PORT` set to the app's port; reaped by the one SIGCHLD loop that owns every
+//! `waitpid` call (so, as PID 1, it also reaps orphans without stealing the app's exit status);
+//! signalled as a group.
 
 use std::io;
 use std::os::unix::process::CommandExt;

@@ -425,3 +425,56 @@ async fn a_stalled_stdout_never_holds_up_requests() {
         "{logged} written and {dropped} counted: some request lines vanished"
     );
 }
+
+/// The runtime's threads follow the CPUs the process may use: pinned to one CPU (`taskset`, from
+/// util-linux), it runs one worker; HEROKU_APPLINK_SERVICE_MESH_WORKERS overrides that.
+#[test]
+fn worker_threads_follow_the_cpus_it_may_use() {
+    let workers_line = |pin: bool, workers: Option<&str>| {
+        let mut command = if pin {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", "0", binary()]);
+            taskset
+        } else {
+            Command::new(binary())
+        };
+        command
+            .args(["--dev", "--port", "0"])
+            .env_clear()
+            .env("APP_PORT", common::free_port().to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if let Some(workers) = workers {
+            command.env("HEROKU_APPLINK_SERVICE_MESH_WORKERS", workers);
+        }
+        let mut child = command.spawn().expect("taskset and the binary run");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let found = loop {
+            line.clear();
+            let read = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+            assert!(read > 0, "no runtime line before the output ended");
+            if line.contains("msg=\"runtime threads\"") {
+                break line.clone();
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        found
+    };
+    let pinned = workers_line(true, None);
+    assert!(
+        pinned.contains("workers=1 ") && pinned.contains("the CPUs this process may use"),
+        "{pinned}"
+    );
+    let configured = workers_line(true, Some("3"));
+    assert!(
+        configured.contains("workers=3 ")
+            && configured.contains("HEROKU_APPLINK_SERVICE_MESH_WORKERS"),
+        "{configured}"
+    );
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let unpinned = workers_line(false, None);
+    assert!(unpinned.contains(&format!("workers={all} ")), "{unpinned}");
+}

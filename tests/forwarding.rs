@@ -1,5 +1,5 @@
-//! Forwarding to the app (§6): headers, request ids, streaming, upgrades, the boot gate, and the
-//! failures of the app side.
+//! Forwarding to the app (docs/behaviour.md §6): headers, request ids, streaming, upgrades, the
+//! boot gate, and the failures of the app side.
 
 // Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,5 @@
-//! Routes that skip authentication (§3, §4.1–4.2, §4.5): info, health, bypass globs, bypass-all.
+//! Routes that skip authentication (docs/behaviour.md §3, §4.1–4.2, §4.5): info, health, bypass
+//! globs, bypass-all.
 
 // Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]

@@ -1,5 +1,6 @@
-//! The sidecar as the Procfile's web process (§7): it starts the app, follows it through boot,
-//! forwards signals, drains, and exits with the app's code. Real child processes, real signals.
+//! The sidecar as the Procfile's web process (docs/behaviour.md §7): it starts the app, follows it
+//! through boot, forwards signals, drains, and exits with the app's code. Real child processes,
+//! real signals.
 
 // Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]

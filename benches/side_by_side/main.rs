@@ -4,7 +4,8 @@
 //!
 //! Settings (environment): BENCH_SIDECAR, BENCH_PEER (paths of the release builds), BENCH_SECONDS
 //! (per row, default 10), BENCH_RATE (the fixed rate, default 2000), BENCH_LOAD_CPU (default 0),
-//! BENCH_SERVER_CPU (default 1), BENCH_DIR (scratch folder).
+//! BENCH_SERVER_CPU (default 1), BENCH_DIR (scratch folder), BENCH_PARTS (which parts to run, of
+//! `table,rate,memory,start-up`; default all; memory needs the table).
 
 // A benchmark tool: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
@@ -445,21 +446,29 @@ fn main() {
             None,
         ),
     ];
-    let mut results = Vec::new();
-    for row in &rows {
-        results.push(measure(&settings, &ports, row, app, &headers));
-    }
-    print_table(&rows, &results);
-
+    let parts = std::env::var("BENCH_PARTS").unwrap_or("table,rate,memory,start-up".into());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
-    print_fixed_rate(&settings, &rows, &headers, &runtime);
-    print_memory(
-        &settings, &ports, sidecar, idle_rss, &results, &headers, &runtime,
-    );
-    print_start_up(&settings, &ports);
+    if parts.contains("table") {
+        let results: Vec<Measured> = rows
+            .iter()
+            .map(|row| measure(&settings, &ports, row, app, &headers))
+            .collect();
+        print_table(&rows, &results);
+        if parts.contains("memory") {
+            print_memory(
+                &settings, &ports, sidecar, idle_rss, &results, &headers, &runtime,
+            );
+        }
+    }
+    if parts.contains("rate") {
+        print_fixed_rate(&settings, &rows, &headers, &runtime);
+    }
+    if parts.contains("start-up") {
+        print_start_up(&settings, &ports);
+    }
     drop(fleet);
 }
 

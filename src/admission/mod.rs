@@ -43,7 +43,7 @@ impl RequestKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Class {
     /// A bypassed route; `with_context` when it carries RC and CC, which are checked anyway
-    /// (§4.5).
+    /// (docs/behaviour.md §4.5).
     Bypass {
         with_context: bool,
     },
@@ -106,8 +106,8 @@ pub(super) fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a HeaderValue
     parts.headers.get(name)
 }
 
-/// Step one: which way the request goes (§4.2, §4.4). A request with half a Salesforce context,
-/// or none and no signature, stops here.
+/// Step one: which way the request goes (docs/behaviour.md §4.2, §4.4). A request with half a
+/// Salesforce context, or none and no signature, stops here.
 pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<Class, MeshError> {
     let has = |name: &str| parts.headers.contains_key(name);
     let (rc, cc, signature) = (has(REQUEST_CONTEXT), has(CLIENT_CONTEXT), has(SIGNATURE));
@@ -143,7 +143,7 @@ pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<
     }
 }
 
-/// Step two: validates the context and authenticates (§4.4, §4.5, §5).
+/// Step two: validates the context and authenticates (docs/behaviour.md §4.4, §4.5, §5).
 pub(crate) async fn admit(
     mesh: &Mesh,
     class: Class,

@@ -1,5 +1,6 @@
-//! The opt-in authentication cache (§5): positive results only, for at most `cache.maxTtl` and
-//! never past the JWT's `exp`; identical concurrent calls are coalesced into one.
+//! The opt-in authentication cache (docs/behaviour.md §5): positive results only, for at most
+//! `cache.maxTtl` and never past the JWT's `exp`; identical concurrent calls are coalesced into
+//! one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,5 @@
-//! The AppLink API client (§5): one pooled rustls client built at start-up, a deadline per call,
-//! no redirects, one retry when the call fails before any response.
+//! The AppLink API client (docs/behaviour.md §5): one pooled rustls client built at start-up, a
+//! deadline per call, no redirects, one retry when the call fails before any response.
 
 use std::time::Duration;
 

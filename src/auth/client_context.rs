@@ -75,8 +75,8 @@ fn is_org_id(id: &str) -> bool {
     (id.len() == 15 || id.len() == 18) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The §4.4 cross-check of RC's and CC's org ids: both 15 or 18 alphanumerics that agree in all
-/// 18 characters when both have 18, else in the first 15 (case-sensitive).
+/// The docs/behaviour.md §4.4 cross-check of RC's and CC's org ids: both 15 or 18 alphanumerics
+/// that agree in all 18 characters when both have 18, else in the first 15 (case-sensitive).
 pub(crate) fn org_ids_agree(request_org: &str, client_org: &str) -> Result<(), String> {
     if !is_org_id(request_org) {
         return Err("the request context's orgId is not a 15- or 18-character org id".into());

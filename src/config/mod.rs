@@ -74,7 +74,7 @@ impl AppTarget {
 
 #[derive(Clone, Debug)]
 pub(crate) struct AuthSettings {
-    /// Glob patterns (§4.2); empty unless acknowledged.
+    /// Glob patterns (docs/behaviour.md §4.2); empty unless acknowledged.
     pub(crate) bypass_routes: Vec<String>,
     /// `bypassRoutes` were configured but not acknowledged, so they are ignored.
     pub(crate) bypass_routes_ignored: bool,

@@ -1,5 +1,5 @@
-//! Logs and metrics (§8): tracing to stdout, logfmt (or JSON) lines, one line per finished request,
-//! and an l2met line every minute.
+//! Logs and metrics (docs/behaviour.md §8): tracing to stdout, logfmt (or JSON) lines, one line per
+//! finished request, and an l2met line every minute.
 
 mod access;
 mod logfmt;
