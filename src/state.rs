@@ -13,14 +13,24 @@ use crate::routes::RouteTable;
 use crate::shutdown::Shutdown;
 use crate::telemetry::Metrics;
 
+/// What every request reads, built once by [`Mesh::new`] from the validated configuration: the
+/// settings, the decisions made from them (routes), the two pooled clients (the AppLink API behind
+/// the authenticator, the app), and the few things that change while the sidecar runs, each
+/// behind its own synchronisation: the boot gate, the in-flight slots, the shutdown phase and the
+/// metrics counters. Nothing here is global; the server hands an `Arc<Mesh>` to each connection.
 pub(crate) struct Mesh {
     pub(crate) config: Config,
+    /// The health route and the bypass globs, compiled.
     pub(crate) routes: RouteTable,
-    /// `None` in dev mode.
+    /// Asks the AppLink API (through the cache, when on); `None` in dev mode.
     pub(crate) authenticator: Option<Authenticator>,
+    /// The pooled keep-alive client to the app.
     pub(crate) app: AppClient,
+    /// Whether the app has accepted its first connection.
     pub(crate) gate: Arc<BootGate>,
+    /// Request counts and latencies for the l2met line.
     pub(crate) metrics: Arc<Metrics>,
+    /// `limits.maxInFlightRequests` slots; see [`Mesh::admit_one`].
     in_flight: Arc<Semaphore>,
     pub(crate) shutdown: Shutdown,
 }
