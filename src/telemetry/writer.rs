@@ -221,18 +221,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn writes_every_line_in_order_and_flushes_on_stop() {
+    /// A writer over a [`Gated`] output holding at most `limit` bytes; the sender opens the gate.
+    fn gated(limit: usize) -> (LogWriter, LogFlusher, mpsc::Sender<()>, Arc<Mutex<Vec<u8>>>) {
         let written = Arc::new(Mutex::new(Vec::new()));
         let (open, gate) = mpsc::channel();
-        let (writer, flusher) = spawn(
-            Gated {
-                gate,
-                written: written.clone(),
-            },
-            DEFAULT_LIMIT,
-            false,
-        );
+        let output = Gated {
+            gate,
+            written: written.clone(),
+        };
+        let (writer, flusher) = spawn(output, limit, false);
+        (writer, flusher, open, written)
+    }
+
+    #[test]
+    fn writes_every_line_in_order_and_flushes_on_stop() {
+        let (writer, flusher, open, written) = gated(DEFAULT_LIMIT);
         // Let every write through.
         drop(open);
         for i in 0..1000 {
@@ -250,16 +253,7 @@ mod tests {
 
     #[test]
     fn a_stalled_output_drops_and_counts_instead_of_blocking() {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let (open, gate) = mpsc::channel();
-        let (writer, flusher) = spawn(
-            Gated {
-                gate,
-                written: written.clone(),
-            },
-            100,
-            false,
-        );
+        let (writer, flusher, open, written) = gated(100);
         // The output is stalled: none of these may block, and what does not fit is dropped.
         for _ in 0..50 {
             writer.make_writer().write_all(b"0123456789\n").unwrap();
