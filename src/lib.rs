@@ -19,7 +19,7 @@ mod headers;
 mod proxy;
 mod routes;
 mod run;
-pub mod runtime;
+mod runtime;
 mod server;
 mod shutdown;
 mod state;

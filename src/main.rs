@@ -1,11 +1,11 @@
-//! The `heroku-applink-service-mesh` binary: parse, configure (exit 64 on error), run.
+//! The `heroku-applink-service-mesh` binary: parse, configure (exit 64 on error), run, exit with
+//! the app's code.
 
 use std::io::Write;
 use std::process::exit;
 
 use applink_mesh::cli::{self, EXIT_USAGE, Invocation};
 use applink_mesh::config::Config;
-use applink_mesh::runtime::Shape;
 
 fn main() {
     let cli = match cli::parse(std::env::args_os()) {
@@ -31,14 +31,5 @@ fn main() {
         print!("{}", config.describe());
         exit(0);
     }
-    let runtime = match Shape::new(config.workers()).build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("heroku-applink-service-mesh: cannot start the runtime: {e}");
-            exit(1);
-        }
-    };
-    let code = runtime.block_on(applink_mesh::run(config));
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    exit(code);
+    exit(applink_mesh::run(config));
 }

@@ -94,15 +94,18 @@ impl AppClient {
                 .unwrap_or_else(|| self.authority.clone());
             request.headers_mut().insert(header::HOST, host);
         }
+        let path = std::mem::take(request.uri_mut())
+            .into_parts()
+            .path_and_query
+            .unwrap_or(PathAndQuery::from_static("/"));
+        // Only an origin-form path goes to the app (not `OPTIONS *`).
+        if !path.as_str().starts_with('/') {
+            return Err(MeshError::BadPath("the path cannot be forwarded".into()));
+        }
         let mut target = uri::Parts::default();
         target.scheme = Some(Scheme::HTTP);
         target.authority = Some(self.app.clone());
-        target.path_and_query = Some(
-            std::mem::take(request.uri_mut())
-                .into_parts()
-                .path_and_query
-                .unwrap_or(PathAndQuery::from_static("/")),
-        );
+        target.path_and_query = Some(path);
         *request.uri_mut() = Uri::from_parts(target)
             .map_err(|_| MeshError::BadPath("the path cannot be forwarded".into()))?;
         *request.version_mut() = Version::HTTP_11;

@@ -8,6 +8,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::runtime::Shape;
 use crate::server::{Running, start};
 use crate::supervisor::{App, AppExit, SpawnError};
 use crate::telemetry;
@@ -15,22 +16,38 @@ use crate::telemetry;
 /// How often the l2met metrics line is written.
 const METRICS_EVERY: Duration = Duration::from_secs(60);
 
-/// Runs the sidecar (and the app command, if any) until SIGTERM/SIGINT or the app's exit.
-/// Returns the process exit code, once the last log lines are written.
-pub async fn run(config: Config) -> i32 {
+/// How long tasks still running after the drain (busy connections whose drain timed out) get to
+/// finish, and log their request line, before the runtime is dropped.
+const LAST_TASKS: Duration = Duration::from_secs(1);
+
+/// Runs the sidecar (and the app command, if any) on a runtime shaped to the CPUs it may use,
+/// until SIGTERM/SIGINT or the app's exit. Returns the process exit code, once the runtime has
+/// stopped and the last log lines are written.
+pub fn run(config: Config) -> i32 {
     let logs = telemetry::init(&config.log);
-    let code = supervise(config).await;
+    let shape = Shape::new(config.workers);
+    let code = match shape.build() {
+        Ok(runtime) => {
+            let code = runtime.block_on(supervise(config, shape));
+            runtime.shutdown_timeout(LAST_TASKS);
+            code
+        }
+        Err(e) => {
+            eprintln!("heroku-applink-service-mesh: cannot start the runtime: {e}");
+            1
+        }
+    };
     logs.flush_and_stop();
     code
 }
 
-async fn supervise(config: Config) -> i32 {
+async fn supervise(config: Config, shape: Shape) -> i32 {
     // Listen before anything starts, so an early signal is handled rather than fatal.
     let Ok(mut signals) = Signals::new() else {
         eprintln!("heroku-applink-service-mesh: cannot listen for signals");
         return 1;
     };
-    log_start_up(&config);
+    log_start_up(&config, shape);
     let command = config.app_command.clone();
     let app_port = config.app.port;
     let on_dyno = config.dyno.is_some();
@@ -185,7 +202,7 @@ fn forward_signal(app: &App, signal: Signal, on_dyno: bool) {
     }
 }
 
-fn log_start_up(config: &Config) {
+fn log_start_up(config: &Config, shape: Shape) {
     let mode = if config.is_dev() { "dev" } else { "production" };
     tracing::info!(
         version = crate::VERSION,
@@ -197,7 +214,6 @@ fn log_start_up(config: &Config) {
         dyno = config.dyno.as_deref().unwrap_or(""),
         "starting heroku-applink-service-mesh"
     );
-    let shape = crate::runtime::Shape::new(config.workers);
     tracing::info!(
         workers = shape.workers,
         chosen_by = if shape.configured {

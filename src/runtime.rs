@@ -13,15 +13,15 @@ use tokio::runtime::{Builder, Runtime};
 
 /// How many worker threads, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shape {
-    pub workers: usize,
+pub(crate) struct Shape {
+    pub(crate) workers: usize,
     /// `true` when `HEROKU_APPLINK_SERVICE_MESH_WORKERS` chose it.
-    pub configured: bool,
+    pub(crate) configured: bool,
 }
 
 impl Shape {
     /// The configured count, else the CPUs available to this process (1 if unknown).
-    pub fn new(configured: Option<usize>) -> Shape {
+    pub(crate) fn new(configured: Option<usize>) -> Shape {
         match configured {
             Some(workers) => Shape {
                 workers: workers.max(1),
@@ -35,7 +35,7 @@ impl Shape {
     }
 
     /// A current-thread runtime for one worker, a multi-thread one otherwise.
-    pub fn build(self) -> io::Result<Runtime> {
+    pub(crate) fn build(self) -> io::Result<Runtime> {
         if self.workers == 1 {
             Builder::new_current_thread().enable_all().build()
         } else {

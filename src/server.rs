@@ -58,7 +58,8 @@ impl StartError {
 pub struct Running {
     local_addr: SocketAddr,
     mesh: Arc<Mesh>,
-    serving: JoinHandle<()>,
+    /// The accept loop; `None` once `shutdown` has taken it.
+    serving: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -84,9 +85,19 @@ impl Running {
 
     /// Stops accepting, lets in-flight requests finish (at most `timeouts.drain`), then closes
     /// upgraded connections.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.mesh.shutdown.advance(Phase::Draining);
-        let _ = self.serving.await;
+        if let Some(serving) = self.serving.take() {
+            let _ = serving.await;
+        }
+    }
+}
+
+/// A sidecar dropped without [`Running::shutdown`] (a test that ends) still stops accepting and
+/// drains in the background.
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.mesh.shutdown.advance(Phase::Draining);
     }
 }
 
@@ -98,7 +109,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .local_addr()
         .map_err(|error| StartError::Bind { port, error })?;
     let mesh = Arc::new(Mesh::new(config).map_err(StartError::Config)?);
-    let serving = tokio::spawn(serve(listener, mesh.clone()));
+    let serving = Some(tokio::spawn(serve(listener, mesh.clone())));
     Ok(Running {
         local_addr,
         mesh,

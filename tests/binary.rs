@@ -427,19 +427,27 @@ async fn a_stalled_stdout_never_holds_up_requests() {
 }
 
 /// The runtime's threads follow the CPUs the process may use: pinned to one CPU (`taskset`, from
-/// util-linux), it runs one worker; HEROKU_APPLINK_SERVICE_MESH_WORKERS overrides that.
+/// util-linux) it runs everything on its main thread (plus the log writer's); with
+/// HEROKU_APPLINK_SERVICE_MESH_WORKERS=3, three workers.
 #[test]
 fn worker_threads_follow_the_cpus_it_may_use() {
-    let workers_line = |pin: bool, workers: Option<&str>| {
-        let mut command = if pin {
-            let mut taskset = Command::new("taskset");
-            taskset.args(["-c", "0", binary()]);
-            taskset
-        } else {
-            Command::new(binary())
-        };
+    // A CPU this process may run on, for taskset.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let allowed = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim();
+    let cpu = allowed
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .to_string();
+    // Starts the binary under taskset, waits for its runtime line, counts its threads.
+    let start = |workers: Option<&str>| {
+        let mut command = Command::new("taskset");
         command
-            .args(["--dev", "--port", "0"])
+            .args(["-c", &cpu, binary(), "--dev", "--port", "0"])
             .env_clear()
             .env("APP_PORT", common::free_port().to_string())
             .stdin(std::process::Stdio::null())
@@ -451,30 +459,36 @@ fn worker_threads_follow_the_cpus_it_may_use() {
         let mut child = command.spawn().expect("taskset and the binary run");
         let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        let found = loop {
+        let mut runtime_line = String::new();
+        while !line.contains("msg=listening") {
             line.clear();
             let read = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-            assert!(read > 0, "no runtime line before the output ended");
+            assert!(read > 0, "the sidecar stopped before listening");
             if line.contains("msg=\"runtime threads\"") {
-                break line.clone();
+                runtime_line = line.clone();
             }
-        };
+        }
+        let threads = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+            .unwrap()
+            .count();
         let _ = child.kill();
         let _ = child.wait();
-        found
+        (runtime_line, threads)
     };
-    let pinned = workers_line(true, None);
+    let (pinned, threads) = start(None);
     assert!(
         pinned.contains("workers=1 ") && pinned.contains("the CPUs this process may use"),
         "{pinned}"
     );
-    let configured = workers_line(true, Some("3"));
+    assert_eq!(threads, 2, "one CPU: the main thread and the log writer's");
+    let (configured, threads) = start(Some("3"));
     assert!(
         configured.contains("workers=3 ")
             && configured.contains("HEROKU_APPLINK_SERVICE_MESH_WORKERS"),
         "{configured}"
     );
-    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let unpinned = workers_line(false, None);
-    assert!(unpinned.contains(&format!("workers={all} ")), "{unpinned}");
+    assert!(
+        threads >= 5,
+        "{threads} threads: main, log writer and 3 workers"
+    );
 }

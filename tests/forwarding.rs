@@ -467,3 +467,13 @@ async fn an_http_1_0_app_is_answered_as_http_1_1() {
     let response = read_response(&mut stream).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
+
+/// `OPTIONS *` (asterisk-form) is not a path the app can be sent: 400 `bad-path`, never forwarded.
+#[tokio::test]
+async fn asterisk_form_is_refused_not_forwarded() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let reply = raw_request(mesh.addr, "OPTIONS * HTTP/1.1\r\nhost: x", b"").await;
+    reply.assert_mesh_error(400, "bad-path");
+    assert!(app.received().is_empty(), "{:?}", app.received());
+}

@@ -287,8 +287,12 @@ fn measure(
         app: after.1 - before.1,
         api: after.2 - before.2,
         // Minus the one connection each stats request itself opens.
-        app_connections: (peer_connections(ports.app) - app_conns).saturating_sub(1),
-        api_connections: (peer_connections(api_port) - api_conns).saturating_sub(1),
+        app_connections: peer_connections(ports.app)
+            .saturating_sub(app_conns)
+            .saturating_sub(1),
+        api_connections: peer_connections(api_port)
+            .saturating_sub(api_conns)
+            .saturating_sub(1),
         server_rss_max_kib: rss_max.load(Ordering::Relaxed),
     }
 }

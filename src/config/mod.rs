@@ -155,11 +155,6 @@ impl Config {
         load::load(cli, lookup)
     }
 
-    /// The runtime worker threads asked for (`HEROKU_APPLINK_SERVICE_MESH_WORKERS`).
-    pub fn workers(&self) -> Option<usize> {
-        self.workers
-    }
-
     pub(crate) fn is_dev(&self) -> bool {
         matches!(self.mode, Mode::Dev)
     }

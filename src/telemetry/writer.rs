@@ -77,8 +77,9 @@ pub(crate) fn spawn(
                 drop(done);
             })
     };
-    if spawned.is_err() {
+    if let Err(e) = spawned {
         // No thread: every line is dropped rather than written from a request's thread.
+        eprintln!("heroku-applink-service-mesh: cannot start the log writer ({e}); logging is off");
         shared.lock().closed = true;
     }
     (
@@ -96,7 +97,7 @@ fn dropped_notice(dropped: u64, json: bool) -> String {
     let message = format!("dropped {dropped} log lines: stdout did not keep up");
     if json {
         format!(
-            "{{\"level\":\"WARN\",\"message\":\"{message}\",\"dropped_log_lines\":{dropped}}}\n"
+            "{{\"level\":\"WARN\",\"message\":\"{message}\",\"dropped_log_lines\":{dropped},\"target\":\"applink_mesh::log\"}}\n"
         )
     } else {
         format!("at=warn msg=\"{message}\" dropped_log_lines={dropped}\n")
@@ -231,6 +232,18 @@ mod tests {
         };
         let (writer, flusher) = spawn(output, limit, false);
         (writer, flusher, open, written)
+    }
+
+    #[test]
+    fn the_dropped_notice_is_a_line_of_its_format() {
+        let json: serde_json::Value =
+            serde_json::from_str(dropped_notice(7, true).trim_end()).unwrap();
+        assert_eq!(json["dropped_log_lines"], 7);
+        assert_eq!(json["level"], "WARN");
+        assert_eq!(
+            dropped_notice(7, false),
+            "at=warn msg=\"dropped 7 log lines: stdout did not keep up\" dropped_log_lines=7\n"
+        );
     }
 
     #[test]

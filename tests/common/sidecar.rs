@@ -85,6 +85,8 @@ impl SidecarBuilder {
 pub struct SidecarProcess {
     pub child: Child,
     output: Arc<Mutex<String>>,
+    /// The threads copying stdout and stderr into `output`; they end at end of file.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 pub fn binary() -> &'static str {
@@ -104,12 +106,13 @@ impl SidecarProcess {
             .spawn()
             .expect("the binary starts");
         let output = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
         for mut stream in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
             Box::new(child.stderr.take().unwrap()),
         ] {
             let output = output.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 let mut buffer = [0u8; 8192];
                 while let Ok(n) = stream.read(&mut buffer) {
                     if n == 0 {
@@ -120,9 +123,13 @@ impl SidecarProcess {
                         .unwrap()
                         .push_str(&String::from_utf8_lossy(&buffer[..n]));
                 }
-            });
+            }));
         }
-        SidecarProcess { child, output }
+        SidecarProcess {
+            child,
+            output,
+            readers,
+        }
     }
 
     pub fn output(&self) -> String {
@@ -154,8 +161,7 @@ impl SidecarProcess {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader threads drain the pipes.
-                std::thread::sleep(Duration::from_millis(50));
+                self.drain_output();
                 return status;
             }
             assert!(
@@ -164,6 +170,19 @@ impl SidecarProcess {
                 self.output()
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (at most 10 s) until the reader threads have copied everything the process wrote:
+    /// its last lines are written just before it exits.
+    fn drain_output(&mut self) {
+        let started = Instant::now();
+        while self.readers.iter().any(|r| !r.is_finished()) {
+            if started.elapsed() > Duration::from_secs(10) {
+                // Something else holds the pipes open (a process the app left behind).
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
@@ -186,7 +205,7 @@ impl SidecarProcess {
                 return output;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                std::thread::sleep(Duration::from_millis(50));
+                self.drain_output();
                 let output = self.output();
                 assert!(
                     output.contains(text),
