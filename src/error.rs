@@ -29,6 +29,8 @@ pub(crate) enum MeshError {
     HeadersTooLarge {
         limit: u64,
     },
+    /// `CONNECT`: the sidecar opens no tunnels.
+    MethodNotAllowed,
     /// The AppLink API denied the request (401/403).
     Forbidden,
     /// The AppLink API answered something unexpected (3xx, other 4xx).
@@ -38,6 +40,8 @@ pub(crate) enum MeshError {
     AuthTimeout,
     AppUnavailable,
     AppTimeout,
+    /// The app answered 101 to a request that did not ask to upgrade.
+    AppSwitchedProtocols,
     AppBooting,
     ShuttingDown,
     Overloaded,
@@ -57,8 +61,9 @@ impl MeshError {
             MissingContext => StatusCode::UNAUTHORIZED,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Forbidden => StatusCode::FORBIDDEN,
-            AuthError | AppUnavailable => StatusCode::BAD_GATEWAY,
+            AuthError | AppUnavailable | AppSwitchedProtocols => StatusCode::BAD_GATEWAY,
             AuthUnavailable | AppBooting | ShuttingDown | Overloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -80,12 +85,14 @@ impl MeshError {
             BadDataActionTarget(_) => "bad-data-action-target",
             PayloadTooLarge { .. } => "payload-too-large",
             HeadersTooLarge { .. } => "headers-too-large",
+            MethodNotAllowed => "method-not-allowed",
             Forbidden => "forbidden",
             AuthError => "auth-error",
             AuthUnavailable => "auth-unavailable",
             AuthTimeout => "auth-timeout",
             AppUnavailable => "app-unavailable",
             AppTimeout => "app-timeout",
+            AppSwitchedProtocols => "app-protocol-error",
             AppBooting => "app-booting",
             ShuttingDown => "shutting-down",
             Overloaded => "overloaded",
@@ -116,12 +123,16 @@ impl MeshError {
             HeadersTooLarge { limit } => {
                 format!("the request headers exceed the limit of {limit} bytes")
             }
+            MethodNotAllowed => {
+                "CONNECT is not served: the sidecar forwards requests, it opens no tunnels".into()
+            }
             Forbidden => "the request was not authorized by Heroku AppLink".into(),
             AuthError => "Heroku AppLink answered the authentication request unexpectedly".into(),
             AuthUnavailable => "Heroku AppLink authentication is unavailable; retry later".into(),
             AuthTimeout => "Heroku AppLink authentication timed out".into(),
             AppUnavailable => "the app is not accepting connections".into(),
             AppTimeout => "the app did not answer in time".into(),
+            AppSwitchedProtocols => "the app switched protocols without being asked to".into(),
             AppBooting => "the app is still starting; retry shortly".into(),
             ShuttingDown => "the app is shutting down; retry on another dyno".into(),
             Overloaded => "too many requests in flight; retry shortly".into(),
@@ -152,6 +163,13 @@ impl MeshError {
         }
         if matches!(self, MeshError::ShuttingDown) {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if matches!(self, MeshError::MethodNotAllowed) {
+            // RFC 9110 §15.5.6: a 405 says what is allowed; every method but CONNECT is forwarded.
+            headers.insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+            );
         }
         response
     }
@@ -187,12 +205,14 @@ mod tests {
             ),
             (PayloadTooLarge { limit: 1 }, 413, "payload-too-large"),
             (HeadersTooLarge { limit: 1 }, 431, "headers-too-large"),
+            (MethodNotAllowed, 405, "method-not-allowed"),
             (Forbidden, 403, "forbidden"),
             (AuthError, 502, "auth-error"),
             (AuthUnavailable, 503, "auth-unavailable"),
             (AuthTimeout, 504, "auth-timeout"),
             (AppUnavailable, 502, "app-unavailable"),
             (AppTimeout, 504, "app-timeout"),
+            (AppSwitchedProtocols, 502, "app-protocol-error"),
             (AppBooting, 503, "app-booting"),
             (ShuttingDown, 503, "shutting-down"),
             (Overloaded, 503, "overloaded"),

@@ -3,10 +3,11 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming};
 use hyper::upgrade::OnUpgrade;
 
 use crate::admission::{Admission, RequestBody};
@@ -39,7 +40,7 @@ pub(crate) async fn forward(
     log.app = Some(started.elapsed());
     let response = result?;
     mesh.gate.mark_ready();
-    Ok(rewrite_response(mesh, response, sent, log))
+    rewrite_response(mesh, response, sent, log)
 }
 
 /// The headers the app receives (docs/behaviour.md §6): hop-by-hop, RC, inbound `x-applink-*` and
@@ -50,7 +51,7 @@ fn rewrite_request(
     admission: Admission,
     log: &RequestLog,
 ) -> (Request<MeshBody>, Sent) {
-    let upgrade = headers::is_upgrade(&parts.headers);
+    let upgrade = headers::is_websocket_upgrade(&parts.headers);
     let sent = Sent {
         upgrade,
         inbound_upgrade: parts.extensions.remove::<OnUpgrade>(),
@@ -76,10 +77,22 @@ fn rewrite_request(
     let body = match admission.body {
         RequestBody::Buffered(bytes) => full(bytes),
         RequestBody::Streamed(incoming) => {
-            CountingBody::new(incoming, log.bytes_in.clone()).boxed_unsync()
+            let filtered = incoming.map_frame(filter_trailer_frame);
+            CountingBody::new(filtered, log.bytes_in.clone()).boxed_unsync()
         }
     };
     (Request::from_parts(parts, body), sent)
+}
+
+/// Request trailers go through the same rules as request headers (§6).
+fn filter_trailer_frame(frame: Frame<Bytes>) -> Frame<Bytes> {
+    match frame.into_trailers() {
+        Ok(mut trailers) => {
+            headers::filter_trailers(&mut trailers);
+            Frame::trailers(trailers)
+        }
+        Err(frame) => frame,
+    }
 }
 
 /// The response the caller receives: hop-by-hop headers removed (or, for a switch of protocols,
@@ -89,9 +102,14 @@ fn rewrite_response(
     mut response: Response<Incoming>,
     sent: Sent,
     log: &mut RequestLog,
-) -> Response<MeshBody> {
+) -> Result<Response<MeshBody>, MeshError> {
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
-    if sent.upgrade && switching {
+    if switching && !sent.upgrade {
+        // The caller's connection would be left speaking a protocol nobody checked.
+        tracing::warn!("the app switched protocols without being asked to");
+        return Err(MeshError::AppSwitchedProtocols);
+    }
+    if switching {
         if let Some(inbound) = sent.inbound_upgrade {
             let outbound = hyper::upgrade::on(&mut response);
             proxy::tunnel(inbound, outbound, mesh.shutdown.watch());
@@ -100,14 +118,11 @@ fn rewrite_response(
     } else {
         headers::strip_hop_by_hop(response.headers_mut(), false);
     }
-    if switching && !sent.upgrade {
-        tracing::warn!("the app switched protocols without being asked to");
-    }
     if let Ok(id) = HeaderValue::from_str(&log.request_id) {
         response.headers_mut().insert(REQUEST_ID, id);
     }
     // The caller talks to the sidecar: answer in its protocol version, not the app's (an
     // HTTP/1.0 app must not turn the response into HTTP/1.0).
     *response.version_mut() = sent.version;
-    response.map(|b| b.boxed_unsync())
+    Ok(response.map(|b| b.boxed_unsync()))
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use http::{HeaderValue, Request, Response, header};
+use http::{HeaderValue, Method, Request, Response, header};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -89,6 +89,9 @@ async fn pipeline(
         log.kind = "info";
         log.outcome = "info";
         return Ok(info_response());
+    }
+    if request.method() == Method::CONNECT {
+        return Err(MeshError::MethodNotAllowed);
     }
     if mesh.shutdown.is_draining() {
         return Err(MeshError::ShuttingDown);

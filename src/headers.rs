@@ -58,14 +58,17 @@ pub(crate) fn remove_applink_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), plus `Proxy-Connection` that old clients still send.
-const HOP_BY_HOP: [HeaderName; 6] = [
+/// Hop-by-hop headers (RFC 9110 §7.6.1), plus `Proxy-Connection` that old clients still send
+/// and `HTTP2-Settings`, which only means something with an h2c upgrade (RFC 7540 §3.2), never
+/// forwarded: an app that upgrades loosely must not be talked into HTTP/2 past the sidecar.
+const HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     header::TE,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("http2-settings"),
 ];
 
 /// The comma-separated tokens of every `Connection` header, trimmed.
@@ -96,10 +99,27 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-/// Whether the request asks to upgrade the connection (WebSocket and friends).
-pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && connection_tokens(headers).any(|token| token.eq_ignore_ascii_case("upgrade"))
+/// Whether the request asks to upgrade to WebSocket, the one upgrade the sidecar forwards. Any
+/// other (`h2c`, ...) is answered as a plain request: its `Upgrade` is stripped as hop-by-hop.
+pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let websocket = headers
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|protocol| protocol.trim().eq_ignore_ascii_case("websocket"));
+    websocket && connection_tokens(headers).any(|token| token.eq_ignore_ascii_case("upgrade"))
+}
+
+/// Removes from request trailers what is removed from request headers: the context headers,
+/// inbound `x-applink-*`, their underscore spellings and hop-by-hop names. A trailer was never
+/// checked, so not even a verified `x-client-context` may arrive as one.
+pub(crate) fn filter_trailers(trailers: &mut HeaderMap) {
+    remove_underscore_spellings(trailers);
+    remove_applink_headers(trailers);
+    trailers.remove(REQUEST_CONTEXT);
+    trailers.remove(CLIENT_CONTEXT);
+    strip_hop_by_hop(trailers, false);
 }
 
 /// The size of the header section as it travelled: names, values and separators.
@@ -177,13 +197,55 @@ mod tests {
     }
 
     #[test]
+    fn only_websocket_is_an_upgrade_and_http2_settings_never_passes() {
+        for (connection, upgrade, expected) in [
+            ("Upgrade", "websocket", true),
+            ("keep-alive, upgrade", "WebSocket", true),
+            ("Upgrade", "h2c", false),
+            ("Upgrade, HTTP2-Settings", "h2c", false),
+            ("close", "websocket", false),
+        ] {
+            let headers = map(&[("connection", connection), ("upgrade", upgrade)]);
+            assert_eq!(
+                is_websocket_upgrade(&headers),
+                expected,
+                "{connection} / {upgrade}"
+            );
+        }
+        for connection in ["Upgrade, x HTTP2-Settings", "HTTP2-Settings;", "upgrade"] {
+            let mut headers = map(&[
+                ("connection", connection),
+                ("upgrade", "websocket"),
+                ("http2-settings", "AAMAAABkAAQAAP__"),
+            ]);
+            strip_hop_by_hop(&mut headers, true);
+            assert!(!headers.contains_key("http2-settings"), "{connection}");
+        }
+    }
+
+    #[test]
+    fn trailers_lose_every_protected_name() {
+        let mut trailers = map(&[
+            ("x-applink-org-id", "forged"),
+            ("x-client-context", "forged"),
+            ("x-request-context", "forged"),
+            ("x_client_context", "forged"),
+            ("X_Applink_User_Id", "forged"),
+            ("x-checksum", "kept"),
+        ]);
+        filter_trailers(&mut trailers);
+        let names: Vec<&str> = trailers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-checksum"]);
+    }
+
+    #[test]
     fn keeps_upgrade_handshake_headers() {
         let mut headers = map(&[
             ("connection", "Upgrade"),
             ("upgrade", "websocket"),
             ("keep-alive", "1"),
         ]);
-        assert!(is_upgrade(&headers));
+        assert!(is_websocket_upgrade(&headers));
         strip_hop_by_hop(&mut headers, true);
         assert_eq!(headers["connection"], "Upgrade");
         assert_eq!(headers["upgrade"], "websocket");

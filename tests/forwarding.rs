@@ -477,3 +477,84 @@ async fn asterisk_form_is_refused_not_forwarded() {
     reply.assert_mesh_error(400, "bad-path");
     assert!(app.received().is_empty(), "{:?}", app.received());
 }
+
+/// A sidecar in production with `/public/**` bypassed (risk acknowledged).
+async fn with_public_bypass() -> (FakeApp, FakeApi, Sidecar) {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n")
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
+        .start()
+        .await;
+    (app, api, mesh)
+}
+
+/// Context forged through trailers: the protected names (and their `_` spellings) never reach
+/// the app; other trailers do.
+#[tokio::test]
+async fn protected_names_never_arrive_as_trailers() {
+    let (app, _api, mesh) = with_public_bypass().await;
+    let head = "POST /public/upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\
+                te: trailers\r\ntrailer: x-applink-org-id, x-client-context, x_client_context, x-request-context, x-checksum";
+    let body = b"5\r\nhello\r\n0\r\nx-applink-org-id: 00Dforged000000AAA\r\nx-client-context: Zm9yZ2Vk\r\nx_client_context: Zm9yZ2Vk\r\nx-request-context: Zm9yZ2Vk\r\nx-checksum: kept\r\n\r\n";
+    let reply = raw_request(mesh.addr, head, body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = app.only_request();
+    assert_eq!(seen.body, "hello");
+    let trailers = seen.trailers.expect("the trailers reach the app");
+    let names: Vec<&str> = trailers.keys().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["x-checksum"], "{trailers:?}");
+}
+
+/// h2c smuggling: only a WebSocket upgrade is forwarded; any other upgrade arrives as a plain
+/// request, and `HTTP2-Settings` never arrives, however `Connection` lists it.
+#[tokio::test]
+async fn only_websocket_upgrades_are_forwarded() {
+    let (app, _api, mesh) = with_public_bypass().await;
+    for connection in [
+        "Upgrade, HTTP2-Settings",
+        "Upgrade, x HTTP2-Settings",
+        "HTTP2-Settings;",
+    ] {
+        let head = format!(
+            "GET /public/h2c HTTP/1.1\r\nhost: x\r\nconnection: {connection}\r\nupgrade: h2c\r\n\
+             http2-settings: AAMAAABkAAQAAP__"
+        );
+        let reply = raw_request(mesh.addr, &head, b"").await;
+        assert_eq!(reply.status, 200, "{connection}: {}", reply.text());
+    }
+    for seen in app.received() {
+        for name in ["upgrade", "http2-settings", "connection"] {
+            assert!(
+                !seen.headers.contains_key(name),
+                "{name} reached the app: {:?}",
+                seen.headers
+            );
+        }
+    }
+    assert_eq!(app.received().len(), 3);
+}
+
+/// `CONNECT` is refused on any route, never re-targeted at the app; a 101 the caller did not ask
+/// for is a 502, never a connection handed over to the app.
+#[tokio::test]
+async fn connect_is_refused_and_an_unasked_switch_is_a_502() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let reply = raw_request(
+        mesh.addr,
+        "CONNECT 127.0.0.1:22 HTTP/1.1\r\nhost: 127.0.0.1:22",
+        b"",
+    )
+    .await;
+    reply.assert_mesh_error(405, "method-not-allowed");
+    assert!(reply.headers["allow"].to_str().unwrap().contains("GET"));
+    assert!(app.received().is_empty());
+    // The fake app answers 101 on /ws whatever it is asked.
+    let reply = send(mesh.addr, "GET", "/ws", &[], "").await;
+    reply.assert_mesh_error(502, "app-protocol-error");
+}

@@ -31,6 +31,8 @@ pub struct Received {
     pub target: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Trailers after a chunked body, if any arrived.
+    pub trailers: Option<HeaderMap>,
 }
 
 #[derive(Clone)]
@@ -136,6 +138,7 @@ async fn answer(
             target: target.clone(),
             headers: request.headers().clone(),
             body,
+            trailers: None,
         });
     };
     match path.as_str() {
@@ -188,6 +191,7 @@ async fn answer(
                 target: target.clone(),
                 headers: request.headers().clone(),
                 body: Bytes::new(),
+                trailers: None,
             });
             Ok(Response::new(Full::new(Bytes::from(format!(
                 "{digest} {length}"
@@ -200,17 +204,20 @@ async fn answer(
                 .and_then(|q| q.strip_prefix("ms="))
                 .and_then(|ms| ms.parse::<u64>().ok());
             let (parts, body) = request.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let (body, trailers) = match body.collect().await {
+                Ok(collected) => {
+                    let trailers = collected.trailers().cloned();
+                    (collected.to_bytes(), trailers)
+                }
+                Err(_) => (Bytes::new(), None),
+            };
             let request = Request::from_parts(parts, ());
             received.lock().unwrap().push(Received {
                 method: request.method().clone(),
                 target: target.clone(),
                 headers: request.headers().clone(),
                 body,
+                trailers,
             });
             if let (Some(ms), "/slow") = (delay, path.as_str()) {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
