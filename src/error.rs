@@ -45,6 +45,8 @@ pub(crate) enum MeshError {
     AppBooting,
     ShuttingDown,
     Overloaded,
+    /// The memory budget for buffered Data Action Target bodies is spent.
+    BodiesOverloaded,
 }
 
 impl MeshError {
@@ -64,7 +66,7 @@ impl MeshError {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Forbidden => StatusCode::FORBIDDEN,
             AuthError | AppUnavailable | AppSwitchedProtocols => StatusCode::BAD_GATEWAY,
-            AuthUnavailable | AppBooting | ShuttingDown | Overloaded => {
+            AuthUnavailable | AppBooting | ShuttingDown | Overloaded | BodiesOverloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             AuthTimeout | AppTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -95,7 +97,7 @@ impl MeshError {
             AppSwitchedProtocols => "app-protocol-error",
             AppBooting => "app-booting",
             ShuttingDown => "shutting-down",
-            Overloaded => "overloaded",
+            Overloaded | BodiesOverloaded => "overloaded",
         }
     }
 
@@ -136,6 +138,9 @@ impl MeshError {
             AppBooting => "the app is still starting; retry shortly".into(),
             ShuttingDown => "the app is shutting down; retry on another dyno".into(),
             Overloaded => "too many requests in flight; retry shortly".into(),
+            BodiesOverloaded => {
+                "too many Data Action Target bodies are being checked at once; retry shortly".into()
+            }
         }
     }
 
@@ -216,6 +221,7 @@ mod tests {
             (AppBooting, 503, "app-booting"),
             (ShuttingDown, 503, "shutting-down"),
             (Overloaded, 503, "overloaded"),
+            (BodiesOverloaded, 503, "overloaded"),
         ];
         for (error, status, reason) in table {
             assert_eq!(error.status().as_u16(), status, "{error:?}");

@@ -27,6 +27,8 @@ pub(crate) struct Held {
     _active: ActiveRequest,
     /// Its in-flight slot, once it has one.
     slot: Option<OwnedSemaphorePermit>,
+    /// Its buffered body's share of the memory budget, if it has one.
+    buffered: Option<OwnedSemaphorePermit>,
 }
 
 /// Handles one request; every outcome, forwarded or not, is logged once when its body is done.
@@ -40,8 +42,9 @@ pub(crate) async fn handle(
     let mut held = Held {
         _active: active,
         slot: None,
+        buffered: None,
     };
-    let response = match pipeline(&mesh, request, &mut log, &mut held.slot).await {
+    let response = match pipeline(&mesh, request, &mut log, &mut held).await {
         Ok(response) => response,
         Err(error) => {
             log.outcome = error.reason();
@@ -83,7 +86,7 @@ async fn pipeline(
     mesh: &Mesh,
     request: Request<Incoming>,
     log: &mut RequestLog,
-    slot: &mut Option<OwnedSemaphorePermit>,
+    held: &mut Held,
 ) -> Result<Response<MeshBody>, MeshError> {
     if request.uri().path() == INFO_ROUTE {
         log.kind = "info";
@@ -96,7 +99,7 @@ async fn pipeline(
     if mesh.shutdown.is_draining() {
         return Err(MeshError::ShuttingDown);
     }
-    *slot = Some(mesh.admit_one()?);
+    held.slot = Some(mesh.admit_one()?);
     let (parts, body) = request.into_parts();
     let (parts, normal_form) = check_head(mesh, parts)?;
 
@@ -108,7 +111,8 @@ async fn pipeline(
         .as_ref()
         .map_or(class.kind(), |admission| admission.kind)
         .as_str();
-    let admission = admitted?;
+    let mut admission = admitted?;
+    held.buffered = admission.reserved.take();
 
     mesh.gate.wait().await?;
     forward::forward(mesh, parts, admission, log).await

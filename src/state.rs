@@ -32,6 +32,8 @@ pub(crate) struct Mesh {
     pub(crate) metrics: Arc<Metrics>,
     /// `limits.maxInFlightRequests` slots; see [`Mesh::admit_one`].
     in_flight: Arc<Semaphore>,
+    /// `limits.bufferedBodies` bytes; see [`Mesh::reserve_body_bytes`].
+    body_budget: Arc<Semaphore>,
     pub(crate) shutdown: Shutdown,
 }
 
@@ -52,9 +54,27 @@ impl Mesh {
             gate: BootGate::start(config.app.authority(), config.timeouts.app_boot),
             metrics: Arc::default(),
             in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight_requests)),
+            body_budget: Arc::new(Semaphore::new(
+                usize::try_from(config.limits.buffered_bodies)
+                    .unwrap_or(usize::MAX)
+                    .min(Semaphore::MAX_PERMITS),
+            )),
             shutdown: Shutdown::new(),
             config,
         })
+    }
+
+    /// Takes `bytes` of the buffered-body budget, held until the permit is dropped; 503
+    /// `overloaded` at once when the budget is spent (a body is never queued for memory).
+    pub(crate) fn reserve_body_bytes(
+        &self,
+        bytes: usize,
+    ) -> Result<OwnedSemaphorePermit, MeshError> {
+        let bytes = u32::try_from(bytes).map_err(|_| MeshError::BodiesOverloaded)?;
+        self.body_budget
+            .clone()
+            .try_acquire_many_owned(bytes)
+            .map_err(|_| MeshError::BodiesOverloaded)
     }
 
     /// Takes an in-flight slot, held until the response is done; `overloaded` when none is left.

@@ -314,3 +314,47 @@ async fn a_data_action_target_body_sent_too_slowly_is_cut_off() {
     );
     assert!(app.received().is_empty() && api.calls().is_empty());
 }
+
+/// The AppLink API receives the body JSON-escaped, up to six times its size: that size is what the
+/// limit counts (1,000 control characters become 6,000 bytes).
+#[tokio::test]
+async fn data_action_target_limit_counts_the_escaped_body() {
+    let (_app, api, mesh) =
+        common::production_with("mesh:\n  limits:\n    dataActionTargetBody: 4KiB\n").await;
+    let sig = vec![("x-signature", "sig".to_string())];
+    let target = "/dat?orgId=00D&apiName=A";
+    let reply = send(mesh.addr, "POST", target, &sig, vec![0x01u8; 1000]).await;
+    reply.assert_mesh_error(413, "payload-too-large");
+    assert!(api.calls().is_empty());
+    let reply = send(mesh.addr, "POST", target, &sig, vec![b'a'; 1000]).await;
+    assert_eq!(reply.status, 200);
+}
+
+/// Data Action Target bodies held at once share `limits.bufferedBodies`: beyond it a request is
+/// answered 503 `overloaded` at once rather than buffered, and the budget comes back afterwards.
+#[tokio::test]
+async fn buffered_bodies_share_one_memory_budget() {
+    let (_app, api, mesh) = common::production_with(
+        "mesh:\n  limits:\n    dataActionTargetBody: 64KiB\n    bufferedBodies: 200KiB\n",
+    )
+    .await;
+    // The API takes its time, so the bodies are all held at once.
+    api.always(common::Answer {
+        delay: std::time::Duration::from_millis(1500),
+        ..common::Answer::status(200)
+    });
+    let sig = vec![("x-signature", "sig".to_string())];
+    let target = "/dat?orgId=00D&apiName=A";
+    let calls = (0..4).map(|_| send(mesh.addr, "POST", target, &sig, vec![b'a'; 60 * 1024]));
+    let replies = futures_util::future::join_all(calls).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert!(statuses.contains(&200), "{statuses:?}");
+    let overloaded: Vec<_> = replies.iter().filter(|r| r.status == 503).collect();
+    assert!(!overloaded.is_empty(), "{statuses:?}");
+    for reply in overloaded {
+        reply.assert_mesh_error(503, "overloaded");
+    }
+    api.always(common::Answer::status(200));
+    let reply = send(mesh.addr, "POST", target, &sig, vec![b'a'; 60 * 1024]).await;
+    assert_eq!(reply.status, 200, "the budget was not given back");
+}

@@ -231,15 +231,16 @@ pub async fn idle_connections(
     (ok, open)
 }
 
-/// POSTs `bytes` of zeros in 64 KiB chunks; returns the status and how long it took.
+/// POSTs `bytes` of `fill` in 64 KiB chunks; returns the status and how long it took.
 pub async fn big_body(
     addr: SocketAddr,
     path: &str,
     headers: &[(&'static str, String)],
     bytes: u64,
+    fill: u8,
 ) -> (u16, Duration) {
     const CHUNK: usize = 64 * 1024;
-    let chunk = Bytes::from(vec![0u8; CHUNK]);
+    let chunk = Bytes::from(vec![fill; CHUNK]);
     let chunks = bytes.div_ceil(CHUNK as u64);
     let stream = futures_util::stream::iter(
         (0..chunks).map(move |_| Ok::<_, std::io::Error>(Frame::data(chunk.clone()))),

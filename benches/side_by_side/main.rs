@@ -5,7 +5,7 @@
 //! Settings (environment): BENCH_SIDECAR, BENCH_PEER (paths of the release builds), BENCH_SECONDS
 //! (per row, default 10), BENCH_RATE (the fixed rate, default 2000), BENCH_LOAD_CPU (default 0),
 //! BENCH_SERVER_CPU (default 1), BENCH_DIR (scratch folder), BENCH_PARTS (which parts to run, of
-//! `table,rate,memory,start-up`; default all; memory needs the table).
+//! `table,rate,memory,dat,start-up`; default all; memory needs the table).
 
 // A benchmark tool: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
@@ -450,7 +450,7 @@ fn main() {
             None,
         ),
     ];
-    let parts = std::env::var("BENCH_PARTS").unwrap_or("table,rate,memory,start-up".into());
+    let parts = std::env::var("BENCH_PARTS").unwrap_or("table,rate,memory,dat,start-up".into());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -466,6 +466,9 @@ fn main() {
                 &settings, &ports, sidecar, idle_rss, &results, &headers, &runtime,
             );
         }
+    }
+    if parts.contains("dat") {
+        print_data_action_target_memory(&ports, sidecar, &runtime);
     }
     if parts.contains("rate") {
         print_fixed_rate(&settings, &rows, &headers, &runtime);
@@ -667,7 +670,7 @@ fn print_memory(
         })
     };
     let gib = 1u64 << 30;
-    let (status, took) = runtime.block_on(load::big_body(addr, "/upload", headers, gib));
+    let (status, took) = runtime.block_on(load::big_body(addr, "/upload", headers, gib, 0));
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.join();
     println!(
@@ -676,6 +679,44 @@ fn print_memory(
         1024.0 / took.as_secs_f64()
     );
     let _ = settings;
+}
+
+/// RSS while 8, then 64, Data Action Target requests with 10 MiB bodies arrive at once (anyone
+/// can send them: the body is read before the API says no).
+fn print_data_action_target_memory(ports: &Ports, sidecar: u32, runtime: &tokio::runtime::Runtime) {
+    println!();
+    println!("memory while 10 MiB Data Action Target bodies arrive at once (RSS growth, max):");
+    let addr = SocketAddr::from(([127, 0, 0, 1], ports.sidecar));
+    let headers = [("x-signature", "anything".to_string())];
+    for concurrent in [8, 64] {
+        let before = procfs::rss_kib(sidecar);
+        let sampling = Arc::new(AtomicBool::new(true));
+        let rss_max = Arc::new(AtomicU64::new(before));
+        let sampler = {
+            let (sampling, rss_max) = (sampling.clone(), rss_max.clone());
+            std::thread::spawn(move || {
+                while sampling.load(Ordering::Relaxed) {
+                    rss_max.fetch_max(procfs::rss_kib(sidecar), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        let statuses = runtime.block_on(async {
+            let sends = (0..concurrent).map(|_| {
+                load::big_body(addr, "/dat?orgId=00D&apiName=A", &headers, 10 << 20, b'a')
+            });
+            futures_util::future::join_all(sends).await
+        });
+        sampling.store(false, Ordering::Relaxed);
+        let _ = sampler.join();
+        let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
+        let overloaded = statuses.iter().filter(|(s, _)| *s == 503).count();
+        println!(
+            "  {concurrent:>2} at once: {:+.1} MiB   ({ok} authenticated, {overloaded} answered 503 overloaded)",
+            mib(rss_max.load(Ordering::Relaxed).saturating_sub(before))
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn print_start_up(settings: &Settings, ports: &Ports) {

@@ -3,11 +3,12 @@
 
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderValue, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Admission, RequestBody, RequestKind, authenticate, header};
 use crate::auth::{AuthRequest, Authenticator};
@@ -17,7 +18,9 @@ use crate::state::Mesh;
 use crate::telemetry::RequestLog;
 
 /// A Data Cloud Data Action Target: `x-signature`, `orgId` and `apiName`, and a UTF-8 body that
-/// the AppLink API checks the signature of.
+/// the AppLink API checks the signature of. The body is held twice while it is checked (as it came,
+/// and JSON-escaped in the API call), both counted against `limits.bufferedBodies`; the first
+/// reservation stays with the admission until the body has gone to the app.
 pub(super) async fn admit(
     mesh: &Mesh,
     authenticator: &Authenticator,
@@ -26,12 +29,18 @@ pub(super) async fn admit(
     log: &mut RequestLog,
 ) -> Result<Admission, MeshError> {
     let (org_id, api_name, signature) = data_action_target_params(parts)?;
-    let bytes = read_data_action_target_body(mesh, parts, body).await?;
+    let (bytes, reserved) = read_body(mesh, parts, body).await?;
     log.bytes_in
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let payload = std::str::from_utf8(&bytes)
-        .map_err(|_| bad_data_action_target("the body must be UTF-8"))?
-        .to_string();
+        .map_err(|_| bad_data_action_target("the body must be UTF-8"))?;
+    // The API receives the body JSON-escaped, up to 6 times its size: that is what counts.
+    let limit = mesh.config.limits.data_action_target_body;
+    let escaped = json_escaped_len(payload);
+    if escaped as u64 > limit {
+        return Err(MeshError::PayloadTooLarge { limit });
+    }
+    let call = mesh.reserve_body_bytes(escaped + API_BODY_OVERHEAD)?;
     let context = HeaderValue::from_str(&org_id)
         .map(|v| vec![("x-applink-org-id", v)])
         .unwrap_or_default();
@@ -39,15 +48,31 @@ pub(super) async fn admit(
         api_name,
         org_id,
         signature,
-        payload,
+        payload: bytes.clone(),
     };
     authenticate(authenticator, &request, log).await?;
+    drop(call);
     Ok(Admission {
         kind: RequestKind::DataActionTarget,
         context,
         keep_client_context: false,
         body: RequestBody::Buffered(bytes),
+        reserved: Some(reserved),
     })
+}
+
+/// Room for the API body's own fields (`api_name`, `org_id`, `signature`) beside the payload.
+const API_BODY_OVERHEAD: usize = 16 * 1024;
+
+/// The length of `text` as a JSON string's contents, as serde_json escapes it.
+fn json_escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
 }
 
 fn bad_data_action_target(why: &str) -> MeshError {
@@ -74,14 +99,14 @@ fn data_action_target_params(parts: &Parts) -> Result<(String, String, String), 
     Ok((org_id, api_name, signature))
 }
 
-/// Reads the body, at most `limits.dataActionTargetBody` bytes within `timeouts.appResponse`: it
+/// Reads the body, at most `limits.dataActionTargetBody` bytes within `timeouts.appResponse` (it
 /// is read before anything is forwarded, so a caller that sends it slowly must not hold its slot
-/// for ever.
-async fn read_data_action_target_body(
+/// for ever), reserving each chunk from the buffered-body budget as it arrives.
+async fn read_body(
     mesh: &Mesh,
     parts: &Parts,
     body: Incoming,
-) -> Result<Bytes, MeshError> {
+) -> Result<(Bytes, OwnedSemaphorePermit), MeshError> {
     let limit = mesh.config.limits.data_action_target_body;
     let declared = header(parts, header::CONTENT_LENGTH.as_str())
         .and_then(|v| v.to_str().ok())
@@ -90,20 +115,61 @@ async fn read_data_action_target_body(
         return Err(MeshError::PayloadTooLarge { limit });
     }
     let deadline = mesh.config.timeouts.app_response;
-    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    let collected = tokio::time::timeout(deadline, limited.collect())
+    tokio::time::timeout(deadline, collect(mesh, body, limit, declared))
         .await
         .map_err(|_| {
             bad_data_action_target(&format!(
                 "the request body did not arrive within {}s",
                 deadline.as_secs()
             ))
-        })?;
-    match collected {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(MeshError::PayloadTooLarge { limit })
+        })?
+}
+
+/// The body's bytes in one buffer, each chunk reserved before it is kept.
+async fn collect(
+    mesh: &Mesh,
+    mut body: Incoming,
+    limit: u64,
+    declared: Option<u64>,
+) -> Result<(Bytes, OwnedSemaphorePermit), MeshError> {
+    let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
+    let mut reserved = mesh.reserve_body_bytes(capacity)?;
+    let mut reserved_bytes = capacity;
+    let mut buffer = BytesMut::with_capacity(capacity);
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|_| bad_data_action_target("the request body could not be read"))?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        if (buffer.len() + data.len()) as u64 > limit {
+            return Err(MeshError::PayloadTooLarge { limit });
         }
-        Err(_) => Err(bad_data_action_target("the request body could not be read")),
+        // What the buffer really takes, growth included, is what is reserved.
+        buffer.reserve(data.len());
+        if buffer.capacity() > reserved_bytes {
+            reserved.merge(mesh.reserve_body_bytes(buffer.capacity() - reserved_bytes)?);
+            reserved_bytes = buffer.capacity();
+        }
+        buffer.extend_from_slice(data);
+    }
+    Ok((buffer.freeze(), reserved))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_escaped_len;
+
+    #[test]
+    fn escaped_length_is_what_serde_json_writes() {
+        for text in [
+            "",
+            "plain {\"json\": [1, 2]}",
+            "\u{1}\u{1f}\n\r\t\u{8}\u{c}\\\"/",
+            "ünïcödé \u{7f} 🦀",
+        ] {
+            let written = serde_json::to_string(text).unwrap();
+            assert_eq!(json_escaped_len(text), written.len() - 2, "{text:?}");
+        }
     }
 }

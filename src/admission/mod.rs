@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 use http::request::Parts;
 use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::auth::client_context::ClientContext;
 use crate::auth::{AuthRequest, Authenticator};
@@ -80,6 +81,8 @@ pub(crate) struct Admission {
     /// Whether `x-client-context` is forwarded.
     pub(crate) keep_client_context: bool,
     pub(crate) body: RequestBody,
+    /// The buffered body's share of `limits.bufferedBodies`, held until the response is done.
+    pub(crate) reserved: Option<OwnedSemaphorePermit>,
 }
 
 impl Admission {
@@ -89,6 +92,7 @@ impl Admission {
             context: Vec::new(),
             keep_client_context: false,
             body,
+            reserved: None,
         }
     }
 
@@ -98,6 +102,7 @@ impl Admission {
             context,
             keep_client_context: true,
             body,
+            reserved: None,
         }
     }
 }
@@ -191,6 +196,7 @@ fn admit_dev(kind: RequestKind, parts: &Parts, body: RequestBody) -> Admission {
         context,
         keep_client_context: true,
         body,
+        reserved: None,
     }
 }
 

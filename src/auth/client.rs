@@ -31,7 +31,8 @@ pub(crate) enum AuthRequest {
         api_name: String,
         org_id: String,
         signature: String,
-        payload: String,
+        /// The request body, checked to be UTF-8; shared with the copy forwarded to the app.
+        payload: Bytes,
     },
 }
 
@@ -79,6 +80,7 @@ impl serde::Serialize for AuthRequest {
                 body.serialize_field("api_name", api_name)?;
                 body.serialize_field("org_id", org_id)?;
                 body.serialize_field("signature", signature)?;
+                let payload = std::str::from_utf8(payload).map_err(serde::ser::Error::custom)?;
                 body.serialize_field("payload", payload)?;
             }
         }
@@ -276,7 +278,7 @@ mod tests {
             api_name: "A".into(),
             org_id: "00D".into(),
             signature: "s".into(),
-            payload: "{}".into(),
+            payload: Bytes::from_static(b"{}"),
         };
         let value: serde_json::Value = serde_json::from_slice(&dat.body()).unwrap();
         assert_eq!(

@@ -66,6 +66,7 @@ pub(crate) struct TimeoutsSection {
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub(crate) struct LimitsSection {
     pub(crate) data_action_target_body: Option<String>,
+    pub(crate) buffered_bodies: Option<String>,
     pub(crate) header_bytes: Option<String>,
     pub(crate) max_in_flight_requests: Option<String>,
 }

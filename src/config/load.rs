@@ -160,13 +160,29 @@ fn limits(file: &FileConfig) -> Result<Limits, ConfigError> {
     if header_bytes < 1024 {
         return err("mesh.limits.headerBytes: must be at least 1KiB");
     }
+    let data_action_target_body = file_value(
+        "mesh.limits.dataActionTargetBody",
+        &l.data_action_target_body,
+        10 << 20,
+        parse_size,
+    )?;
+    let buffered_bodies = file_value(
+        "mesh.limits.bufferedBodies",
+        &l.buffered_bodies,
+        64 << 20,
+        parse_size,
+    )?;
+    // A body is held twice while it is checked: as it came and JSON-escaped for the API.
+    if buffered_bodies < data_action_target_body.saturating_mul(2) {
+        return err(format!(
+            "mesh.limits.bufferedBodies ({buffered_bodies} bytes) must be at least twice \
+             mesh.limits.dataActionTargetBody ({data_action_target_body} bytes): each body is held \
+             as it came and JSON-escaped for the AppLink API"
+        ));
+    }
     Ok(Limits {
-        data_action_target_body: file_value(
-            "mesh.limits.dataActionTargetBody",
-            &l.data_action_target_body,
-            10 << 20,
-            parse_size,
-        )?,
+        data_action_target_body,
+        buffered_bodies,
         header_bytes,
         max_in_flight_requests: file_value(
             "mesh.limits.maxInFlightRequests",

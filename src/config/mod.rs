@@ -98,6 +98,8 @@ pub(crate) struct Timeouts {
 #[derive(Clone, Debug)]
 pub(crate) struct Limits {
     pub(crate) data_action_target_body: u64,
+    /// All buffered Data Action Target bytes at once: the bodies and their JSON-escaped copies.
+    pub(crate) buffered_bodies: u64,
     pub(crate) header_bytes: u64,
     pub(crate) max_in_flight_requests: usize,
 }

@@ -287,3 +287,17 @@ fn worker_threads_can_be_set() {
         );
     }
 }
+
+#[test]
+fn the_body_budget_holds_at_least_two_bodies() {
+    assert_eq!(load(&[]).unwrap().limits.buffered_bodies, 64 << 20);
+    let yaml = "mesh:\n  limits:\n    dataActionTargetBody: 1MiB\n    bufferedBodies: 1536KiB\n";
+    let err = load_with(&cli_with_file(Some(write_file(yaml))), &env(&[])).unwrap_err();
+    assert!(
+        err.0.contains("bufferedBodies") && err.0.contains("twice"),
+        "{err}"
+    );
+    let yaml = "mesh:\n  limits:\n    dataActionTargetBody: 1MiB\n    bufferedBodies: 2MiB\n";
+    let config = load_with(&cli_with_file(Some(write_file(yaml))), &env(&[])).unwrap();
+    assert_eq!(config.limits.buffered_bodies, 2 << 20);
+}
