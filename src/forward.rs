@@ -35,8 +35,12 @@ pub(crate) async fn forward(
     log: &mut RequestLog,
 ) -> Result<Response<MeshBody>, MeshError> {
     let (request, sent) = rewrite_request(parts, admission, log);
+    // The app's deadline counts from the request's arrival, authentication included, so the
+    // sidecar answers (and logs) `app-timeout` before Heroku's router gives up at 30 s. An
+    // upgraded connection has none.
+    let deadline = (!sent.upgrade).then(|| mesh.app_deadline(log));
     let started = Instant::now();
-    let result = mesh.app.send(request, sent.upgrade).await;
+    let result = mesh.app.send(request, deadline).await;
     log.app = Some(started.elapsed());
     let response = result?;
     mesh.gate.mark_ready();

@@ -16,6 +16,7 @@ mod error;
 mod forward;
 mod handler;
 mod headers;
+mod limits;
 mod proxy;
 mod routes;
 mod run;

@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::body::MeshBody;
 use crate::config::AppTarget;
@@ -23,15 +24,10 @@ pub(crate) struct AppClient {
     app: Authority,
     /// The same as a `Host` value, for requests that arrive without one (HTTP/2).
     authority: HeaderValue,
-    response_timeout: Duration,
 }
 
 impl AppClient {
-    pub(crate) fn new(
-        app: &AppTarget,
-        pool_idle: Duration,
-        response_timeout: Duration,
-    ) -> AppClient {
+    pub(crate) fn new(app: &AppTarget, pool_idle: Duration) -> AppClient {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
@@ -50,16 +46,15 @@ impl AppClient {
                 .unwrap_or(Authority::from_static("127.0.0.1")),
             authority: HeaderValue::from_str(&authority)
                 .unwrap_or(HeaderValue::from_static("127.0.0.1")),
-            response_timeout,
         }
     }
 
-    /// Sends `request` (headers already rewritten) to the app, within `timeouts.appResponse`
-    /// unless it is an upgrade.
+    /// Sends `request` (headers already rewritten) to the app; its response headers must arrive
+    /// before `deadline` (none for an upgrade).
     pub(crate) async fn send(
         &self,
         mut request: Request<MeshBody>,
-        upgrade: bool,
+        deadline: Option<Instant>,
     ) -> Result<Response<Incoming>, MeshError> {
         self.address_to_app(&mut request)?;
         let sent = {
@@ -69,13 +64,11 @@ impl AppClient {
             };
             client.request(request)
         };
-        let result = if upgrade {
-            // An upgraded connection has no response deadline (docs/behaviour.md §6).
-            sent.await
-        } else {
-            tokio::time::timeout(self.response_timeout, sent)
+        let result = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, sent)
                 .await
-                .map_err(|_| MeshError::AppTimeout)?
+                .map_err(|_| MeshError::AppTimeout)?,
+            None => sent.await,
         };
         result.map_err(|e| {
             tracing::warn!(error = %e, connect = e.is_connect(), "request to the app failed");

@@ -223,6 +223,13 @@ fn log_start_up(config: &Config, shape: Shape) {
         },
         "runtime threads"
     );
+    match crate::limits::raise_open_files() {
+        Some((before, now)) if now > before => {
+            tracing::info!(open_files = now, raised_from = before, "open files limit");
+        }
+        Some((_, now)) => tracing::info!(open_files = now, "open files limit"),
+        None => tracing::warn!("cannot read the open files limit"),
+    }
     warn_of_open_routes(config);
     if config.app_command.is_empty() {
         tracing::info!("no app command: proxying to an app started separately");

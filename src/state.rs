@@ -11,7 +11,7 @@ use crate::error::MeshError;
 use crate::proxy::AppClient;
 use crate::routes::RouteTable;
 use crate::shutdown::Shutdown;
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, RequestLog};
 
 /// What every request reads, built once by [`Mesh::new`] from the validated configuration: the
 /// settings, the decisions made from them (routes), the two pooled clients (the AppLink API behind
@@ -46,11 +46,7 @@ impl Mesh {
                 &config.auth.bypass_routes,
                 config.auth.bypass_all,
             ),
-            app: AppClient::new(
-                &config.app,
-                config.timeouts.app_pool_idle,
-                config.timeouts.app_response,
-            ),
+            app: AppClient::new(&config.app, config.timeouts.app_pool_idle),
             gate: BootGate::start(config.app.authority(), config.timeouts.app_boot),
             metrics: Arc::default(),
             in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight_requests)),
@@ -62,6 +58,12 @@ impl Mesh {
             shutdown: Shutdown::new(),
             config,
         })
+    }
+
+    /// When the app's response headers (or a Data Action Target's body) must have arrived:
+    /// `timeouts.appResponse` after the request itself arrived.
+    pub(crate) fn app_deadline(&self, log: &RequestLog) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(log.started) + self.config.timeouts.app_response
     }
 
     /// Takes `bytes` of the buffered-body budget, held until the permit is dropped; 503

@@ -492,3 +492,44 @@ fn worker_threads_follow_the_cpus_it_may_use() {
         "{threads} threads: main, log writer and 3 workers"
     );
 }
+
+/// The soft open-files limit is raised to the hard one at start-up, and the figure is logged
+/// (`prlimit` from util-linux sets a low soft limit for the test).
+#[test]
+fn open_files_limit_is_raised_to_the_hard_limit() {
+    let mut child = Command::new("prlimit")
+        .args(["--nofile=256:4096", binary(), "--dev", "--port", "0"])
+        .env_clear()
+        .env("APP_PORT", common::free_port().to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prlimit and the binary run");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let found = loop {
+        line.clear();
+        let read = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert!(read > 0, "no open files line before the output ended");
+        if line.contains("msg=\"open files limit\"") {
+            break line.clone();
+        }
+    };
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        found.contains("open_files=4096") && found.contains("raised_from=256"),
+        "{found}"
+    );
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        open_files.split_whitespace().nth(3),
+        Some("4096"),
+        "{open_files}"
+    );
+}

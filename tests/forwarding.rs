@@ -558,3 +558,29 @@ async fn connect_is_refused_and_an_unasked_switch_is_a_502() {
     let reply = send(mesh.addr, "GET", "/ws", &[], "").await;
     reply.assert_mesh_error(502, "app-protocol-error");
 }
+
+/// The app's deadline counts from the request's arrival, authentication included: an API call
+/// and an app that each take 700 ms miss a 1 s `appResponse`.
+#[tokio::test]
+async fn the_app_deadline_counts_from_arrival() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    api.always(common::Answer {
+        delay: Duration::from_millis(700),
+        ..common::Answer::status(200)
+    });
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  timeouts:\n    appResponse: 1s\n")
+        .start()
+        .await;
+    send(
+        mesh.addr,
+        "GET",
+        "/slow?ms=700",
+        &common::salesforce::headers(),
+        "",
+    )
+    .await
+    .assert_mesh_error(504, "app-timeout");
+    assert_eq!(api.calls().len(), 1);
+}

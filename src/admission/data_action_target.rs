@@ -29,7 +29,7 @@ pub(super) async fn admit(
     log: &mut RequestLog,
 ) -> Result<Admission, MeshError> {
     let (org_id, api_name, signature) = data_action_target_params(parts)?;
-    let (bytes, reserved) = read_body(mesh, parts, body).await?;
+    let (bytes, reserved) = read_body(mesh, parts, body, mesh.app_deadline(log)).await?;
     log.bytes_in
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let payload = std::str::from_utf8(&bytes)
@@ -99,13 +99,14 @@ fn data_action_target_params(parts: &Parts) -> Result<(String, String, String), 
     Ok((org_id, api_name, signature))
 }
 
-/// Reads the body, at most `limits.dataActionTargetBody` bytes within `timeouts.appResponse` (it
-/// is read before anything is forwarded, so a caller that sends it slowly must not hold its slot
-/// for ever), reserving each chunk from the buffered-body budget as it arrives.
+/// Reads the body, at most `limits.dataActionTargetBody` bytes, before `deadline` (it is read
+/// before anything is forwarded, so a caller that sends it slowly must not hold its slot for ever),
+/// reserving each chunk from the buffered-body budget as it arrives.
 async fn read_body(
     mesh: &Mesh,
     parts: &Parts,
     body: Incoming,
+    deadline: tokio::time::Instant,
 ) -> Result<(Bytes, OwnedSemaphorePermit), MeshError> {
     let limit = mesh.config.limits.data_action_target_body;
     let declared = header(parts, header::CONTENT_LENGTH.as_str())
@@ -114,13 +115,12 @@ async fn read_body(
     if declared.is_some_and(|len| len > limit) {
         return Err(MeshError::PayloadTooLarge { limit });
     }
-    let deadline = mesh.config.timeouts.app_response;
-    tokio::time::timeout(deadline, collect(mesh, body, limit, declared))
+    tokio::time::timeout_at(deadline, collect(mesh, body, limit, declared))
         .await
         .map_err(|_| {
             bad_data_action_target(&format!(
                 "the request body did not arrive within {}s",
-                deadline.as_secs()
+                mesh.config.timeouts.app_response.as_secs()
             ))
         })?
 }

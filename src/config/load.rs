@@ -141,8 +141,10 @@ fn timeouts(file: &FileConfig) -> Result<Timeouts, ConfigError> {
     Ok(Timeouts {
         header_read: d("headerRead", &t.header_read, 10_000, false)?,
         idle: d("idle", &t.idle, 100_000, false)?,
-        auth: d("auth", &t.auth, 10_000, false)?,
-        app_response: d("appResponse", &t.app_response, 30_000, false)?,
+        // Apex callouts give up after 10 s by default: answer before, with a reason.
+        auth: d("auth", &t.auth, 5_000, false)?,
+        // Heroku's router gives up after 30 s (H12), counted before the sidecar sees the request.
+        app_response: d("appResponse", &t.app_response, 28_000, false)?,
         app_boot: d("appBoot", &t.app_boot, 60_000, true)?,
         drain: d("drain", &t.drain, 25_000, true)?,
         app_pool_idle: d("appPoolIdle", &t.app_pool_idle, 1_500, true)?,

@@ -67,6 +67,9 @@ fn defaults() {
     assert_eq!(config.timeouts.header_read, Duration::from_secs(10));
     assert_eq!(config.timeouts.idle, Duration::from_secs(100));
     assert_eq!(config.timeouts.app_pool_idle, Duration::from_millis(1500));
+    // Under Heroku's 30 s router timeout and an Apex callout's 10 s.
+    assert_eq!(config.timeouts.app_response, Duration::from_secs(28));
+    assert_eq!(config.timeouts.auth, Duration::from_secs(5));
     assert_eq!(config.limits.data_action_target_body, 10 << 20);
     assert_eq!(config.limits.header_bytes, 64 << 10);
     assert_eq!(config.auth.cache_max_ttl, Duration::ZERO);
