@@ -23,6 +23,8 @@ pub(crate) enum MeshError {
     RequestIdMismatch(String),
     BadClientContext(String),
     BadDataActionTarget(String),
+    /// The request body could not be read: broken chunked framing, or the caller went away.
+    BadRequestBody,
     PayloadTooLarge {
         limit: u64,
     },
@@ -59,7 +61,8 @@ impl MeshError {
             | BadRequestContext(_)
             | RequestIdMismatch(_)
             | BadClientContext(_)
-            | BadDataActionTarget(_) => StatusCode::BAD_REQUEST,
+            | BadDataActionTarget(_)
+            | BadRequestBody => StatusCode::BAD_REQUEST,
             MissingContext => StatusCode::UNAUTHORIZED,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -85,6 +88,7 @@ impl MeshError {
             RequestIdMismatch(_) => "request-id-mismatch",
             BadClientContext(_) => "bad-client-context",
             BadDataActionTarget(_) => "bad-data-action-target",
+            BadRequestBody => "bad-request-body",
             PayloadTooLarge { .. } => "payload-too-large",
             HeadersTooLarge { .. } => "headers-too-large",
             MethodNotAllowed => "method-not-allowed",
@@ -119,6 +123,9 @@ impl MeshError {
             RequestIdMismatch(why) => why.clone(),
             BadClientContext(why) => format!("invalid x-client-context: {why}"),
             BadDataActionTarget(why) => format!("invalid Data Action Target request: {why}"),
+            BadRequestBody => {
+                "the request body could not be read: its chunked framing is broken".into()
+            }
             PayloadTooLarge { limit } => {
                 format!("the request body exceeds the limit of {limit} bytes")
             }
@@ -208,6 +215,7 @@ mod tests {
                 400,
                 "bad-data-action-target",
             ),
+            (BadRequestBody, 400, "bad-request-body"),
             (PayloadTooLarge { limit: 1 }, 413, "payload-too-large"),
             (HeadersTooLarge { limit: 1 }, 431, "headers-too-large"),
             (MethodNotAllowed, 405, "method-not-allowed"),

@@ -40,7 +40,7 @@ pub(crate) async fn forward(
     // upgraded connection has none.
     let deadline = (!sent.upgrade).then(|| mesh.app_deadline(log));
     let started = Instant::now();
-    let result = mesh.app.send(request, deadline).await;
+    let result = mesh.app.send(request, deadline, &log.inbound).await;
     log.app = Some(started.elapsed());
     let response = result?;
     mesh.gate.mark_ready();
@@ -82,7 +82,7 @@ fn rewrite_request(
         RequestBody::Buffered(bytes) => full(bytes),
         RequestBody::Streamed(incoming) => {
             let filtered = incoming.map_frame(filter_trailer_frame);
-            CountingBody::new(filtered, log.bytes_in.clone()).boxed_unsync()
+            CountingBody::new(filtered, log.inbound.clone()).boxed_unsync()
         }
     };
     (Request::from_parts(parts, body), sent)

@@ -2,6 +2,7 @@
 //! ways, upgrades tunnelled.
 
 use std::sync::RwLock;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use http::uri::{self, Authority, PathAndQuery, Scheme};
@@ -16,6 +17,7 @@ use crate::body::MeshBody;
 use crate::config::AppTarget;
 use crate::error::MeshError;
 use crate::shutdown::{Phase, reached};
+use crate::telemetry::Inbound;
 
 pub(crate) struct AppClient {
     /// `None` once the drain has ended: dropping the client closes its idle pooled connections.
@@ -55,6 +57,7 @@ impl AppClient {
         &self,
         mut request: Request<MeshBody>,
         deadline: Option<Instant>,
+        inbound: &Inbound,
     ) -> Result<Response<Incoming>, MeshError> {
         self.address_to_app(&mut request)?;
         let sent = {
@@ -71,6 +74,12 @@ impl AppClient {
             None => sent.await,
         };
         result.map_err(|e| {
+            if inbound.broken.load(Ordering::Relaxed) {
+                // The caller's body failed (bad chunked framing, or the caller went away): not an
+                // outage of the app.
+                tracing::debug!(error = %e, "the request body could not be read");
+                return MeshError::BadRequestBody;
+            }
             tracing::warn!(error = %e, connect = e.is_connect(), "request to the app failed");
             MeshError::AppUnavailable
         })

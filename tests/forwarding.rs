@@ -584,3 +584,20 @@ async fn the_app_deadline_counts_from_arrival() {
     .assert_mesh_error(504, "app-timeout");
     assert_eq!(api.calls().len(), 1);
 }
+
+/// A caller's broken chunked framing is the caller's mistake: 400 `bad-request-body`, not a 502
+/// that blames the app.
+#[tokio::test]
+async fn broken_chunked_framing_is_a_400() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let head = "POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked";
+    for body in [
+        &b"5\r\nhello\r\nffffffffffffffffffff\r\nx\r\n0\r\n\r\n"[..],
+        &b"0x5\r\nhello\r\n0\r\n\r\n"[..],
+        &b"5\r\nhelloXX\r\n0\r\n\r\n"[..],
+    ] {
+        let reply = raw_request(mesh.addr, head, body).await;
+        reply.assert_mesh_error(400, "bad-request-body");
+    }
+}

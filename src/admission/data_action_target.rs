@@ -30,7 +30,8 @@ pub(super) async fn admit(
 ) -> Result<Admission, MeshError> {
     let (org_id, api_name, signature) = data_action_target_params(parts)?;
     let (bytes, reserved) = read_body(mesh, parts, body, mesh.app_deadline(log)).await?;
-    log.bytes_in
+    log.inbound
+        .bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let payload = std::str::from_utf8(&bytes)
         .map_err(|_| bad_data_action_target("the body must be UTF-8"))?;

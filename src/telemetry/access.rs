@@ -2,7 +2,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -25,8 +25,8 @@ pub(crate) struct RequestLog {
     pub(crate) auth: Option<Duration>,
     pub(crate) app: Option<Duration>,
     pub(crate) started: Instant,
-    /// Request body bytes read so far (shared with the counting request body).
-    pub(crate) bytes_in: Arc<AtomicU64>,
+    /// What the request body did (shared with the counting request body).
+    pub(crate) inbound: Arc<Inbound>,
     pub(crate) rejected: bool,
 }
 
@@ -42,7 +42,7 @@ impl RequestLog {
             auth: None,
             app: None,
             started: Instant::now(),
-            bytes_in: Arc::default(),
+            inbound: Arc::default(),
             rejected: false,
         }
     }
@@ -59,7 +59,7 @@ impl RequestLog {
             auth_ms = %Millis(self.auth),
             app_ms = %Millis(self.app),
             total_ms = millis(self.started.elapsed()),
-            bytes_in = self.bytes_in.load(Ordering::Relaxed),
+            bytes_in = self.inbound.bytes.load(Ordering::Relaxed),
             bytes_out,
         );
     }
@@ -145,15 +145,24 @@ impl<H: Unpin> Body for LoggedBody<H> {
     }
 }
 
+/// What the request body did on its way to the app.
+#[derive(Default)]
+pub(crate) struct Inbound {
+    /// Bytes read so far.
+    pub(crate) bytes: AtomicU64,
+    /// Reading it failed: the caller's framing was broken, or the caller went away.
+    pub(crate) broken: AtomicBool,
+}
+
 /// The request body on its way to the app, counting what it carries.
 pub(crate) struct CountingBody<B> {
     inner: B,
-    count: Arc<AtomicU64>,
+    inbound: Arc<Inbound>,
 }
 
 impl<B> CountingBody<B> {
-    pub(crate) fn new(inner: B, count: Arc<AtomicU64>) -> Self {
-        CountingBody { inner, count }
+    pub(crate) fn new(inner: B, inbound: Arc<Inbound>) -> Self {
+        CountingBody { inner, inbound }
     }
 }
 
@@ -166,10 +175,15 @@ impl<B: Body<Data = Bytes> + Unpin> Body for CountingBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let read = data.len() as u64;
+                    self.inbound.bytes.fetch_add(read, Ordering::Relaxed);
+                }
             }
+            Poll::Ready(Some(Err(_))) => self.inbound.broken.store(true, Ordering::Relaxed),
+            _ => {}
         }
         polled
     }
