@@ -173,8 +173,20 @@ async fn cross_check_can_be_turned_off() {
 }
 
 #[tokio::test]
-async fn undecodable_client_context_is_forwarded_without_context_headers() {
+async fn undecodable_client_context_is_refused_when_verified() {
     let (app, _api, mesh) = common::production().await;
+    let mut headers = salesforce::headers();
+    headers[1].1 = "bm90IGpzb24".into(); // "not json"
+    let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+    reply.assert_mesh_error(400, "bad-client-context");
+    reply.assert_error_mentions("not JSON");
+    assert!(app.received().is_empty());
+}
+
+#[tokio::test]
+async fn undecodable_client_context_is_forwarded_unverified_without_context_headers() {
+    let (app, _api, mesh) =
+        common::production_with("mesh:\n  authentication:\n    verifyClientContext: false\n").await;
     let mut headers = salesforce::headers();
     headers[1].1 = "bm90IGpzb24".into(); // "not json"
     let reply = send(mesh.addr, "GET", "/", &headers, "").await;
@@ -183,6 +195,29 @@ async fn undecodable_client_context_is_forwarded_without_context_headers() {
     assert_eq!(seen.headers["x-client-context"], "bm90IGpzb24");
     assert!(!seen.headers.contains_key("x-applink-org-id"));
     assert_eq!(seen.headers["x-applink-request-kind"], "salesforce");
+}
+
+/// The app reads the client context that was checked: a context sent in a lenient spelling
+/// (URL-safe alphabet, no padding, a space inside) arrives re-encoded as standard base64 of the
+/// same JSON, which every SDK decodes alike.
+#[tokio::test]
+async fn the_checked_client_context_is_forwarded_canonically() {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let (app, _api, mesh) = common::production().await;
+    let json = salesforce::client_context().to_string();
+    let lenient = URL_SAFE_NO_PAD.encode(&json);
+    let lenient = format!("{} {}", &lenient[..20], &lenient[20..]);
+    let mut headers = salesforce::headers();
+    headers[1].1 = lenient;
+    let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+    assert_eq!(reply.status, 200);
+    let seen = app.only_request();
+    assert_eq!(
+        seen.headers["x-client-context"],
+        STANDARD.encode(&json).as_str()
+    );
+    assert_eq!(seen.headers["x-applink-org-id"], ORG_ID);
 }
 
 #[tokio::test]

@@ -80,6 +80,8 @@ pub(crate) struct Admission {
     pub(crate) context: Vec<(&'static str, HeaderValue)>,
     /// Whether `x-client-context` is forwarded.
     pub(crate) keep_client_context: bool,
+    /// The checked `x-client-context`, re-encoded canonically, to forward in place of the caller's.
+    pub(crate) canonical_client_context: Option<HeaderValue>,
     pub(crate) body: RequestBody,
     /// The buffered body's share of `limits.bufferedBodies`, held until the response is done.
     pub(crate) reserved: Option<OwnedSemaphorePermit>,
@@ -91,16 +93,18 @@ impl Admission {
             kind: RequestKind::Bypass,
             context: Vec::new(),
             keep_client_context: false,
+            canonical_client_context: None,
             body,
             reserved: None,
         }
     }
 
-    fn salesforce(context: Vec<(&'static str, HeaderValue)>, body: RequestBody) -> Admission {
+    fn salesforce(checked: salesforce::CheckedClientContext, body: RequestBody) -> Admission {
         Admission {
             kind: RequestKind::Salesforce,
-            context,
+            context: checked.headers,
             keep_client_context: true,
+            canonical_client_context: checked.canonical,
             body,
             reserved: None,
         }
@@ -195,6 +199,7 @@ fn admit_dev(kind: RequestKind, parts: &Parts, body: RequestBody) -> Admission {
         kind,
         context,
         keep_client_context: true,
+        canonical_client_context: None,
         body,
         reserved: None,
     }

@@ -14,20 +14,20 @@ use crate::state::Mesh;
 use crate::telemetry::RequestLog;
 
 /// A Salesforce request (Apex, Flow, Agentforce): validates RC and CC and authenticates;
-/// returns the context headers for the app.
+/// returns what the app receives of CC.
 pub(super) async fn admit(
     mesh: &Mesh,
     authenticator: &Authenticator,
     parts: &Parts,
     log: &mut RequestLog,
-) -> Result<Vec<(&'static str, HeaderValue)>, MeshError> {
+) -> Result<CheckedClientContext, MeshError> {
     let rc_value = header(parts, REQUEST_CONTEXT).map_or(&b""[..], HeaderValue::as_bytes);
     let rc = RequestContext::decode(rc_value).map_err(MeshError::BadRequestContext)?;
     if !rc.extra_fields.is_empty() {
         tracing::debug!(fields = ?rc.extra_fields, "request context has extra fields");
     }
     check_request_id(parts, &rc.id)?;
-    let context = client_context_headers(mesh, parts, &rc)?;
+    let context = check_client_context(mesh, parts, &rc)?;
     let request = AuthRequest::Salesforce {
         org_domain_url: rc.org_domain_url,
         core_jwt_token: rc.auth,
@@ -51,27 +51,44 @@ fn check_request_id(parts: &Parts, context_id: &str) -> Result<(), MeshError> {
     Err(MeshError::RequestIdMismatch(why.into()))
 }
 
-/// The `x-applink-*` headers from CC, after the org id cross-check (`verifyClientContext`). A CC
-/// that does not decode is forwarded unchanged but gives no headers (compat).
-fn client_context_headers(
+/// What the app receives of CC: the decoded `x-applink-*` headers, and the context itself
+/// re-encoded canonically when it was checked.
+pub(super) struct CheckedClientContext {
+    pub(super) headers: Vec<(&'static str, HeaderValue)>,
+    pub(super) canonical: Option<HeaderValue>,
+}
+
+/// Reads CC. With `verifyClientContext` (the default) it must decode and its org id must agree with
+/// RC's, else 400 `bad-client-context`; the app then receives it re-encoded canonically, so every
+/// SDK reads exactly what was checked. Without it, a CC that does not decode is forwarded unchanged
+/// but gives no headers (compat).
+fn check_client_context(
     mesh: &Mesh,
     parts: &Parts,
     rc: &RequestContext,
-) -> Result<Vec<(&'static str, HeaderValue)>, MeshError> {
+) -> Result<CheckedClientContext, MeshError> {
     let cc_value = header(parts, CLIENT_CONTEXT).map_or(&b""[..], HeaderValue::as_bytes);
-    match ClientContext::decode(cc_value) {
-        Ok(cc) => {
-            if mesh.config.auth.verify_client_context {
-                org_ids_agree(&rc.org_id, &cc.org_id).map_err(MeshError::BadClientContext)?;
+    if !mesh.config.auth.verify_client_context {
+        let headers = match ClientContext::decode(cc_value) {
+            Ok(cc) => cc.headers(),
+            Err(why) => {
+                tracing::warn!(
+                    reason = why,
+                    "x-client-context is forwarded unchanged but gives no x-applink-* headers"
+                );
+                Vec::new()
             }
-            Ok(cc.headers())
-        }
-        Err(why) => {
-            tracing::warn!(
-                reason = why,
-                "x-client-context is forwarded unchanged but gives no x-applink-* headers"
-            );
-            Ok(Vec::new())
-        }
+        };
+        return Ok(CheckedClientContext {
+            headers,
+            canonical: None,
+        });
     }
+    let (cc, canonical) = ClientContext::decode_canonical(cc_value)
+        .map_err(|why| MeshError::BadClientContext(why.to_string()))?;
+    org_ids_agree(&rc.org_id, &cc.org_id).map_err(MeshError::BadClientContext)?;
+    Ok(CheckedClientContext {
+        headers: cc.headers(),
+        canonical: HeaderValue::from_str(&canonical).ok(),
+    })
 }

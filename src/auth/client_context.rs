@@ -2,6 +2,7 @@
 //! `x-applink-*` headers, and the org id cross-check against the request context
 //! (docs/behaviour.md §4.4, §6). CC itself is forwarded as it came.
 
+use base64::Engine;
 use http::HeaderValue;
 
 use super::context::decode_base64;
@@ -28,10 +29,21 @@ fn text(value: Option<&Json<'_>>) -> Option<String> {
 }
 
 impl ClientContext {
-    /// Decodes CC. `Err` says why it yields no context headers (it is still forwarded, compat).
+    /// Decodes CC. `Err` says why it yields no context headers.
     pub(crate) fn decode(value: &[u8]) -> Result<ClientContext, &'static str> {
+        Self::decode_canonical(value).map(|(cc, _)| cc)
+    }
+
+    /// Decodes CC and returns it with its canonical form: the same JSON, standard base64 with
+    /// padding, which every SDK decodes to exactly what was read here.
+    pub(crate) fn decode_canonical(value: &[u8]) -> Result<(ClientContext, String), &'static str> {
         let bytes = decode_base64(value).ok_or("it is not base64")?;
-        let object = Object::parse(&bytes)?;
+        let cc = Self::read(&bytes)?;
+        Ok((cc, base64::engine::general_purpose::STANDARD.encode(&bytes)))
+    }
+
+    fn read(bytes: &[u8]) -> Result<ClientContext, &'static str> {
+        let object = Object::parse(bytes)?;
         let org_id = text(object.get("orgId")).ok_or("it has no orgId")?;
         let user = match object.get("userContext") {
             Some(Json::Object(user)) => Some(user),
