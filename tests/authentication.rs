@@ -220,3 +220,22 @@ async fn a_call_that_fails_before_any_response_is_retried_once() {
     assert_eq!(api.calls().len(), 4, "one retry, not more");
     assert_eq!(app.received().len(), 1);
 }
+
+/// A burst never opens more than the bounded number of AppLink API calls at once: the rest wait
+/// for a slot within `timeouts.auth`, and all of them are answered.
+#[tokio::test]
+async fn concurrent_api_calls_are_bounded() {
+    let (_app, api, mesh) = common::production().await;
+    api.always(Answer {
+        delay: Duration::from_millis(500),
+        ..Answer::status(200)
+    });
+    let headers = salesforce::headers();
+    let burst = (0..200).map(|_| send(mesh.addr, "GET", "/burst", &headers, ""));
+    let replies = futures_util::future::join_all(burst).await;
+    assert!(replies.iter().all(|r| r.status == 200));
+    assert_eq!(api.calls().len(), 200);
+    let peak = api.peak_concurrency();
+    assert!(peak <= 128, "{peak} AppLink API calls at once");
+    assert!(peak > 1, "the burst never overlapped ({peak})");
+}

@@ -1,6 +1,7 @@
 //! The AppLink API client (docs/behaviour.md §5): one pooled rustls client built at start-up, a
 //! deadline per call, no redirects, one retry when the call fails before any response.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ApiConfig, ConfigError};
@@ -12,9 +13,15 @@ use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::Semaphore;
 
-/// How long an idle connection to the AppLink API is kept.
-const POOL_IDLE: Duration = Duration::from_secs(30);
+/// How long an idle connection to the AppLink API is kept. The pool looks for idle connections
+/// once per this period, so one is closed between 15 and 30 s after its last call.
+const POOL_IDLE: Duration = Duration::from_secs(15);
+/// Idle connections kept to the AppLink API.
+const POOL_MAX_IDLE: usize = 32;
+/// AppLink API calls at once; a burst beyond it waits for a slot within `timeouts.auth`.
+pub(crate) const MAX_CONCURRENT_CALLS: usize = 128;
 /// The most of an AppLink API answer the sidecar reads (it only needs the status).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -134,6 +141,8 @@ pub(crate) struct ApiClient {
     data_action_target_uri: Uri,
     /// `Bearer <token>`, marked sensitive.
     authorization: HeaderValue,
+    /// [`MAX_CONCURRENT_CALLS`] slots.
+    calls: Arc<Semaphore>,
     deadline: Duration,
 }
 
@@ -156,6 +165,7 @@ impl ApiClient {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
+            .pool_max_idle_per_host(POOL_MAX_IDLE)
             .pool_timer(TokioTimer::new())
             .build(connector);
         Ok(ApiClient {
@@ -163,6 +173,7 @@ impl ApiClient {
             salesforce_uri: endpoint(api, AuthRequest::SALESFORCE_PATH)?,
             data_action_target_uri: endpoint(api, AuthRequest::DATA_ACTION_TARGET_PATH)?,
             authorization: bearer(api)?,
+            calls: Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS)),
             deadline,
         })
     }
@@ -179,6 +190,12 @@ impl ApiClient {
             AuthRequest::DataActionTarget { .. } => &self.data_action_target_uri,
         };
         let call = async {
+            // Waiting for a slot counts against the deadline, like the call itself.
+            let _slot = self
+                .calls
+                .acquire()
+                .await
+                .map_err(|_| MeshError::AuthUnavailable)?;
             let status = match self.send(uri, body.clone(), request_id).await {
                 Ok(status) => status,
                 Err(first) => {

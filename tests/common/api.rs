@@ -58,6 +58,8 @@ pub const API_SECRET_TEXT: &str = "internal-applink-detail-7f3a";
 pub struct FakeApi {
     pub addr: SocketAddr,
     calls: Arc<Mutex<Vec<Call>>>,
+    /// Calls being answered now, and the most there ever were at once.
+    concurrency: Arc<Mutex<(usize, usize)>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
     default: Arc<Mutex<Answer>>,
     /// The CA certificate (PEM file) that signed the HTTPS server's certificate.
@@ -80,6 +82,7 @@ impl FakeApi {
         let api = FakeApi {
             addr: listener.local_addr().unwrap(),
             calls: Arc::default(),
+            concurrency: Arc::default(),
             script: Arc::default(),
             default: Arc::new(Mutex::new(Answer::status(200))),
             ca_file: tls.as_ref().map(|(_, path)| path.clone()),
@@ -150,6 +153,11 @@ impl FakeApi {
         calls.into_iter().next().unwrap()
     }
 
+    /// The most calls it was answering at once.
+    pub fn peak_concurrency(&self) -> usize {
+        self.concurrency.lock().unwrap().1
+    }
+
     /// The scripted answer; an `Err` makes hyper close the connection without a response.
     async fn answer(
         &self,
@@ -172,7 +180,13 @@ impl FakeApi {
             .unwrap()
             .pop_front()
             .unwrap_or(*self.default.lock().unwrap());
+        {
+            let mut concurrency = self.concurrency.lock().unwrap();
+            concurrency.0 += 1;
+            concurrency.1 = concurrency.1.max(concurrency.0);
+        }
         tokio::time::sleep(answer.delay).await;
+        self.concurrency.lock().unwrap().0 -= 1;
         if answer.hang_up {
             return Err(std::io::Error::other("hanging up, as scripted"));
         }
