@@ -189,3 +189,45 @@ mod tests {
         assert!(!format!("{rc:?}").contains("jwt\""));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::auth::client_context::ClientContext;
+    use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Untrusted bytes never panic the decoders; errors name no value.
+        #[test]
+        fn decoding_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_base64(&bytes);
+            if let Err(why) = RequestContext::decode(&bytes) {
+                prop_assert!(why.len() < 80);
+            }
+            let _ = ClientContext::decode(&bytes);
+        }
+
+        /// Whatever base64 spelling carries it, a request context decodes to the same fields.
+        #[test]
+        fn every_spelling_decodes_alike(
+            fields in proptest::collection::vec("[ -~]{1,24}", 8),
+            url_safe in any::<bool>(),
+            split in 1usize..40,
+        ) {
+            let mut object = serde_json::Map::new();
+            for (name, value) in REQUIRED.iter().zip(&fields) {
+                object.insert((*name).to_string(), value.clone().into());
+            }
+            let json = serde_json::Value::Object(object).to_string();
+            let encoded = if url_safe { URL_SAFE_NO_PAD.encode(&json) } else { B64.encode(&json) };
+            let at = split.min(encoded.len());
+            let spaced = format!("{} \n{}", &encoded[..at], &encoded[at..]);
+            let rc = RequestContext::decode(spaced.as_bytes()).unwrap();
+            prop_assert_eq!(&rc.id, &fields[0]);
+            prop_assert_eq!(&rc.auth, &fields[1]);
+            prop_assert_eq!(&rc.org_id, &fields[4]);
+            prop_assert_eq!(&rc.app_uuid, &fields[7]);
+        }
+    }
+}
