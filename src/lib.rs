@@ -14,6 +14,9 @@ pub mod config;
 mod conn;
 mod error;
 mod forward;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod headers;
 mod limits;

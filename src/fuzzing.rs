@@ -1,0 +1,77 @@
+//! Entry points for the fuzz targets in `fuzz/` (built only with the `fuzzing` feature): every
+//! parser of untrusted input, each checking the property it must keep. A violated property panics,
+//! which the fuzzer reports as a crash.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::auth::client_context::ClientContext;
+use crate::auth::context::RequestContext;
+use crate::headers;
+use crate::routes::{self, Glob, RouteTable};
+
+/// The context decoders: any bytes, no panic.
+pub fn contexts(bytes: &[u8]) {
+    let _ = RequestContext::decode(bytes);
+    if let Ok((_, canonical)) = ClientContext::decode_canonical(bytes) {
+        // The canonical form decodes to the same context.
+        let again = ClientContext::decode_canonical(canonical.as_bytes());
+        assert!(again.is_ok_and(|(_, twice)| twice == canonical));
+    }
+}
+
+/// Path safety and the bypass decision: a path not in normal form is never bypassed, and one in
+/// normal form has no traversal in any spelling.
+pub fn path(path: &str) {
+    let table = RouteTable::new(
+        Some("/healthcheck".into()),
+        &["/public/**".into(), "/f*".into()],
+        false,
+    );
+    match routes::check_path(path) {
+        Err(_) => {}
+        Ok(false) => assert_eq!(table.bypass(path, false), None, "{path:?}"),
+        Ok(true) => {
+            let lower = path.to_ascii_lowercase();
+            assert!(
+                !path.contains("//") && !path.contains('\\') && !lower.contains("%2f"),
+                "{path:?}"
+            );
+            for segment in lower[1..].split('/') {
+                let bare = segment
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .replace("%2e", ".");
+                assert!(bare != "." && bare != "..", "{path:?}");
+            }
+        }
+    }
+}
+
+/// The glob matcher on any pattern and path (the first line is the pattern): no panic, and the
+/// fuzzer's timeout catches a match that is not linear.
+pub fn glob(input: &str) {
+    let (pattern, path) = input.split_once('\n').unwrap_or((input, ""));
+    let _ = Glob::new(pattern).matches(path);
+}
+
+/// The header rules on any header names (one per line): nothing an app would read as a protected
+/// name survives the trailer rules.
+pub fn trailer_names(input: &str) {
+    let mut map = HeaderMap::new();
+    for line in input.lines() {
+        if let Ok(name) = HeaderName::from_bytes(line.as_bytes()) {
+            map.append(name, HeaderValue::from_static("v"));
+        }
+    }
+    headers::filter_trailers(&mut map);
+    for name in map.keys() {
+        let dashed = name.as_str().replace('_', "-");
+        assert!(
+            dashed != headers::REQUEST_CONTEXT
+                && dashed != headers::CLIENT_CONTEXT
+                && !dashed.starts_with(headers::APPLINK_PREFIX),
+            "{name} survived"
+        );
+    }
+}
