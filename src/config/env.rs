@@ -61,17 +61,36 @@ pub(super) fn mode(cli: &Cli, env: &mut Env<'_>, dyno: Option<&str>) -> Result<M
     }
 }
 
+/// The add-on attachment: `HEROKU_APPLINK_SERVICE_MESH_ADDON`, else the SDKs' own
+/// `HEROKU_APPLINK_ADDON_NAME` (so one config var configures the SDK and the sidecar), else
+/// `HEROKU_APPLINK`. Its URL and token are `<NAME>_API_URL` and `<NAME>_TOKEN`.
 fn api_config(env: &Env<'_>) -> Result<ApiConfig, ConfigError> {
     let attachment = env
         .get("HEROKU_APPLINK_SERVICE_MESH_ADDON")
+        .or_else(|| env.get("HEROKU_APPLINK_ADDON_NAME"))
         .unwrap_or_else(|| "HEROKU_APPLINK".to_string());
     let url_var = format!("{attachment}_API_URL");
     let token_var = format!("{attachment}_TOKEN");
-    let (Some(url), Some(token)) = (env.get(&url_var), env.get(&token_var)) else {
-        return err(format!(
-            "{url_var} and {token_var} must be set: provision the Heroku AppLink add-on \
-             (heroku addons:create heroku-applink), or run locally with --dev"
-        ));
+    let (url, token) = match (env.get(&url_var), env.get(&token_var)) {
+        (Some(url), Some(token)) => (url, token),
+        (Some(_), None) | (None, Some(_)) => {
+            let (set, missing) = match env.get(&url_var) {
+                Some(_) => (&url_var, &token_var),
+                None => (&token_var, &url_var),
+            };
+            return err(format!(
+                "{missing} is not set, though {set} is: the add-on attachment {attachment} sets \
+                 both; copy {missing} from `heroku config` or re-attach the add-on (locally, dev \
+                 mode needs neither: --dev)"
+            ));
+        }
+        (None, None) => {
+            return err(format!(
+                "{url_var} and {token_var} must be set: provision the Heroku AppLink add-on \
+                 (heroku addons:create heroku-applink), or run locally in dev mode (--dev, or \
+                 HEROKU_APPLINK_SERVICE_MESH_DEV=true in .env for heroku local)"
+            ));
+        }
     };
     let base_url = url.trim_end_matches('/').to_string();
     let uri: http::Uri = base_url

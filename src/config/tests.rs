@@ -304,3 +304,42 @@ fn the_body_budget_holds_at_least_two_bodies() {
     let config = load_with(&cli_with_file(Some(write_file(yaml))), &env(&[])).unwrap();
     assert_eq!(config.limits.buffered_bodies, 2 << 20);
 }
+
+#[test]
+fn the_sdks_addon_variable_names_the_attachment() {
+    let purple = [
+        ("HEROKU_APPLINK_API_URL", ""),
+        ("HEROKU_APPLINK_TOKEN", ""),
+        ("HEROKU_APPLINK_ADDON_NAME", "HEROKU_APPLINK_PURPLE"),
+        (
+            "HEROKU_APPLINK_PURPLE_API_URL",
+            "https://purple.example/addons/9",
+        ),
+        ("HEROKU_APPLINK_PURPLE_TOKEN", "t"),
+    ];
+    let Mode::Production(api) = load(&purple).unwrap().mode else {
+        panic!("production expected")
+    };
+    assert_eq!(api.attachment, "HEROKU_APPLINK_PURPLE");
+    // The sidecar's own variable still wins.
+    let mut both = purple.to_vec();
+    both.push(("HEROKU_APPLINK_SERVICE_MESH_ADDON", "OTHER"));
+    let err = load(&both).unwrap_err();
+    assert!(err.0.contains("OTHER_API_URL"), "{err}");
+}
+
+#[test]
+fn half_an_attachment_names_the_missing_variable() {
+    let err = load(&[("HEROKU_APPLINK_TOKEN", "")]).unwrap_err();
+    assert!(
+        err.0.starts_with("HEROKU_APPLINK_TOKEN is not set"),
+        "{err}"
+    );
+    let err = load(&[("HEROKU_APPLINK_API_URL", "")]).unwrap_err();
+    assert!(
+        err.0.starts_with("HEROKU_APPLINK_API_URL is not set"),
+        "{err}"
+    );
+    let err = load(&[("HEROKU_APPLINK_API_URL", ""), ("HEROKU_APPLINK_TOKEN", "")]).unwrap_err();
+    assert!(err.0.contains("heroku local"), "{err}");
+}
