@@ -100,6 +100,11 @@ fn start_app(command: &[String], app_port: u16) -> Result<Option<App>, SpawnErro
         return Ok(None);
     };
     let app = App::spawn(command, app_port)?;
+    if app.through_shell() {
+        tracing::info!(
+            "the app command is one argument with spaces: running it as /bin/sh -c 'exec <command>'"
+        );
+    }
     tracing::info!(
         pid = app.pid(),
         program = program.as_str(),

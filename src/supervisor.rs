@@ -85,13 +85,31 @@ impl std::fmt::Display for SpawnError {
 pub(crate) struct App {
     pid: Pid,
     exit: watch::Receiver<Option<AppExit>>,
+    /// Whether the command was one string run through `/bin/sh -c 'exec …'`.
+    through_shell: bool,
+}
+
+/// The program and arguments to run. A command that is one argument with whitespace in it and
+/// not an existing file (a Procfile's `heroku-applink-service-mesh "java $JAVA_OPTS -jar app.jar"`)
+/// runs as `/bin/sh -c 'exec <it>'`: the shell expands it, and `exec` makes the app the process the
+/// signals and the exit code come from.
+fn program_and_args(command: &[String]) -> Option<(String, Vec<String>, bool)> {
+    let (program, args) = command.split_first()?;
+    let one_string = args.is_empty()
+        && program.contains(char::is_whitespace)
+        && !std::path::Path::new(program).exists();
+    if one_string {
+        let script = format!("exec {program}");
+        return Some(("/bin/sh".into(), vec!["-c".into(), script], true));
+    }
+    Some((program.clone(), args.to_vec(), false))
 }
 
 impl App {
     /// Starts `command` (program and arguments, no shell) in its own process group. Must run
     /// inside the tokio runtime: it starts the reaper.
     pub(crate) fn spawn(command: &[String], app_port: u16) -> Result<App, SpawnError> {
-        let Some((program, args)) = command.split_first() else {
+        let Some((program, args, through_shell)) = program_and_args(command) else {
             return Err(SpawnError {
                 program: String::new(),
                 error: io::Error::new(io::ErrorKind::InvalidInput, "the app command is empty"),
@@ -103,8 +121,8 @@ impl App {
         };
         // Listen for SIGCHLD before the child exists, so its exit cannot be missed.
         let sigchld = signal(SignalKind::child()).map_err(spawn_error)?;
-        let child = Command::new(program)
-            .args(args)
+        let child = Command::new(&program)
+            .args(&args)
             .env("APP_PORT", app_port.to_string())
             .env("PORT", app_port.to_string())
             .process_group(0)
@@ -116,7 +134,16 @@ impl App {
         drop(child);
         let (report, exit) = watch::channel(None);
         tokio::spawn(reap(pid, sigchld, report));
-        Ok(App { pid, exit })
+        Ok(App {
+            pid,
+            exit,
+            through_shell,
+        })
+    }
+
+    /// Whether the command was one string run through `/bin/sh -c`.
+    pub(crate) fn through_shell(&self) -> bool {
+        self.through_shell
     }
 
     pub(crate) fn pid(&self) -> u32 {
@@ -187,6 +214,25 @@ async fn reap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_string_with_spaces_runs_through_the_shell() {
+        let words = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (program, args, shell) =
+            program_and_args(&words(&["java $JAVA_OPTS -jar app.jar"])).unwrap();
+        assert_eq!((program.as_str(), shell), ("/bin/sh", true));
+        assert_eq!(args, ["-c", "exec java $JAVA_OPTS -jar app.jar"]);
+        // Separate words, one word, or a file whose name has a space: run as they are.
+        let (program, args, shell) = program_and_args(&words(&["npm", "start"])).unwrap();
+        assert_eq!((program.as_str(), args.len(), shell), ("npm", 1, false));
+        assert!(!program_and_args(&words(&["uvicorn"])).unwrap().2);
+        let spaced = std::env::temp_dir().join(format!("app with space {}", std::process::id()));
+        std::fs::write(&spaced, "").unwrap();
+        let name = spaced.to_str().unwrap().to_string();
+        assert!(!program_and_args(&[name]).unwrap().2);
+        let _ = std::fs::remove_file(spaced);
+        assert!(program_and_args(&[]).is_none());
+    }
 
     #[test]
     fn exit_codes_follow_the_shell_convention() {

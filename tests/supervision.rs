@@ -373,3 +373,32 @@ async fn wait_until_in_flight(mesh: &mut SidecarProcess, path: &str) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A Procfile that quotes the whole app command (`heroku-applink-service-mesh "app --opt"`) runs it
+/// through `/bin/sh -c 'exec …'`: the shell expands it, and signals and the exit code still reach
+/// the app itself.
+#[tokio::test]
+async fn an_app_command_written_as_one_string_runs_through_the_shell() {
+    let app_port = free_port();
+    let one_string = format!("{} --term-exit-code $EXIT_CODE", test_app::command());
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", app_port.as_str()),
+            ("PATH", "/usr/bin:/bin"),
+            ("EXIT_CODE", "9"),
+        ],
+        &["--dev", "--port", "0", &one_string],
+    );
+    let addr = mesh.wait_listening();
+    mesh.wait_for_output("test-app: listening");
+    assert_eq!(send(addr, "GET", "/", &[], "").await.status, 200);
+    mesh.signal(Signal::SIGTERM);
+    assert_eq!(mesh.wait().code(), Some(9), "{}", mesh.output());
+    let output = mesh.output();
+    assert!(output.contains("running it as /bin/sh -c"), "{output}");
+    assert_eq!(
+        output.matches("test-app: got SIGTERM").count(),
+        1,
+        "{output}"
+    );
+}
