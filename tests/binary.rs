@@ -60,12 +60,22 @@ const ADDON: [(&str, &str); 2] = [
 fn usage_and_configuration_errors_exit_64_with_one_line() {
     let bad_yaml = temp_file("bad.yaml", "mesh:\n  healthcheck:\n    enabled: true\n");
     let bad_yaml = bad_yaml.to_str().unwrap();
+    let map_route = temp_file(
+        "map-route.yaml",
+        "mesh:\n  authentication:\n    bypassRoutes:\n      - pathPrefix: /api/\n",
+    );
+    let map_route = map_route.to_str().unwrap();
     type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, &'a str);
     let cases: Vec<Case> = vec![
         (ADDON.to_vec(), vec!["--bogus"], "--bogus"),
         (ADDON.to_vec(), vec!["--port", "http"], "--port"),
         (vec![], vec![], "HEROKU_APPLINK_API_URL"),
         (ADDON.to_vec(), vec!["--config", bad_yaml], "enabled"),
+        (
+            ADDON.to_vec(),
+            vec!["--config", map_route],
+            "use \"/api/**\" at line 4",
+        ),
         (
             ADDON.to_vec(),
             vec!["--config", "/does/not/exist.yaml"],

@@ -31,9 +31,62 @@ pub(crate) struct MeshSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub(crate) struct AuthenticationSection {
-    pub(crate) bypass_routes: Option<Vec<String>>,
+    pub(crate) bypass_routes: Option<Vec<BypassRoute>>,
     pub(crate) verify_client_context: Option<String>,
     pub(crate) cache: CacheSection,
+}
+
+/// One `bypassRoutes` entry: a glob written as a string. Users coming from other routers write
+/// `- path: /x` or `- pathPrefix: /api/`; those are refused with the equivalent glob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BypassRoute(pub(crate) String);
+
+impl<'de> Deserialize<'de> for BypassRoute {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(BypassRouteVisitor)
+    }
+}
+
+struct BypassRouteVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BypassRouteVisitor {
+    type Value = BypassRoute;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a route glob written as a string, e.g. \"/api/**\"")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<BypassRoute, E> {
+        Ok(BypassRoute(v.to_string()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<BypassRoute, E> {
+        Ok(BypassRoute(v.to_string()))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<BypassRoute, E> {
+        Ok(BypassRoute(v.to_string()))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<BypassRoute, A::Error> {
+        let mut written = None;
+        while let Some((key, value)) = map.next_entry::<String, serde_norway::Value>()? {
+            if written.is_none() {
+                written = Some((key, value.as_str().map(str::to_string)));
+            }
+        }
+        let glob = match &written {
+            Some((key, Some(path))) if key == "path" => format!("\"{path}\""),
+            Some((key, Some(prefix))) if key == "pathPrefix" || key == "prefix" => {
+                format!("\"{}/**\"", prefix.trim_end_matches('/'))
+            }
+            _ => "\"/api/**\"".into(),
+        };
+        let what = written.map_or("a map".to_string(), |(key, _)| format!("`{key}:`"));
+        Err(serde::de::Error::custom(format!(
+            "bypassRoutes entries are globs written as strings, not {what}: use {glob}"
+        )))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +151,29 @@ mod tests {
             .unwrap_err();
         assert!(err.contains("bypasRoutes"), "{err}");
         assert!(err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn bypass_routes_written_as_maps_get_the_equivalent_glob() {
+        for (entry, glob) in [
+            ("- pathPrefix: /api/", "use \"/api/**\""),
+            ("- path: /robots.txt", "use \"/robots.txt\""),
+            ("- { route: /x }", "use \"/api/**\""),
+        ] {
+            let yaml = format!("mesh:\n  authentication:\n    bypassRoutes:\n      {entry}\n");
+            let err = parse(&yaml).unwrap_err();
+            assert!(err.contains(glob) && err.contains("line 4"), "{err}");
+        }
+        let file = parse("mesh:\n  authentication:\n    bypassRoutes: [/a, \"/b/**\"]\n").unwrap();
+        let routes: Vec<String> = file
+            .mesh
+            .authentication
+            .bypass_routes
+            .unwrap()
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(routes, ["/a", "/b/**"]);
     }
 
     #[test]

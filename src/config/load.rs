@@ -74,7 +74,12 @@ fn app_target(env: &Env<'_>, file: &FileConfig) -> Result<AppTarget, ConfigError
 fn auth_settings(env: &mut Env<'_>, file: &FileConfig) -> Result<AuthSettings, ConfigError> {
     let a = &file.mesh.authentication;
     let acknowledged = env.flag("HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS");
-    let configured = a.bypass_routes.clone().unwrap_or_default();
+    let configured: Vec<String> = a
+        .bypass_routes
+        .iter()
+        .flatten()
+        .map(|route| route.0.clone())
+        .collect();
     if let Some(route) = configured.iter().find(|r| !r.starts_with('/')) {
         return err(format!(
             "mesh.authentication.bypassRoutes: '{route}' must start with '/'"
