@@ -165,10 +165,12 @@ install::cached() {
   [[ "${actual}" == "${expected}" ]]
 }
 
-# Links the legacy name heroku-applink-service-mesh-latest-<arch> next to the binary in folder $1.
+# Links the names older Procfiles use next to the binary in folder $1: the legacy
+# heroku-applink-service-mesh-latest-<arch>, and the pilot-era heroku-integration-service-mesh.
 install::legacy_link() {
   local dir="$1"
   ln -sfn "${MESH_NAME}" "${dir}/${MESH_NAME}-latest-${INSTALL_ARCH:?install::plan first}"
+  ln -sfn "${MESH_NAME}" "${dir}/heroku-integration-service-mesh"
 }
 
 # Runs the installed binary's -v; fails the build when it does not run.
