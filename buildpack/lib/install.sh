@@ -63,6 +63,11 @@ install::expected_checksum() {
     output::fail "Version ${version} has no binary for ${arch} (it has: ${archs% })." \
       "Pick a version built for ${arch}, or unset ${VERSION_VAR} to use the packaged version."
   fi
+  if [[ ! -d "${BUILDPACK_DIR}/binaries" ]]; then
+    output::fail "This is the buildpack's source folder: it carries no binary and no checksum for ${version}." \
+      "Package it with bin/package (see the README's Releasing section) and add the packaged buildpack:" \
+      "heroku buildpacks:add --index 1 <URL of heroku-applink-service-mesh-buildpack-${version}.tgz>"
+  fi
   versions=$(awk '!seen[$1]++ { printf "%s ", $1 }' "${file}")
   versions="${versions% }"
   output::fail "Unknown version ${version}: this buildpack has no checksum for it, so it cannot verify it." \
