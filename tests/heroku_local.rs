@@ -1,0 +1,98 @@
+//! `heroku local` (its engine, node-foreman's `nf`) running a Procfile with the sidecar in front of
+//! the app, dev mode switched on from `.env`, as the README tells a developer to do. `bin/test`
+//! installs node-foreman into `target/node` from the npm registry.
+
+// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::sidecar::binary;
+use common::{free_port, send, test_app};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// node-foreman's `nf`, as `bin/test` installs it.
+fn foreman() -> PathBuf {
+    let nf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/node/node_modules/.bin/nf");
+    assert!(
+        nf.exists(),
+        "{} is missing: bin/test installs node-foreman (npm install --prefix target/node foreman@3)",
+        nf.display()
+    );
+    nf
+}
+
+#[tokio::test]
+async fn the_procfile_runs_under_heroku_local_in_dev_mode() {
+    let nf = foreman();
+    let dir = std::env::temp_dir().join(format!("applink-heroku-local-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let app_port = free_port();
+    std::fs::write(
+        dir.join("Procfile"),
+        format!(
+            "web: APP_PORT={app_port} heroku-applink-service-mesh -- {}\n",
+            test_app::command()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join(".env"), "HEROKU_APPLINK_SERVICE_MESH_DEV=true\n").unwrap();
+    let bin_dir = Path::new(binary()).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let port = free_port();
+    let mut foreman = Command::new(&nf)
+        .args(["start", "-p", &port.to_string(), "web"])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Its own process group, the terminal's foreground group in real life.
+        .process_group(0)
+        .spawn()
+        .expect("nf starts");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    let reply = loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            let reply = send(addr, "GET", "/hello", &[], "").await;
+            if reply.status != 503 {
+                break reply;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nothing answered on the Procfile's port within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "ok");
+    assert_eq!(reply.headers["x-applink-mesh-mode"], "dev");
+    // Ctrl-C, as a developer stops `heroku local`: the terminal signals the whole foreground
+    // process group (nf, the shell it runs the web line in, the sidecar), and everything ends.
+    killpg(Pid::from_raw(foreman.id() as i32), Signal::SIGINT).unwrap();
+    let stopped = Instant::now();
+    while foreman.try_wait().unwrap().is_none() {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "heroku local did not stop on Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the sidecar outlived heroku local"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
