@@ -124,7 +124,7 @@ impl MeshError {
             BadClientContext(why) => format!("invalid x-client-context: {why}"),
             BadDataActionTarget(why) => format!("invalid Data Action Target request: {why}"),
             BadRequestBody => {
-                "the request body could not be read: its chunked framing is broken".into()
+                "the request body could not be read: its framing is broken or it ended early".into()
             }
             PayloadTooLarge { limit } => {
                 format!("the request body exceeds the limit of {limit} bytes")

@@ -63,6 +63,10 @@ fn rewrite_request(
     };
     let h = &mut parts.headers;
     headers::strip_hop_by_hop(h, upgrade);
+    if upgrade {
+        // Only WebSocket is asked for, whatever else the caller listed beside it.
+        h.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+    }
     h.remove(REQUEST_CONTEXT);
     headers::remove_applink_headers(h);
     if !admission.keep_client_context {
@@ -110,9 +114,9 @@ fn rewrite_response(
     log: &mut RequestLog,
 ) -> Result<Response<MeshBody>, MeshError> {
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
-    if switching && !sent.upgrade {
+    if switching && !(sent.upgrade && headers::is_websocket_upgrade(response.headers())) {
         // The caller's connection would be left speaking a protocol nobody checked.
-        tracing::warn!("the app switched protocols without being asked to");
+        tracing::warn!("the app switched protocols without being asked to, or not to WebSocket");
         return Err(MeshError::AppSwitchedProtocols);
     }
     if switching {

@@ -60,6 +60,11 @@ impl AppClient {
         inbound: &Inbound,
     ) -> Result<Response<Incoming>, MeshError> {
         self.address_to_app(&mut request)?;
+        // A request whose time is up (a slow authentication, a long boot wait) never reaches the
+        // app: it would do the work for an answer nobody receives.
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Err(MeshError::AppTimeout);
+        }
         let sent = {
             let client = self.client.read().unwrap_or_else(|e| e.into_inner());
             let Some(client) = client.as_ref() else {

@@ -67,6 +67,9 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
             return fail("cannot start the app", &e, e.exit_code());
         }
     };
+    // Raised for the sidecar only once the app has started, so the app keeps the limit it was
+    // given (a large soft limit breaks programs that use select() or close every descriptor).
+    log_open_files_limit();
     telemetry::report_every(running.mesh_metrics(), METRICS_EVERY, source);
 
     tokio::select! {
@@ -102,7 +105,7 @@ fn start_app(command: &[String], app_port: u16) -> Result<Option<App>, SpawnErro
     let app = App::spawn(command, app_port)?;
     if app.through_shell() {
         tracing::info!(
-            "the app command is one argument with spaces: running it as /bin/sh -c 'exec <command>'"
+            "the app command is one argument with spaces: running it through /bin/sh -c"
         );
     }
     tracing::info!(
@@ -194,6 +197,17 @@ impl Plan {
     }
 }
 
+/// Raises the open-files limit (docs/behaviour.md §11) and logs it.
+fn log_open_files_limit() {
+    match crate::limits::raise_open_files() {
+        Some((before, now)) if now > before => {
+            tracing::info!(open_files = now, raised_from = before, "open files limit");
+        }
+        Some((_, now)) => tracing::info!(open_files = now, "open files limit"),
+        None => tracing::warn!("cannot read the open files limit"),
+    }
+}
+
 /// Passes the signal on to the app's group, except SIGTERM on a dyno, where Heroku already sent it
 /// to every process (a second one makes some servers skip their own drain).
 fn forward_signal(app: &App, signal: Signal, on_dyno: bool) {
@@ -228,13 +242,6 @@ fn log_start_up(config: &Config, shape: Shape) {
         },
         "runtime threads"
     );
-    match crate::limits::raise_open_files() {
-        Some((before, now)) if now > before => {
-            tracing::info!(open_files = now, raised_from = before, "open files limit");
-        }
-        Some((_, now)) => tracing::info!(open_files = now, "open files limit"),
-        None => tracing::warn!("cannot read the open files limit"),
-    }
     warn_of_open_routes(config);
     if config.app_command.is_empty() {
         tracing::info!("no app command: proxying to an app started separately");

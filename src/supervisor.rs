@@ -91,18 +91,32 @@ pub(crate) struct App {
 
 /// The program and arguments to run. A command that is one argument with whitespace in it and
 /// not an existing file (a Procfile's `heroku-applink-service-mesh "java $JAVA_OPTS -jar app.jar"`)
-/// runs as `/bin/sh -c 'exec <it>'`: the shell expands it, and `exec` makes the app the process the
-/// signals and the exit code come from.
+/// runs through `/bin/sh -c`, which expands it. A simple command runs as `exec <it>`, so the app
+/// itself is the process the exit code comes from; a script (`cd web && npm start`,
+/// `FOO=bar node app.js`, `exec ...`) runs as it is written. Signals go to the whole process group
+/// either way.
 fn program_and_args(command: &[String]) -> Option<(String, Vec<String>, bool)> {
     let (program, args) = command.split_first()?;
     let one_string = args.is_empty()
         && program.contains(char::is_whitespace)
         && !std::path::Path::new(program).exists();
     if one_string {
-        let script = format!("exec {program}");
+        let script = if is_simple_command(program) {
+            format!("exec {program}")
+        } else {
+            program.clone()
+        };
         return Some(("/bin/sh".into(), vec!["-c".into(), script], true));
     }
     Some((program.clone(), args.to_vec(), false))
+}
+
+/// A command the shell would run as one program: no operators, redirections or substitutions, no
+/// leading variable assignment, not already an `exec`.
+fn is_simple_command(script: &str) -> bool {
+    let first = script.split_whitespace().next().unwrap_or_default();
+    let operators = ['&', '|', ';', '<', '>', '(', ')', '`', '\n'];
+    !script.contains(operators) && !script.contains("$(") && !first.contains('=') && first != "exec"
 }
 
 impl App {
@@ -222,6 +236,18 @@ mod tests {
             program_and_args(&words(&["java $JAVA_OPTS -jar app.jar"])).unwrap();
         assert_eq!((program.as_str(), shell), ("/bin/sh", true));
         assert_eq!(args, ["-c", "exec java $JAVA_OPTS -jar app.jar"]);
+        // A script runs as it is written.
+        for script in [
+            "cd web && npm start",
+            "FOO=bar node app.js",
+            "exec node app.js",
+            "npm run build; npm start",
+            "node $(cat entry)",
+        ] {
+            let (_, args, shell) = program_and_args(&words(&[script])).unwrap();
+            assert!(shell);
+            assert_eq!(args, ["-c", script]);
+        }
         // Separate words, one word, or a file whose name has a space: run as they are.
         let (program, args, shell) = program_and_args(&words(&["npm", "start"])).unwrap();
         assert_eq!((program.as_str(), args.len(), shell), ("npm", 1, false));

@@ -50,17 +50,19 @@ async fn the_procfile_runs_under_heroku_local_in_dev_mode() {
         std::env::var("PATH").unwrap_or_default()
     );
     let port = free_port();
-    let mut foreman = Command::new(&nf)
+    let log = dir.join("foreman.log");
+    let child = Command::new(&nf)
         .args(["start", "-p", &port.to_string(), "web"])
         .current_dir(&dir)
         .env("PATH", path)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
         .stderr(Stdio::null())
         // Its own process group, the terminal's foreground group in real life.
         .process_group(0)
         .spawn()
         .expect("nf starts");
+    let mut foreman = Foreman { child, log };
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let started = Instant::now();
     let reply = loop {
@@ -72,7 +74,8 @@ async fn the_procfile_runs_under_heroku_local_in_dev_mode() {
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "nothing answered on the Procfile's port within 30 s"
+            "nothing answered on the Procfile's port within 30 s:\n{}",
+            foreman.output()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
@@ -81,18 +84,49 @@ async fn the_procfile_runs_under_heroku_local_in_dev_mode() {
     assert_eq!(reply.headers["x-applink-mesh-mode"], "dev");
     // Ctrl-C, as a developer stops `heroku local`: the terminal signals the whole foreground
     // process group (nf, the shell it runs the web line in, the sidecar), and everything ends.
-    killpg(Pid::from_raw(foreman.id() as i32), Signal::SIGINT).unwrap();
+    foreman.signal(Signal::SIGINT);
     let stopped = Instant::now();
-    while foreman.try_wait().unwrap().is_none() {
+    while foreman.child.try_wait().unwrap().is_none() {
         assert!(
             stopped.elapsed() < Duration::from_secs(20),
-            "heroku local did not stop on Ctrl-C"
+            "heroku local did not stop on Ctrl-C:\n{}",
+            foreman.output()
         );
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        tokio::net::TcpStream::connect(addr).await.is_err(),
-        "the sidecar outlived heroku local"
-    );
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "the sidecar outlived heroku local:\n{}",
+            foreman.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// node-foreman and everything it started; a failed test leaves none of them running.
+struct Foreman {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Foreman {
+    /// Signals its whole process group.
+    fn signal(&self, signal: Signal) {
+        let _ = killpg(Pid::from_raw(self.child.id() as i32), signal);
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Foreman {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal(Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
 }

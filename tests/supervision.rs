@@ -395,7 +395,7 @@ async fn an_app_command_written_as_one_string_runs_through_the_shell() {
     mesh.signal(Signal::SIGTERM);
     assert_eq!(mesh.wait().code(), Some(9), "{}", mesh.output());
     let output = mesh.output();
-    assert!(output.contains("running it as /bin/sh -c"), "{output}");
+    assert!(output.contains("running it through /bin/sh -c"), "{output}");
     assert_eq!(
         output.matches("test-app: got SIGTERM").count(),
         1,

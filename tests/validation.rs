@@ -370,7 +370,7 @@ async fn data_action_target_limit_counts_the_escaped_body() {
 #[tokio::test]
 async fn buffered_bodies_share_one_memory_budget() {
     let (_app, api, mesh) = common::production_with(
-        "mesh:\n  limits:\n    dataActionTargetBody: 64KiB\n    bufferedBodies: 200KiB\n",
+        "mesh:\n  limits:\n    dataActionTargetBody: 64KiB\n    bufferedBodies: 200KiB\n    headerBytes: 4KiB\n",
     )
     .await;
     // The API takes its time, so the bodies are all held at once.
@@ -392,4 +392,35 @@ async fn buffered_bodies_share_one_memory_budget() {
     api.always(common::Answer::status(200));
     let reply = send(mesh.addr, "POST", target, &sig, vec![b'a'; 60 * 1024]).await;
     assert_eq!(reply.status, 200, "the budget was not given back");
+}
+
+/// A caller that announces a large body and sends none holds none of the budget: memory is
+/// reserved as bytes arrive, not as they are promised.
+#[tokio::test]
+async fn a_promised_body_reserves_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let (_app, _api, mesh) = common::production_with(
+        "mesh:\n  limits:\n    dataActionTargetBody: 64KiB\n    bufferedBodies: 160KiB\n    headerBytes: 4KiB\n",
+    )
+    .await;
+    let mut liars = Vec::new();
+    for _ in 0..5 {
+        let mut stream = tokio::net::TcpStream::connect(mesh.addr).await.unwrap();
+        stream
+            .write_all(b"POST /dat?orgId=00D&apiName=A HTTP/1.1\r\nhost: x\r\nx-signature: sig\r\ncontent-length: 60000\r\n\r\n")
+            .await
+            .unwrap();
+        liars.push(stream);
+    }
+    let sig = vec![("x-signature", "sig".to_string())];
+    let reply = send(
+        mesh.addr,
+        "POST",
+        "/dat?orgId=00D&apiName=A",
+        &sig,
+        vec![b'a'; 60_000],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    drop(liars);
 }

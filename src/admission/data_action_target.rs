@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, header};
 use http_body_util::BodyExt;
@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Admission, RequestBody, RequestKind, authenticate, header};
-use crate::auth::{AuthRequest, Authenticator};
+use crate::auth::{AuthRequest, Authenticator, json_escaped_len};
 use crate::error::MeshError;
 use crate::headers::SIGNATURE;
 use crate::state::Mesh;
@@ -19,8 +19,8 @@ use crate::telemetry::RequestLog;
 
 /// A Data Cloud Data Action Target: `x-signature`, `orgId` and `apiName`, and a UTF-8 body that
 /// the AppLink API checks the signature of. The body is held twice while it is checked (as it came,
-/// and JSON-escaped in the API call), both counted against `limits.bufferedBodies`; the first
-/// reservation stays with the admission until the body has gone to the app.
+/// and serialised in the API call), both counted against `limits.bufferedBodies`; the first
+/// reservation stays with the admission until the response is done.
 pub(super) async fn admit(
     mesh: &Mesh,
     authenticator: &Authenticator,
@@ -33,15 +33,14 @@ pub(super) async fn admit(
     log.inbound
         .bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    let payload = std::str::from_utf8(&bytes)
-        .map_err(|_| bad_data_action_target("the body must be UTF-8"))?;
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err(bad_data_action_target("the body must be UTF-8"));
+    }
     // The API receives the body JSON-escaped, up to 6 times its size: that is what counts.
     let limit = mesh.config.limits.data_action_target_body;
-    let escaped = json_escaped_len(payload);
-    if escaped as u64 > limit {
+    if json_escaped_len(&bytes) as u64 > limit {
         return Err(MeshError::PayloadTooLarge { limit });
     }
-    let call = mesh.reserve_body_bytes(escaped + API_BODY_OVERHEAD)?;
     let context = HeaderValue::from_str(&org_id)
         .map(|v| vec![("x-applink-org-id", v)])
         .unwrap_or_default();
@@ -51,6 +50,8 @@ pub(super) async fn admit(
         signature,
         payload: bytes.clone(),
     };
+    // The serialised call, exactly its size, is held while the API checks it.
+    let call = mesh.reserve_body_bytes(request.body_len())?;
     authenticate(authenticator, &request, log).await?;
     drop(call);
     Ok(Admission {
@@ -63,19 +64,8 @@ pub(super) async fn admit(
     })
 }
 
-/// Room for the API body's own fields (`api_name`, `org_id`, `signature`) beside the payload.
-const API_BODY_OVERHEAD: usize = 16 * 1024;
-
-/// The length of `text` as a JSON string's contents, as serde_json escapes it.
-fn json_escaped_len(text: &str) -> usize {
-    text.bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0x00..=0x1f => 6,
-            _ => 1,
-        })
-        .sum()
-}
+/// The first buffer for a body, and the least it grows by: what is reserved follows what arrives.
+const FIRST_CHUNK: usize = 64 * 1024;
 
 fn bad_data_action_target(why: &str) -> MeshError {
     MeshError::BadDataActionTarget(why.to_string())
@@ -103,7 +93,7 @@ fn data_action_target_params(parts: &Parts) -> Result<(String, String, String), 
 
 /// Reads the body, at most `limits.dataActionTargetBody` bytes, before `deadline` (it is read
 /// before anything is forwarded, so a caller that sends it slowly must not hold its slot for ever),
-/// reserving each chunk from the buffered-body budget as it arrives.
+/// reserving from the buffered-body budget as the bytes arrive.
 async fn read_body(
     mesh: &Mesh,
     parts: &Parts,
@@ -117,7 +107,7 @@ async fn read_body(
     if declared.is_some_and(|len| len > limit) {
         return Err(MeshError::PayloadTooLarge { limit });
     }
-    tokio::time::timeout_at(deadline, collect(mesh, body, limit, declared))
+    tokio::time::timeout_at(deadline, collect(mesh, body, limit))
         .await
         .map_err(|_| {
             bad_data_action_target(&format!(
@@ -127,40 +117,44 @@ async fn read_body(
         })?
 }
 
-/// The body's bytes in one buffer, each chunk reserved before it is kept.
+/// The body's bytes in one buffer. Memory is reserved from the budget before the buffer grows,
+/// and only as bytes arrive (a declared length reserves nothing): a caller that announces a large
+/// body and sends nothing holds nothing.
 async fn collect(
     mesh: &Mesh,
     mut body: Incoming,
     limit: u64,
-    declared: Option<u64>,
 ) -> Result<(Bytes, OwnedSemaphorePermit), MeshError> {
-    let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
-    let mut reserved = mesh.reserve_body_bytes(capacity)?;
-    let mut reserved_bytes = capacity;
-    let mut buffer = BytesMut::with_capacity(capacity);
+    let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut reserved = mesh.reserve_body_bytes(0)?;
+    let mut buffer: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame =
             frame.map_err(|_| bad_data_action_target("the request body could not be read"))?;
         let Some(data) = frame.data_ref() else {
             continue;
         };
-        if (buffer.len() + data.len()) as u64 > limit {
+        let needed = buffer.len() + data.len();
+        if needed as u64 > limit {
             return Err(MeshError::PayloadTooLarge { limit });
         }
-        // What the buffer really takes, growth included, is what is reserved.
-        buffer.reserve(data.len());
-        if buffer.capacity() > reserved_bytes {
-            reserved.merge(mesh.reserve_body_bytes(buffer.capacity() - reserved_bytes)?);
-            reserved_bytes = buffer.capacity();
+        if needed > buffer.capacity() {
+            // Grow by doubling (few copies), never past the limit, reserving before allocating.
+            let capacity = needed
+                .max(buffer.capacity() * 2)
+                .max(FIRST_CHUNK)
+                .min(limit_bytes);
+            reserved.merge(mesh.reserve_body_bytes(capacity - buffer.capacity())?);
+            buffer.reserve_exact(capacity - buffer.len());
         }
         buffer.extend_from_slice(data);
     }
-    Ok((buffer.freeze(), reserved))
+    Ok((Bytes::from(buffer), reserved))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::json_escaped_len;
+    use crate::auth::json_escaped_len;
 
     #[test]
     fn escaped_length_is_what_serde_json_writes() {
@@ -171,7 +165,11 @@ mod tests {
             "ünïcödé \u{7f} 🦀",
         ] {
             let written = serde_json::to_string(text).unwrap();
-            assert_eq!(json_escaped_len(text), written.len() - 2, "{text:?}");
+            assert_eq!(
+                json_escaped_len(text.as_bytes()),
+                written.len() - 2,
+                "{text:?}"
+            );
         }
     }
 }

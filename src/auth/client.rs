@@ -54,11 +54,59 @@ impl AuthRequest {
         }
     }
 
-    /// The exact JSON body the AppLink API expects.
+    /// The exact JSON body the AppLink API expects, in a buffer of exactly its size.
     pub(crate) fn body(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(self.body_len());
         // Serialising a struct of strings cannot fail; an empty body would be refused by the API.
-        serde_json::to_vec(self).unwrap_or_default()
+        if serde_json::to_writer(&mut body, self).is_err() {
+            body.clear();
+        }
+        body
     }
+
+    /// The length of [`AuthRequest::body`], known before it is written.
+    pub(crate) fn body_len(&self) -> usize {
+        let fields: [(&str, &[u8]); 4] = match self {
+            AuthRequest::Salesforce {
+                org_domain_url,
+                core_jwt_token,
+                org_id,
+                app_uuid,
+            } => [
+                ("org_domain_url", org_domain_url.as_bytes()),
+                ("core_jwt_token", core_jwt_token.as_bytes()),
+                ("org_id", org_id.as_bytes()),
+                ("app_uuid", app_uuid.as_bytes()),
+            ],
+            AuthRequest::DataActionTarget {
+                api_name,
+                org_id,
+                signature,
+                payload,
+            } => [
+                ("api_name", api_name.as_bytes()),
+                ("org_id", org_id.as_bytes()),
+                ("signature", signature.as_bytes()),
+                ("payload", payload),
+            ],
+        };
+        // `{`, `}`, three commas, and per field `"key":"value"`.
+        5 + fields
+            .iter()
+            .map(|(key, value)| key.len() + 5 + json_escaped_len(value))
+            .sum::<usize>()
+    }
+}
+
+/// The length of `text` as the contents of a JSON string, as serde_json escapes it.
+pub(crate) fn json_escaped_len(text: &[u8]) -> usize {
+    text.iter()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
 }
 
 /// The two bodies, field for field as the AppLink API expects them.
@@ -275,6 +323,27 @@ mod tests {
         );
         assert_eq!(outcome(StatusCode::NOT_FOUND), Err(MeshError::AuthError));
         assert_eq!(outcome(StatusCode::FOUND), Err(MeshError::AuthError));
+    }
+
+    #[test]
+    fn body_len_is_the_written_length() {
+        let dat = AuthRequest::DataActionTarget {
+            api_name: "A\u{1}\"".into(),
+            org_id: "00D\n".into(),
+            signature: "s\\ig".into(),
+            payload: Bytes::from_static(b"{\"x\":\"\x01\x1f\"}"),
+        };
+        let sf = AuthRequest::Salesforce {
+            org_domain_url: "https://a".into(),
+            core_jwt_token: "j.w.t".into(),
+            org_id: "00D".into(),
+            app_uuid: "ü".into(),
+        };
+        for request in [dat, sf] {
+            let body = request.body();
+            assert_eq!(body.len(), request.body_len());
+            assert_eq!(body.capacity(), request.body_len());
+        }
     }
 
     #[test]

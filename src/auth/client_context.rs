@@ -1,6 +1,7 @@
 //! The client context, `x-client-context` (CC): what the sidecar reads from it to build the
 //! `x-applink-*` headers, and the org id cross-check against the request context
-//! (docs/behaviour.md §4.4, §6). CC itself is forwarded as it came.
+//! (docs/behaviour.md §4.4, §6). What the app receives of CC is the checked context re-encoded
+//! canonically (or, with `verifyClientContext` off, CC as it came).
 
 use base64::Engine;
 use http::HeaderValue;
@@ -8,7 +9,7 @@ use http::HeaderValue;
 use super::context::decode_base64;
 use super::json::{Json, Object};
 
-/// What the sidecar reads from CC to build the `x-applink-*` headers. CC itself is forwarded as is.
+/// What the sidecar reads from CC to build the `x-applink-*` headers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ClientContext {
     pub(crate) org_id: String,

@@ -10,7 +10,7 @@ mod tls;
 
 use std::time::Duration;
 
-pub(crate) use client::AuthRequest;
+pub(crate) use client::{AuthRequest, json_escaped_len};
 
 use crate::config::{Config, ConfigError, Mode};
 use crate::error::MeshError;

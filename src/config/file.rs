@@ -76,11 +76,12 @@ impl<'de> serde::de::Visitor<'de> for BypassRouteVisitor {
             }
         }
         let glob = match &written {
-            Some((key, Some(path))) if key == "path" => format!("\"{path}\""),
             Some((key, Some(prefix))) if key == "pathPrefix" || key == "prefix" => {
                 format!("\"{}/**\"", prefix.trim_end_matches('/'))
             }
-            _ => "\"/api/**\"".into(),
+            Some((_, Some(path))) => format!("\"{path}\""),
+            // Never a real route: a suggestion pasted as it is must not open one.
+            _ => "\"/<path>\" or \"/<prefix>/**\"".into(),
         };
         let what = written.map_or("a map".to_string(), |(key, _)| format!("`{key}:`"));
         Err(serde::de::Error::custom(format!(
@@ -158,7 +159,8 @@ mod tests {
         for (entry, glob) in [
             ("- pathPrefix: /api/", "use \"/api/**\""),
             ("- path: /robots.txt", "use \"/robots.txt\""),
-            ("- { route: /x }", "use \"/api/**\""),
+            ("- { route: /x }", "use \"/x\""),
+            ("- { enabled: true }", "use \"/<path>\" or \"/<prefix>/**\""),
         ] {
             let yaml = format!("mesh:\n  authentication:\n    bypassRoutes:\n      {entry}\n");
             let err = parse(&yaml).unwrap_err();

@@ -179,12 +179,19 @@ fn limits(file: &FileConfig) -> Result<Limits, ConfigError> {
         64 << 20,
         parse_size,
     )?;
-    // A body is held twice while it is checked: as it came and JSON-escaped for the API.
-    if buffered_bodies < data_action_target_body.saturating_mul(2) {
+    if data_action_target_body > 1 << 30 {
+        return err("mesh.limits.dataActionTargetBody: must be at most 1GiB");
+    }
+    // While it is checked a body is held twice, as it came and JSON-escaped in the API call,
+    // beside the call's other fields (from the head: up to six times headerBytes, escaped).
+    let one_body = data_action_target_body
+        .saturating_mul(2)
+        .saturating_add(header_bytes.saturating_mul(8));
+    if buffered_bodies < one_body {
         return err(format!(
-            "mesh.limits.bufferedBodies ({buffered_bodies} bytes) must be at least twice \
-             mesh.limits.dataActionTargetBody ({data_action_target_body} bytes): each body is held \
-             as it came and JSON-escaped for the AppLink API"
+            "mesh.limits.bufferedBodies ({buffered_bodies} bytes) must hold at least one body \
+             while it is checked: twice dataActionTargetBody plus eight times headerBytes \
+             ({one_body} bytes)"
         ));
     }
     Ok(Limits {

@@ -292,17 +292,26 @@ fn worker_threads_can_be_set() {
 }
 
 #[test]
-fn the_body_budget_holds_at_least_two_bodies() {
+fn the_body_budget_holds_at_least_one_body_being_checked() {
     assert_eq!(load(&[]).unwrap().limits.buffered_bodies, 64 << 20);
-    let yaml = "mesh:\n  limits:\n    dataActionTargetBody: 1MiB\n    bufferedBodies: 1536KiB\n";
-    let err = load_with(&cli_with_file(Some(write_file(yaml))), &env(&[])).unwrap_err();
+    let load_yaml = |yaml: &str| load_with(&cli_with_file(Some(write_file(yaml))), &env(&[]));
+    // Twice 1 MiB plus eight times 64 KiB: 2.5 MiB.
+    let err =
+        load_yaml("mesh:\n  limits:\n    dataActionTargetBody: 1MiB\n    bufferedBodies: 2MiB\n")
+            .unwrap_err();
     assert!(
         err.0.contains("bufferedBodies") && err.0.contains("twice"),
         "{err}"
     );
-    let yaml = "mesh:\n  limits:\n    dataActionTargetBody: 1MiB\n    bufferedBodies: 2MiB\n";
-    let config = load_with(&cli_with_file(Some(write_file(yaml))), &env(&[])).unwrap();
-    assert_eq!(config.limits.buffered_bodies, 2 << 20);
+    let config = load_yaml(
+        "mesh:\n  limits:\n    dataActionTargetBody: 1MiB\n    bufferedBodies: 2560KiB\n",
+    )
+    .unwrap();
+    assert_eq!(config.limits.buffered_bodies, 2560 << 10);
+    let err =
+        load_yaml("mesh:\n  limits:\n    dataActionTargetBody: 2GiB\n    bufferedBodies: 8GiB\n")
+            .unwrap_err();
+    assert!(err.0.contains("at most 1GiB"), "{err}");
 }
 
 #[test]
