@@ -5,6 +5,7 @@
 //! - `--exit-after-ms N --exit-code C`: exit with C N ms after starting (during or after boot);
 //! - `--term-exit-code C`: on SIGTERM or SIGINT, stop accepting, finish in-flight requests, exit C;
 //! - `--ignore-term`: ignore SIGTERM and SIGINT (an app that will not stop);
+//! - `--listen-port N`: listen on N instead of `$APP_PORT` (an app that reads the wrong variable);
 //! - `--grandchild`: start `sleep 600` and leave it running;
 //! - `--orphan`: once listening, leave an orphan (`sleep 0.3` whose parent shell has exited) and
 //!   report whether whoever adopted it (PID 1) reaped it: `orphan reaped` or `orphan left a zombie`.
@@ -36,6 +37,7 @@ struct Options {
     exit_code: i32,
     term_exit_code: i32,
     ignore_term: bool,
+    listen_port: Option<u16>,
     grandchild: bool,
     orphan: bool,
 }
@@ -53,6 +55,9 @@ fn options() -> Options {
             "--exit-code" => options.exit_code = code(value()),
             "--term-exit-code" => options.term_exit_code = code(value()),
             "--ignore-term" => options.ignore_term = true,
+            "--listen-port" => {
+                options.listen_port = Some(value().parse().expect("a port"));
+            }
             "--grandchild" => options.grandchild = true,
             "--orphan" => options.orphan = true,
             other => panic!("unknown option {other}"),
@@ -147,7 +152,9 @@ async fn main() {
         say(&format!("grandchild pid={}", child.id()));
     }
     tokio::time::sleep(Duration::from_millis(options.boot_delay_ms)).await;
-    let port: u16 = std::env::var("APP_PORT").unwrap().parse().unwrap();
+    let port: u16 = options
+        .listen_port
+        .unwrap_or_else(|| std::env::var("APP_PORT").unwrap().parse().unwrap());
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     say(&format!("listening on {port}"));
 

@@ -31,6 +31,8 @@ pub(crate) struct BootGate {
     /// `state == Ready`, readable without a lock: the question every request asks.
     ready: AtomicBool,
     deadline: Instant,
+    /// `host:port` the app is expected on, for messages.
+    authority: String,
 }
 
 impl BootGate {
@@ -41,6 +43,7 @@ impl BootGate {
             state,
             ready: AtomicBool::new(false),
             deadline: Instant::now() + app_boot,
+            authority: authority.clone(),
         });
         let weak = Arc::downgrade(&gate);
         tokio::spawn(async move {
@@ -92,7 +95,8 @@ impl BootGate {
         });
     }
 
-    /// Waits until the app is up; `app-booting` when it does not come up in time,
+    /// Waits until the app is up; `app-booting` when it does not come up in time (502
+    /// `app-unavailable`, saying it never listened, once `timeouts.appBoot` has passed), and
     /// `app-unavailable` when it exited.
     pub(crate) async fn wait(&self) -> Result<(), MeshError> {
         if self.is_ready() {
@@ -116,6 +120,11 @@ impl BootGate {
         match settled {
             Some(State::Ready) => Ok(()),
             Some(State::Gone) => Err(MeshError::AppUnavailable),
+            // A request that arrives after `timeouts.appBoot` is not told "still starting": the
+            // app never listened. (One that waited until then was waiting for a booting app.)
+            Some(State::Booting) | None if now >= self.deadline => {
+                Err(MeshError::AppNeverListened(self.authority.clone()))
+            }
             Some(State::Booting) | None => Err(MeshError::AppBooting),
         }
     }

@@ -42,6 +42,8 @@ pub(crate) enum MeshError {
     AuthTimeout,
     AppUnavailable,
     AppTimeout,
+    /// `timeouts.appBoot` passed and nothing ever accepted a connection at this `host:port`.
+    AppNeverListened(String),
     /// The app answered 101 to a request that did not ask to upgrade.
     AppSwitchedProtocols,
     AppBooting,
@@ -68,7 +70,9 @@ impl MeshError {
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Forbidden => StatusCode::FORBIDDEN,
-            AuthError | AppUnavailable | AppSwitchedProtocols => StatusCode::BAD_GATEWAY,
+            AuthError | AppUnavailable | AppNeverListened(_) | AppSwitchedProtocols => {
+                StatusCode::BAD_GATEWAY
+            }
             AuthUnavailable | AppBooting | ShuttingDown | Overloaded | BodiesOverloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -96,7 +100,7 @@ impl MeshError {
             AuthError => "auth-error",
             AuthUnavailable => "auth-unavailable",
             AuthTimeout => "auth-timeout",
-            AppUnavailable => "app-unavailable",
+            AppUnavailable | AppNeverListened(_) => "app-unavailable",
             AppTimeout => "app-timeout",
             AppSwitchedProtocols => "app-protocol-error",
             AppBooting => "app-booting",
@@ -140,6 +144,9 @@ impl MeshError {
             AuthUnavailable => "Heroku AppLink authentication is unavailable; retry later".into(),
             AuthTimeout => "Heroku AppLink authentication timed out".into(),
             AppUnavailable => "the app is not accepting connections".into(),
+            AppNeverListened(at) => format!(
+                "the app never started listening on {at}; the sidecar's log says where it listens"
+            ),
             AppTimeout => "the app did not answer in time".into(),
             AppSwitchedProtocols => "the app switched protocols without being asked to".into(),
             AppBooting => "the app is still starting; retry shortly".into(),
@@ -224,6 +231,7 @@ mod tests {
             (AuthUnavailable, 503, "auth-unavailable"),
             (AuthTimeout, 504, "auth-timeout"),
             (AppUnavailable, 502, "app-unavailable"),
+            (AppNeverListened("x".into()), 502, "app-unavailable"),
             (AppTimeout, 504, "app-timeout"),
             (AppSwitchedProtocols, 502, "app-protocol-error"),
             (AppBooting, 503, "app-booting"),

@@ -7,11 +7,15 @@ use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
+use crate::boot_watch::BootWatch;
 use crate::config::Config;
 use crate::runtime::Shape;
 use crate::server::{Running, start};
 use crate::supervisor::{App, AppExit, SpawnError};
 use crate::telemetry;
+
+/// The exit code when the app never listened within `timeouts.appBoot`: a crash, for the platform.
+const EXIT_APP_NEVER_LISTENED: i32 = 1;
 
 /// How often the l2met metrics line is written.
 const METRICS_EVERY: Duration = Duration::from_secs(60);
@@ -50,6 +54,8 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
     log_start_up(&config, shape);
     let command = config.app_command.clone();
     let app_port = config.app.port;
+    let authority = config.app.authority();
+    let app_boot = config.timeouts.app_boot;
     let on_dyno = config.dyno.is_some();
     let drain = config.timeouts.drain;
     let source = config.dyno.clone().or_else(|| config.app_name.clone());
@@ -72,10 +78,26 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
     log_open_files_limit();
     telemetry::report_every(running.mesh_metrics(), METRICS_EVERY, source);
 
+    let watch = BootWatch {
+        authority,
+        app_port,
+        app_group: app.as_ref().map(|app| app.pid() as i32),
+        app_boot,
+    };
     tokio::select! {
         signal = signals.next() => {
             let plan = Plan { running, app, on_dyno, deadline: Instant::now() + drain };
             plan.shut_down(signal, &mut signals).await
+        }
+        () = watch.never_listened(&running) => {
+            running.shutdown().await;
+            if let Some(app) = &app {
+                app.signal_group(Signal::SIGTERM);
+                let exit = app.exited_by(Instant::now() + drain).await;
+                tracing::info!(exit = %exit, "the app exited");
+                app.signal_group(Signal::SIGKILL);
+            }
+            EXIT_APP_NEVER_LISTENED
         }
         exit = exited(&app) => {
             tracing::info!(exit = %exit, "the app exited; draining and exiting with its code");

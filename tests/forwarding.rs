@@ -203,6 +203,8 @@ async fn requests_wait_for_an_app_that_is_still_booting() {
     assert_eq!(app.received().len(), 1);
 }
 
+/// Until `timeouts.appBoot` a request waits and gets 503 `app-booting`; after it, the app is not
+/// "still starting": 502 `app-unavailable` saying it never listened.
 #[tokio::test]
 async fn app_that_never_boots_is_503_app_booting() {
     let port = common::free_port();
@@ -213,11 +215,11 @@ async fn app_that_never_boots_is_503_app_booting() {
     send(mesh.addr, "GET", "/", &[], "")
         .await
         .assert_mesh_error(503, "app-booting");
-    // Past the boot deadline the answer is immediate.
+    // Past the boot deadline the answer is immediate, and says the app never listened.
     let started = std::time::Instant::now();
-    send(mesh.addr, "GET", "/", &[], "")
-        .await
-        .assert_mesh_error(503, "app-booting");
+    let reply = send(mesh.addr, "GET", "/", &[], "").await;
+    reply.assert_mesh_error(502, "app-unavailable");
+    reply.assert_error_mentions(&format!("never started listening on 127.0.0.1:{port}"));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 

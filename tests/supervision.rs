@@ -402,3 +402,33 @@ async fn an_app_command_written_as_one_string_runs_through_the_shell() {
         "{output}"
     );
 }
+
+/// An app that listens on another port than APP_PORT: the log names the port it does listen on
+/// and the fix, and once `timeouts.appBoot` has passed the sidecar stops the app and exits 1, so
+/// that the platform restarts the dyno (Heroku's own boot timeout never fires while the sidecar
+/// holds $PORT).
+#[test]
+fn an_app_listening_elsewhere_is_named_and_ends_the_sidecar_at_app_boot() {
+    let elsewhere = free_port();
+    let mut mesh = wrap_with_yaml(
+        &[],
+        "mesh:\n  timeouts:\n    appBoot: 3s\n",
+        &["--listen-port", elsewhere.as_str()],
+    );
+    let warning = mesh.wait_for_output(&format!("set APP_PORT={elsewhere}"));
+    assert!(
+        warning.contains("has not accepted a connection where the sidecar forwards"),
+        "{warning}"
+    );
+    assert_eq!(mesh.wait().code(), Some(1), "{}", mesh.output());
+    let output = mesh.output();
+    assert!(
+        output
+            .contains("never started listening where the sidecar forwards within timeouts.appBoot"),
+        "{output}"
+    );
+    assert!(
+        output.contains("test-app: got SIGTERM"),
+        "the app was not stopped: {output}"
+    );
+}
