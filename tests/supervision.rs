@@ -432,3 +432,55 @@ fn an_app_listening_elsewhere_is_named_and_ends_the_sidecar_at_app_boot() {
         "the app was not stopped: {output}"
     );
 }
+
+/// Something already listens on APP_PORT when the app starts (an earlier run still up): the
+/// sidecar says so at once, and again as the likely cause when the app exits.
+#[test]
+fn a_taken_app_port_is_named_with_its_fix() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut mesh = wrap(&[("APP_PORT", port.as_str())], &[]);
+    let status = mesh.wait();
+    assert_ne!(status.code(), Some(0), "{}", mesh.output());
+    let output = mesh.output();
+    assert!(
+        output.contains("something already listens on the app's port before the app started"),
+        "{output}"
+    );
+    assert!(
+        output.contains("something else was already listening on its port when it started"),
+        "{output}"
+    );
+}
+
+/// A Procfile that hands the public port to the app (`-- app --port $PORT`): the app cannot bind
+/// it, and the sidecar names the mistake and the fix, `$APP_PORT`.
+#[test]
+fn the_public_port_handed_to_the_app_is_named() {
+    let public = free_port();
+    let app = test_app::command();
+    let app_port = free_port();
+    let mut mesh = SidecarProcess::spawn(
+        &[("APP_PORT", app_port.as_str()), ("PATH", "/usr/bin:/bin")],
+        &[
+            "--dev",
+            "--port",
+            &public,
+            "--",
+            &app,
+            "--listen-port",
+            &public,
+        ],
+    );
+    let status = mesh.wait();
+    assert_ne!(status.code(), Some(0), "{}", mesh.output());
+    let output = mesh.output();
+    assert!(
+        output.contains("the app's command line holds the public port"),
+        "{output}"
+    );
+    assert!(
+        output.contains("use $APP_PORT in the Procfile's app command instead of $PORT"),
+        "{output}"
+    );
+}

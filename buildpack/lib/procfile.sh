@@ -18,6 +18,7 @@ procfile::guide() {
     output::warn "  web: APP_PORT=3000 heroku-applink-service-mesh npm start"
   elif [[ "${web}" == *heroku-applink-service-mesh* ]]; then
     output::info "The web process runs behind heroku-applink-service-mesh"
+    procfile::check_app_port "${web#*heroku-applink-service-mesh}"
   else
     # The app moves to APP_PORT: $PORT in its command would be expanded to the public port, which
     # the sidecar takes, so the suggestion uses the app port instead.
@@ -26,5 +27,27 @@ procfile::guide() {
     output::warn "The web process does not run behind heroku-applink-service-mesh, so requests are not authenticated."
     output::warn "Change the web line of the Procfile to (with your app listening on APP_PORT):"
     output::warn "  web: APP_PORT=3000 heroku-applink-service-mesh ${app_command}"
+  fi
+}
+
+# Warns when the app command in the sidecar's arguments $1 gets $PORT: the shell expands it to the
+# public port, which the sidecar holds, so the app would fail with "address in use".
+procfile::check_app_port() {
+  local words i=0
+  read -ra words <<<"$1"
+  # Skip the sidecar's own options (`--port $PORT` is right there), up to the app command.
+  while [[ ${i} -lt ${#words[@]} ]]; do
+    case "${words[i]}" in
+      --) i=$((i + 1)) && break ;;
+      -p | --port | --config) i=$((i + 2)) ;;
+      -*) i=$((i + 1)) ;;
+      *) break ;;
+    esac
+  done
+  local app_command="${words[*]:i}"
+  # shellcheck disable=SC2016 # the literal text $PORT, as the Procfile has it
+  if [[ "${app_command}" == *'$PORT'* || "${app_command}" == *'${PORT}'* ]]; then
+    output::warn "The app command gets \$PORT, which is the sidecar's port: the app would fail with \"address in use\"."
+    output::warn "Give the app \$APP_PORT instead (the sidecar sets it, and PORT too, for the app)."
   fi
 }
