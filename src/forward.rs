@@ -84,14 +84,20 @@ fn rewrite_request(
         "x-applink-request-kind",
         HeaderValue::from_static(admission.kind.as_str()),
     );
-    let body = match admission.body {
+    let body = outbound_body(admission.body, log);
+    (Request::from_parts(parts, body), sent)
+}
+
+/// The body the app receives: the buffered bytes, or the caller's stream, counted and with its
+/// trailers filtered.
+fn outbound_body(body: RequestBody, log: &RequestLog) -> MeshBody {
+    match body {
         RequestBody::Buffered(bytes) => full(bytes),
         RequestBody::Streamed(incoming) => {
             let filtered = incoming.map_frame(filter_trailer_frame);
             CountingBody::new(filtered, log.inbound.clone()).boxed_unsync()
         }
-    };
-    (Request::from_parts(parts, body), sent)
+    }
 }
 
 /// Request trailers go through the same rules as request headers (§6).

@@ -9,8 +9,10 @@ use tokio::time::Instant;
 
 use crate::boot_watch::BootWatch;
 use crate::config::Config;
+use crate::port_hints::PortHints;
 use crate::runtime::Shape;
 use crate::server::{Running, start};
+use crate::startup_log::{log_open_files_limit, log_start_up};
 use crate::supervisor::{App, AppExit, SpawnError};
 use crate::telemetry;
 
@@ -52,22 +54,15 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
         return 1;
     };
     log_start_up(&config, shape);
-    let command = config.app_command.clone();
-    let app_port = config.app.port;
-    let authority = config.app.authority();
-    let app_boot = config.timeouts.app_boot;
-    let on_dyno = config.dyno.is_some();
-    let drain = config.timeouts.drain;
-    let source = config.dyno.clone().or_else(|| config.app_name.clone());
-
+    let life = Life::of(&config);
     // Bind first: a port in use exits 1 before the app is started.
     let running = match start(config).await {
         Ok(running) => running,
         Err(e) => return fail("cannot start", &e, e.exit_code()),
     };
     tracing::info!(addr = %running.local_addr(), "listening");
-    let hints = PortHints::look(&command, running.local_addr().port(), &authority).await;
-    let app = match start_app(&command, app_port) {
+    let hints = PortHints::look(&life.command, running.local_addr().port(), &life.authority).await;
+    let app = match start_app(&life.command, life.app_port) {
         Ok(app) => app,
         Err(e) => {
             running.shutdown().await;
@@ -77,21 +72,58 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
     // Raised for the sidecar only once the app has started, so the app keeps the limit it was
     // given (a large soft limit breaks programs that use select() or close every descriptor).
     log_open_files_limit();
-    telemetry::report_every(running.mesh_metrics(), METRICS_EVERY, source);
+    telemetry::report_every(running.mesh_metrics(), METRICS_EVERY, life.source.clone());
+    until_the_end(life, running, app, hints, &mut signals).await
+}
 
+/// What the process's life needs from the configuration once the server has taken it.
+struct Life {
+    command: Vec<String>,
+    app_port: u16,
+    authority: String,
+    app_boot: Duration,
+    on_dyno: bool,
+    drain: Duration,
+    /// The l2met source: the dyno, or the app's name.
+    source: Option<String>,
+}
+
+impl Life {
+    fn of(config: &Config) -> Life {
+        Life {
+            command: config.app_command.clone(),
+            app_port: config.app.port,
+            authority: config.app.authority(),
+            app_boot: config.timeouts.app_boot,
+            on_dyno: config.dyno.is_some(),
+            drain: config.timeouts.drain,
+            source: config.dyno.clone().or_else(|| config.app_name.clone()),
+        }
+    }
+}
+
+/// Serves until a signal, the app's exit, or an app that never listened; returns the exit code.
+async fn until_the_end(
+    life: Life,
+    running: Running,
+    app: Option<App>,
+    hints: PortHints,
+    signals: &mut Signals,
+) -> i32 {
     let watch = BootWatch {
-        authority,
-        app_port,
+        authority: life.authority,
+        app_port: life.app_port,
         app_group: app.as_ref().map(|app| app.pid() as i32),
-        app_boot,
+        app_boot: life.app_boot,
     };
     tokio::select! {
         signal = signals.next() => {
-            let plan = Plan { running, app, on_dyno, deadline: Instant::now() + drain };
-            plan.shut_down(signal, &mut signals).await
+            let deadline = Instant::now() + life.drain;
+            let plan = Plan { running, app, on_dyno: life.on_dyno, deadline };
+            plan.shut_down(signal, signals).await
         }
         () = watch.never_listened(&running) => {
-            stop_app(running, app.as_ref(), drain).await;
+            stop_app(running, app.as_ref(), life.drain).await;
             EXIT_APP_NEVER_LISTENED
         }
         exit = exited(&app) => {
@@ -116,72 +148,6 @@ async fn stop_app(running: Running, app: Option<&App>, drain: Duration) {
         let exit = app.exited_by(Instant::now() + drain).await;
         tracing::info!(exit = %exit, "the app exited");
         app.signal_group(Signal::SIGKILL);
-    }
-}
-
-/// Port mistakes visible before the app starts (docs/behaviour.md §7), said at once and again if
-/// the app then exits with an error.
-struct PortHints {
-    /// The public port appears among the app's arguments (a Procfile that passed `$PORT`).
-    public_port_in_args: Option<u16>,
-    /// Something already listened on the app's address.
-    app_port_taken: Option<String>,
-}
-
-impl PortHints {
-    async fn look(command: &[String], public_port: u16, authority: &str) -> PortHints {
-        if command.is_empty() {
-            return PortHints {
-                public_port_in_args: None,
-                app_port_taken: None,
-            };
-        }
-        let port = public_port.to_string();
-        let in_args = command
-            .iter()
-            .skip(1)
-            .any(|arg| arg == &port || arg.rsplit_once(['=', ':']).is_some_and(|(_, p)| p == port));
-        let public_port_in_args = in_args.then_some(public_port);
-        if in_args {
-            tracing::warn!(
-                public_port,
-                "the app's command line holds the public port, which the sidecar listens on (a Procfile that passes $PORT to the app?): give the app $APP_PORT instead"
-            );
-        }
-        let probe = tokio::net::TcpStream::connect(authority);
-        let taken = tokio::time::timeout(Duration::from_millis(300), probe)
-            .await
-            .is_ok_and(|connected| connected.is_ok());
-        let app_port_taken = taken.then(|| authority.to_string());
-        if taken {
-            tracing::warn!(
-                app = authority,
-                "something already listens on the app's port before the app started (an earlier run still up?): stop it, or set APP_PORT to a free port"
-            );
-        }
-        PortHints {
-            public_port_in_args,
-            app_port_taken,
-        }
-    }
-
-    /// After the app exited with an error: the likely cause, if one was seen.
-    fn explain(&self, exit: AppExit) {
-        if exit.exit_code() == 0 {
-            return;
-        }
-        if let Some(app) = &self.app_port_taken {
-            tracing::error!(
-                app = app.as_str(),
-                "the app exited; something else was already listening on its port when it started, which is the likely cause: stop it, or set APP_PORT to a free port"
-            );
-        }
-        if let Some(public_port) = self.public_port_in_args {
-            tracing::error!(
-                public_port,
-                "the app exited; it was given the public port, which the sidecar holds: use $APP_PORT in the Procfile's app command instead of $PORT"
-            );
-        }
     }
 }
 
@@ -292,17 +258,6 @@ impl Plan {
     }
 }
 
-/// Raises the open-files limit (docs/behaviour.md §11) and logs it.
-fn log_open_files_limit() {
-    match crate::limits::raise_open_files() {
-        Some((before, now)) if now > before => {
-            tracing::info!(open_files = now, raised_from = before, "open files limit");
-        }
-        Some((_, now)) => tracing::info!(open_files = now, "open files limit"),
-        None => tracing::warn!("cannot read the open files limit"),
-    }
-}
-
 /// Passes the signal on to the app's group, except SIGTERM on a dyno, where Heroku already sent it
 /// to every process (a second one makes some servers skip their own drain).
 fn forward_signal(app: &App, signal: Signal, on_dyno: bool) {
@@ -313,57 +268,5 @@ fn forward_signal(app: &App, signal: Signal, on_dyno: bool) {
     } else {
         tracing::info!(signal = %signal, pid = app.pid(), "forwarding the signal to the app's process group");
         app.signal_group(signal);
-    }
-}
-
-fn log_start_up(config: &Config, shape: Shape) {
-    let mode = if config.is_dev() { "dev" } else { "production" };
-    tracing::info!(
-        version = crate::VERSION,
-        port = config.port,
-        app_port = config.app.port,
-        app = config.app.base_uri().as_str(),
-        mode,
-        app_name = config.app_name.as_deref().unwrap_or(""),
-        dyno = config.dyno.as_deref().unwrap_or(""),
-        "starting heroku-applink-service-mesh"
-    );
-    tracing::info!(
-        workers = shape.workers,
-        chosen_by = if shape.configured {
-            "HEROKU_APPLINK_SERVICE_MESH_WORKERS"
-        } else {
-            "the CPUs this process may use"
-        },
-        "runtime threads"
-    );
-    warn_of_open_routes(config);
-    if config.app_command.is_empty() {
-        tracing::info!("no app command: proxying to an app started separately");
-    }
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
-    }
-}
-
-/// Says loudly when requests go unauthenticated: dev mode, bypass-all, bypass routes.
-fn warn_of_open_routes(config: &Config) {
-    if config.is_dev() {
-        tracing::warn!(
-            "DEV MODE: requests are NOT authenticated and every request is forwarded; never use this on a dyno"
-        );
-    }
-    if config.auth.bypass_all {
-        tracing::warn!(
-            "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES is on: no route requires authentication"
-        );
-    }
-    if !config.auth.bypass_routes.is_empty() {
-        tracing::warn!(routes = ?config.auth.bypass_routes, "these routes skip authentication (bypassRoutes, risk acknowledged)");
-    }
-    if config.auth.bypass_routes_ignored {
-        tracing::warn!(
-            "bypassRoutes are configured but ignored: set HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true to let them skip authentication"
-        );
     }
 }

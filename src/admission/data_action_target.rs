@@ -33,14 +33,7 @@ pub(super) async fn admit(
     log.inbound
         .bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    if std::str::from_utf8(&bytes).is_err() {
-        return Err(bad_data_action_target("the body must be UTF-8"));
-    }
-    // The API receives the body JSON-escaped, up to 6 times its size: that is what counts.
-    let limit = mesh.config.limits.data_action_target_body;
-    if json_escaped_len(&bytes) as u64 > limit {
-        return Err(MeshError::PayloadTooLarge { limit });
-    }
+    check_payload(mesh, &bytes)?;
     let context = HeaderValue::from_str(&org_id)
         .map(|v| vec![("x-applink-org-id", v)])
         .unwrap_or_default();
@@ -62,6 +55,19 @@ pub(super) async fn admit(
         body: RequestBody::Buffered(bytes),
         reserved: Some(reserved),
     })
+}
+
+/// The body must be UTF-8, and JSON-escaped (as the API receives it, up to six times its size)
+/// within `limits.dataActionTargetBody`.
+fn check_payload(mesh: &Mesh, bytes: &[u8]) -> Result<(), MeshError> {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(bad_data_action_target("the body must be UTF-8"));
+    }
+    let limit = mesh.config.limits.data_action_target_body;
+    if json_escaped_len(bytes) as u64 > limit {
+        return Err(MeshError::PayloadTooLarge { limit });
+    }
+    Ok(())
 }
 
 /// The first buffer for a body, and the least it grows by: what is reserved follows what arrives.

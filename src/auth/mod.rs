@@ -6,11 +6,12 @@ mod client;
 pub(crate) mod client_context;
 pub(crate) mod context;
 mod json;
+mod request;
 mod tls;
 
 use std::time::Duration;
 
-pub(crate) use client::{AuthRequest, json_escaped_len};
+pub(crate) use request::{AuthRequest, json_escaped_len};
 
 use crate::config::{Config, ConfigError, Mode};
 use crate::error::MeshError;

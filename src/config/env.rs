@@ -73,45 +73,56 @@ fn api_config(env: &Env<'_>) -> Result<ApiConfig, ConfigError> {
     let token_var = format!("{attachment}_TOKEN");
     let (url, token) = match (env.get(&url_var), env.get(&token_var)) {
         (Some(url), Some(token)) => (url, token),
-        (Some(_), None) | (None, Some(_)) => {
-            let (set, missing) = match env.get(&url_var) {
-                Some(_) => (&url_var, &token_var),
-                None => (&token_var, &url_var),
-            };
-            return err(format!(
-                "{missing} is not set, though {set} is: the add-on attachment {attachment} sets \
-                 both; copy {missing} from `heroku config` or re-attach the add-on (locally, dev \
-                 mode needs neither: --dev)"
-            ));
-        }
-        (None, None) => {
-            return err(format!(
-                "{url_var} and {token_var} must be set: provision the Heroku AppLink add-on \
-                 (heroku addons:create heroku-applink), or run locally in dev mode (--dev, or \
-                 HEROKU_APPLINK_SERVICE_MESH_DEV=true in .env for heroku local)"
-            ));
+        (url, token) => {
+            let (has_url, has_token) = (url.is_some(), token.is_some());
+            return err(missing_attachment(&attachment, has_url, has_token));
         }
     };
     let base_url = url.trim_end_matches('/').to_string();
-    let uri: http::Uri = base_url
-        .parse()
-        .map_err(|_| ConfigError(format!("{url_var} is not a URL")))?;
-    let host = uri.host().unwrap_or_default();
-    match uri.scheme_str() {
-        Some("https") if !host.is_empty() => {}
-        Some("http") if is_loopback(host) => {}
-        Some("http") => {
-            return err(format!(
-                "{url_var} must use https (plain http is only allowed for a loopback host)"
-            ));
-        }
-        _ => return err(format!("{url_var} must be an https:// URL")),
-    }
+    check_api_url(&url_var, &base_url)?;
     Ok(ApiConfig {
         base_url,
         token: Secret::new(token),
         attachment,
     })
+}
+
+/// What to say when the attachment's two variables are not both set.
+fn missing_attachment(attachment: &str, has_url: bool, has_token: bool) -> String {
+    let url_var = format!("{attachment}_API_URL");
+    let token_var = format!("{attachment}_TOKEN");
+    let (set, missing) = match (has_url, has_token) {
+        (true, _) => (url_var, token_var),
+        (false, true) => (token_var, url_var),
+        (false, false) => {
+            return format!(
+                "{url_var} and {token_var} must be set: provision the Heroku AppLink add-on \
+                 (heroku addons:create heroku-applink), or run locally in dev mode (--dev, or \
+                 HEROKU_APPLINK_SERVICE_MESH_DEV=true in .env for heroku local)"
+            );
+        }
+    };
+    format!(
+        "{missing} is not set, though {set} is: the add-on attachment {attachment} sets both; \
+         copy {missing} from `heroku config` or re-attach the add-on (locally, dev mode needs \
+         neither: --dev)"
+    )
+}
+
+/// The API URL: https, or plain http to a loopback host (a local fake API).
+fn check_api_url(url_var: &str, base_url: &str) -> Result<(), ConfigError> {
+    let uri: http::Uri = base_url
+        .parse()
+        .map_err(|_| ConfigError(format!("{url_var} is not a URL")))?;
+    let host = uri.host().unwrap_or_default();
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(()),
+        Some("http") if is_loopback(host) => Ok(()),
+        Some("http") => err(format!(
+            "{url_var} must use https (plain http is only allowed for a loopback host)"
+        )),
+        _ => err(format!("{url_var} must be an https:// URL")),
+    }
 }
 
 pub(super) fn log_settings(env: &Env<'_>) -> Result<LogSettings, ConfigError> {

@@ -156,6 +156,25 @@ fn timeouts(file: &FileConfig) -> Result<Timeouts, ConfigError> {
     })
 }
 
+/// `dataActionTargetBody` is at most 1 GiB, and `bufferedBodies` holds at least one body while it is
+/// checked: twice, as it came and JSON-escaped in the API call, beside the call's other fields
+/// (from the head: up to six times `headerBytes`, escaped).
+fn check_body_budget(body: u64, budget: u64, header_bytes: u64) -> Result<(), ConfigError> {
+    if body > 1 << 30 {
+        return err("mesh.limits.dataActionTargetBody: must be at most 1GiB");
+    }
+    let one_body = body
+        .saturating_mul(2)
+        .saturating_add(header_bytes.saturating_mul(8));
+    if budget < one_body {
+        return err(format!(
+            "mesh.limits.bufferedBodies ({budget} bytes) must hold at least one body while it is \
+             checked: twice dataActionTargetBody plus eight times headerBytes ({one_body} bytes)"
+        ));
+    }
+    Ok(())
+}
+
 fn limits(file: &FileConfig) -> Result<Limits, ConfigError> {
     let l = &file.mesh.limits;
     let header_bytes = file_value(
@@ -179,21 +198,7 @@ fn limits(file: &FileConfig) -> Result<Limits, ConfigError> {
         64 << 20,
         parse_size,
     )?;
-    if data_action_target_body > 1 << 30 {
-        return err("mesh.limits.dataActionTargetBody: must be at most 1GiB");
-    }
-    // While it is checked a body is held twice, as it came and JSON-escaped in the API call,
-    // beside the call's other fields (from the head: up to six times headerBytes, escaped).
-    let one_body = data_action_target_body
-        .saturating_mul(2)
-        .saturating_add(header_bytes.saturating_mul(8));
-    if buffered_bodies < one_body {
-        return err(format!(
-            "mesh.limits.bufferedBodies ({buffered_bodies} bytes) must hold at least one body \
-             while it is checked: twice dataActionTargetBody plus eight times headerBytes \
-             ({one_body} bytes)"
-        ));
-    }
+    check_body_budget(data_action_target_body, buffered_bodies, header_bytes)?;
     Ok(Limits {
         data_action_target_body,
         buffered_bodies,

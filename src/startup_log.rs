@@ -1,0 +1,68 @@
+//! The start-up log: what runs, how, and loudly what is not authenticated (docs/behaviour.md §8).
+
+use crate::config::Config;
+use crate::runtime::Shape;
+
+/// The start-up lines: version, ports, mode, runtime threads, open routes, warnings.
+pub(crate) fn log_start_up(config: &Config, shape: Shape) {
+    let mode = if config.is_dev() { "dev" } else { "production" };
+    tracing::info!(
+        version = crate::VERSION,
+        port = config.port,
+        app_port = config.app.port,
+        app = config.app.base_uri().as_str(),
+        mode,
+        app_name = config.app_name.as_deref().unwrap_or(""),
+        dyno = config.dyno.as_deref().unwrap_or(""),
+        "starting heroku-applink-service-mesh"
+    );
+    tracing::info!(
+        workers = shape.workers,
+        chosen_by = if shape.configured {
+            "HEROKU_APPLINK_SERVICE_MESH_WORKERS"
+        } else {
+            "the CPUs this process may use"
+        },
+        "runtime threads"
+    );
+    warn_of_open_routes(config);
+    if config.app_command.is_empty() {
+        tracing::info!("no app command: proxying to an app started separately");
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// Says loudly when requests go unauthenticated: dev mode, bypass-all, bypass routes.
+fn warn_of_open_routes(config: &Config) {
+    if config.is_dev() {
+        tracing::warn!(
+            "DEV MODE: requests are NOT authenticated and every request is forwarded; never use this on a dyno"
+        );
+    }
+    if config.auth.bypass_all {
+        tracing::warn!(
+            "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES is on: no route requires authentication"
+        );
+    }
+    if !config.auth.bypass_routes.is_empty() {
+        tracing::warn!(routes = ?config.auth.bypass_routes, "these routes skip authentication (bypassRoutes, risk acknowledged)");
+    }
+    if config.auth.bypass_routes_ignored {
+        tracing::warn!(
+            "bypassRoutes are configured but ignored: set HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true to let them skip authentication"
+        );
+    }
+}
+
+/// Raises the open-files limit (docs/behaviour.md §11) and logs it.
+pub(crate) fn log_open_files_limit() {
+    match crate::limits::raise_open_files() {
+        Some((before, now)) if now > before => {
+            tracing::info!(open_files = now, raised_from = before, "open files limit");
+        }
+        Some((_, now)) => tracing::info!(open_files = now, "open files limit"),
+        None => tracing::warn!("cannot read the open files limit"),
+    }
+}
