@@ -480,26 +480,11 @@ async fn asterisk_form_is_refused_not_forwarded() {
     assert!(app.received().is_empty(), "{:?}", app.received());
 }
 
-/// A sidecar in production with `/public/**` bypassed (risk acknowledged).
-async fn with_public_bypass() -> (FakeApp, FakeApi, Sidecar) {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n")
-        .env(
-            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
-            "true",
-        )
-        .start()
-        .await;
-    (app, api, mesh)
-}
-
 /// Context forged through trailers: the protected names (and their `_` spellings) never reach
 /// the app; other trailers do.
 #[tokio::test]
 async fn protected_names_never_arrive_as_trailers() {
-    let (app, _api, mesh) = with_public_bypass().await;
+    let (app, _api, mesh) = common::production_with_public_bypass().await;
     let head = "POST /public/upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\
                 te: trailers\r\ntrailer: x-applink-org-id, x-client-context, x_client_context, x-request-context, x-checksum";
     let body = b"5\r\nhello\r\n0\r\nx-applink-org-id: 00Dforged000000AAA\r\nx-client-context: Zm9yZ2Vk\r\nx_client_context: Zm9yZ2Vk\r\nx-request-context: Zm9yZ2Vk\r\nx-checksum: kept\r\n\r\n";
@@ -516,7 +501,7 @@ async fn protected_names_never_arrive_as_trailers() {
 /// request, and `HTTP2-Settings` never arrives, however `Connection` lists it.
 #[tokio::test]
 async fn only_websocket_upgrades_are_forwarded() {
-    let (app, _api, mesh) = with_public_bypass().await;
+    let (app, _api, mesh) = common::production_with_public_bypass().await;
     for connection in [
         "Upgrade, HTTP2-Settings",
         "Upgrade, x HTTP2-Settings",

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Answer, FakeApi, FakeApp, Sidecar, raw_request};
+use common::{Answer, raw_request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -179,20 +179,8 @@ fn request_bytes(attempt: &Attempt) -> (String, Vec<u8>) {
 #[test]
 fn nothing_unauthenticated_or_protected_reaches_the_app() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (app, api, mesh) = runtime.block_on(async {
-        let app = FakeApp::start().await;
-        let api = FakeApi::start().await;
-        api.always(Answer::status(403));
-        let mesh = Sidecar::production(app.port(), &api.url())
-            .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n")
-            .env(
-                "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
-                "true",
-            )
-            .start()
-            .await;
-        (app, api, mesh)
-    });
+    let (app, api, mesh) = runtime.block_on(common::production_with_public_bypass());
+    api.always(Answer::status(403));
     let mut runner = TestRunner::new(Config {
         cases: CASES,
         failure_persistence: None,

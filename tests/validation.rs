@@ -237,19 +237,17 @@ async fn data_action_target_requirements() {
     assert!(app.received().is_empty() && api.calls().is_empty());
 }
 
+/// POSTs `body` as a Data Action Target (`orgId`, `apiName`, a signature).
+async fn send_data_action_target(addr: std::net::SocketAddr, body: Vec<u8>) -> common::Reply {
+    let sig = [("x-signature", "sig".to_string())];
+    send(addr, "POST", "/dat?orgId=00D&apiName=A", &sig, body).await
+}
+
 #[tokio::test]
 async fn data_action_target_body_over_the_limit_is_413() {
     let (_app, api, mesh) =
         common::production_with("mesh:\n  limits:\n    dataActionTargetBody: 1KiB\n").await;
-    let sig = vec![("x-signature", "sig".to_string())];
-    let reply = send(
-        mesh.addr,
-        "POST",
-        "/dat?orgId=00D&apiName=A",
-        &sig,
-        vec![b'a'; 1025],
-    )
-    .await;
+    let reply = send_data_action_target(mesh.addr, vec![b'a'; 1025]).await;
     reply.assert_mesh_error(413, "payload-too-large");
     // Chunked, so the limit is found while reading rather than from Content-Length.
     let chunk = format!("{:x}\r\n{}\r\n", 700, "b".repeat(700));
@@ -261,18 +259,8 @@ async fn data_action_target_body_over_the_limit_is_413() {
     )
     .await;
     reply.assert_mesh_error(413, "payload-too-large");
-    assert_eq!(
-        send(
-            mesh.addr,
-            "POST",
-            "/dat?orgId=00D&apiName=A",
-            &sig,
-            vec![b'a'; 1024]
-        )
-        .await
-        .status,
-        200
-    );
+    let reply = send_data_action_target(mesh.addr, vec![b'a'; 1024]).await;
+    assert_eq!(reply.status, 200);
     assert_eq!(api.calls().len(), 1);
 }
 
@@ -356,12 +344,10 @@ async fn a_data_action_target_body_sent_too_slowly_is_cut_off() {
 async fn data_action_target_limit_counts_the_escaped_body() {
     let (_app, api, mesh) =
         common::production_with("mesh:\n  limits:\n    dataActionTargetBody: 4KiB\n").await;
-    let sig = vec![("x-signature", "sig".to_string())];
-    let target = "/dat?orgId=00D&apiName=A";
-    let reply = send(mesh.addr, "POST", target, &sig, vec![0x01u8; 1000]).await;
+    let reply = send_data_action_target(mesh.addr, vec![0x01u8; 1000]).await;
     reply.assert_mesh_error(413, "payload-too-large");
     assert!(api.calls().is_empty());
-    let reply = send(mesh.addr, "POST", target, &sig, vec![b'a'; 1000]).await;
+    let reply = send_data_action_target(mesh.addr, vec![b'a'; 1000]).await;
     assert_eq!(reply.status, 200);
 }
 
@@ -378,9 +364,7 @@ async fn buffered_bodies_share_one_memory_budget() {
         delay: std::time::Duration::from_millis(1500),
         ..common::Answer::status(200)
     });
-    let sig = vec![("x-signature", "sig".to_string())];
-    let target = "/dat?orgId=00D&apiName=A";
-    let calls = (0..4).map(|_| send(mesh.addr, "POST", target, &sig, vec![b'a'; 60 * 1024]));
+    let calls = (0..4).map(|_| send_data_action_target(mesh.addr, vec![b'a'; 60 * 1024]));
     let replies = futures_util::future::join_all(calls).await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
     assert!(statuses.contains(&200), "{statuses:?}");
@@ -390,7 +374,7 @@ async fn buffered_bodies_share_one_memory_budget() {
         reply.assert_mesh_error(503, "overloaded");
     }
     api.always(common::Answer::status(200));
-    let reply = send(mesh.addr, "POST", target, &sig, vec![b'a'; 60 * 1024]).await;
+    let reply = send_data_action_target(mesh.addr, vec![b'a'; 60 * 1024]).await;
     assert_eq!(reply.status, 200, "the budget was not given back");
 }
 
@@ -412,15 +396,7 @@ async fn a_promised_body_reserves_nothing() {
             .unwrap();
         liars.push(stream);
     }
-    let sig = vec![("x-signature", "sig".to_string())];
-    let reply = send(
-        mesh.addr,
-        "POST",
-        "/dat?orgId=00D&apiName=A",
-        &sig,
-        vec![b'a'; 60_000],
-    )
-    .await;
+    let reply = send_data_action_target(mesh.addr, vec![b'a'; 60_000]).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     drop(liars);
 }

@@ -22,8 +22,6 @@ mod salesforce;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use procfs::Usage;
@@ -250,18 +248,7 @@ fn measure(
         procfs::usage(app),
         procfs::usage(api),
     );
-    let sampling = Arc::new(AtomicBool::new(true));
-    let rss_max = Arc::new(AtomicU64::new(0));
-    let sampler = {
-        let (sampling, rss_max, server) = (sampling.clone(), rss_max.clone(), row.server.clone());
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                let rss = server.iter().map(|pid| procfs::rss_kib(*pid)).sum();
-                rss_max.fetch_max(rss, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        })
-    };
+    let peak = procfs::RssPeak::start(row.server.clone(), Duration::from_millis(100));
     let figures = load::wrk(
         "wrk",
         &settings.load_cpu,
@@ -270,8 +257,7 @@ fn measure(
         64,
         settings.seconds,
     );
-    sampling.store(false, Ordering::Relaxed);
-    let _ = sampler.join();
+    let server_rss_max_kib = peak.stop();
     let after = (
         procfs::usage_of(&row.server),
         procfs::usage(app),
@@ -293,7 +279,7 @@ fn measure(
         api_connections: peer_connections(api_port)
             .saturating_sub(api_conns)
             .saturating_sub(1),
-        server_rss_max_kib: rss_max.load(Ordering::Relaxed),
+        server_rss_max_kib,
     }
 }
 
@@ -658,24 +644,13 @@ fn print_memory(
     std::thread::sleep(Duration::from_millis(300));
 
     let before = procfs::rss_kib(sidecar);
-    let sampling = Arc::new(AtomicBool::new(true));
-    let rss_max = Arc::new(AtomicU64::new(before));
-    let sampler = {
-        let (sampling, rss_max) = (sampling.clone(), rss_max.clone());
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                rss_max.fetch_max(procfs::rss_kib(sidecar), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
+    let peak = procfs::RssPeak::start(vec![sidecar], Duration::from_millis(20));
     let gib = 1u64 << 30;
     let (status, took) = runtime.block_on(load::big_body(addr, "/upload", headers, gib, 0));
-    sampling.store(false, Ordering::Relaxed);
-    let _ = sampler.join();
+    let peak = peak.stop().max(before);
     println!(
         "  growth while 1 GiB streams through an authenticated route: {:+.1} MiB   (status {status}, {:.0} MiB/s)",
-        mib(rss_max.load(Ordering::Relaxed).saturating_sub(before)),
+        mib(peak.saturating_sub(before)),
         1024.0 / took.as_secs_f64()
     );
     let _ = settings;
@@ -690,30 +665,19 @@ fn print_data_action_target_memory(ports: &Ports, sidecar: u32, runtime: &tokio:
     let headers = [("x-signature", "anything".to_string())];
     for concurrent in [8, 64] {
         let before = procfs::rss_kib(sidecar);
-        let sampling = Arc::new(AtomicBool::new(true));
-        let rss_max = Arc::new(AtomicU64::new(before));
-        let sampler = {
-            let (sampling, rss_max) = (sampling.clone(), rss_max.clone());
-            std::thread::spawn(move || {
-                while sampling.load(Ordering::Relaxed) {
-                    rss_max.fetch_max(procfs::rss_kib(sidecar), Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            })
-        };
+        let peak = procfs::RssPeak::start(vec![sidecar], Duration::from_millis(10));
         let statuses = runtime.block_on(async {
             let sends = (0..concurrent).map(|_| {
                 load::big_body(addr, "/dat?orgId=00D&apiName=A", &headers, 10 << 20, b'a')
             });
             futures_util::future::join_all(sends).await
         });
-        sampling.store(false, Ordering::Relaxed);
-        let _ = sampler.join();
+        let peak = peak.stop().max(before);
         let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
         let overloaded = statuses.iter().filter(|(s, _)| *s == 503).count();
         println!(
             "  {concurrent:>2} at once: {:+.1} MiB   ({ok} authenticated, {overloaded} answered 503 overloaded)",
-            mib(rss_max.load(Ordering::Relaxed).saturating_sub(before))
+            mib(peak.saturating_sub(before))
         );
         std::thread::sleep(Duration::from_millis(500));
     }

@@ -112,3 +112,42 @@ fn field(status: &str, name: &str) -> Option<u64> {
         .find_map(|line| line.strip_prefix(name))
         .and_then(|value| value.split_whitespace().next()?.parse().ok())
 }
+
+/// The highest summed RSS of some processes, sampled on a thread of its own until stopped.
+pub struct RssPeak {
+    sampling: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RssPeak {
+    /// Starts sampling `pids` every `every`.
+    pub fn start(pids: Vec<u32>, every: std::time::Duration) -> RssPeak {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let sampling = std::sync::Arc::new(AtomicBool::new(true));
+        let peak = std::sync::Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (sampling, peak) = (sampling.clone(), peak.clone());
+            std::thread::spawn(move || {
+                while sampling.load(Ordering::Relaxed) {
+                    let rss = pids.iter().map(|pid| rss_kib(*pid)).sum();
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                    std::thread::sleep(every);
+                }
+            })
+        };
+        RssPeak {
+            sampling,
+            peak,
+            thread,
+        }
+    }
+
+    /// Stops sampling; the peak in KiB.
+    pub fn stop(self) -> u64 {
+        use std::sync::atomic::Ordering;
+        self.sampling.store(false, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.peak.load(Ordering::Relaxed)
+    }
+}

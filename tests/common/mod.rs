@@ -30,6 +30,21 @@ pub async fn production_with(yaml: &str) -> (FakeApp, FakeApi, Sidecar) {
     (app, api, mesh)
 }
 
+/// The same, with `/public/**` bypassed (the risk acknowledged).
+pub async fn production_with_public_bypass() -> (FakeApp, FakeApi, Sidecar) {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n")
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
+        .start()
+        .await;
+    (app, api, mesh)
+}
+
 /// A port nothing listens on right now (for an app to take later).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
