@@ -15,6 +15,8 @@ use crate::error::MeshError;
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(25);
 /// How often the gate tries the app's port while it boots.
 const PROBE_EVERY: Duration = Duration::from_millis(50);
+/// How long one probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often it keeps trying once `appBoot` has passed, so a late app is still found.
 const PROBE_LATE_EVERY: Duration = Duration::from_millis(500);
 
@@ -48,7 +50,11 @@ impl BootGate {
         let weak = Arc::downgrade(&gate);
         tokio::spawn(async move {
             loop {
-                let connected = TcpStream::connect(authority.as_str()).await.is_ok();
+                let connect = TcpStream::connect(authority.as_str());
+                // Bounded, so a host that drops packets cannot stall the probe for minutes.
+                let connected = tokio::time::timeout(PROBE_TIMEOUT, connect)
+                    .await
+                    .is_ok_and(|connected| connected.is_ok());
                 let Some(gate) = weak.upgrade() else { return };
                 if connected {
                     gate.mark_ready();

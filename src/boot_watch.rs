@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::listeners::listening_ports;
+use crate::listeners::{Listening, listening_ports};
 use crate::server::Running;
 
 /// The first warning comes after this (or half of `timeouts.appBoot`, if that is sooner).
@@ -29,41 +29,52 @@ pub(crate) struct BootWatch {
 
 impl BootWatch {
     /// Resolves only when an app command never listened by `timeouts.appBoot` (after logging the
-    /// error); pending for ever once the app is up, or without an app command.
+    /// error); pending for ever once the app is up, without an app command, or with an `appBoot`
+    /// of zero (no boot deadline at all).
     pub(crate) async fn never_listened(self, running: &Running) {
         let started = Instant::now();
-        let mut next_warning = started + FIRST_WARNING.min(self.app_boot / 2);
+        let mut next_warning = started + FIRST_WARNING.min(self.app_boot / 2).max(LOOK_EVERY);
         let deadline = started + self.app_boot;
+        let may_end = self.app_group.is_some() && !self.app_boot.is_zero();
         loop {
             if running.app_ready() {
                 return std::future::pending().await;
             }
             let now = Instant::now();
-            if now >= deadline && self.app_group.is_some() {
+            // One last look of its own, so an app that came up just now is not stopped.
+            if may_end && now >= deadline && !self.answers().await {
                 tracing::error!(
                     app = self.authority.as_str(),
                     app_boot_s = self.app_boot.as_secs(),
                     "the app never started listening where the sidecar forwards within timeouts.appBoot; stopping it and exiting, so that the platform restarts it{}",
-                    self.where_it_listens()
+                    self.where_it_listens().await
                 );
                 return;
             }
             if now >= next_warning {
-                self.warn(now - started);
+                self.warn(now - started).await;
                 next_warning = now + REPEAT_EVERY;
             }
             tokio::time::sleep(LOOK_EVERY).await;
         }
     }
 
-    fn warn(&self, waited: Duration) {
+    /// Whether the app accepts a connection right now (within a second).
+    async fn answers(&self) -> bool {
+        let connect = tokio::net::TcpStream::connect(self.authority.as_str());
+        tokio::time::timeout(Duration::from_secs(1), connect)
+            .await
+            .is_ok_and(|connected| connected.is_ok())
+    }
+
+    async fn warn(&self, waited: Duration) {
         let waited_s = waited.as_secs();
         match self.app_group {
             Some(_) => tracing::warn!(
                 app = self.authority.as_str(),
                 waited_s,
-                "the app has not accepted a connection where the sidecar forwards{}",
-                self.where_it_listens()
+                "still waiting for the app to accept a connection where the sidecar forwards{}",
+                self.where_it_listens().await
             ),
             None => tracing::warn!(
                 app = self.authority.as_str(),
@@ -74,23 +85,35 @@ impl BootWatch {
     }
 
     /// `: its processes listen on port 8080: set APP_PORT=8080, ...`, from /proc.
-    fn where_it_listens(&self) -> String {
+    async fn where_it_listens(&self) -> String {
         let Some(group) = self.app_group else {
             return String::new();
         };
         let app_port = self.app_port;
-        match listening_ports(group).as_slice() {
-            [] => format!(
+        // Reading /proc is quick but blocking: not on the runtime's thread.
+        let listening = tokio::task::spawn_blocking(move || listening_ports(group))
+            .await
+            .unwrap_or_default();
+        let addresses: Vec<String> = listening.iter().map(ToString::to_string).collect();
+        let on_app_port: Vec<&Listening> =
+            listening.iter().filter(|l| l.port == app_port).collect();
+        match (listening.as_slice(), on_app_port.as_slice()) {
+            ([], _) => format!(
                 ": its processes listen on no TCP port yet; make the app listen on $APP_PORT (or $PORT), which the sidecar sets to {app_port}"
             ),
-            ports => {
-                let list: Vec<String> = ports.iter().map(u16::to_string).collect();
-                format!(
-                    ": its processes listen on port {}; set APP_PORT={} (or make the app listen on $APP_PORT, which is {app_port})",
-                    list.join(", "),
-                    ports[0]
-                )
-            }
+            // The right port on another address: `localhost` resolved to ::1 only, say.
+            (_, [found, ..]) => format!(
+                ": its processes listen on {found}, not on {}; make the app listen on 127.0.0.1 (or 0.0.0.0) port {app_port}",
+                self.authority
+            ),
+            ([only], []) => format!(
+                ": its processes listen on {only}; set APP_PORT={} (or make the app listen on $APP_PORT, which is {app_port})",
+                only.port
+            ),
+            (_, []) => format!(
+                ": its processes listen on {}; set APP_PORT to the one that serves HTTP (or make the app listen on $APP_PORT, which is {app_port})",
+                addresses.join(", ")
+            ),
         }
     }
 }

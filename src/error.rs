@@ -144,9 +144,9 @@ impl MeshError {
             AuthUnavailable => "Heroku AppLink authentication is unavailable; retry later".into(),
             AuthTimeout => "Heroku AppLink authentication timed out".into(),
             AppUnavailable => "the app is not accepting connections".into(),
-            AppNeverListened(at) => format!(
-                "the app never started listening on {at}; the sidecar's log says where it listens"
-            ),
+            AppNeverListened(_) => {
+                "the app never started listening on APP_PORT within timeouts.appBoot".into()
+            }
             AppTimeout => "the app did not answer in time".into(),
             AppSwitchedProtocols => "the app switched protocols without being asked to".into(),
             AppBooting => "the app is still starting; retry shortly".into(),

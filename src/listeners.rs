@@ -3,22 +3,40 @@
 //! Used to tell a user where their app listens when it is not where the sidecar looks.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::fs;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The ports the processes of group `pgid` listen on, sorted; empty when none (or unreadable).
-pub(crate) fn listening_ports(pgid: i32) -> Vec<u16> {
+/// A listening socket: its address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Listening {
+    pub(crate) ip: IpAddr,
+    pub(crate) port: u16,
+}
+
+impl fmt::Display for Listening {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+/// Where the processes of group `pgid` listen, sorted; empty when nowhere (or unreadable).
+pub(crate) fn listening_ports(pgid: i32) -> Vec<Listening> {
     let inodes = socket_inodes(pgid);
     if inodes.is_empty() {
         return Vec::new();
     }
-    let ports: BTreeSet<u16> = ["/proc/net/tcp", "/proc/net/tcp6"]
+    let found: BTreeSet<Listening> = ["/proc/net/tcp", "/proc/net/tcp6"]
         .into_iter()
         .filter_map(|table| fs::read_to_string(table).ok())
         .flat_map(|table| listening(&table))
         .filter(|(_, inode)| inodes.contains(inode))
-        .map(|(port, _)| port)
+        .map(|(at, _)| at)
         .collect();
-    ports.into_iter().collect()
+    found.into_iter().collect()
 }
 
 /// The socket inodes held by the processes whose process group is `pgid`.
@@ -51,12 +69,12 @@ fn socket_inodes(pgid: i32) -> BTreeSet<u64> {
 fn process_group(pid: u32) -> Option<i32> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command, which is in parentheses and may hold spaces: state, ppid, pgrp.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     rest.split(' ').nth(2)?.parse().ok()
 }
 
-/// The (port, inode) of each listening socket in a /proc/net/tcp-style table.
-fn listening(table: &str) -> Vec<(u16, u64)> {
+/// The address and inode of each listening socket in a /proc/net/tcp-style table.
+fn listening(table: &str) -> Vec<(Listening, u64)> {
     const LISTEN: &str = "0A";
     table
         .lines()
@@ -67,10 +85,33 @@ fn listening(table: &str) -> Vec<(u16, u64)> {
             if *state != LISTEN {
                 return None;
             }
-            let port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
-            Some((port, inode.parse().ok()?))
+            let (ip, port) = local.split_once(':')?;
+            let at = Listening {
+                ip: kernel_ip(ip)?,
+                port: u16::from_str_radix(port, 16).ok()?,
+            };
+            Some((at, inode.parse().ok()?))
         })
         .collect()
+}
+
+/// An address as /proc/net/tcp{,6} print it: hex, each 32-bit word in host (little-endian) order.
+fn kernel_ip(hex: &str) -> Option<IpAddr> {
+    let word = |i: usize| -> Option<[u8; 4]> {
+        let value = u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok()?;
+        Some(value.to_le_bytes())
+    };
+    match hex.len() {
+        8 => Some(IpAddr::V4(Ipv4Addr::from(word(0)?))),
+        32 => {
+            let mut bytes = [0u8; 16];
+            for i in 0..4 {
+                bytes[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
+            }
+            Some(IpAddr::V6(Ipv6Addr::from(bytes)))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -82,7 +123,14 @@ mod tests {
         let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
    0: 0100007F:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n\
    1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 67890 1 0000000000000000 100 0 0 10 0\n";
-        assert_eq!(listening(table), [(3000, 12345)]);
+        let at = Listening {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 3000,
+        };
+        assert_eq!(listening(table), [(at, 12345)]);
+        assert_eq!(at.to_string(), "127.0.0.1:3000");
+        let v6 = "00000000000000000000000001000000";
+        assert_eq!(kernel_ip(v6), Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
     }
 
     #[test]
@@ -90,6 +138,6 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let pgid = nix::unistd::getpgrp().as_raw();
-        assert!(listening_ports(pgid).contains(&port));
+        assert!(listening_ports(pgid).iter().any(|l| l.port == port));
     }
 }

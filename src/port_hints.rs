@@ -23,11 +23,7 @@ impl PortHints {
                 app_port_taken: None,
             };
         }
-        let port = public_port.to_string();
-        let in_args = command
-            .iter()
-            .skip(1)
-            .any(|arg| arg == &port || arg.rsplit_once(['=', ':']).is_some_and(|(_, p)| p == port));
+        let in_args = gives_port(command, public_port);
         let public_port_in_args = in_args.then_some(public_port);
         if in_args {
             tracing::warn!(
@@ -52,7 +48,7 @@ impl PortHints {
         }
     }
 
-    /// After the app exited with an error: the likely cause, if one was seen.
+    /// After the app exited with an error: a likely cause, if one was seen.
     pub(crate) fn explain(&self, exit: AppExit) {
         if exit.exit_code() == 0 {
             return;
@@ -66,8 +62,66 @@ impl PortHints {
         if let Some(public_port) = self.public_port_in_args {
             tracing::error!(
                 public_port,
-                "the app exited; it was given the public port, which the sidecar holds: use $APP_PORT in the Procfile's app command instead of $PORT"
+                "the app exited; it may have tried the public port it was given, which the sidecar holds: use $APP_PORT in the Procfile's app command instead of $PORT"
             );
+        }
+    }
+}
+
+/// Whether the app's arguments give it `port` to listen on: after `-p`, `-b`, `--bind` or an
+/// option whose name says port (`--port`, `--listen-port`), or as `--port=N`, `PORT=N`, `host:N`
+/// (not a number that merely appears, such as `--timeout 5000`).
+fn gives_port(command: &[String], port: u16) -> bool {
+    let port = port.to_string();
+    let args = command.get(1..).unwrap_or_default();
+    let after_flag = args.windows(2).any(|pair| {
+        let flag = pair[0].to_ascii_lowercase();
+        let names_a_port = matches!(flag.as_str(), "-p" | "-b" | "--bind")
+            || (flag.starts_with('-') && flag.contains("port"));
+        names_a_port && ends_with_port(&pair[1], &port)
+    });
+    let inline = args.iter().any(|arg| {
+        arg.split_once('=').is_some_and(|(name, value)| {
+            name.to_ascii_lowercase().contains("port") && value == port
+        }) || arg
+            .rsplit_once(':')
+            .is_some_and(|(host, p)| !host.is_empty() && p == port)
+    });
+    after_flag || inline
+}
+
+/// `5000`, `0.0.0.0:5000` or `[::]:5000`.
+fn ends_with_port(value: &str, port: &str) -> bool {
+    value == port || value.rsplit_once(':').is_some_and(|(_, p)| p == port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gives_port;
+
+    #[test]
+    fn the_port_must_be_given_as_a_port() {
+        let words = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for given in [
+            &["app", "--port", "5000"][..],
+            &["app", "-p", "5000"],
+            &["app", "--listen-port", "5000"],
+            &["app", "--port=5000"],
+            &["uvicorn", "app:app", "--bind", "0.0.0.0:5000"],
+            &["gunicorn", "-b", "[::]:5000"],
+            &["env", "PORT=5000", "node"],
+            &["app", "localhost:5000"],
+        ] {
+            assert!(gives_port(&words(given), 5000), "{given:?}");
+        }
+        for not_given in [
+            &["app", "--timeout", "5000"][..],
+            &["app", "-w", "5000"],
+            &["app", "--port", "3000"],
+            &["app", "/srv/5000"],
+            &["5000"],
+        ] {
+            assert!(!gives_port(&words(not_given), 5000), "{not_given:?}");
         }
     }
 }

@@ -117,15 +117,8 @@ async fn until_the_end(
         app_boot: life.app_boot,
     };
     tokio::select! {
-        signal = signals.next() => {
-            let deadline = Instant::now() + life.drain;
-            let plan = Plan { running, app, on_dyno: life.on_dyno, deadline };
-            plan.shut_down(signal, signals).await
-        }
-        () = watch.never_listened(&running) => {
-            stop_app(running, app.as_ref(), life.drain).await;
-            EXIT_APP_NEVER_LISTENED
-        }
+        // The app's own exit first: when it coincides with the boot deadline, its code wins.
+        biased;
         exit = exited(&app) => {
             hints.explain(exit);
             tracing::info!(exit = %exit, "the app exited; draining and exiting with its code");
@@ -136,6 +129,15 @@ async fn until_the_end(
                 app.signal_group(Signal::SIGKILL);
             }
             exit.exit_code()
+        }
+        signal = signals.next() => {
+            let deadline = Instant::now() + life.drain;
+            let plan = Plan { running, app, on_dyno: life.on_dyno, deadline };
+            plan.shut_down(signal, signals).await
+        }
+        () = watch.never_listened(&running) => {
+            stop_app(running, app.as_ref(), life.drain).await;
+            EXIT_APP_NEVER_LISTENED
         }
     }
 }

@@ -417,7 +417,9 @@ fn an_app_listening_elsewhere_is_named_and_ends_the_sidecar_at_app_boot() {
     );
     let warning = mesh.wait_for_output(&format!("set APP_PORT={elsewhere}"));
     assert!(
-        warning.contains("has not accepted a connection where the sidecar forwards"),
+        warning.contains(
+            "still waiting for the app to accept a connection where the sidecar forwards"
+        ),
         "{warning}"
     );
     assert_eq!(mesh.wait().code(), Some(1), "{}", mesh.output());

@@ -44,9 +44,14 @@ procfile::check_app_port() {
       *) break ;;
     esac
   done
-  local app_command="${words[*]:i}"
+  local app_command="${words[*]:i}" unquoted
+  # Single-quoted text is expanded later, by the shell the sidecar starts, where PORT is the
+  # app's port: only what the Procfile's own shell expands counts.
+  # shellcheck disable=SC2001 # a regular expression, which ${var//…} cannot express
+  unquoted=$(sed "s/'[^']*'//g" <<<"${app_command}")
   # shellcheck disable=SC2016 # the literal text $PORT, as the Procfile has it
-  if [[ "${app_command}" == *'$PORT'* || "${app_command}" == *'${PORT}'* ]]; then
+  local bare='\$PORT([^A-Za-z0-9_]|$)' braced='\$\{PORT[}:]'
+  if [[ "${unquoted}" =~ ${bare} || "${unquoted}" =~ ${braced} ]]; then
     output::warn "The app command gets \$PORT, which is the sidecar's port: the app would fail with \"address in use\"."
     output::warn "Give the app \$APP_PORT instead (the sidecar sets it, and PORT too, for the app)."
   fi
