@@ -35,6 +35,8 @@ pub(crate) enum MeshError {
     MethodNotAllowed,
     /// The AppLink API denied the request (401/403).
     Forbidden,
+    /// The request context's `addonUuid` names no attached AppLink add-on.
+    UnknownAddon,
     /// The AppLink API answered something unexpected (3xx, other 4xx).
     AuthError,
     /// The AppLink API is unavailable (429, 5xx, transport error).
@@ -69,7 +71,7 @@ impl MeshError {
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Forbidden => StatusCode::FORBIDDEN,
+            Forbidden | UnknownAddon => StatusCode::FORBIDDEN,
             AuthError | AppUnavailable | AppNeverListened(_) | AppSwitchedProtocols => {
                 StatusCode::BAD_GATEWAY
             }
@@ -97,6 +99,7 @@ impl MeshError {
             HeadersTooLarge { .. } => "headers-too-large",
             MethodNotAllowed => "method-not-allowed",
             Forbidden => "forbidden",
+            UnknownAddon => "unknown-addon",
             AuthError => "auth-error",
             AuthUnavailable => "auth-unavailable",
             AuthTimeout => "auth-timeout",
@@ -140,6 +143,10 @@ impl MeshError {
                 "CONNECT is not served: the sidecar forwards requests, it opens no tunnels".into()
             }
             Forbidden => "the request was not authorized by Heroku AppLink".into(),
+            UnknownAddon => {
+                "the request names an AppLink add-on (addonUuid) that is not attached to this app"
+                    .into()
+            }
             AuthError => "Heroku AppLink answered the authentication request unexpectedly".into(),
             AuthUnavailable => "Heroku AppLink authentication is unavailable; retry later".into(),
             AuthTimeout => "Heroku AppLink authentication timed out".into(),
@@ -227,6 +234,7 @@ mod tests {
             (HeadersTooLarge { limit: 1 }, 431, "headers-too-large"),
             (MethodNotAllowed, 405, "method-not-allowed"),
             (Forbidden, 403, "forbidden"),
+            (UnknownAddon, 403, "unknown-addon"),
             (AuthError, 502, "auth-error"),
             (AuthUnavailable, 503, "auth-unavailable"),
             (AuthTimeout, 504, "auth-timeout"),

@@ -19,8 +19,11 @@ fn main() {
             exit(EXIT_USAGE);
         }
     };
-    let lookup = |name: &str| std::env::var(name).ok();
-    let config = match Config::load(&cli, &lookup) {
+    // Variables whose name or value is not UTF-8 cannot be configuration; they are left out.
+    let vars = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect();
+    let config = match Config::load(&cli, &vars) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("heroku-applink-service-mesh: {e}");

@@ -1,6 +1,6 @@
 //! The start-up log: what runs, how, and loudly what is not authenticated (docs/behaviour.md §8).
 
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::runtime::Shape;
 
 /// The start-up lines: version, ports, mode, runtime threads, open routes, warnings.
@@ -25,12 +25,28 @@ pub(crate) fn log_start_up(config: &Config, shape: Shape) {
         },
         "runtime threads"
     );
+    log_attachments(config);
     warn_of_open_routes(config);
     if config.app_command.is_empty() {
         tracing::info!("no app command: proxying to an app started separately");
     }
     for warning in &config.warnings {
         tracing::warn!("{warning}");
+    }
+}
+
+/// One line per AppLink add-on attachment: its name and add-on, never its token.
+fn log_attachments(config: &Config) {
+    let Mode::Production(attachments) = &config.mode else {
+        return;
+    };
+    for (n, api) in attachments.iter().enumerate() {
+        tracing::info!(
+            attachment = api.attachment.as_str(),
+            addon_uuid = api.addon_uuid.as_deref().unwrap_or("(not in the URL)"),
+            role = if n == 0 { "default" } else { "by addonUuid" },
+            "AppLink add-on attachment"
+        );
     }
 }
 

@@ -9,9 +9,9 @@ mod common;
 use std::time::Duration;
 
 use common::api::API_SECRET_TEXT;
-use common::salesforce::{self, CONTEXT_ID, JWT, ORG_ID};
+use common::salesforce::{self, ADDON_UUID, CONTEXT_ID, JWT, ORG_ID};
 use common::sidecar::TOKEN;
-use common::{Answer, FakeApp, Sidecar, send};
+use common::{Answer, FakeApi, FakeApp, Sidecar, send};
 use serde_json::json;
 
 #[tokio::test]
@@ -29,7 +29,10 @@ async fn salesforce_request_is_authenticated_with_the_exact_body_and_forwarded()
     assert_eq!(reply.text(), "ok");
 
     let call = api.only_call();
-    assert_eq!(call.path, "/addons/1d0c2f7e/invocations/authentication");
+    assert_eq!(
+        call.path,
+        format!("/addons/{ADDON_UUID}/invocations/authentication")
+    );
     assert_eq!(
         call.body,
         json!({
@@ -78,7 +81,7 @@ async fn data_action_target_is_authenticated_with_the_exact_body() {
     let call = api.only_call();
     assert_eq!(
         call.path,
-        "/addons/1d0c2f7e/data_action_targets/authenticate"
+        format!("/addons/{ADDON_UUID}/data_action_targets/authenticate")
     );
     assert_eq!(
         call.body,
@@ -238,4 +241,102 @@ async fn concurrent_api_calls_are_bounded() {
     let peak = api.peak_concurrency();
     assert!(peak <= 128, "{peak} AppLink API calls at once");
     assert!(peak > 1, "the burst never overlapped ({peak})");
+}
+
+/// A request whose context names this add-on.
+fn headers_for_addon(uuid: &str) -> Vec<(&'static str, String)> {
+    let mut rc = salesforce::request_context();
+    rc["addonUuid"] = uuid.into();
+    salesforce::with(rc, salesforce::client_context())
+}
+
+#[tokio::test]
+async fn each_attachment_authenticates_the_requests_for_its_addon() {
+    const PURPLE: &str = "9a8b7c6d-1111-4222-8333-944455566677";
+    let app = FakeApp::start().await;
+    let (default_api, purple_api) = (FakeApi::start().await, FakeApi::start().await);
+    let mesh = Sidecar::production(app.port(), &default_api.url())
+        .env(
+            "HEROKU_APPLINK_PURPLE_API_URL",
+            &purple_api.url_for_addon(PURPLE),
+        )
+        .env("HEROKU_APPLINK_PURPLE_TOKEN", "purple-token")
+        // Not an AppLink attachment: its URL names no add-on.
+        .env("BILLING_API_URL", "https://billing.example/v1")
+        .env("BILLING_TOKEN", "billing-token")
+        .start()
+        .await;
+
+    // The uuid picks the attachment, whatever its case.
+    let reply = send(
+        mesh.addr,
+        "GET",
+        "/",
+        &headers_for_addon(&PURPLE.to_uppercase()),
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let call = purple_api.only_call();
+    assert_eq!(call.headers["authorization"], "Bearer purple-token");
+    assert_eq!(
+        call.path,
+        format!("/addons/{PURPLE}/invocations/authentication")
+    );
+    assert!(
+        default_api.calls().is_empty(),
+        "the default attachment was not asked"
+    );
+
+    // Its own add-on's uuid, and no uuid at all, go to the default attachment.
+    let mut without = salesforce::request_context();
+    without.as_object_mut().unwrap().remove("addonUuid");
+    for headers in [
+        salesforce::headers(),
+        salesforce::with(without, salesforce::client_context()),
+    ] {
+        let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let calls = default_api.calls();
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.headers["authorization"] == format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(purple_api.calls().len(), 1);
+
+    // A uuid no attachment holds is refused and never sent to any add-on's API.
+    let reply = send(
+        mesh.addr,
+        "GET",
+        "/",
+        &headers_for_addon("00000000-dead-4bee-8000-000000000000"),
+        "",
+    )
+    .await;
+    reply.assert_mesh_error(403, "unknown-addon");
+    reply.assert_error_mentions("not attached to this app");
+    assert_eq!(default_api.calls().len(), 2);
+    assert_eq!(purple_api.calls().len(), 1);
+    assert_eq!(app.received().len(), 3);
+}
+
+#[tokio::test]
+async fn a_non_string_addon_uuid_is_a_bad_request_context() {
+    let (app, api, mesh) = common::production().await;
+    let mut rc = salesforce::request_context();
+    rc["addonUuid"] = json!(42);
+    let reply = send(
+        mesh.addr,
+        "GET",
+        "/",
+        &salesforce::with(rc, salesforce::client_context()),
+        "",
+    )
+    .await;
+    reply.assert_mesh_error(400, "bad-request-context");
+    reply.assert_error_mentions("addonUuid");
+    assert!(api.calls().is_empty() && app.received().is_empty());
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::salesforce::{self, ACCESS_TOKEN, JWT};
+use common::salesforce::{self, ACCESS_TOKEN, ADDON_UUID, JWT};
 use common::sidecar::{TOKEN, binary, temp_file};
 use common::{Answer, FakeApi, FakeApp, SidecarProcess, send};
 
@@ -125,7 +125,7 @@ fn check_prints_the_configuration_without_secrets() {
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
-        text.contains("api.url = https://applink.example/addons/1"),
+        text.contains("attachment HEROKU_APPLINK = https://applink.example/addons/1 (default"),
         "{text}"
     );
     assert!(text.contains("<redacted>"));
@@ -179,7 +179,7 @@ async fn authenticates_over_https_with_a_test_ca_and_exits_cleanly_on_sigterm() 
     assert_eq!(reply.status, 200, "{}\n{}", reply.text(), mesh.output());
     assert_eq!(
         api.only_call().path,
-        "/addons/1d0c2f7e/invocations/authentication"
+        format!("/addons/{ADDON_UUID}/invocations/authentication")
     );
     assert_eq!(app.only_request().target, "/secure");
     let status = mesh.terminate();

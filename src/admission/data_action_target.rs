@@ -45,7 +45,8 @@ pub(super) async fn admit(
     };
     // The serialised call, exactly its size, is held while the API checks it.
     let call = mesh.reserve_body_bytes(request.body_len())?;
-    authenticate(authenticator, &request, log).await?;
+    // A Data Action Target request names no add-on: the default attachment checks it.
+    authenticate(authenticator, None, &request, log).await?;
     drop(call);
     Ok(Admission {
         kind: RequestKind::DataActionTarget,

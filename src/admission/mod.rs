@@ -208,11 +208,14 @@ fn admit_dev(kind: RequestKind, parts: &Parts, body: RequestBody) -> Admission {
 /// One AppLink API call, timed for the log line.
 pub(super) async fn authenticate(
     authenticator: &Authenticator,
+    addon_uuid: Option<&str>,
     request: &AuthRequest,
     log: &mut RequestLog,
 ) -> Result<(), MeshError> {
     let started = Instant::now();
-    let result = authenticator.authenticate(request, &log.request_id).await;
+    let result = authenticator
+        .authenticate(addon_uuid, request, &log.request_id)
+        .await;
     log.auth = Some(started.elapsed());
     result
 }

@@ -34,7 +34,7 @@ pub(super) async fn admit(
         org_id: rc.org_id,
         app_uuid: rc.app_uuid,
     };
-    authenticate(authenticator, &request, log).await?;
+    authenticate(authenticator, rc.addon_uuid.as_deref(), &request, log).await?;
     Ok(context)
 }
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use super::{ApiClient, AuthRequest};
+use super::{ApiClient, Attachment, AuthRequest};
 use crate::error::MeshError;
 
 type Key = [u8; 32];
@@ -19,17 +19,15 @@ type Call = Arc<OnceCell<Result<(), MeshError>>>;
 pub(crate) struct AuthCache {
     max_ttl: Duration,
     max_entries: usize,
-    base_url: String,
     valid_until: Mutex<HashMap<Key, Instant>>,
     in_flight: Mutex<HashMap<Key, Call>>,
 }
 
 impl AuthCache {
-    pub(crate) fn new(base_url: &str, max_ttl: Duration, max_entries: usize) -> AuthCache {
+    pub(crate) fn new(max_ttl: Duration, max_entries: usize) -> AuthCache {
         AuthCache {
             max_ttl,
             max_entries,
-            base_url: base_url.to_string(),
             valid_until: Mutex::default(),
             in_flight: Mutex::default(),
         }
@@ -38,6 +36,7 @@ impl AuthCache {
     pub(crate) async fn authenticate(
         &self,
         api: &ApiClient,
+        attachment: &Attachment,
         request: &AuthRequest,
         request_id: &str,
     ) -> Result<(), MeshError> {
@@ -45,9 +44,9 @@ impl AuthCache {
             .map(|ttl| ttl.min(self.max_ttl))
             .filter(|t| !t.is_zero())
         else {
-            return api.authenticate(request, request_id).await;
+            return api.authenticate(attachment, request, request_id).await;
         };
-        let key = self.key(request);
+        let key = key(attachment, request);
         if lock(&self.valid_until)
             .get(&key)
             .is_some_and(|until| *until > Instant::now())
@@ -56,7 +55,7 @@ impl AuthCache {
         }
         let call = lock(&self.in_flight).entry(key).or_default().clone();
         let result = call
-            .get_or_init(|| api.authenticate(request, request_id))
+            .get_or_init(|| api.authenticate(attachment, request, request_id))
             .await
             .clone();
         {
@@ -69,16 +68,6 @@ impl AuthCache {
             self.remember(key, Instant::now() + ttl);
         }
         result
-    }
-
-    fn key(&self, request: &AuthRequest) -> Key {
-        let mut hash = Sha256::new();
-        hash.update(self.base_url.as_bytes());
-        hash.update([0]);
-        hash.update(request.path().as_bytes());
-        hash.update([0]);
-        hash.update(request.body());
-        hash.finalize().into()
     }
 
     fn remember(&self, key: Key, until: Instant) {
@@ -105,6 +94,17 @@ impl AuthCache {
     fn len(&self) -> usize {
         lock(&self.valid_until).len()
     }
+}
+
+/// One call's identity: the attachment, the endpoint and the body.
+fn key(attachment: &Attachment, request: &AuthRequest) -> Key {
+    let mut hash = Sha256::new();
+    hash.update(attachment.base_url.as_bytes());
+    hash.update([0]);
+    hash.update(request.path().as_bytes());
+    hash.update([0]);
+    hash.update(request.body());
+    hash.finalize().into()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn bounded_by_max_entries() {
-        let cache = AuthCache::new("https://x", Duration::from_secs(60), 2);
+        let cache = AuthCache::new(Duration::from_secs(60), 2);
         let later = Instant::now() + Duration::from_secs(60);
         for i in 0..5u8 {
             cache.remember([i; 32], later + Duration::from_secs(i as u64));
@@ -226,10 +226,24 @@ mod tests {
     }
 
     #[test]
-    fn key_covers_the_jwt_and_the_api() {
-        let a = AuthCache::new("https://a", Duration::from_secs(1), 10);
-        let b = AuthCache::new("https://b", Duration::from_secs(1), 10);
-        assert_ne!(a.key(&request("t1".into())), a.key(&request("t2".into())));
-        assert_ne!(a.key(&request("t1".into())), b.key(&request("t1".into())));
+    fn key_covers_the_jwt_and_the_attachment() {
+        let attachment = |url: &str| {
+            Attachment::new(&crate::config::ApiConfig {
+                base_url: url.into(),
+                token: crate::config::Secret::new("t"),
+                attachment: "HEROKU_APPLINK".into(),
+                addon_uuid: None,
+            })
+            .unwrap()
+        };
+        let (a, b) = (attachment("https://a"), attachment("https://b"));
+        assert_ne!(
+            key(&a, &request("t1".into())),
+            key(&a, &request("t2".into()))
+        );
+        assert_ne!(
+            key(&a, &request("t1".into())),
+            key(&b, &request("t1".into()))
+        );
     }
 }

@@ -65,14 +65,36 @@ fn bearer(api: &ApiConfig) -> Result<HeaderValue, ConfigError> {
     Ok(value)
 }
 
-#[derive(Clone)]
-pub(crate) struct ApiClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    /// The two endpoints, parsed once.
+/// One attachment as the client calls it: its two endpoints and its bearer, built once.
+pub(crate) struct Attachment {
+    /// `<NAME>`, for the logs.
+    pub(crate) name: String,
+    /// The base URL, which tells attachments apart in the cache.
+    pub(crate) base_url: String,
+    pub(crate) addon_uuid: Option<String>,
     salesforce_uri: Uri,
     data_action_target_uri: Uri,
     /// `Bearer <token>`, marked sensitive.
     authorization: HeaderValue,
+}
+
+impl Attachment {
+    pub(crate) fn new(api: &ApiConfig) -> Result<Attachment, ConfigError> {
+        Ok(Attachment {
+            name: api.attachment.clone(),
+            base_url: api.base_url.clone(),
+            addon_uuid: api.addon_uuid.clone(),
+            salesforce_uri: endpoint(api, AuthRequest::SALESFORCE_PATH)?,
+            data_action_target_uri: endpoint(api, AuthRequest::DATA_ACTION_TARGET_PATH)?,
+            authorization: bearer(api)?,
+        })
+    }
+}
+
+/// The one pooled client every attachment's calls share.
+#[derive(Clone)]
+pub(crate) struct ApiClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// [`MAX_CONCURRENT_CALLS`] slots.
     calls: Arc<Semaphore>,
     deadline: Duration,
@@ -81,7 +103,6 @@ pub(crate) struct ApiClient {
 impl ApiClient {
     /// Builds the client once: TLS roots from `ssl_cert_file` or the platform.
     pub(crate) fn new(
-        api: &ApiConfig,
         ssl_cert_file: Option<&std::path::Path>,
         deadline: Duration,
     ) -> Result<Self, ConfigError> {
@@ -102,24 +123,27 @@ impl ApiClient {
             .build(connector);
         Ok(ApiClient {
             client,
-            salesforce_uri: endpoint(api, AuthRequest::SALESFORCE_PATH)?,
-            data_action_target_uri: endpoint(api, AuthRequest::DATA_ACTION_TARGET_PATH)?,
-            authorization: bearer(api)?,
             calls: Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS)),
             deadline,
         })
     }
 
-    /// One authentication call, within the deadline.
+    /// One authentication call to an attachment, within the deadline.
     pub(crate) async fn authenticate(
         &self,
+        attachment: &Attachment,
         request: &AuthRequest,
         request_id: &str,
     ) -> Result<(), MeshError> {
         let body = Bytes::from(request.body());
         let uri = match request {
-            AuthRequest::Salesforce { .. } => &self.salesforce_uri,
-            AuthRequest::DataActionTarget { .. } => &self.data_action_target_uri,
+            AuthRequest::Salesforce { .. } => &attachment.salesforce_uri,
+            AuthRequest::DataActionTarget { .. } => &attachment.data_action_target_uri,
+        };
+        let call = Call {
+            uri,
+            authorization: &attachment.authorization,
+            request_id,
         };
         let call = async {
             // Waiting for a slot counts against the deadline, like the call itself.
@@ -128,11 +152,11 @@ impl ApiClient {
                 .acquire()
                 .await
                 .map_err(|_| MeshError::AuthUnavailable)?;
-            let status = match self.send(uri, body.clone(), request_id).await {
+            let status = match self.send(&call, body.clone()).await {
                 Ok(status) => status,
                 Err(first) => {
                     tracing::debug!(error = %first, "AppLink API call failed before any response; retrying once");
-                    self.send(uri, body, request_id).await.map_err(|e| {
+                    self.send(&call, body).await.map_err(|e| {
                         tracing::warn!(error = %e, "AppLink API unreachable");
                         MeshError::AuthUnavailable
                     })?
@@ -153,20 +177,19 @@ impl ApiClient {
 
     async fn send(
         &self,
-        uri: &Uri,
+        call: &Call<'_>,
         body: Bytes,
-        request_id: &str,
     ) -> Result<StatusCode, hyper_util::client::legacy::Error> {
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
-        *request.uri_mut() = uri.clone();
+        *request.uri_mut() = call.uri.clone();
         let headers = request.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        headers.insert(header::AUTHORIZATION, self.authorization.clone());
-        if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(header::AUTHORIZATION, call.authorization.clone());
+        if let Ok(id) = HeaderValue::from_str(call.request_id) {
             headers.insert("x-request-id", id.clone());
             headers.insert("request_id", id);
         }
@@ -184,6 +207,13 @@ impl ApiClient {
         }
         Ok(status)
     }
+}
+
+/// Where one call goes and who makes it.
+struct Call<'a> {
+    uri: &'a Uri,
+    authorization: &'a HeaderValue,
+    request_id: &'a str,
 }
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ pub(crate) struct RequestContext {
     pub(crate) org_id: String,
     pub(crate) kind: String,
     pub(crate) app_uuid: String,
+    /// The add-on the call is for, when Salesforce names it; it picks the attachment.
+    pub(crate) addon_uuid: Option<String>,
     /// Names of fields beyond the required ones (e.g. `addonUuid`), for the logs.
     pub(crate) extra_fields: Vec<String>,
 }
@@ -100,6 +102,12 @@ impl RequestContext {
         // `loginUrl` and `resource` are required but not used.
         let [id, auth, _, org_domain_url, org_id, _, kind, app_uuid] =
             fields.map(Result::unwrap_or_default);
+        // Optional: absent, empty or `null` mean the default attachment.
+        let addon_uuid = match object.get("addonUuid") {
+            None | Some(Json::Other) => None,
+            Some(Json::Str(s)) => (!s.is_empty()).then(|| s.to_string()),
+            Some(_) => return Err("field 'addonUuid' must be a string".into()),
+        };
         Ok(RequestContext {
             id,
             auth,
@@ -107,6 +115,7 @@ impl RequestContext {
             org_id,
             kind,
             app_uuid,
+            addon_uuid,
             extra_fields: object
                 .names()
                 .filter(|name| !REQUIRED.contains(name))
@@ -148,6 +157,7 @@ mod tests {
             assert_eq!(rc.id, "00Dxx0000000001-1");
             assert_eq!(rc.kind, "ApexCallout");
             assert_eq!(rc.extra_fields, ["addonUuid"]);
+            assert_eq!(rc.addon_uuid.as_deref(), Some("a-1"));
         }
     }
 

@@ -1,8 +1,10 @@
 //! The sections of the configuration that come from environment variables only: the mode and the
 //! AppLink add-on attachment, logging, and the runtime's threads (docs/behaviour.md §2).
 
+use std::collections::HashMap;
+
 use super::values::{parse_go_bool, parse_port};
-use super::{ApiConfig, ConfigError, LogSettings, Mode, Secret, is_loopback};
+use super::{ApiConfig, Attachments, ConfigError, LogSettings, Mode, Secret, is_loopback};
 use crate::cli::Cli;
 
 fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
@@ -11,20 +13,32 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
 
 /// Reads environment variables (empty counts as unset) and collects start-up warnings.
 pub(super) struct Env<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<String>,
+    vars: &'a HashMap<String, String>,
     pub(super) warnings: Vec<String>,
 }
 
 impl<'a> Env<'a> {
-    pub(super) fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Env<'a> {
+    pub(super) fn new(vars: &'a HashMap<String, String>) -> Env<'a> {
         Env {
-            lookup,
+            vars,
             warnings: Vec::new(),
         }
     }
 
     pub(super) fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).filter(|v| !v.is_empty())
+        self.vars.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// The names of the variables that are set, sorted.
+    fn names(&self) -> Vec<&'a str> {
+        let mut names: Vec<&str> = self
+            .vars
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     /// A Go-style boolean; an unknown spelling is false with a warning (compat).
@@ -50,7 +64,7 @@ impl<'a> Env<'a> {
 
 pub(super) fn mode(cli: &Cli, env: &mut Env<'_>, dyno: Option<&str>) -> Result<Mode, ConfigError> {
     if !(cli.dev || env.flag("HEROKU_APPLINK_SERVICE_MESH_DEV")) {
-        return Ok(Mode::Production(api_config(env)?));
+        return Ok(Mode::Production(attachments(env)?));
     }
     match dyno {
         Some(dyno) => err(format!(
@@ -61,7 +75,52 @@ pub(super) fn mode(cli: &Cli, env: &mut Env<'_>, dyno: Option<&str>) -> Result<M
     }
 }
 
-/// The add-on attachment: `HEROKU_APPLINK_SERVICE_MESH_ADDON`, else the SDKs' own
+/// The default attachment, and every other one the environment holds: a `<NAME>_API_URL` whose URL
+/// names an add-on (`…/addons/<uuid>`) beside a `<NAME>_TOKEN`. An add-on attached under several
+/// names is used once, under the first.
+fn attachments(env: &Env<'_>) -> Result<Attachments, ConfigError> {
+    let default = api_config(env)?;
+    let mut others: Vec<ApiConfig> = Vec::new();
+    for name in env.names() {
+        let Some(attachment) = name.strip_suffix("_API_URL") else {
+            continue;
+        };
+        let (Some(url), Some(token)) = (env.get(name), env.get(&format!("{attachment}_TOKEN")))
+        else {
+            continue;
+        };
+        let base_url = url.trim_end_matches('/').to_string();
+        let Some(uuid) = addon_uuid(&base_url) else {
+            continue;
+        };
+        let mut known = std::iter::once(&default).chain(&others);
+        if attachment == default.attachment
+            || known.any(|a| a.addon_uuid.as_deref() == Some(uuid.as_str()))
+        {
+            continue;
+        }
+        check_api_url(name, &base_url)?;
+        others.push(ApiConfig {
+            base_url,
+            token: Secret::new(token),
+            attachment: attachment.to_string(),
+            addon_uuid: Some(uuid),
+        });
+    }
+    Ok(Attachments::new(default, others))
+}
+
+/// The add-on's uuid in an attachment URL: the path segment after `/addons/`, made of hex digits
+/// and dashes, lower case.
+pub(crate) fn addon_uuid(base_url: &str) -> Option<String> {
+    let uri: http::Uri = base_url.parse().ok()?;
+    let (_, rest) = uri.path().split_once("/addons/")?;
+    let uuid = rest.split('/').next()?;
+    (!uuid.is_empty() && uuid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+        .then(|| uuid.to_ascii_lowercase())
+}
+
+/// The default add-on attachment: `HEROKU_APPLINK_SERVICE_MESH_ADDON`, else the SDKs' own
 /// `HEROKU_APPLINK_ADDON_NAME` (so one config var configures the SDK and the sidecar), else
 /// `HEROKU_APPLINK`. Its URL and token are `<NAME>_API_URL` and `<NAME>_TOKEN`.
 fn api_config(env: &Env<'_>) -> Result<ApiConfig, ConfigError> {
@@ -81,6 +140,7 @@ fn api_config(env: &Env<'_>) -> Result<ApiConfig, ConfigError> {
     let base_url = url.trim_end_matches('/').to_string();
     check_api_url(&url_var, &base_url)?;
     Ok(ApiConfig {
+        addon_uuid: addon_uuid(&base_url),
         base_url,
         token: Secret::new(token),
         attachment,

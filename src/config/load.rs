@@ -1,5 +1,6 @@
 //! Building a [`Config`]: each section from its environment variables and YAML keys, validated.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,11 +17,8 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(message.into()))
 }
 
-pub(crate) fn load(
-    cli: &Cli,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigError> {
-    let mut env = Env::new(lookup);
+pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+    let mut env = Env::new(vars);
     let (file, config_file) = read_file(cli.config.as_deref())?;
     let (port, app) = ports(cli, &env, &file)?;
     let dyno = env.get("DYNO");

@@ -1,5 +1,5 @@
 //! Configuration: the environment and the optional YAML file, parsed and validated once at start-up
-//! into one plain [`Config`]. The environment is read through an injectable lookup so tests never
+//! into one plain [`Config`]. The environment's variables are handed in as a map so tests never
 //! touch the process environment.
 
 mod env;
@@ -7,6 +7,7 @@ mod file;
 mod load;
 pub(crate) mod values;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,7 +39,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// The AppLink add-on attachment the sidecar authenticates against.
+/// One AppLink add-on attachment the sidecar authenticates against.
 #[derive(Clone, Debug)]
 pub(crate) struct ApiConfig {
     /// Base URL with any trailing `/` trimmed, e.g. `https://host/addons/<uuid>`.
@@ -46,12 +47,33 @@ pub(crate) struct ApiConfig {
     pub(crate) token: Secret,
     /// The attachment's config var prefix (`HEROKU_APPLINK` unless renamed).
     pub(crate) attachment: String,
+    /// The add-on's uuid, from the URL's `/addons/<uuid>`, lower case; `None` when the URL has no
+    /// such part (a local API).
+    pub(crate) addon_uuid: Option<String>,
+}
+
+/// Every attachment found at start-up (docs/behaviour.md §5.1): the default one first, then the
+/// others by name.
+#[derive(Clone, Debug)]
+pub(crate) struct Attachments {
+    default: ApiConfig,
+    others: Vec<ApiConfig>,
+}
+
+impl Attachments {
+    pub(crate) fn new(default: ApiConfig, others: Vec<ApiConfig>) -> Attachments {
+        Attachments { default, others }
+    }
+    /// All of them, the default first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &ApiConfig> {
+        std::iter::once(&self.default).chain(&self.others)
+    }
 }
 
 /// Production (every request authenticated) or local development.
 #[derive(Clone, Debug)]
 pub(crate) enum Mode {
-    Production(ApiConfig),
+    Production(Attachments),
     Dev,
 }
 
@@ -152,9 +174,10 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Builds the configuration from the command line, an environment lookup and the YAML file.
-    pub fn load(cli: &Cli, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        load::load(cli, lookup)
+    /// Builds the configuration from the command line, the environment's variables and the YAML
+    /// file.
+    pub fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        load::load(cli, vars)
     }
 
     pub(crate) fn is_dev(&self) -> bool {
@@ -186,14 +209,20 @@ impl Config {
     fn mode_lines(&self) -> Vec<(String, String)> {
         match &self.mode {
             Mode::Dev => vec![("mode".into(), "dev".into())],
-            Mode::Production(api) => vec![
-                ("mode".into(), "production".into()),
-                ("api.url".into(), api.base_url.clone()),
-                (
-                    format!("api.token ({}_TOKEN)", api.attachment),
-                    "<redacted>".into(),
-                ),
-            ],
+            Mode::Production(attachments) => {
+                let mut lines = vec![("mode".into(), "production".into())];
+                for (n, api) in attachments.iter().enumerate() {
+                    let role = if n == 0 { "default" } else { "by addonUuid" };
+                    lines.push((
+                        format!("attachment {}", api.attachment),
+                        format!(
+                            "{} ({role}; token {}_TOKEN <redacted>)",
+                            api.base_url, api.attachment
+                        ),
+                    ));
+                }
+                lines
+            }
         }
     }
 

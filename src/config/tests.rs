@@ -25,8 +25,15 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     map
 }
 
+fn default_attachment(config: &Config) -> &ApiConfig {
+    let Mode::Production(attachments) = &config.mode else {
+        panic!("production expected")
+    };
+    attachments.iter().next().unwrap()
+}
+
 fn load_with(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
-    Config::load(cli, &|name: &str| vars.get(name).cloned())
+    Config::load(cli, vars)
 }
 
 fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -73,9 +80,7 @@ fn defaults() {
     assert_eq!(config.limits.data_action_target_body, 10 << 20);
     assert_eq!(config.limits.header_bytes, 64 << 10);
     assert_eq!(config.auth.cache_max_ttl, Duration::ZERO);
-    let Mode::Production(api) = &config.mode else {
-        panic!("production expected")
-    };
+    let api = default_attachment(&config);
     assert_eq!(api.base_url, "https://applink.example/addons/1234");
 }
 
@@ -138,10 +143,10 @@ fn renamed_attachment() {
         ("HEROKU_APPLINK_PURPLE_TOKEN", "t"),
     ])
     .unwrap();
-    let Mode::Production(api) = config.mode else {
-        panic!()
-    };
-    assert_eq!(api.base_url, "https://purple.example/addons/9");
+    assert_eq!(
+        default_attachment(&config).base_url,
+        "https://purple.example/addons/9"
+    );
     let err = load(&[("HEROKU_APPLINK_SERVICE_MESH_ADDON", "OTHER")]).unwrap_err();
     assert!(err.0.contains("OTHER_API_URL"), "{err}");
 }
@@ -326,10 +331,11 @@ fn the_sdks_addon_variable_names_the_attachment() {
         ),
         ("HEROKU_APPLINK_PURPLE_TOKEN", "t"),
     ];
-    let Mode::Production(api) = load(&purple).unwrap().mode else {
-        panic!("production expected")
-    };
-    assert_eq!(api.attachment, "HEROKU_APPLINK_PURPLE");
+    let config = load(&purple).unwrap();
+    assert_eq!(
+        default_attachment(&config).attachment,
+        "HEROKU_APPLINK_PURPLE"
+    );
     // The sidecar's own variable still wins.
     let mut both = purple.to_vec();
     both.push(("HEROKU_APPLINK_SERVICE_MESH_ADDON", "OTHER"));
@@ -351,4 +357,98 @@ fn half_an_attachment_names_the_missing_variable() {
     );
     let err = load(&[("HEROKU_APPLINK_API_URL", ""), ("HEROKU_APPLINK_TOKEN", "")]).unwrap_err();
     assert!(err.0.contains("heroku local"), "{err}");
+}
+
+#[test]
+fn every_attachment_is_discovered_the_default_first() {
+    let config = load(&[
+        ("HEROKU_APPLINK_ADDON_NAME", "HEROKU_APPLINK_PURPLE"),
+        (
+            "HEROKU_APPLINK_PURPLE_API_URL",
+            "https://applink.example/addons/AAAA-0001/",
+        ),
+        ("HEROKU_APPLINK_PURPLE_TOKEN", "purple"),
+        (
+            "HEROKU_APPLINK_GREEN_API_URL",
+            "https://applink.example/addons/bbbb-0002",
+        ),
+        ("HEROKU_APPLINK_GREEN_TOKEN", "green"),
+        // The default add-on attached again under another name: used once.
+        (
+            "HEROKU_APPLINK_AGAIN_API_URL",
+            "https://applink.example/addons/aaaa-0001",
+        ),
+        ("HEROKU_APPLINK_AGAIN_TOKEN", "purple"),
+        // No token, or no add-on in the URL: not attachments.
+        (
+            "HEROKU_APPLINK_HALF_API_URL",
+            "https://applink.example/addons/cccc",
+        ),
+        ("STRIPE_API_URL", "https://api.stripe.example/v1"),
+        ("STRIPE_TOKEN", "sk"),
+    ])
+    .unwrap();
+    let Mode::Production(attachments) = &config.mode else {
+        panic!("production expected")
+    };
+    let found: Vec<(&str, Option<&str>)> = attachments
+        .iter()
+        .map(|a| (a.attachment.as_str(), a.addon_uuid.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("HEROKU_APPLINK_PURPLE", Some("aaaa-0001")),
+            ("HEROKU_APPLINK", Some("1234")),
+            ("HEROKU_APPLINK_GREEN", Some("bbbb-0002")),
+        ]
+    );
+    let described = config.describe();
+    assert!(
+        described.contains("attachment HEROKU_APPLINK_GREEN = https://applink.example/addons/bbbb-0002 (by addonUuid"),
+        "{described}"
+    );
+    for secret in [TOKEN, "purple", "green"] {
+        assert!(!described.contains(&format!("= {secret}")), "{described}");
+        assert!(!described.contains(&format!(" {secret}\n")), "{described}");
+    }
+}
+
+#[test]
+fn a_discovered_attachment_must_use_https() {
+    let err = load(&[
+        (
+            "HEROKU_APPLINK_GREEN_API_URL",
+            "http://applink.example/addons/bbbb",
+        ),
+        ("HEROKU_APPLINK_GREEN_TOKEN", "green"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.0
+            .contains("HEROKU_APPLINK_GREEN_API_URL must use https"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_addon_uuid_is_read_from_the_attachment_url() {
+    use super::env::addon_uuid;
+    assert_eq!(
+        addon_uuid("https://h/addons/1D0C-2f7e").as_deref(),
+        Some("1d0c-2f7e")
+    );
+    assert_eq!(
+        addon_uuid("https://h/v1/addons/abc/x").as_deref(),
+        Some("abc")
+    );
+    for url in [
+        "https://h/addons/",
+        "https://h/addons/not-a-uuid!",
+        "https://h/addon/abc",
+        "https://h",
+        "not a url",
+    ] {
+        assert_eq!(addon_uuid(url), None, "{url}");
+    }
 }

@@ -51,6 +51,9 @@ pub struct Call {
     pub body: serde_json::Value,
 }
 
+/// The add-on of the test requests' `addonUuid`, and of [`FakeApi::url`].
+pub use super::salesforce::ADDON_UUID;
+
 /// Text the API puts in every answer's body; it must never reach a caller.
 pub const API_SECRET_TEXT: &str = "internal-applink-detail-7f3a";
 
@@ -120,11 +123,17 @@ impl FakeApi {
         api
     }
 
-    /// The base URL to give the sidecar, like `https://host/addons/<uuid>`.
+    /// The base URL to give the sidecar, `https://host/addons/<uuid>`, for the add-on the test
+    /// requests name.
     pub fn url(&self) -> String {
+        self.url_for_addon(ADDON_UUID)
+    }
+
+    /// The base URL of another add-on's attachment.
+    pub fn url_for_addon(&self, uuid: &str) -> String {
         match self.ca_file {
-            Some(_) => format!("https://localhost:{}/addons/1d0c2f7e", self.addr.port()),
-            None => format!("http://127.0.0.1:{}/addons/1d0c2f7e", self.addr.port()),
+            Some(_) => format!("https://localhost:{}/addons/{uuid}", self.addr.port()),
+            None => format!("http://127.0.0.1:{}/addons/{uuid}", self.addr.port()),
         }
     }
 

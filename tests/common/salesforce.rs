@@ -8,6 +8,7 @@ pub const ORG_ID: &str = "00DJS0000000123ABC";
 pub const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLXNlY3JldA";
 pub const ACCESS_TOKEN: &str = "00DJS0000000123!AQEAQ-access-token-secret";
 pub const CONTEXT_ID: &str = "00DJS0000000123ABC-4f9a2c";
+pub const ADDON_UUID: &str = "1d0c2f7e-0000-4000-8000-000000000000";
 
 pub fn request_context() -> Value {
     json!({
@@ -19,7 +20,7 @@ pub fn request_context() -> Value {
         "resource": "https://app.herokuapp.com",
         "type": "ApexCallout",
         "appUuid": "6f1e6c2e-2d6b-4a8e-9a2f-1f2e3d4c5b6a",
-        "addonUuid": "1d0c2f7e-0000-4000-8000-000000000000",
+        "addonUuid": ADDON_UUID,
     })
 }
 

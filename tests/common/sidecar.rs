@@ -68,8 +68,7 @@ impl SidecarBuilder {
             config: Some(temp_file("mesh.yaml", &self.yaml)),
             ..Cli::default()
         };
-        Config::load(&cli, &|name: &str| self.env.get(name).cloned())
-            .expect("valid test configuration")
+        Config::load(&cli, &self.env).expect("valid test configuration")
     }
 
     pub async fn start(self) -> Sidecar {
