@@ -96,6 +96,31 @@ where
     }
 }
 
+/// The sidecar's own options, written after the app command (`npm start --dev`): there they are
+/// the app's. Says so, with the line as it should be.
+pub(crate) fn misplaced_option(command: &[String]) -> Option<String> {
+    let args = command.get(1..)?;
+    let at = args.iter().position(|arg| {
+        matches!(arg.as_str(), "--dev" | "--check" | "--config") || arg.starts_with("--config=")
+    })?;
+    let takes_value = args[at] == "--config" && at + 1 < args.len();
+    let option_words = &args[at..=at + usize::from(takes_value)];
+    let option = option_words.join(" ");
+    let rest: Vec<&str> = std::iter::once(command[0].as_str())
+        .chain(
+            args.iter()
+                .enumerate()
+                .filter(|(n, _)| *n < at || *n > at + usize::from(takes_value))
+                .map(|(_, arg)| arg.as_str()),
+        )
+        .collect();
+    Some(format!(
+        "`{option}` is written after the app command, so it goes to the app, not to the sidecar; \
+         options go before the app command: heroku-applink-service-mesh {option} -- {}",
+        rest.join(" ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! proxy alone; configuration comes from [`Config::load`]. Everything else is private.
 
 mod admission;
+mod app_command;
 mod auth;
 mod body;
 mod boot;

@@ -16,6 +16,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::app_command::{not_found_hint, program_and_args};
+
 /// How the app ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AppExit {
@@ -50,6 +52,8 @@ impl std::fmt::Display for AppExit {
 pub(crate) struct SpawnError {
     program: String,
     error: io::Error,
+    /// What the command shows went wrong, when it was not found: an assignment or a builtin.
+    hint: Option<String>,
 }
 
 impl SpawnError {
@@ -65,13 +69,14 @@ impl SpawnError {
 impl std::fmt::Display for SpawnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let program = &self.program;
-        match self.error.kind() {
-            io::ErrorKind::NotFound => write!(
+        match (self.error.kind(), &self.hint) {
+            (io::ErrorKind::NotFound, Some(hint)) => write!(f, "cannot start the app: {hint}"),
+            (io::ErrorKind::NotFound, None) => write!(
                 f,
                 "cannot start the app: '{program}' was not found; check the command after the options \
                  (it runs without a shell, so it must be a program on PATH or a path to one)"
             ),
-            io::ErrorKind::PermissionDenied => write!(
+            (io::ErrorKind::PermissionDenied, _) => write!(
                 f,
                 "cannot start the app: '{program}' is not executable; make it executable (chmod +x) \
                  or run it through its interpreter"
@@ -89,36 +94,6 @@ pub(crate) struct App {
     through_shell: bool,
 }
 
-/// The program and arguments to run. A command that is one argument with whitespace in it and
-/// not an existing file (a Procfile's `heroku-applink-service-mesh "java $JAVA_OPTS -jar app.jar"`)
-/// runs through `/bin/sh -c`, which expands it. A simple command runs as `exec <it>`, so the app
-/// itself is the process the exit code comes from; a script (`cd web && npm start`,
-/// `FOO=bar node app.js`, `exec ...`) runs as it is written. Signals go to the whole process group
-/// either way.
-fn program_and_args(command: &[String]) -> Option<(String, Vec<String>, bool)> {
-    let (program, args) = command.split_first()?;
-    let one_string = args.is_empty()
-        && program.contains(char::is_whitespace)
-        && !std::path::Path::new(program).exists();
-    if one_string {
-        let script = if is_simple_command(program) {
-            format!("exec {program}")
-        } else {
-            program.clone()
-        };
-        return Some(("/bin/sh".into(), vec!["-c".into(), script], true));
-    }
-    Some((program.clone(), args.to_vec(), false))
-}
-
-/// A command the shell would run as one program: no operators, redirections or substitutions, no
-/// leading variable assignment, not already an `exec`.
-fn is_simple_command(script: &str) -> bool {
-    let first = script.split_whitespace().next().unwrap_or_default();
-    let operators = ['&', '|', ';', '<', '>', '(', ')', '`', '\n'];
-    !script.contains(operators) && !script.contains("$(") && !first.contains('=') && first != "exec"
-}
-
 impl App {
     /// Starts `command` (program and arguments, no shell) in its own process group. Must run
     /// inside the tokio runtime: it starts the reaper.
@@ -127,10 +102,14 @@ impl App {
             return Err(SpawnError {
                 program: String::new(),
                 error: io::Error::new(io::ErrorKind::InvalidInput, "the app command is empty"),
+                hint: None,
             });
         };
-        let spawn_error = |error| SpawnError {
+        let spawn_error = |error: io::Error| SpawnError {
             program: program.clone(),
+            hint: (error.kind() == io::ErrorKind::NotFound)
+                .then(|| not_found_hint(command))
+                .flatten(),
             error,
         };
         // Listen for SIGCHLD before the child exists, so its exit cannot be missed.
@@ -230,37 +209,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_string_with_spaces_runs_through_the_shell() {
-        let words = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let (program, args, shell) =
-            program_and_args(&words(&["java $JAVA_OPTS -jar app.jar"])).unwrap();
-        assert_eq!((program.as_str(), shell), ("/bin/sh", true));
-        assert_eq!(args, ["-c", "exec java $JAVA_OPTS -jar app.jar"]);
-        // A script runs as it is written.
-        for script in [
-            "cd web && npm start",
-            "FOO=bar node app.js",
-            "exec node app.js",
-            "npm run build; npm start",
-            "node $(cat entry)",
-        ] {
-            let (_, args, shell) = program_and_args(&words(&[script])).unwrap();
-            assert!(shell);
-            assert_eq!(args, ["-c", script]);
-        }
-        // Separate words, one word, or a file whose name has a space: run as they are.
-        let (program, args, shell) = program_and_args(&words(&["npm", "start"])).unwrap();
-        assert_eq!((program.as_str(), args.len(), shell), ("npm", 1, false));
-        assert!(!program_and_args(&words(&["uvicorn"])).unwrap().2);
-        let spaced = std::env::temp_dir().join(format!("app with space {}", std::process::id()));
-        std::fs::write(&spaced, "").unwrap();
-        let name = spaced.to_str().unwrap().to_string();
-        assert!(!program_and_args(&[name]).unwrap().2);
-        let _ = std::fs::remove_file(spaced);
-        assert!(program_and_args(&[]).is_none());
-    }
-
-    #[test]
     fn exit_codes_follow_the_shell_convention() {
         assert_eq!(AppExit::Code(3).exit_code(), 3);
         assert_eq!(AppExit::Signal(9).exit_code(), 137);
@@ -268,11 +216,13 @@ mod tests {
         let not_found = SpawnError {
             program: "x".into(),
             error: io::Error::from(io::ErrorKind::NotFound),
+            hint: None,
         };
         assert_eq!(not_found.exit_code(), 127);
         let denied = SpawnError {
             program: "x".into(),
             error: io::Error::from(io::ErrorKind::PermissionDenied),
+            hint: None,
         };
         assert_eq!(denied.exit_code(), 126);
         assert!(denied.to_string().contains("not executable"));

@@ -74,7 +74,7 @@ fn usage_and_configuration_errors_exit_64_with_one_line() {
         (
             ADDON.to_vec(),
             vec!["--config", map_route],
-            "use \"/api/**\" at line 4",
+            "map-route.yaml, line 4: ",
         ),
         (
             ADDON.to_vec(),
@@ -207,6 +207,58 @@ async fn https_api_with_an_untrusted_certificate_is_503() {
         .await
         .assert_mesh_error(503, "auth-unavailable");
     assert!(app.received().is_empty());
+    mesh.wait_for_output("certificate signed by an unknown authority");
+}
+
+#[tokio::test]
+async fn a_ca_certificate_served_as_the_apis_own_is_named() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start_tls_with_a_ca_as_server().await;
+    let mut mesh = behind_tls_api(&app, &api, &[]);
+    let addr = mesh.wait_listening();
+    send(addr, "GET", "/", &salesforce::headers(), "")
+        .await
+        .assert_mesh_error(503, "auth-unavailable");
+    let output =
+        mesh.wait_for_output("certificate is a CA certificate used as a server certificate");
+    assert!(!output.contains("client error (Connect)"), "{output}");
+}
+
+#[tokio::test]
+async fn refusals_in_a_row_name_the_token_once() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    api.always(Answer::status(401));
+    let app_port = app.port().to_string();
+    let url = api.url();
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", &app_port),
+            ("HEROKU_APPLINK_API_URL", &url),
+            ("HEROKU_APPLINK_TOKEN", TOKEN),
+        ],
+        &["--port", "0"],
+    );
+    let addr = mesh.wait_listening();
+    let warning = "HEROKU_APPLINK_TOKEN may be wrong or stale";
+    for _ in 0..4 {
+        send(addr, "GET", "/", &salesforce::headers(), "")
+            .await
+            .assert_mesh_error(403, "forbidden");
+    }
+    // The sidecar has logged each refusal (its access lines) but not yet the warning.
+    assert!(!mesh.output().contains(warning), "{}", mesh.output());
+    for _ in 0..6 {
+        send(addr, "GET", "/", &salesforce::headers(), "")
+            .await
+            .assert_mesh_error(403, "forbidden");
+    }
+    mesh.wait_for_output(warning);
+    mesh.terminate();
+    let output = mesh.output();
+    assert_eq!(output.matches(warning).count(), 1, "{output}");
+    assert!(output.contains("attachment=HEROKU_APPLINK"), "{output}");
+    assert!(!output.contains(TOKEN));
 }
 
 #[tokio::test]
@@ -558,5 +610,48 @@ fn open_files_limit_is_raised_to_the_hard_limit() {
         open_files.split_whitespace().nth(3),
         Some(hard.to_string().as_str()),
         "{open_files}"
+    );
+}
+
+#[test]
+fn a_yml_file_is_named_with_its_fix() {
+    let folder = std::env::temp_dir().join(format!("applink-mesh-yml-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("heroku-applink-service-mesh.yml"),
+        "mesh:\n  timeouts:\n    idle: 5s\n",
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .arg("--check")
+        .current_dir(&folder)
+        .env_clear()
+        .envs(ADDON)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(
+            "heroku-applink-service-mesh.yml is not read: rename it to \
+             heroku-applink-service-mesh.yaml, or pass --config heroku-applink-service-mesh.yml"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn dev_after_the_app_command_is_named() {
+    let output = run(&[], &["npm", "start", "--dev"]);
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("HEROKU_APPLINK_API_URL and HEROKU_APPLINK_TOKEN must be set")
+            && stderr.trim_end().ends_with(
+                "options go before the app command: heroku-applink-service-mesh --dev -- npm start"
+            ),
+        "{stderr}"
     );
 }

@@ -270,6 +270,30 @@ fn a_missing_program_exits_127_with_one_line() {
 }
 
 #[test]
+fn an_assignment_or_a_builtin_as_the_program_gets_its_fix() {
+    for (command, fix) in [
+        (
+            vec!["NODE_ENV=production", "node", "app.js"],
+            "put variable assignments before heroku-applink-service-mesh (NODE_ENV=production \
+             heroku-applink-service-mesh -- node app.js)",
+        ),
+        (vec!["cd", "web"], "wrap it: sh -c 'cd web'"),
+    ] {
+        let output = std::process::Command::new(binary())
+            .args(["--dev", "--port", "0", "--"])
+            .args(&command)
+            .env_clear()
+            .env("APP_PORT", free_port())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(127), "{command:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(fix), "{command:?}: {stderr}");
+    }
+}
+
+#[test]
 fn a_program_that_is_not_executable_exits_126() {
     let script = common::sidecar::temp_file("not-executable.sh", "#!/bin/sh\necho hi\n");
     let output = std::process::Command::new(binary())

@@ -9,6 +9,7 @@ use crate::error::MeshError;
 use crate::telemetry::millis;
 use bytes::Bytes;
 
+use super::failure::{REFUSALS_BEFORE_WARNING, Refusals, cause};
 use super::request::AuthRequest;
 use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
@@ -76,6 +77,7 @@ pub(crate) struct Attachment {
     data_action_target_uri: Uri,
     /// `Bearer <token>`, marked sensitive.
     authorization: HeaderValue,
+    refusals: Refusals,
 }
 
 impl Attachment {
@@ -87,7 +89,24 @@ impl Attachment {
             salesforce_uri: endpoint(api, AuthRequest::SALESFORCE_PATH)?,
             data_action_target_uri: endpoint(api, AuthRequest::DATA_ACTION_TARGET_PATH)?,
             authorization: bearer(api)?,
+            refusals: Refusals::default(),
         })
+    }
+
+    /// Counts the answer; after several refusals in a row, says what they may mean.
+    fn note(&self, outcome: &Result<(), MeshError>) {
+        match outcome {
+            Err(MeshError::Forbidden) if self.refusals.refused() => tracing::warn!(
+                attachment = self.name.as_str(),
+                refusals_in_a_row = REFUSALS_BEFORE_WARNING,
+                "the AppLink API refused the last requests through this attachment; if no \
+                 Salesforce call gets through, {}_TOKEN may be wrong or stale (compare it with \
+                 `heroku config`), or the org calling is not connected to this attachment's add-on",
+                self.name
+            ),
+            Err(MeshError::Forbidden) => {}
+            _ => self.refusals.accepted(),
+        }
     }
 }
 
@@ -155,14 +174,20 @@ impl ApiClient {
             let status = match self.send(&call, body.clone()).await {
                 Ok(status) => status,
                 Err(first) => {
-                    tracing::debug!(error = %first, "AppLink API call failed before any response; retrying once");
+                    tracing::debug!(cause = %cause(&first), "AppLink API call failed before any response; retrying once");
                     self.send(&call, body).await.map_err(|e| {
-                        tracing::warn!(error = %e, "AppLink API unreachable");
+                        tracing::warn!(
+                            attachment = attachment.name.as_str(),
+                            cause = %cause(&e),
+                            "AppLink API unreachable"
+                        );
                         MeshError::AuthUnavailable
                     })?
                 }
             };
-            outcome(status)
+            let outcome = outcome(status);
+            attachment.note(&outcome);
+            outcome
         };
         tokio::time::timeout(self.deadline, call)
             .await

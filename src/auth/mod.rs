@@ -5,6 +5,7 @@ mod cache;
 mod client;
 pub(crate) mod client_context;
 pub(crate) mod context;
+mod failure;
 mod json;
 mod request;
 mod tls;

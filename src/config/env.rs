@@ -41,16 +41,16 @@ impl<'a> Env<'a> {
         names
     }
 
-    /// A Go-style boolean; an unknown spelling is false with a warning (compat).
-    pub(super) fn flag(&mut self, name: &str) -> bool {
-        let value = self.get(name);
-        match value {
-            None => false,
-            Some(v) => parse_go_bool(&v).unwrap_or_else(|| {
-                self.warnings.push(format!(
-                    "{name}={v:?} is not a boolean (use true or false); treating it as false"
-                ));
-                false
+    /// A Go-style boolean, false when unset. Another spelling is an error: read as false it
+    /// could hide what the user meant (a dev mode that is not on, a bypass that is not taken).
+    pub(super) fn flag(&self, name: &str) -> Result<bool, ConfigError> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(v) => parse_go_bool(&v).ok_or_else(|| {
+                ConfigError(format!(
+                    "{name}={v:?} is not a boolean: use true or false (also accepted: 1 t T TRUE \
+                     True, 0 f F FALSE False)"
+                ))
             }),
         }
     }
@@ -62,8 +62,8 @@ impl<'a> Env<'a> {
     }
 }
 
-pub(super) fn mode(cli: &Cli, env: &mut Env<'_>, dyno: Option<&str>) -> Result<Mode, ConfigError> {
-    if !(cli.dev || env.flag("HEROKU_APPLINK_SERVICE_MESH_DEV")) {
+pub(super) fn mode(cli: &Cli, env: &Env<'_>, dyno: Option<&str>) -> Result<Mode, ConfigError> {
+    if !(cli.dev || env.flag("HEROKU_APPLINK_SERVICE_MESH_DEV")?) {
         return Ok(Mode::Production(attachments(env)?));
     }
     match dyno {

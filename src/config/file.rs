@@ -1,15 +1,42 @@
 //! The optional YAML file, `heroku-applink-service-mesh.yaml`, as it is written.
 //!
 //! Every scalar is read as text (so `3000` and `"3000"` are the same) and parsed into its real type by
-//! `config::load`. Unknown or misplaced keys are errors that name the key and its line.
+//! `config::load`. Every message about the file starts with its name and the line
+//! (`heroku-applink-service-mesh.yaml, line 4: …`): unknown or misplaced keys, tabs, and values
+//! that do not parse.
 
 use serde::Deserialize;
+
+use super::place::{line_of, with_place_of_misplaced_key};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct FileConfig {
     pub(crate) app: AppSection,
     pub(crate) mesh: MeshSection,
+    /// The file's name and text, for messages; `None` when no file was read.
+    #[serde(skip)]
+    source: Option<Source>,
+}
+
+#[derive(Debug)]
+struct Source {
+    name: String,
+    text: String,
+}
+
+impl FileConfig {
+    /// A message about the value of `key` (`mesh.timeouts.idle`), prefixed with the file and the
+    /// line the key is written on.
+    pub(crate) fn message(&self, key: &str, why: &str) -> String {
+        match &self.source {
+            None => format!("{key}: {why}"),
+            Some(source) => match line_of(&source.text, key) {
+                Some(line) => format!("{}, line {line}: {key}: {why}", source.name),
+                None => format!("{}: {key}: {why}", source.name),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,17 +152,49 @@ pub(crate) struct LimitsSection {
     pub(crate) max_in_flight_requests: Option<String>,
 }
 
-/// Parses the file's text. An empty file is the defaults.
-pub(crate) fn parse(text: &str) -> Result<FileConfig, String> {
-    if text.trim().is_empty() {
-        return Ok(FileConfig::default());
+/// Parses the file's text; `name` starts every message about it. An empty file is the defaults.
+pub(crate) fn parse(name: &str, text: &str) -> Result<FileConfig, String> {
+    let at = |line: usize| format!("{name}, line {line}");
+    let tab_indented = |line: &str| {
+        let written = line.trim_start();
+        !written.is_empty() && line[..line.len() - written.len()].contains('\t')
+    };
+    if let Some(line) = text.lines().position(tab_indented) {
+        return Err(format!(
+            "{}: a tab in the indentation; indent with spaces, not tabs",
+            at(line + 1)
+        ));
     }
-    serde_norway::from_str(text).map_err(|e| e.to_string())
+    let mut file: FileConfig = if text.trim().is_empty() {
+        FileConfig::default()
+    } else {
+        serde_norway::from_str(text).map_err(|e| {
+            let location = e.location();
+            let mut why = e.to_string();
+            if let Some(l) = &location {
+                why = why.replace(&format!(" at line {} column {}", l.line(), l.column()), "");
+            }
+            let why = with_place_of_misplaced_key(why);
+            match location {
+                Some(l) => format!("{}: {why}", at(l.line())),
+                None => format!("{name}: {why}"),
+            }
+        })?
+    };
+    file.source = Some(Source {
+        name: name.to_string(),
+        text: text.to_string(),
+    });
+    Ok(file)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<FileConfig, String> {
+        super::parse("heroku-applink-service-mesh.yaml", text)
+    }
 
     #[test]
     fn quoted_and_unquoted_scalars_read_the_same() {
@@ -179,8 +238,47 @@ mod tests {
     }
 
     #[test]
-    fn misplaced_key_is_an_error() {
+    fn misplaced_key_is_an_error_that_says_where_it_belongs() {
         let err = parse("mesh:\n  port: 3000\n").unwrap_err();
-        assert!(err.contains("port") && err.contains("line 2"), "{err}");
+        assert!(
+            err.starts_with("heroku-applink-service-mesh.yaml, line 2: "),
+            "{err}"
+        );
+        assert!(err.ends_with("`port` belongs at app.port"), "{err}");
+        let err = parse("mesh:\n  idle: 5s\n").unwrap_err();
+        assert!(
+            err.contains("line 2") && err.ends_with("belongs at mesh.timeouts.idle"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tabs_are_named() {
+        let err = parse("mesh:\n  timeouts:\n\t\tidle: 1s\n").unwrap_err();
+        assert_eq!(
+            err,
+            "heroku-applink-service-mesh.yaml, line 3: a tab in the indentation; indent with spaces, not tabs"
+        );
+        // A tab inside a value is not indentation.
+        assert!(parse("mesh:\n  healthcheck:\n    route: \"/a\tb\"\n").is_ok());
+    }
+
+    #[test]
+    fn values_are_placed_on_their_line() {
+        let text = "# comment\nmesh:\n  timeouts:\n    auth: 2s\n    idle: 10 sec\n  healthcheck: { enable: maybe }\n";
+        let file = parse(text).unwrap();
+        assert_eq!(
+            file.message("mesh.timeouts.idle", "bad"),
+            "heroku-applink-service-mesh.yaml, line 5: mesh.timeouts.idle: bad"
+        );
+        assert_eq!(
+            file.message("mesh.healthcheck.enable", "bad"),
+            "heroku-applink-service-mesh.yaml, line 6: mesh.healthcheck.enable: bad"
+        );
+        assert_eq!(line_of(text, "app.port"), None);
+        assert_eq!(
+            FileConfig::default().message("app.port", "bad"),
+            "app.port: bad"
+        );
     }
 }

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use super::env::{Env, log_settings, mode, workers};
 use super::file::{self, FileConfig};
-use super::values::{parse_duration, parse_go_bool, parse_port, parse_size};
+use super::limits::limits;
+use super::values::{parse_duration, parse_go_bool, parse_port};
 use super::{
-    AppTarget, AuthSettings, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT, Limits,
-    Timeouts, is_loopback,
+    AppTarget, AuthSettings, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT, Timeouts,
+    is_loopback,
 };
-use crate::cli::Cli;
+use crate::cli::{Cli, misplaced_option};
 
 fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(message.into()))
@@ -19,14 +20,20 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
 
 pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
     let mut env = Env::new(vars);
-    let (file, config_file) = read_file(cli.config.as_deref())?;
+    let (file, config_file) = read_file(cli.config.as_deref(), &mut env.warnings)?;
     let (port, app) = ports(cli, &env, &file)?;
     let dyno = env.get("DYNO");
+    let misplaced = misplaced_option(&cli.command);
+    let mode = mode(cli, &env, dyno.as_deref()).map_err(|e| match &misplaced {
+        Some(hint) => ConfigError(format!("{e}. Note: {hint}")),
+        None => e,
+    })?;
+    env.warnings.extend(misplaced);
     Ok(Config {
         port,
         app,
-        mode: mode(cli, &mut env, dyno.as_deref())?,
-        auth: auth_settings(&mut env, &file)?,
+        mode,
+        auth: auth_settings(&env, &file)?,
         health_route: health_route(&file)?,
         timeouts: timeouts(&file)?,
         limits: limits(&file)?,
@@ -57,21 +64,33 @@ fn ports(cli: &Cli, env: &Env<'_>, file: &FileConfig) -> Result<(u16, AppTarget)
     Ok((port, app))
 }
 
+/// The app's host and port. Port 0 is refused: the sidecar must know where to forward.
 fn app_target(env: &Env<'_>, file: &FileConfig) -> Result<AppTarget, ConfigError> {
-    let port = match (env.port("APP_PORT")?, &file.app.port) {
-        (Some(port), _) => port,
-        (None, Some(port)) => {
-            parse_port(port).map_err(|e| ConfigError(format!("app.port: {e}")))?
-        }
-        (None, None) => 3000,
+    const ZERO: &str = "the app needs a fixed port for the sidecar to forward to, not 0; use a \
+                        free port such as 3000";
+    let port = match env.port("APP_PORT")? {
+        Some(0) => return err(format!("APP_PORT=0: {ZERO}")),
+        Some(port) => port,
+        None => file_value(file, "app.port", &file.app.port, 3000, |v| {
+            parse_port(v).and_then(|port| match port {
+                0 => Err(ZERO.to_string()),
+                port => Ok(port),
+            })
+        })?,
     };
-    let host = parse_app_host(file.app.host.as_deref().unwrap_or("http://127.0.0.1"))?;
+    let host = file_value(
+        file,
+        "app.host",
+        &file.app.host,
+        "127.0.0.1".to_string(),
+        parse_app_host,
+    )?;
     Ok(AppTarget { host, port })
 }
 
-fn auth_settings(env: &mut Env<'_>, file: &FileConfig) -> Result<AuthSettings, ConfigError> {
+fn auth_settings(env: &Env<'_>, file: &FileConfig) -> Result<AuthSettings, ConfigError> {
     let a = &file.mesh.authentication;
-    let acknowledged = env.flag("HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS");
+    let acknowledged = env.flag("HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS")?;
     let configured: Vec<String> = a
         .bypass_routes
         .iter()
@@ -79,26 +98,31 @@ fn auth_settings(env: &mut Env<'_>, file: &FileConfig) -> Result<AuthSettings, C
         .map(|route| route.0.clone())
         .collect();
     if let Some(route) = configured.iter().find(|r| !r.starts_with('/')) {
-        return err(format!(
-            "mesh.authentication.bypassRoutes: '{route}' must start with '/'"
-        ));
+        return file_err(
+            file,
+            "mesh.authentication.bypassRoutes",
+            format!("'{route}' must start with '/'"),
+        );
     }
     Ok(AuthSettings {
         bypass_routes_ignored: !acknowledged && !configured.is_empty(),
         bypass_routes: if acknowledged { configured } else { Vec::new() },
-        bypass_all: env.flag("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES"),
+        bypass_all: env.flag("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES")?,
         verify_client_context: file_bool(
+            file,
             "mesh.authentication.verifyClientContext",
             &a.verify_client_context,
             true,
         )?,
         cache_max_ttl: file_value(
+            file,
             "mesh.authentication.cache.maxTtl",
             &a.cache.max_ttl,
             Duration::ZERO,
             parse_duration,
         )?,
         cache_max_entries: file_value(
+            file,
             "mesh.authentication.cache.maxEntries",
             &a.cache.max_entries,
             10_000,
@@ -113,15 +137,17 @@ fn auth_settings(env: &mut Env<'_>, file: &FileConfig) -> Result<AuthSettings, C
 
 fn health_route(file: &FileConfig) -> Result<Option<String>, ConfigError> {
     let h = &file.mesh.healthcheck;
-    let enabled = file_bool("mesh.healthcheck.enable", &h.enable, true)?;
+    let enabled = file_bool(file, "mesh.healthcheck.enable", &h.enable, true)?;
     let route = h
         .route
         .clone()
         .unwrap_or_else(|| "/healthcheck".to_string());
     if !route.starts_with('/') {
-        return err(format!(
-            "mesh.healthcheck.route: '{route}' must start with '/'"
-        ));
+        return file_err(
+            file,
+            "mesh.healthcheck.route",
+            format!("'{route}' must start with '/'"),
+        );
     }
     Ok(enabled.then_some(route))
 }
@@ -131,13 +157,14 @@ fn timeouts(file: &FileConfig) -> Result<Timeouts, ConfigError> {
     let d = |key: &str, value: &Option<String>, default_ms: u64, may_be_zero: bool| {
         let key = format!("mesh.timeouts.{key}");
         let duration = file_value(
+            file,
             &key,
             value,
             Duration::from_millis(default_ms),
             parse_duration,
         )?;
         if duration.is_zero() && !may_be_zero {
-            return err(format!("{key}: must be more than 0s"));
+            return file_err(file, &key, "must be more than 0s");
         }
         Ok(duration)
     };
@@ -154,89 +181,29 @@ fn timeouts(file: &FileConfig) -> Result<Timeouts, ConfigError> {
     })
 }
 
-/// `dataActionTargetBody` is at most 1 GiB, and `bufferedBodies` holds at least one body while it is
-/// checked: twice, as it came and JSON-escaped in the API call, beside the call's other fields
-/// (from the head: up to six times `headerBytes`, escaped).
-fn check_body_budget(body: u64, budget: u64, header_bytes: u64) -> Result<(), ConfigError> {
-    if body > 1 << 30 {
-        return err("mesh.limits.dataActionTargetBody: must be at most 1GiB");
-    }
-    let one_body = body
-        .saturating_mul(2)
-        .saturating_add(header_bytes.saturating_mul(8));
-    if budget < one_body {
-        return err(format!(
-            "mesh.limits.bufferedBodies ({budget} bytes) must hold at least one body while it is \
-             checked: twice dataActionTargetBody plus eight times headerBytes ({one_body} bytes)"
-        ));
-    }
-    Ok(())
-}
-
-fn limits(file: &FileConfig) -> Result<Limits, ConfigError> {
-    let l = &file.mesh.limits;
-    let header_bytes = file_value(
-        "mesh.limits.headerBytes",
-        &l.header_bytes,
-        64 << 10,
-        parse_size,
-    )?;
-    if header_bytes < 1024 {
-        return err("mesh.limits.headerBytes: must be at least 1KiB");
-    }
-    let data_action_target_body = file_value(
-        "mesh.limits.dataActionTargetBody",
-        &l.data_action_target_body,
-        10 << 20,
-        parse_size,
-    )?;
-    let buffered_bodies = file_value(
-        "mesh.limits.bufferedBodies",
-        &l.buffered_bodies,
-        64 << 20,
-        parse_size,
-    )?;
-    check_body_budget(data_action_target_body, buffered_bodies, header_bytes)?;
-    Ok(Limits {
-        data_action_target_body,
-        buffered_bodies,
-        header_bytes,
-        max_in_flight_requests: file_value(
-            "mesh.limits.maxInFlightRequests",
-            &l.max_in_flight_requests,
-            10_000,
-            |v| {
-                v.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("'{v}' is not a positive whole number"))
-            },
-        )?,
-    })
-}
-
 /// `app.host`: `http://host` (the scheme may be omitted); no port, path or https.
-fn parse_app_host(value: &str) -> Result<String, ConfigError> {
+fn parse_app_host(value: &str) -> Result<String, String> {
     let rest = value.strip_prefix("http://").unwrap_or(value);
     if rest.contains("://") {
-        return err(format!(
-            "app.host: '{value}' must be an http:// host (the app is reached over plain HTTP)"
+        return Err(format!(
+            "'{value}' must be an http:// host (the app is reached over plain HTTP)"
         ));
     }
     let authority: http::uri::Authority = rest
         .trim_end_matches('/')
         .parse()
-        .map_err(|_| ConfigError(format!("app.host: '{value}' is not a host")))?;
+        .map_err(|_| format!("'{value}' is not a host"))?;
     if authority.port().is_some() {
-        return err(format!(
-            "app.host: '{value}' must not carry a port; set app.port or APP_PORT"
+        return Err(format!(
+            "'{value}' must not carry a port; set app.port or APP_PORT"
         ));
     }
     Ok(authority.host().to_string())
 }
 
-fn file_value<T>(
+/// A value of the file, parsed; an error names the file, the line and the key.
+pub(super) fn file_value<T>(
+    file: &FileConfig,
     key: &str,
     value: &Option<String>,
     default: T,
@@ -244,23 +211,50 @@ fn file_value<T>(
 ) -> Result<T, ConfigError> {
     match value {
         None => Ok(default),
-        Some(v) => parse(v).map_err(|e| ConfigError(format!("{key}: {e}"))),
+        Some(v) => parse(v).map_err(|e| ConfigError(file.message(key, &e))),
     }
 }
 
-fn file_bool(key: &str, value: &Option<String>, default: bool) -> Result<bool, ConfigError> {
-    file_value(key, value, default, |v| {
+fn file_bool(
+    file: &FileConfig,
+    key: &str,
+    value: &Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    file_value(file, key, value, default, |v| {
         parse_go_bool(v).ok_or_else(|| format!("'{v}' is not true or false"))
     })
 }
 
-/// Reads the YAML file: the one named by `--config` (must exist), else the default name if present.
-fn read_file(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), ConfigError> {
+/// An error about the file's `key`, placed on its line.
+pub(super) fn file_err<T>(
+    file: &FileConfig,
+    key: &str,
+    why: impl AsRef<str>,
+) -> Result<T, ConfigError> {
+    Err(ConfigError(file.message(key, why.as_ref())))
+}
+
+/// The name users reach for by habit; it is not read.
+const YML_SPELLING: &str = "heroku-applink-service-mesh.yml";
+
+/// Reads the YAML file: the one named by `--config` (must exist), else the default name if
+/// present. A `.yml` file beside no `.yaml` one is not read, with a warning.
+fn read_file(
+    explicit: Option<&Path>,
+    warnings: &mut Vec<String>,
+) -> Result<(FileConfig, Option<PathBuf>), ConfigError> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => {
             let path = PathBuf::from(DEFAULT_CONFIG_FILE);
             if !path.exists() {
+                if Path::new(YML_SPELLING).exists() {
+                    warnings.push(format!(
+                        "{YML_SPELLING} is not read: rename it to {DEFAULT_CONFIG_FILE}, or pass \
+                         --config {YML_SPELLING}"
+                    ));
+                }
                 return Ok((FileConfig::default(), None));
             }
             path
@@ -268,7 +262,6 @@ fn read_file(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), C
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-    let parsed = file::parse(&text)
-        .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?;
+    let parsed = file::parse(&path.display().to_string(), &text).map_err(ConfigError)?;
     Ok((parsed, Some(path)))
 }

@@ -4,7 +4,9 @@
 
 mod env;
 mod file;
+mod limits;
 mod load;
+mod place;
 pub(crate) mod values;
 
 use std::collections::HashMap;

@@ -117,7 +117,7 @@ fn same_public_and_app_port_is_refused() {
         port: Some(0),
         ..cli_with_file(None)
     };
-    assert!(load_with(&cli, &env(&[("APP_PORT", "0")])).is_ok());
+    assert!(load_with(&cli, &env(&[("APP_PORT", "3000")])).is_ok());
 }
 
 #[test]
@@ -177,14 +177,121 @@ fn dev_mode_needs_no_addon_and_is_refused_on_a_dyno() {
 }
 
 #[test]
-fn go_booleans_and_warnings() {
+fn go_booleans_and_the_error_for_other_spellings() {
     let config = load(&[("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES", "T")]).unwrap();
     assert!(config.auth.bypass_all);
-    let config = load(&[("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES", "yes")]).unwrap();
-    assert!(!config.auth.bypass_all);
-    assert!(config.warnings[0].contains("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES"));
+    for name in [
+        "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES",
+        "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+        "HEROKU_APPLINK_SERVICE_MESH_DEV",
+    ] {
+        let err = load(&[(name, "yes")]).unwrap_err();
+        assert!(
+            err.0.starts_with(&format!(
+                "{name}=\"yes\" is not a boolean: use true or false"
+            )),
+            "{err}"
+        );
+    }
+    // A misspelt dev flag is not hidden behind the missing add-on.
+    let err = load(&[
+        ("HEROKU_APPLINK_API_URL", ""),
+        ("HEROKU_APPLINK_SERVICE_MESH_DEV", "on"),
+    ])
+    .unwrap_err();
+    assert!(err.0.contains("HEROKU_APPLINK_SERVICE_MESH_DEV"), "{err}");
     let config = load(&[("HEROKU_APPLINK_SERVICE_MESH_DEV", "")]).unwrap();
     assert!(!config.is_dev() && config.warnings.is_empty());
+}
+
+#[test]
+fn app_port_zero_is_refused() {
+    let err = load(&[("APP_PORT", "0")]).unwrap_err();
+    assert!(
+        err.0.starts_with("APP_PORT=0: the app needs a fixed port"),
+        "{err}"
+    );
+    let err = load_file("app:\n  port: 0\n", &[]).unwrap_err();
+    assert!(
+        err.0
+            .contains(", line 2: app.port: the app needs a fixed port"),
+        "{err}"
+    );
+}
+
+#[test]
+fn file_messages_carry_the_file_and_line() {
+    let path = write_file("# timeouts\nmesh:\n  timeouts:\n    auth: 2s\n    idle: 10 sec\n");
+    let err = load_with(&cli_with_file(Some(path.clone())), &env(&[])).unwrap_err();
+    assert_eq!(
+        err.0,
+        format!(
+            "{}, line 5: mesh.timeouts.idle: '10 sec' has an unknown duration unit 'sec' (use ms, s, m or h)",
+            path.display()
+        )
+    );
+    for (yaml, line, needle) in [
+        ("mesh:\n  port: 3000\n", 2, "belongs at app.port"),
+        ("mesh:\n\ttimeouts: {}\n", 2, "indent with spaces, not tabs"),
+        (
+            "mesh:\n  limits:\n    headerBytes: 12\n",
+            3,
+            "headerBytes: must be at least 1KiB",
+        ),
+        (
+            "\n\napp:\n  host: https://x\n",
+            4,
+            "app.host: 'https://x' must be",
+        ),
+    ] {
+        let err = load_file(yaml, &[]).unwrap_err();
+        assert!(
+            err.0.contains(&format!(".yaml, line {line}: ")) && err.0.contains(needle),
+            "{yaml:?} gave {err}"
+        );
+    }
+}
+
+#[test]
+fn options_after_the_app_command_are_named() {
+    let cli = Cli {
+        command: vec!["npm".into(), "start".into(), "--dev".into()],
+        ..cli_with_file(None)
+    };
+    let hint = "options go before the app command: heroku-applink-service-mesh --dev -- npm start";
+    // Without the add-on, the error says why dev mode is not on.
+    let err = load_with(&cli, &env(&[("HEROKU_APPLINK_API_URL", "")])).unwrap_err();
+    assert!(
+        err.0.contains("`--dev` is written after the app command") && err.0.ends_with(hint),
+        "{err}"
+    );
+    // With it, a warning.
+    let config = load_with(&cli, &env(&[])).unwrap();
+    assert!(
+        config.warnings.iter().any(|w| w.ends_with(hint)),
+        "{:?}",
+        config.warnings
+    );
+    let cli = Cli {
+        command: vec![
+            "node".into(),
+            "--config".into(),
+            "x.yaml".into(),
+            "app.js".into(),
+        ],
+        ..cli_with_file(None)
+    };
+    let config = load_with(&cli, &env(&[])).unwrap();
+    assert!(
+        config.warnings[0].ends_with("heroku-applink-service-mesh --config x.yaml -- node app.js"),
+        "{:?}",
+        config.warnings
+    );
+    let cli = Cli {
+        command: vec!["uvicorn".into(), "--port".into(), "3000".into()],
+        ..cli_with_file(None)
+    };
+    assert!(load_with(&cli, &env(&[])).unwrap().warnings.is_empty());
 }
 
 #[test]

@@ -77,7 +77,13 @@ impl FakeApi {
 
     /// An HTTPS fake whose certificate (for `localhost` and 127.0.0.1) is signed by a new test CA.
     pub async fn start_tls() -> FakeApi {
-        FakeApi::start_with(Some(tls::acceptor())).await
+        FakeApi::start_with(Some(tls::acceptor(false))).await
+    }
+
+    /// An HTTPS fake that presents its CA certificate itself as the server certificate, a common
+    /// mistake with self-made certificates.
+    pub async fn start_tls_with_a_ca_as_server() -> FakeApi {
+        FakeApi::start_with(Some(tls::acceptor(true))).await
     }
 
     async fn start_with(tls: Option<(tokio_rustls::TlsAcceptor, PathBuf)>) -> FakeApi {
@@ -222,10 +228,17 @@ mod tls {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio_rustls::TlsAcceptor;
 
-    /// A new CA, a server certificate it signs, and the CA written to a PEM file.
-    pub fn acceptor() -> (TlsAcceptor, PathBuf) {
+    /// A new CA, a server certificate it signs (or, with `ca_as_server`, the CA certificate
+    /// itself), and the CA written to a PEM file.
+    pub fn acceptor(ca_as_server: bool) -> (TlsAcceptor, PathBuf) {
         let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let mut ca_params = CertificateParams::new(if ca_as_server {
+            names.clone()
+        } else {
+            Vec::new()
+        })
+        .unwrap();
         ca_params
             .distinguished_name
             .push(DnType::CommonName, "applink-mesh test CA");
@@ -235,9 +248,13 @@ mod tls {
         let issuer = Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate().unwrap();
-        let server_params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let server_params = CertificateParams::new(names).unwrap();
         let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
+        let (served, served_key) = if ca_as_server {
+            (ca_cert.der().to_vec(), issuer.key().serialize_der())
+        } else {
+            (server_cert.der().to_vec(), server_key.serialize_der())
+        };
 
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -253,8 +270,8 @@ mod tls {
             .unwrap()
             .with_no_client_auth()
             .with_single_cert(
-                vec![CertificateDer::from(server_cert.der().to_vec())],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+                vec![CertificateDer::from(served)],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(served_key)),
             )
             .unwrap();
         (TlsAcceptor::from(Arc::new(config)), ca_file)
