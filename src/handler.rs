@@ -110,7 +110,7 @@ async fn pipeline(
     log.kind = admitted
         .as_ref()
         .map_or(class.kind(), |admission| admission.kind)
-        .as_str();
+        .log_name();
     let mut admission = admitted?;
     held.buffered = admission.reserved.take();
 

@@ -7,6 +7,7 @@
 
 mod admission;
 mod app_command;
+mod app_guard;
 mod auth;
 mod body;
 mod boot;

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::app_command::{not_found_hint, program_and_args};
+use crate::app_guard::AppGuard;
 
 /// How the app ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +127,7 @@ impl App {
         // The reaper below owns waiting for it; dropping `Child` neither waits nor kills.
         drop(child);
         let (report, exit) = watch::channel(None);
-        tokio::spawn(reap(pid, sigchld, report));
+        tokio::spawn(reap(pid, sigchld, report, AppGuard::watch(pid)));
         Ok(App {
             pid,
             exit,
@@ -180,6 +181,7 @@ async fn reap(
     app: Pid,
     mut sigchld: tokio::signal::unix::Signal,
     report: watch::Sender<Option<AppExit>>,
+    mut guard: Option<AppGuard>,
 ) {
     loop {
         loop {
@@ -195,6 +197,9 @@ async fn reap(
             };
             if exit.0 == app {
                 report.send_replace(Some(exit.1));
+                if let Some(guard) = guard.take() {
+                    guard.release();
+                }
             } else {
                 tracing::debug!(pid = exit.0.as_raw(), "reaped an orphaned process");
             }

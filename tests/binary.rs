@@ -246,7 +246,12 @@ async fn refusals_in_a_row_name_the_token_once() {
             .await
             .assert_mesh_error(403, "forbidden");
     }
-    // The sidecar has logged each refusal (its access lines) but not yet the warning.
+    // Once the four access lines are out, the warning is not among them.
+    let started = std::time::Instant::now();
+    while mesh.output().matches("status=403").count() < 4 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(!mesh.output().contains(warning), "{}", mesh.output());
     for _ in 0..6 {
         send(addr, "GET", "/", &salesforce::headers(), "")
@@ -282,6 +287,20 @@ async fn dev_mode_forwards_with_decoded_context_and_says_so() {
     );
     assert_eq!(seen.headers["x-applink-username"], "admin@acme.example");
     assert!(mesh.output().contains("DEV MODE"), "{}", mesh.output());
+
+    // No context at all: forwarded, and logged as such rather than as a bypassed route; the
+    // app reads it as it reads a bypassed request.
+    let reply = send(addr, "GET", "/plain", &[], "").await;
+    assert_eq!(reply.status, 200);
+    let output = mesh.wait_for_output("path=/plain");
+    assert!(
+        output.contains("path=/plain status=200") && output.contains("kind=dev-no-context"),
+        "{output}"
+    );
+    assert_eq!(
+        app.received()[1].headers["x-applink-request-kind"],
+        "bypass"
+    );
 }
 
 #[tokio::test]

@@ -28,14 +28,27 @@ pub(crate) enum RequestKind {
     Salesforce,
     DataActionTarget,
     Bypass,
+    /// Dev mode, a request with no context at all: forwarded, as every dev request is.
+    DevWithoutContext,
 }
 
 impl RequestKind {
+    /// The kind as the app reads it in `x-applink-request-kind`.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             RequestKind::Salesforce => "salesforce",
             RequestKind::DataActionTarget => "data-action-target",
-            RequestKind::Bypass => "bypass",
+            // What the app is told matches a bypassed route: no context, not authenticated.
+            RequestKind::Bypass | RequestKind::DevWithoutContext => "bypass",
+        }
+    }
+
+    /// The kind in the access log: there a dev request without context says so, since no
+    /// route was bypassed.
+    pub(crate) fn log_name(self) -> &'static str {
+        match self {
+            RequestKind::DevWithoutContext => "dev-no-context",
+            other => other.as_str(),
         }
     }
 }
@@ -124,7 +137,7 @@ pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<
         return Ok(Class::Dev(match (cc, signature) {
             (true, _) => RequestKind::Salesforce,
             (false, true) => RequestKind::DataActionTarget,
-            (false, false) => RequestKind::Bypass,
+            (false, false) => RequestKind::DevWithoutContext,
         }));
     }
     if let Some(bypass) = mesh.routes.bypass(parts.uri.path(), normal_form) {

@@ -74,6 +74,11 @@ impl Metrics {
 }
 
 impl Snapshot {
+    /// Whether nothing happened in the interval: then no line is logged.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.requests == 0 && self.rejected == 0
+    }
+
     /// The l2met measurements, e.g. `count#mesh.requests=3 ... sample#mesh.latency.p99=12ms`.
     pub(crate) fn l2met(&self) -> String {
         format!(
@@ -107,8 +112,11 @@ mod tests {
             snapshot.l2met(),
             "count#mesh.requests=100 count#mesh.rejected=10 sample#mesh.latency.p50=50ms sample#mesh.latency.p99=99ms"
         );
+        assert!(!snapshot.is_idle());
+        let idle = metrics.take();
+        assert!(idle.is_idle());
         assert_eq!(
-            metrics.take(),
+            idle,
             Snapshot {
                 requests: 0,
                 rejected: 0,

@@ -63,7 +63,8 @@ pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Logs the l2met line every `every` until the runtime stops.
+/// Logs the l2met line every `every` until the runtime stops; an interval in which nothing
+/// happened logs nothing.
 pub(crate) fn report_every(metrics: Arc<Metrics>, every: Duration, source: Option<String>) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
@@ -71,6 +72,9 @@ pub(crate) fn report_every(metrics: Arc<Metrics>, every: Duration, source: Optio
         loop {
             ticker.tick().await;
             let snapshot = metrics.take();
+            if snapshot.is_idle() {
+                continue;
+            }
             let source = source.as_deref().unwrap_or("heroku-applink-service-mesh");
             tracing::info!(target: "applink_mesh::metrics", source, l2met = snapshot.l2met().as_str());
         }
