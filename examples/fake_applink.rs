@@ -111,7 +111,7 @@ impl Api {
         };
         if let Some(field) = fields
             .iter()
-            .find(|field| !call[**field].as_str().is_some_and(|v| !v.is_empty()))
+            .find(|field| call[**field].as_str().is_none_or(str::is_empty))
         {
             return verdict(
                 StatusCode::BAD_REQUEST,

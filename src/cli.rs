@@ -8,12 +8,40 @@ use clap::Parser;
 /// Exit code for every usage or configuration error (BSD `EX_USAGE`).
 pub const EXIT_USAGE: i32 = 64;
 
+/// What `--help` says after the options: the environment, the exit codes, where to read more.
+const AFTER_HELP: &str = "\
+Environment:
+  PORT                                 public port (--port wins) [default: 8070]
+  APP_PORT                             the app's port, given to the app as APP_PORT and PORT [default: 3000]
+  HEROKU_APPLINK_API_URL, _TOKEN       set by the AppLink add-on; required outside dev mode
+  HEROKU_APPLINK_ADDON_NAME            the SDKs' attachment name: <NAME>_API_URL, <NAME>_TOKEN
+  HEROKU_APPLINK_SERVICE_MESH_ADDON    the sidecar's own attachment name (wins)
+  HEROKU_APPLINK_SERVICE_MESH_DEV      true: dev mode, as --dev (refused when DYNO is set)
+  HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES       true: no route requires authentication
+  HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS true: the file's bypassRoutes take effect
+  HEROKU_APPLINK_SERVICE_MESH_LOG      log filter [default: info]
+  HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT  logfmt or json [default: logfmt]
+  HEROKU_APPLINK_SERVICE_MESH_WORKERS  runtime threads, 1-1024 [default: the CPUs it may use]
+  SSL_CERT_FILE                        PEM roots for the AppLink API instead of the platform's
+
+Exit codes:
+  0    --help, --version, a successful --check; a proxy-only sidecar stopped by a signal
+  64   a usage or configuration error (one line on stderr)
+  1    the public port cannot be bound, or the app never listened within timeouts.appBoot
+  126  the app command cannot be executed;  127  its program does not exist
+  else the app's own exit code (128+n when signal n ended it)
+
+Options go before the app command. --check prints every setting with where it came from. The YAML
+file, every setting and every response the sidecar makes itself are described in the project's
+README.md and docs/behaviour.md (the repository the buildpack was packaged from).";
+
 /// heroku-applink-service-mesh: lets only a connected Salesforce org call the app behind it.
 #[derive(Parser, Debug, Default, Clone)]
 #[command(
     name = "heroku-applink-service-mesh",
     disable_version_flag = true,
-    override_usage = "heroku-applink-service-mesh [OPTIONS] [--] <APP COMMAND> [ARGS...]"
+    override_usage = "heroku-applink-service-mesh [OPTIONS] [--] <APP COMMAND> [ARGS...]",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     /// Public port [default: $PORT, then 8070]; 0 picks a free port

@@ -31,7 +31,7 @@ fn main() {
         }
     };
     if cli.check {
-        print!("{}", config.describe());
+        print!("{}", applink_mesh::check(&config));
         exit(0);
     }
     exit(applink_mesh::run(config));

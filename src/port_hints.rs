@@ -23,14 +23,8 @@ impl PortHints {
                 app_port_taken: None,
             };
         }
-        let in_args = gives_port(command, public_port);
-        let public_port_in_args = in_args.then_some(public_port);
-        if in_args {
-            tracing::warn!(
-                public_port,
-                "the app's command line holds the public port, which the sidecar listens on (a Procfile that passes $PORT to the app?): give the app $APP_PORT instead"
-            );
-        }
+        // Said at start-up, with the other warnings (startup_log); remembered for `explain`.
+        let public_port_in_args = gives_port(command, public_port).then_some(public_port);
         let probe = tokio::net::TcpStream::connect(authority);
         let taken = tokio::time::timeout(Duration::from_millis(300), probe)
             .await
@@ -66,6 +60,16 @@ impl PortHints {
             );
         }
     }
+}
+
+/// The warning for an app command that is given the public port, if it is.
+pub(crate) fn public_port_in_args(command: &[String], public_port: u16) -> Option<String> {
+    (public_port != 0 && gives_port(command, public_port)).then(|| {
+        format!(
+            "the app's command line holds the public port {public_port}, which the sidecar listens on \
+             (a Procfile that passes $PORT to the app?): give the app $APP_PORT instead"
+        )
+    })
 }
 
 /// Whether the app's arguments give it `port` to listen on: after `-p`, `-b`, `--bind` or an

@@ -1,6 +1,7 @@
 //! The start-up log: what runs, how, and loudly what is not authenticated (docs/behaviour.md §8).
 
 use crate::config::{Config, Mode};
+use crate::port_hints::public_port_in_args;
 use crate::runtime::Shape;
 
 /// The start-up lines: version, ports, mode, runtime threads, open routes, warnings.
@@ -26,11 +27,10 @@ pub(crate) fn log_start_up(config: &Config, shape: Shape) {
         "runtime threads"
     );
     log_attachments(config);
-    warn_of_open_routes(config);
     if config.app_command.is_empty() {
         tracing::info!("no app command: proxying to an app started separately");
     }
-    for warning in &config.warnings {
+    for warning in warnings(config) {
         tracing::warn!("{warning}");
     }
 }
@@ -50,26 +50,46 @@ fn log_attachments(config: &Config) {
     }
 }
 
-/// Says loudly when requests go unauthenticated: dev mode, bypass-all, bypass routes.
-fn warn_of_open_routes(config: &Config) {
+/// What `--check` prints: every setting with its origin, then the warnings a start would log.
+pub fn check(config: &Config) -> String {
+    let mut report = config.describe();
+    for warning in warnings(config) {
+        report.push_str(&format!("warning = {warning}\n"));
+    }
+    report
+}
+
+/// Every start-up warning, in the order they are logged; `--check` prints the same.
+pub(crate) fn warnings(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
     if config.is_dev() {
-        tracing::warn!(
+        warnings.push(
             "DEV MODE: requests are NOT authenticated and every request is forwarded; never use this on a dyno"
+                .to_string(),
         );
     }
     if config.auth.bypass_all {
-        tracing::warn!(
+        warnings.push(
             "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES is on: no route requires authentication"
+                .to_string(),
         );
     }
     if !config.auth.bypass_routes.is_empty() {
-        tracing::warn!(routes = ?config.auth.bypass_routes, "these routes skip authentication (bypassRoutes, risk acknowledged)");
+        warnings.push(format!(
+            "these routes skip authentication (bypassRoutes, risk acknowledged): {:?}",
+            config.auth.bypass_routes
+        ));
     }
-    if config.auth.bypass_routes_ignored {
-        tracing::warn!(
-            "bypassRoutes are configured but ignored: set HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true to let them skip authentication"
-        );
+    if !config.auth.ignored_bypass_routes.is_empty() {
+        warnings.push(format!(
+            "bypassRoutes {:?} are configured but ignored: set \
+             HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true to let them skip authentication",
+            config.auth.ignored_bypass_routes
+        ));
     }
+    warnings.extend(config.warnings.iter().cloned());
+    warnings.extend(public_port_in_args(&config.app_command, config.port));
+    warnings
 }
 
 /// Raises the open-files limit (docs/behaviour.md §11) and logs it.

@@ -49,6 +49,15 @@ fn help_exits_zero() {
         text.contains("--dev") && text.contains("--check") && text.contains("APP COMMAND"),
         "{text}"
     );
+    for needle in [
+        "Environment:",
+        "HEROKU_APPLINK_SERVICE_MESH_WORKERS",
+        "Exit codes:",
+        "127  its program does not exist",
+        "README.md",
+    ] {
+        assert!(text.contains(needle), "no {needle:?} in {text}");
+    }
 }
 
 const ADDON: [(&str, &str); 2] = [
@@ -132,6 +141,53 @@ fn check_prints_the_configuration_without_secrets() {
     assert!(!text.contains(TOKEN));
     let output = run(&[], &["--check"]);
     assert_eq!(output.status.code(), Some(64));
+}
+
+#[test]
+fn check_prints_the_warnings_a_start_would_log() {
+    let yaml = temp_file(
+        "ignored.yaml",
+        "mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n",
+    );
+    let port = common::free_port().to_string();
+    let env = [ADDON.as_slice(), &[("PORT", port.as_str())]].concat();
+    let args = |check: bool| {
+        let mut args = vec!["--config", yaml.to_str().unwrap()];
+        if check {
+            args.push("--check");
+        }
+        args.extend(["--", "/nonexistent/app", "--port", port.as_str()]);
+        args
+    };
+    let output = run(&env, &args(true));
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(&format!("port = {port}  # env PORT\n")),
+        "{text}"
+    );
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("warning = "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(
+        warnings[0].contains("[\"/public/**\"] are configured but ignored"),
+        "{text}"
+    );
+    assert!(
+        warnings[1].contains(&format!("holds the public port {port}")),
+        "{text}"
+    );
+
+    // A start logs the same two (then cannot run the app: 127).
+    let output = run(&env, &args(false));
+    assert_eq!(output.status.code(), Some(127));
+    let log = String::from_utf8(output.stdout).unwrap();
+    for warning in warnings {
+        let logged = format!("at=warn msg=\"{}\"", warning.replace('"', "\\\""));
+        assert!(log.contains(&logged), "no {logged} in\n{log}");
+    }
 }
 
 #[test]

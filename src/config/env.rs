@@ -11,6 +11,21 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(message.into()))
 }
 
+/// The variables whose values `--check` attributes (the attachment's own are shown apart).
+const KNOWN: [&str; 11] = [
+    "PORT",
+    "APP_PORT",
+    "HEROKU_APPLINK_SERVICE_MESH_DEV",
+    "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES",
+    "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+    "HEROKU_APPLINK_SERVICE_MESH_ADDON",
+    "HEROKU_APPLINK_ADDON_NAME",
+    "HEROKU_APPLINK_SERVICE_MESH_LOG",
+    "HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT",
+    "HEROKU_APPLINK_SERVICE_MESH_WORKERS",
+    "SSL_CERT_FILE",
+];
+
 /// Reads environment variables (empty counts as unset) and collects start-up warnings.
 pub(super) struct Env<'a> {
     vars: &'a HashMap<String, String>,
@@ -27,6 +42,15 @@ impl<'a> Env<'a> {
 
     pub(super) fn get(&self, name: &str) -> Option<String> {
         self.vars.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// The variables the sidecar reads that are set, for `--check`.
+    pub(super) fn known_set(&self) -> Vec<&'static str> {
+        KNOWN
+            .iter()
+            .copied()
+            .filter(|name| self.get(name).is_some())
+            .collect()
     }
 
     /// The names of the variables that are set, sorted.

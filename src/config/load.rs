@@ -9,8 +9,8 @@ use super::file::{self, FileConfig};
 use super::limits::limits;
 use super::values::{parse_duration, parse_go_bool, parse_port};
 use super::{
-    AppTarget, AuthSettings, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT, Timeouts,
-    is_loopback,
+    AppTarget, AuthSettings, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT, Sources,
+    Timeouts, is_loopback,
 };
 use crate::cli::{Cli, misplaced_option};
 
@@ -44,6 +44,18 @@ pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, 
         dyno,
         app_command: cli.command.clone(),
         config_file,
+        sources: Sources {
+            flags: [
+                ("--port", cli.port.is_some()),
+                ("--dev", cli.dev),
+                ("--config", cli.config.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(flag, given)| given.then_some(flag))
+            .collect(),
+            env: env.known_set(),
+            file: file.keys_set(),
+        },
         warnings: env.warnings,
     })
 }
@@ -104,9 +116,14 @@ fn auth_settings(env: &Env<'_>, file: &FileConfig) -> Result<AuthSettings, Confi
             format!("'{route}' must start with '/'"),
         );
     }
+    let (bypass_routes, ignored_bypass_routes) = if acknowledged {
+        (configured, Vec::new())
+    } else {
+        (Vec::new(), configured)
+    };
     Ok(AuthSettings {
-        bypass_routes_ignored: !acknowledged && !configured.is_empty(),
-        bypass_routes: if acknowledged { configured } else { Vec::new() },
+        bypass_routes,
+        ignored_bypass_routes,
         bypass_all: env.flag("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES")?,
         verify_client_context: file_bool(
             file,

@@ -2,6 +2,7 @@
 //! into one plain [`Config`]. The environment's variables are handed in as a map so tests never
 //! touch the process environment.
 
+mod describe;
 mod env;
 mod file;
 mod limits;
@@ -100,8 +101,8 @@ impl AppTarget {
 pub(crate) struct AuthSettings {
     /// Glob patterns (docs/behaviour.md §4.2); empty unless acknowledged.
     pub(crate) bypass_routes: Vec<String>,
-    /// `bypassRoutes` were configured but not acknowledged, so they are ignored.
-    pub(crate) bypass_routes_ignored: bool,
+    /// `bypassRoutes` configured but not acknowledged, so ignored.
+    pub(crate) ignored_bypass_routes: Vec<String>,
     pub(crate) bypass_all: bool,
     pub(crate) verify_client_context: bool,
     pub(crate) cache_max_ttl: Duration,
@@ -161,6 +162,19 @@ pub struct Config {
     pub(crate) config_file: Option<PathBuf>,
     /// Start-up warnings, logged once telemetry is up.
     pub(crate) warnings: Vec<String>,
+    /// Where the settings came from, for `--check`.
+    pub(crate) sources: Sources,
+}
+
+/// Which settings were given, and how: the rest are defaults.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Sources {
+    /// Command-line options given (`--port`, `--dev`, `--config`).
+    pub(crate) flags: Vec<&'static str>,
+    /// Environment variables set, among those the sidecar reads.
+    pub(crate) env: Vec<&'static str>,
+    /// Keys the YAML file sets (`mesh.timeouts.idle`).
+    pub(crate) file: Vec<&'static str>,
 }
 
 /// A configuration error: one line saying what is wrong and how to fix it. Exit code 64.
@@ -184,85 +198,6 @@ impl Config {
 
     pub(crate) fn is_dev(&self) -> bool {
         matches!(self.mode, Mode::Dev)
-    }
-
-    /// The configuration as `key = value` lines, secrets redacted (for `--check`).
-    pub fn describe(&self) -> String {
-        let mut lines = vec![
-            ("port".to_string(), self.port.to_string()),
-            ("app".to_string(), self.app.base_uri()),
-        ];
-        lines.extend(self.mode_lines());
-        lines.extend(
-            self.setting_lines()
-                .map(|(key, value)| (key.to_string(), value)),
-        );
-        lines.extend(
-            self.warnings
-                .iter()
-                .map(|w| ("warning".to_string(), w.clone())),
-        );
-        lines
-            .iter()
-            .map(|(key, value)| format!("{key} = {value}\n"))
-            .collect()
-    }
-
-    fn mode_lines(&self) -> Vec<(String, String)> {
-        match &self.mode {
-            Mode::Dev => vec![("mode".into(), "dev".into())],
-            Mode::Production(attachments) => {
-                let mut lines = vec![("mode".into(), "production".into())];
-                for (n, api) in attachments.iter().enumerate() {
-                    let role = if n == 0 { "default" } else { "by addonUuid" };
-                    lines.push((
-                        format!("attachment {}", api.attachment),
-                        format!(
-                            "{} ({role}; token {}_TOKEN <redacted>)",
-                            api.base_url, api.attachment
-                        ),
-                    ));
-                }
-                lines
-            }
-        }
-    }
-
-    fn setting_lines(&self) -> [(&'static str, String); 13] {
-        let auth = &self.auth;
-        [
-            (
-                "config_file",
-                self.config_file
-                    .as_ref()
-                    .map_or("(none)".into(), |p| p.display().to_string()),
-            ),
-            ("bypass_all_routes", auth.bypass_all.to_string()),
-            ("bypass_routes", format!("{:?}", auth.bypass_routes)),
-            (
-                "bypass_routes_ignored",
-                auth.bypass_routes_ignored.to_string(),
-            ),
-            (
-                "verify_client_context",
-                auth.verify_client_context.to_string(),
-            ),
-            ("cache.max_ttl", format!("{:?}", auth.cache_max_ttl)),
-            ("cache.max_entries", auth.cache_max_entries.to_string()),
-            (
-                "healthcheck",
-                self.health_route.clone().unwrap_or("(disabled)".into()),
-            ),
-            ("timeouts", format!("{:?}", self.timeouts)),
-            ("limits", format!("{:?}", self.limits)),
-            ("log", format!("{:?}", self.log)),
-            (
-                "workers",
-                self.workers
-                    .map_or("(the CPUs this process may use)".into(), |n| n.to_string()),
-            ),
-            ("app_command", format!("{:?}", self.app_command)),
-        ]
     }
 }
 

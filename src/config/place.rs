@@ -2,7 +2,7 @@
 //! key belongs.
 
 /// Every key the file may hold, for pointing a misplaced one at its place.
-const KEYS: [&str; 19] = [
+pub(super) const KEYS: [&str; 19] = [
     "app.port",
     "app.host",
     "mesh.authentication.bypassRoutes",

@@ -299,7 +299,10 @@ fn bypass_routes_need_the_acknowledgement() {
     let yaml = "mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\", /favicon.ico]\n";
     let config = load_file(yaml, &[]).unwrap();
     assert!(config.auth.bypass_routes.is_empty());
-    assert!(config.auth.bypass_routes_ignored);
+    assert_eq!(
+        config.auth.ignored_bypass_routes,
+        ["/public/**", "/favicon.ico"]
+    );
     let config = load_file(
         yaml,
         &[(
@@ -309,7 +312,7 @@ fn bypass_routes_need_the_acknowledgement() {
     )
     .unwrap();
     assert_eq!(config.auth.bypass_routes, ["/public/**", "/favicon.ico"]);
-    assert!(!config.auth.bypass_routes_ignored);
+    assert!(config.auth.ignored_bypass_routes.is_empty());
 }
 
 #[test]
@@ -558,4 +561,54 @@ fn the_addon_uuid_is_read_from_the_attachment_url() {
     ] {
         assert_eq!(addon_uuid(url), None, "{url}");
     }
+}
+
+#[test]
+fn check_spells_every_setting_as_the_file_does_with_its_origin() {
+    let yaml = "mesh:\n  timeouts:\n    idle: 2m\n  limits:\n    headerBytes: 32KiB\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n";
+    let path = write_file(yaml);
+    let cli = Cli {
+        port: Some(5000),
+        ..cli_with_file(Some(path))
+    };
+    let config = load_with(&cli, &env(&[("APP_PORT", "4000")])).unwrap();
+    let text = config.describe();
+    for line in [
+        "port = 5000  # command line --port",
+        "mode = production  # default",
+        "app.port = 4000  # env APP_PORT",
+        "mesh.timeouts.idle = 120s  # file",
+        "mesh.timeouts.headerRead = 10s  # default",
+        "mesh.timeouts.appPoolIdle = 1500ms  # default",
+        "mesh.limits.dataActionTargetBody = 10MiB  # default",
+        "mesh.limits.headerBytes = 32KiB  # file",
+        "mesh.authentication.bypassRoutes = [\"/public/**\"]  # file; IGNORED",
+        "HEROKU_APPLINK_SERVICE_MESH_LOG = info  # default",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(line)),
+            "no {line:?} in\n{text}"
+        );
+    }
+    // Every key the file may hold is shown once.
+    for key in super::place::KEYS {
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with(&format!("{key} = ")))
+                .count(),
+            1,
+            "{key}"
+        );
+    }
+    assert!(!text.contains(TOKEN));
+}
+
+#[test]
+fn the_file_keys_are_the_ones_check_knows() {
+    // One file that sets every key: keys_set must name all of them, in the same order.
+    let yaml = String::from(
+        "app:\n  port: 4000\n  host: localhost\nmesh:\n  authentication:\n    bypassRoutes: []\n    verifyClientContext: true\n    cache:\n      maxTtl: 1s\n      maxEntries: 5\n  healthcheck:\n    enable: true\n    route: /h\n  timeouts:\n    headerRead: 1s\n    idle: 1s\n    auth: 1s\n    appResponse: 1s\n    appBoot: 1s\n    drain: 1s\n    appPoolIdle: 1s\n  limits:\n    dataActionTargetBody: 1KiB\n    bufferedBodies: 1MiB\n    headerBytes: 1KiB\n    maxInFlightRequests: 1\n",
+    );
+    let file = super::file::parse("f.yaml", &yaml).unwrap();
+    assert_eq!(file.keys_set(), super::place::KEYS);
 }

@@ -64,6 +64,28 @@ pub(crate) fn parse_size(value: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("'{value}' is too large"))
 }
 
+/// A duration as the file writes it: `10s`, `1500ms`, `0s` (reads back with [`parse_duration`]).
+pub(crate) fn show_duration(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 && duration.subsec_nanos() == 0 {
+        format!("{}s", duration.as_secs())
+    } else if duration.subsec_nanos() % 1_000_000 == 0 {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{}s", duration.as_secs_f64())
+    }
+}
+
+/// A size as the file writes it, in the largest binary unit that divides it: `10MiB`, `64KiB`,
+/// `1500B` (reads back with [`parse_size`]).
+pub(crate) fn show_size(bytes: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes != 0 && bytes % (1 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes}B")
+}
+
 /// A TCP port number.
 pub(crate) fn parse_port(value: &str) -> Result<u16, String> {
     value
@@ -75,6 +97,27 @@ pub(crate) fn parse_port(value: &str) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_values_read_back_the_same() {
+        for text in ["10s", "1500ms", "0s", "100s", "25ms"] {
+            let duration = parse_duration(text).unwrap();
+            assert_eq!(show_duration(duration), text);
+        }
+        assert_eq!(show_duration(Duration::from_secs(120)), "120s");
+        for (text, shown) in [
+            ("10MiB", "10MiB"),
+            ("64KiB", "64KiB"),
+            ("1500", "1500B"),
+            ("2GiB", "2GiB"),
+            ("0", "0B"),
+            ("1MB", "1000000B"),
+        ] {
+            let size = parse_size(text).unwrap();
+            assert_eq!(show_size(size), shown);
+            assert_eq!(parse_size(&show_size(size)).unwrap(), size);
+        }
+    }
 
     #[test]
     fn go_bool_accepts_exactly_go_spellings() {

@@ -1,0 +1,205 @@
+//! `--check` (docs/behaviour.md §2): every setting on one line, in the YAML file's spelling and
+//! units (environment-only settings by their variable), with where its value came from; secrets
+//! redacted.
+
+use std::time::Duration;
+
+use super::values::{show_duration, show_size};
+use super::{Config, Mode};
+
+/// Where a shown value came from.
+enum Origin {
+    Flag(&'static str),
+    Env(&'static str),
+    File,
+    Default,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag(flag) => write!(f, "command line {flag}"),
+            Origin::Env(name) => write!(f, "env {name}"),
+            Origin::File => f.write_str("file"),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// The lines being built.
+struct Lines<'a> {
+    config: &'a Config,
+    text: String,
+}
+
+impl Lines<'_> {
+    fn line(&mut self, key: &str, value: impl std::fmt::Display, origin: impl std::fmt::Display) {
+        self.text
+            .push_str(&format!("{key} = {value}  # {origin}\n"));
+    }
+
+    /// Where a setting came from: the first of these sources that was given.
+    fn origin(&self, flag: Option<&'static str>, env: Option<&'static str>, key: &str) -> Origin {
+        let sources = &self.config.sources;
+        if let Some(flag) = flag.filter(|f| sources.flags.contains(f)) {
+            return Origin::Flag(flag);
+        }
+        if let Some(env) = env.filter(|e| sources.env.contains(e)) {
+            return Origin::Env(env);
+        }
+        if sources.file.contains(&key) {
+            Origin::File
+        } else {
+            Origin::Default
+        }
+    }
+
+    /// A setting of the YAML file (`APP_PORT`-style variables win over some).
+    fn setting(&mut self, key: &'static str, env: Option<&'static str>, value: String) {
+        let origin = self.origin(None, env, key);
+        self.line(key, value, origin);
+    }
+
+    /// A setting made only by an environment variable.
+    fn variable(&mut self, name: &'static str, value: String) {
+        let origin = self.origin(None, Some(name), "");
+        self.line(name, value, origin);
+    }
+
+    fn duration(&mut self, key: &'static str, value: Duration) {
+        self.setting(key, None, show_duration(value));
+    }
+
+    fn size(&mut self, key: &'static str, value: u64) {
+        self.setting(key, None, show_size(value));
+    }
+}
+
+impl Config {
+    /// The configuration as `key = value  # origin` lines, secrets redacted (for `--check`).
+    pub fn describe(&self) -> String {
+        let mut lines = Lines {
+            config: self,
+            text: String::new(),
+        };
+        self.describe_start(&mut lines);
+        self.describe_authentication(&mut lines);
+        self.describe_limits(&mut lines);
+        lines.text
+    }
+
+    fn describe_start(&self, lines: &mut Lines<'_>) {
+        let file = self
+            .config_file
+            .as_ref()
+            .map_or("(none)".into(), |p| p.display().to_string());
+        let origin = lines.origin(Some("--config"), None, "");
+        lines.line("config file", file, origin);
+        let origin = lines.origin(Some("--port"), Some("PORT"), "");
+        lines.line("port", self.port, origin);
+        let dev = Some("HEROKU_APPLINK_SERVICE_MESH_DEV");
+        let origin = lines.origin(Some("--dev"), dev, "");
+        lines.line(
+            "mode",
+            if self.is_dev() { "dev" } else { "production" },
+            origin,
+        );
+        if let Mode::Production(attachments) = &self.mode {
+            for (n, api) in attachments.iter().enumerate() {
+                let role = if n == 0 { "default" } else { "by addonUuid" };
+                lines.line(
+                    &format!("attachment {}", api.attachment),
+                    format!(
+                        "{} ({role}; token {}_TOKEN <redacted>)",
+                        api.base_url, api.attachment
+                    ),
+                    format!("env {}_API_URL", api.attachment),
+                );
+            }
+        }
+        lines.setting("app.port", Some("APP_PORT"), self.app.port.to_string());
+        lines.setting("app.host", None, format!("http://{}", self.app.host));
+        let command = if self.app_command.is_empty() {
+            "(none: proxy to an app started separately)".to_string()
+        } else {
+            format!("{:?}", self.app_command)
+        };
+        lines.line("app command", command, "command line");
+    }
+
+    fn describe_authentication(&self, lines: &mut Lines<'_>) {
+        let auth = &self.auth;
+        lines.variable(
+            "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES",
+            auth.bypass_all.to_string(),
+        );
+        let key = "mesh.authentication.bypassRoutes";
+        if auth.ignored_bypass_routes.is_empty() {
+            lines.setting(key, None, format!("{:?}", auth.bypass_routes));
+        } else {
+            lines.line(
+                key,
+                format!("{:?}", auth.ignored_bypass_routes),
+                "file; IGNORED: HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS is not true",
+            );
+        }
+        lines.setting(
+            "mesh.authentication.verifyClientContext",
+            None,
+            auth.verify_client_context.to_string(),
+        );
+        lines.duration("mesh.authentication.cache.maxTtl", auth.cache_max_ttl);
+        lines.setting(
+            "mesh.authentication.cache.maxEntries",
+            None,
+            auth.cache_max_entries.to_string(),
+        );
+        lines.setting(
+            "mesh.healthcheck.enable",
+            None,
+            self.health_route.is_some().to_string(),
+        );
+        if let Some(route) = &self.health_route {
+            lines.setting("mesh.healthcheck.route", None, route.clone());
+        }
+    }
+
+    fn describe_limits(&self, lines: &mut Lines<'_>) {
+        let t = &self.timeouts;
+        lines.duration("mesh.timeouts.headerRead", t.header_read);
+        lines.duration("mesh.timeouts.idle", t.idle);
+        lines.duration("mesh.timeouts.auth", t.auth);
+        lines.duration("mesh.timeouts.appResponse", t.app_response);
+        lines.duration("mesh.timeouts.appBoot", t.app_boot);
+        lines.duration("mesh.timeouts.drain", t.drain);
+        lines.duration("mesh.timeouts.appPoolIdle", t.app_pool_idle);
+        let l = &self.limits;
+        lines.size(
+            "mesh.limits.dataActionTargetBody",
+            l.data_action_target_body,
+        );
+        lines.size("mesh.limits.bufferedBodies", l.buffered_bodies);
+        lines.size("mesh.limits.headerBytes", l.header_bytes);
+        lines.setting(
+            "mesh.limits.maxInFlightRequests",
+            None,
+            l.max_in_flight_requests.to_string(),
+        );
+        lines.variable("HEROKU_APPLINK_SERVICE_MESH_LOG", self.log.filter.clone());
+        lines.variable(
+            "HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT",
+            if self.log.json { "json" } else { "logfmt" }.into(),
+        );
+        lines.variable(
+            "HEROKU_APPLINK_SERVICE_MESH_WORKERS",
+            self.workers
+                .map_or("(the CPUs this process may use)".into(), |n| n.to_string()),
+        );
+        lines.variable(
+            "SSL_CERT_FILE",
+            self.ssl_cert_file
+                .as_ref()
+                .map_or("(the platform's roots)".into(), |p| p.display().to_string()),
+        );
+    }
+}
