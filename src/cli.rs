@@ -22,6 +22,7 @@ Environment:
   HEROKU_APPLINK_SERVICE_MESH_LOG      log filter [default: info]
   HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT  logfmt or json [default: logfmt]
   HEROKU_APPLINK_SERVICE_MESH_WORKERS  runtime threads, 1-1024 [default: the CPUs it may use]
+  HEROKU_APPLINK_SERVICE_MESH_DASHBOARD_REQUESTS  requests the dev dashboard keeps [default: 500]
   SSL_CERT_FILE                        PEM roots for the AppLink API instead of the platform's
 
 Exit codes:

@@ -12,6 +12,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::admission;
 use crate::body::{MeshBody, full};
 use crate::conn::ActiveRequest;
+use crate::dashboard::{self, Capture};
 use crate::error::MeshError;
 use crate::forward;
 use crate::headers::{self, MESH_MODE, REQUEST_ID};
@@ -39,6 +40,11 @@ pub(crate) async fn handle(
 ) -> Response<LoggedBody<Held>> {
     let mut log = RequestLog::new(request.method(), request.uri().path());
     log.request_id = request_id(&request);
+    if let Some(dashboard) = &mesh.dashboard
+        && !dashboard::is_dashboard_path(request.uri().path())
+    {
+        log.capture_for(Capture::start(dashboard.clone(), request.headers()));
+    }
     let mut held = Held {
         _active: active,
         slot: None,
@@ -66,6 +72,9 @@ pub(crate) async fn handle(
             .insert(MESH_MODE, HeaderValue::from_static("dev"));
     }
     log.status = parts.status.as_u16();
+    if let Some(capture) = log.capture.as_mut() {
+        capture.responded(&parts.headers);
+    }
     Response::from_parts(
         parts,
         LoggedBody::new(body, log, mesh.metrics.clone(), held),
@@ -92,6 +101,18 @@ async fn pipeline(
         log.kind = "info";
         log.outcome = "info";
         return Ok(info_response());
+    }
+    if let Some(dashboard) = &mesh.dashboard
+        && dashboard::is_dashboard_path(request.uri().path())
+    {
+        log.kind = "dashboard";
+        log.outcome = "dashboard";
+        return Ok(dashboard::serve(
+            dashboard,
+            &mesh.shutdown,
+            request.method(),
+            request.uri().path(),
+        ));
     }
     if request.method() == Method::CONNECT {
         return Err(MeshError::MethodNotAllowed);

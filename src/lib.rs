@@ -15,6 +15,7 @@ mod boot_watch;
 pub mod cli;
 pub mod config;
 mod conn;
+mod dashboard;
 mod error;
 mod forward;
 #[cfg(feature = "fuzzing")]

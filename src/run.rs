@@ -61,6 +61,16 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
         Err(e) => return fail("cannot start", &e, e.exit_code()),
     };
     tracing::info!(addr = %running.local_addr(), "listening");
+    if life.dashboard {
+        let url = format!(
+            "http://localhost:{}/__applink/",
+            running.local_addr().port()
+        );
+        tracing::info!(
+            url = url.as_str(),
+            "dev dashboard: every request, live, and a form to send one"
+        );
+    }
     let hints = PortHints::look(&life.command, running.local_addr().port(), &life.authority).await;
     let app = match start_app(&life.command, life.app_port) {
         Ok(app) => app,
@@ -86,6 +96,8 @@ struct Life {
     drain: Duration,
     /// The l2met source: the dyno, or the app's name.
     source: Option<String>,
+    /// Whether the dev dashboard is served.
+    dashboard: bool,
 }
 
 impl Life {
@@ -98,6 +110,7 @@ impl Life {
             on_dyno: config.dyno.is_some(),
             drain: config.timeouts.drain,
             source: config.dyno.clone().or_else(|| config.app_name.clone()),
+            dashboard: config.is_dev() && config.dashboard_requests > 0,
         }
     }
 }

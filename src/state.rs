@@ -7,6 +7,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::auth::Authenticator;
 use crate::boot::BootGate;
 use crate::config::{Config, ConfigError};
+use crate::dashboard::Dashboard;
 use crate::error::MeshError;
 use crate::proxy::AppClient;
 use crate::routes::RouteTable;
@@ -35,6 +36,8 @@ pub(crate) struct Mesh {
     /// `limits.bufferedBodies` bytes; see [`Mesh::reserve_body_bytes`].
     body_budget: Arc<Semaphore>,
     pub(crate) shutdown: Shutdown,
+    /// The dev dashboard's ring of requests; `None` in production mode or when turned off.
+    pub(crate) dashboard: Option<Arc<Dashboard>>,
 }
 
 impl Mesh {
@@ -56,6 +59,8 @@ impl Mesh {
                     .min(Semaphore::MAX_PERMITS),
             )),
             shutdown: Shutdown::new(),
+            dashboard: (config.is_dev() && config.dashboard_requests > 0)
+                .then(|| Arc::new(Dashboard::new(config.dashboard_requests))),
             config,
         })
     }

@@ -196,6 +196,14 @@ impl Config {
                 .map_or("(the CPUs this process may use)".into(), |n| n.to_string()),
         );
         lines.variable(
+            "HEROKU_APPLINK_SERVICE_MESH_DASHBOARD_REQUESTS",
+            if self.is_dev() {
+                self.dashboard_requests.to_string()
+            } else {
+                "(no dashboard in production mode)".into()
+            },
+        );
+        lines.variable(
             "SSL_CERT_FILE",
             self.ssl_cert_file
                 .as_ref()

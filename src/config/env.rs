@@ -12,7 +12,7 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
 }
 
 /// The variables whose values `--check` attributes (the attachment's own are shown apart).
-const KNOWN: [&str; 11] = [
+const KNOWN: [&str; 12] = [
     "PORT",
     "APP_PORT",
     "HEROKU_APPLINK_SERVICE_MESH_DEV",
@@ -23,6 +23,7 @@ const KNOWN: [&str; 11] = [
     "HEROKU_APPLINK_SERVICE_MESH_LOG",
     "HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT",
     "HEROKU_APPLINK_SERVICE_MESH_WORKERS",
+    "HEROKU_APPLINK_SERVICE_MESH_DASHBOARD_REQUESTS",
     "SSL_CERT_FILE",
 ];
 
@@ -228,6 +229,24 @@ pub(super) fn log_settings(env: &Env<'_>) -> Result<LogSettings, ConfigError> {
         }
     };
     Ok(LogSettings { filter, json })
+}
+
+/// `HEROKU_APPLINK_SERVICE_MESH_DASHBOARD_REQUESTS`: how many requests the dev dashboard keeps
+/// (0 to 100000, default 500; 0 turns the dashboard off).
+pub(super) fn dashboard_requests(env: &Env<'_>) -> Result<usize, ConfigError> {
+    const NAME: &str = "HEROKU_APPLINK_SERVICE_MESH_DASHBOARD_REQUESTS";
+    env.get(NAME).map_or(Ok(500), |v| {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= 100_000)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{NAME}={v:?} is not a number of requests; use a whole number from 0 (no \
+                     dashboard) to 100000"
+                ))
+            })
+    })
 }
 
 /// `HEROKU_APPLINK_SERVICE_MESH_WORKERS`: how many runtime threads, for a dyno where the app should

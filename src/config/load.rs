@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::env::{Env, log_settings, mode, workers};
+use super::env::{Env, dashboard_requests, log_settings, mode, workers};
 use super::file::{self, FileConfig};
 use super::limits::limits;
 use super::values::{parse_duration, parse_go_bool, parse_port};
@@ -39,6 +39,7 @@ pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, 
         limits: limits(&file)?,
         log: log_settings(&env)?,
         workers: workers(&env)?,
+        dashboard_requests: dashboard_requests(&env)?,
         ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
         app_name: env.get("HEROKU_APP_NAME"),
         dyno,

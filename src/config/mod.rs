@@ -152,6 +152,9 @@ pub struct Config {
     /// Runtime worker threads (`HEROKU_APPLINK_SERVICE_MESH_WORKERS`); `None` follows the CPUs the
     /// process may use.
     pub(crate) workers: Option<usize>,
+    /// Requests the dev dashboard keeps (`HEROKU_APPLINK_SERVICE_MESH_DASHBOARD_REQUESTS`); 0 turns
+    /// it off. Production mode has no dashboard.
+    pub(crate) dashboard_requests: usize,
     /// Replaces the trusted roots of the AppLink API client.
     pub(crate) ssl_cert_file: Option<PathBuf>,
     pub(crate) app_name: Option<String>,

@@ -1,8 +1,8 @@
 //! The per-request log line, written once when the response body has been sent (or dropped).
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::Metrics;
 use super::millis;
 use crate::body::MeshBody;
+use crate::dashboard::{Capture, PREVIEW_BYTES};
 
 /// What one request did, filled in by the handler's phases.
 pub(crate) struct RequestLog {
@@ -28,6 +29,8 @@ pub(crate) struct RequestLog {
     /// What the request body did (shared with the counting request body).
     pub(crate) inbound: Arc<Inbound>,
     pub(crate) rejected: bool,
+    /// The dev dashboard's capture of this request, when the dashboard is on.
+    pub(crate) capture: Option<Box<Capture>>,
 }
 
 impl RequestLog {
@@ -44,7 +47,14 @@ impl RequestLog {
             started: Instant::now(),
             inbound: Arc::default(),
             rejected: false,
+            capture: None,
         }
+    }
+
+    /// Captures this request for the dashboard, its request body's start included.
+    pub(crate) fn capture_for(&mut self, capture: Box<Capture>) {
+        self.capture = Some(capture);
+        let _ = self.inbound.preview.set(Mutex::default());
     }
 
     fn write(&self, bytes_out: u64) {
@@ -100,9 +110,12 @@ impl<H> LoggedBody<H> {
     }
 
     fn finish(&mut self) {
-        if let Some(log) = self.log.take() {
+        if let Some(mut log) = self.log.take() {
             log.write(self.bytes_out);
             self.metrics.record(log.started.elapsed(), log.rejected);
+            if let Some(capture) = log.capture.take() {
+                capture.finish(&log, self.bytes_out);
+            }
         }
         self.held = None;
     }
@@ -128,6 +141,9 @@ impl<H: Unpin> Body for LoggedBody<H> {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.bytes_out += data.len() as u64;
+                    if let Some(capture) = this.log.as_mut().and_then(|l| l.capture.as_mut()) {
+                        capture.response_data(data);
+                    }
                 }
             }
             Poll::Ready(None) => this.finish(),
@@ -152,6 +168,25 @@ pub(crate) struct Inbound {
     pub(crate) bytes: AtomicU64,
     /// Reading it failed: the caller's framing was broken, or the caller went away.
     pub(crate) broken: AtomicBool,
+    /// Its first bytes, kept only when the dashboard captures the request.
+    pub(crate) preview: OnceLock<Mutex<Vec<u8>>>,
+}
+
+impl Inbound {
+    /// The body's first bytes, when they were kept.
+    pub(crate) fn preview(&self) -> Option<Vec<u8>> {
+        self.preview
+            .get()
+            .map(|kept| kept.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    fn keep(&self, data: &[u8]) {
+        if let Some(kept) = self.preview.get() {
+            let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+            let room = (PREVIEW_BYTES + 4).saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
 }
 
 /// The request body on its way to the app, counting what it carries.
@@ -180,6 +215,7 @@ impl<B: Body<Data = Bytes> + Unpin> Body for CountingBody<B> {
                 if let Some(data) = frame.data_ref() {
                     let read = data.len() as u64;
                     self.inbound.bytes.fetch_add(read, Ordering::Relaxed);
+                    self.inbound.keep(data);
                 }
             }
             Poll::Ready(Some(Err(_))) => self.inbound.broken.store(true, Ordering::Relaxed),

@@ -1,0 +1,124 @@
+//! The local dashboard (docs/behaviour.md §13): in dev mode, the last requests with what the app
+//! received and what came back, in a page under `/__applink/`, a JSON API and a live stream.
+//!
+//! A request is captured from its arrival ([`Capture`], carried by the request's log) and becomes
+//! a [`Record`] when its response is done; the dashboard keeps the last N in a ring, newest first,
+//! and sends each to the open streams. Secrets never enter a record: see [`redact`].
+
+mod record;
+mod redact;
+mod serve;
+mod stream;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+pub(crate) use record::{Capture, PREVIEW_BYTES, Record};
+pub(crate) use serve::{is_dashboard_path, serve};
+
+/// Events a slow stream may fall behind by before it is closed.
+const STREAM_BACKLOG: usize = 256;
+
+/// The ring of the last requests and the open streams.
+pub(crate) struct Dashboard {
+    capacity: usize,
+    next_id: AtomicU64,
+    ring: Mutex<VecDeque<Arc<Record>>>,
+    streams: Mutex<Vec<mpsc::Sender<Bytes>>>,
+}
+
+impl Dashboard {
+    pub(crate) fn new(capacity: usize) -> Dashboard {
+        Dashboard {
+            capacity,
+            next_id: AtomicU64::new(1),
+            ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            streams: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Keeps a finished request, dropping the oldest beyond the capacity, and tells the streams.
+    pub(crate) fn keep(&self, mut record: Record) {
+        record.summary.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let record = Arc::new(record);
+        {
+            let mut ring = lock(&self.ring);
+            ring.push_front(record.clone());
+            ring.truncate(self.capacity);
+        }
+        let event = stream::event(&record);
+        lock(&self.streams).retain(|stream| stream.try_send(event.clone()).is_ok());
+    }
+
+    /// The kept requests, newest first.
+    pub(crate) fn records(&self) -> Vec<Arc<Record>> {
+        lock(&self.ring).iter().cloned().collect()
+    }
+
+    pub(crate) fn record(&self, id: u64) -> Option<Arc<Record>> {
+        lock(&self.ring)
+            .iter()
+            .find(|r| r.summary.id == id)
+            .cloned()
+    }
+
+    /// A new stream of the requests kept from now on.
+    fn subscribe(&self) -> mpsc::Receiver<Bytes> {
+        let (sender, receiver) = mpsc::channel(STREAM_BACKLOG);
+        lock(&self.streams).push(sender);
+        receiver
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ring_keeps_the_newest_and_numbers_them() {
+        let dashboard = Dashboard::new(3);
+        for n in 0..5 {
+            let mut record = Record::for_tests();
+            record.summary.path = format!("/{n}");
+            dashboard.keep(record);
+        }
+        let paths: Vec<String> = dashboard
+            .records()
+            .iter()
+            .map(|r| r.summary.path.clone())
+            .collect();
+        assert_eq!(paths, ["/4", "/3", "/2"]);
+        assert_eq!(dashboard.records()[0].summary.id, 5);
+        assert!(dashboard.record(2).is_none());
+        assert_eq!(dashboard.record(4).unwrap().summary.path, "/3");
+    }
+
+    #[tokio::test]
+    async fn streams_get_each_new_record() {
+        let dashboard = Dashboard::new(10);
+        let mut stream = dashboard.subscribe();
+        dashboard.keep(Record::for_tests());
+        let event = stream.recv().await.unwrap();
+        let text = std::str::from_utf8(&event).unwrap();
+        assert!(text.starts_with("event: request\ndata: {"), "{text}");
+        assert!(text.ends_with("}\n\n"), "{text}");
+        drop(stream);
+        dashboard.keep(Record::for_tests());
+        assert!(
+            lock(&dashboard.streams).is_empty(),
+            "a closed stream is forgotten"
+        );
+    }
+}

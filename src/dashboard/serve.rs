@@ -1,0 +1,101 @@
+//! The dashboard's routes, under `/__applink/` in dev mode (docs/behaviour.md §13): the page, the
+//! JSON API and the stream. In production mode the prefix is an ordinary protected route.
+
+use std::sync::Arc;
+
+use http::{HeaderValue, Method, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::json;
+
+use super::Dashboard;
+use super::stream::EventStream;
+use crate::body::{MeshBody, full};
+use crate::shutdown::Shutdown;
+
+/// Every dashboard route starts with this.
+pub(crate) const PREFIX: &str = "/__applink";
+
+/// The page: HTML, CSS and JavaScript in one file, no CDN.
+const PAGE: &str = include_str!("page.html");
+
+/// Whether `path` is the dashboard's.
+pub(crate) fn is_dashboard_path(path: &str) -> bool {
+    path.strip_prefix(PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Answers a request for a dashboard route.
+pub(crate) fn serve(
+    dashboard: &Arc<Dashboard>,
+    shutdown: &Shutdown,
+    method: &Method,
+    path: &str,
+) -> Response<MeshBody> {
+    if method != Method::GET && method != Method::HEAD {
+        return json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"error": "the dashboard's routes answer GET"}),
+        );
+    }
+    let route = path.strip_prefix(PREFIX).unwrap_or_default();
+    match route {
+        "" | "/" => with_type(Response::new(full(PAGE)), "text/html; charset=utf-8"),
+        "/api/requests" => {
+            let requests: Vec<_> = dashboard
+                .records()
+                .iter()
+                .map(|r| r.summary.clone())
+                .collect();
+            json_response(
+                StatusCode::OK,
+                &json!({"capacity": dashboard.capacity(), "requests": requests}),
+            )
+        }
+        "/api/stream" => {
+            let stream = EventStream::new(dashboard.subscribe(), shutdown.watch());
+            let mut response = with_type(Response::new(stream.boxed_unsync()), "text/event-stream");
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
+        other => match other
+            .strip_prefix("/api/requests/")
+            .and_then(|id| id.parse::<u64>().ok())
+            .and_then(|id| dashboard.record(id))
+        {
+            Some(record) => json_response(StatusCode::OK, &json!(*record)),
+            None => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "no such dashboard route or request (it may have left the ring)"}),
+            ),
+        },
+    }
+}
+
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<MeshBody> {
+    let mut response = with_type(Response::new(full(value.to_string())), "application/json");
+    *response.status_mut() = status;
+    response
+}
+
+fn with_type(mut response: Response<MeshBody>, content_type: &'static str) -> Response<MeshBody> {
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_is_a_whole_segment() {
+        assert!(is_dashboard_path("/__applink"));
+        assert!(is_dashboard_path("/__applink/"));
+        assert!(is_dashboard_path("/__applink/api/requests"));
+        assert!(!is_dashboard_path("/__applinkx"));
+        assert!(!is_dashboard_path("/api/__applink"));
+    }
+}
