@@ -5,7 +5,7 @@
 //! Settings (environment): BENCH_SIDECAR, BENCH_PEER (paths of the release builds), BENCH_SECONDS
 //! (per row, default 10), BENCH_RATE (the fixed rate, default 2000), BENCH_LOAD_CPU (default 0),
 //! BENCH_SERVER_CPU (default 1), BENCH_DIR (scratch folder), BENCH_PARTS (which parts to run, of
-//! `table,rate,memory,dat,start-up`; default all; memory needs the table).
+//! `table,rate,memory,dat,dashboard,start-up`; default all; memory needs the table).
 
 // A benchmark tool: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
@@ -436,7 +436,8 @@ fn main() {
             None,
         ),
     ];
-    let parts = std::env::var("BENCH_PARTS").unwrap_or("table,rate,memory,dat,start-up".into());
+    let parts =
+        std::env::var("BENCH_PARTS").unwrap_or("table,rate,memory,dat,dashboard,start-up".into());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -455,6 +456,9 @@ fn main() {
     }
     if parts.contains("dat") {
         print_data_action_target_memory(&ports, sidecar, &runtime);
+    }
+    if parts.contains("dashboard") {
+        print_dashboard_memory(&settings, &ports, &mut fleet, &runtime);
     }
     if parts.contains("rate") {
         print_fixed_rate(&settings, &rows, &headers, &runtime);
@@ -681,6 +685,48 @@ fn print_data_action_target_memory(ports: &Ports, sidecar: u32, runtime: &tokio:
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// RSS of a dev-mode sidecar as its dashboard's ring fills: 500 records (the default), each with
+/// a 4 KiB request-body preview (the most it keeps) and the usual Salesforce headers.
+fn print_dashboard_memory(
+    settings: &Settings,
+    ports: &Ports,
+    fleet: &mut Fleet,
+    runtime: &tokio::runtime::Runtime,
+) {
+    const RECORDS: usize = 500;
+    let port = free_port();
+    let mut command = sidecar_command(settings, ports, port, "warn");
+    command.arg("--dev");
+    let sidecar = fleet.start(&settings.server_cpu, &command, Stdio::null());
+    wait_for(port);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let headers = salesforce::headers();
+    // One request first, so the connection pool and the first allocations are counted as idle.
+    runtime.block_on(load::big_body(addr, "/warm", &headers, 16, b'a'));
+    std::thread::sleep(Duration::from_millis(200));
+    let before = procfs::rss_kib(sidecar);
+    for n in 0..RECORDS {
+        let (status, _) = runtime.block_on(load::big_body(
+            addr,
+            &format!("/dashboard/{n}"),
+            &headers,
+            8 << 10,
+            b'a',
+        ));
+        assert_eq!(status, 200, "the dev sidecar forwards");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let full = procfs::rss_kib(sidecar);
+    println!();
+    println!(
+        "dev dashboard, ring of {RECORDS} records with 4 KiB body previews: RSS {:.1} → {:.1} MiB ({:+.1} MiB, {:.1} KiB per record)",
+        mib(before),
+        mib(full),
+        mib(full.saturating_sub(before)),
+        full.saturating_sub(before) as f64 / RECORDS as f64
+    );
 }
 
 fn print_start_up(settings: &Settings, ports: &Ports) {
