@@ -160,9 +160,11 @@ fn sidecar_command(settings: &Settings, ports: &Ports, port: u16, log: &str) -> 
         .env("APP_PORT", ports.app.to_string())
         .env(
             "HEROKU_APPLINK_API_URL",
+            // The add-on the requests' contexts name (their `addonUuid`).
             format!(
-                "http://127.0.0.1:{}/addons/6f1e6c2e-2d6b-4a8e-9a2f-1f2e3d4c5b6a",
-                ports.api
+                "http://127.0.0.1:{}/addons/{}",
+                ports.api,
+                salesforce::ADDON_UUID
             ),
         )
         .env("HEROKU_APPLINK_TOKEN", "bench-token")

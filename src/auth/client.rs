@@ -21,8 +21,10 @@ use tokio::sync::Semaphore;
 /// How long an idle connection to the AppLink API is kept. The pool looks for idle connections
 /// once per this period, so one is closed between 15 and 30 s after its last call.
 const POOL_IDLE: Duration = Duration::from_secs(15);
-/// Idle connections kept to the AppLink API.
-const POOL_MAX_IDLE: usize = 32;
+/// Idle connections kept to the AppLink API: as many as calls may run at once, so a steady load
+/// of concurrent calls reuses its connections instead of opening new ones (with 32, 64 callers
+/// opened 0.21 connections per call and cost 45% more CPU per request).
+const POOL_MAX_IDLE: usize = MAX_CONCURRENT_CALLS;
 /// AppLink API calls at once; a burst beyond it waits for a slot within `timeouts.auth`.
 pub(crate) const MAX_CONCURRENT_CALLS: usize = 128;
 /// The most of an AppLink API answer the sidecar reads (it only needs the status).
