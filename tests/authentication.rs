@@ -340,3 +340,68 @@ async fn a_non_string_addon_uuid_is_a_bad_request_context() {
     reply.assert_error_mentions("addonUuid");
     assert!(api.calls().is_empty() && app.received().is_empty());
 }
+
+/// An AppLink API that reads a call's bytes slowly (64 KiB every 50 ms) and never answers; it
+/// reports how many bytes it read and whether the sidecar closed the connection.
+async fn slow_reading_api() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Receiver<(u64, bool)>,
+) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (report, reported) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buffer = vec![0u8; 64 << 10];
+        let mut read = 0u64;
+        let closed = loop {
+            match tokio::time::timeout(Duration::from_secs(20), stream.read(&mut buffer)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break true,
+                Ok(Ok(n)) => read += n as u64,
+                Err(_) => break false,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let _ = report.send((read, closed));
+    });
+    (addr, reported)
+}
+
+#[tokio::test]
+async fn nothing_is_written_to_the_api_after_the_auth_deadline() {
+    let app = FakeApp::start().await;
+    let (api, reported) = slow_reading_api().await;
+    let mesh = Sidecar::production(app.port(), &format!("http://{api}/addons/{ADDON_UUID}"))
+        .yaml("mesh:\n  timeouts:\n    auth: 1s\n")
+        .start()
+        .await;
+    // A 10 MiB Data Action Target body: the call to the API is as large, and the API reads it at
+    // about 1.3 MiB/s, so the deadline passes long before the call is written.
+    let body = vec![b'a'; 10 << 20];
+    let headers = vec![("x-signature", "sig".to_string())];
+    let reply = send(
+        mesh.addr,
+        "POST",
+        "/dat?orgId=00DJS0000000123ABC&apiName=A",
+        &headers,
+        body,
+    )
+    .await;
+    reply.assert_mesh_error(504, "auth-timeout");
+    // The sidecar closes the call at the deadline: the API reads what was already in flight
+    // (socket buffers), then the end of the connection, never the whole call.
+    let (read, closed) = tokio::time::timeout(Duration::from_secs(30), reported)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        closed,
+        "the connection to the API was left open after the deadline"
+    );
+    assert!(
+        read < 10 << 20,
+        "the whole call was written after its deadline ({read} bytes)"
+    );
+    assert!(app.received().is_empty());
+}

@@ -9,10 +9,11 @@ use crate::error::MeshError;
 use crate::telemetry::millis;
 use bytes::Bytes;
 
+use super::call_body::CallBody;
 use super::failure::{REFUSALS_BEFORE_WARNING, Refusals, cause};
 use super::request::AuthRequest;
 use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -115,7 +116,7 @@ impl Attachment {
 /// The one pooled client every attachment's calls share.
 #[derive(Clone)]
 pub(crate) struct ApiClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, CallBody>,
     /// [`MAX_CONCURRENT_CALLS`] slots.
     calls: Arc<Semaphore>,
     deadline: Duration,
@@ -165,6 +166,7 @@ impl ApiClient {
             uri,
             authorization: &attachment.authorization,
             request_id,
+            deadline: tokio::time::Instant::now() + self.deadline,
         };
         let call = async {
             // Waiting for a slot counts against the deadline, like the call itself.
@@ -207,7 +209,7 @@ impl ApiClient {
         call: &Call<'_>,
         body: Bytes,
     ) -> Result<StatusCode, hyper_util::client::legacy::Error> {
-        let mut request = Request::new(Full::new(body));
+        let mut request = Request::new(CallBody::new(body, call.deadline));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = call.uri.clone();
         let headers = request.headers_mut();
@@ -236,11 +238,12 @@ impl ApiClient {
     }
 }
 
-/// Where one call goes and who makes it.
+/// Where one call goes, who makes it, and until when.
 struct Call<'a> {
     uri: &'a Uri,
     authorization: &'a HeaderValue,
     request_id: &'a str,
+    deadline: tokio::time::Instant,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! §4.4, §5).
 
 mod cache;
+mod call_body;
 mod client;
 pub(crate) mod client_context;
 pub(crate) mod context;
