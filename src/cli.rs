@@ -126,13 +126,20 @@ where
 }
 
 /// The sidecar's own options, written after the app command (`npm start --dev`): there they are
-/// the app's. Says so, with the line as it should be.
+/// the app's. Says so, with the line as it should be. `--config` counts only with a YAML file
+/// (`gunicorn --config gunicorn.conf.py` is the app's own option).
 pub(crate) fn misplaced_option(command: &[String]) -> Option<String> {
     let args = command.get(1..)?;
-    let at = args.iter().position(|arg| {
-        matches!(arg.as_str(), "--dev" | "--check" | "--config") || arg.starts_with("--config=")
-    })?;
-    let takes_value = args[at] == "--config" && at + 1 < args.len();
+    let yaml = |file: &str| file.ends_with(".yaml") || file.ends_with(".yml");
+    let at = args
+        .iter()
+        .enumerate()
+        .position(|(n, arg)| match arg.as_str() {
+            "--dev" | "--check" => true,
+            "--config" => args.get(n + 1).is_some_and(|file| yaml(file)),
+            other => other.strip_prefix("--config=").is_some_and(yaml),
+        })?;
+    let takes_value = args[at] == "--config";
     let option_words = &args[at..=at + usize::from(takes_value)];
     let option = option_words.join(" ");
     let rest: Vec<&str> = std::iter::once(command[0].as_str())

@@ -23,6 +23,13 @@ use crate::telemetry::{LoggedBody, RequestLog};
 /// Answered by the sidecar itself, with its version (compat).
 pub(crate) const INFO_ROUTE: &str = "/__herokuAppLinkServiceMeshInfo";
 
+/// Who is calling, as the connection saw it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caller {
+    /// The peer is this machine (a loopback address).
+    pub(crate) local: bool,
+}
+
 /// What a request holds until its response is done.
 pub(crate) struct Held {
     _active: ActiveRequest,
@@ -37,6 +44,7 @@ pub(crate) async fn handle(
     mesh: Arc<Mesh>,
     request: Request<Incoming>,
     active: ActiveRequest,
+    caller: Caller,
 ) -> Response<LoggedBody<Held>> {
     let mut log = RequestLog::new(request.method(), request.uri().path());
     log.request_id = request_id(&request);
@@ -50,7 +58,7 @@ pub(crate) async fn handle(
         slot: None,
         buffered: None,
     };
-    let response = match pipeline(&mesh, request, &mut log, &mut held).await {
+    let response = match pipeline(&mesh, request, &mut log, &mut held, caller).await {
         Ok(response) => response,
         Err(error) => {
             log.outcome = error.reason();
@@ -96,6 +104,7 @@ async fn pipeline(
     request: Request<Incoming>,
     log: &mut RequestLog,
     held: &mut Held,
+    caller: Caller,
 ) -> Result<Response<MeshBody>, MeshError> {
     if request.uri().path() == INFO_ROUTE {
         log.kind = "info";
@@ -110,8 +119,8 @@ async fn pipeline(
         return Ok(dashboard::serve(
             dashboard,
             &mesh.shutdown,
-            request.method(),
-            request.uri().path(),
+            &request,
+            caller.local,
         ));
     }
     if request.method() == Method::CONNECT {

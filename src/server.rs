@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::conn::{Activity, ActivityIo};
-use crate::handler;
+use crate::handler::{self, Caller};
 use crate::shutdown::{Phase, reached};
 use crate::state::Mesh;
 use crate::telemetry::millis;
@@ -179,8 +179,9 @@ async fn serve(listener: TcpListener, mesh: Arc<Mesh>) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    tokio::spawn(connection(stream, mesh.clone(), builder.clone(), open_tx.clone()));
+                Ok((stream, peer)) => {
+                    let caller = Caller { local: peer.ip().to_canonical().is_loopback() };
+                    tokio::spawn(connection(stream, caller, mesh.clone(), builder.clone(), open_tx.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -211,6 +212,7 @@ async fn serve(listener: TcpListener, mesh: Arc<Mesh>) {
 
 async fn connection(
     stream: TcpStream,
+    caller: Caller,
     mesh: Arc<Mesh>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     _open: mpsc::Sender<()>,
@@ -225,7 +227,7 @@ async fn connection(
         service_fn(move |request| {
             let mesh = mesh.clone();
             let active = activity.request_started();
-            async move { Ok::<_, Infallible>(handler::handle(mesh, request, active).await) }
+            async move { Ok::<_, Infallible>(handler::handle(mesh, request, active, caller).await) }
         })
     };
     let connection = builder.serve_connection_with_upgrades(io, service);

@@ -196,10 +196,11 @@ async fn reap(
                 }
             };
             if exit.0 == app {
-                report.send_replace(Some(exit.1));
+                // The watcher first: once `run` hears of the exit, the sidecar may be gone.
                 if let Some(guard) = guard.take() {
                     guard.release();
                 }
+                report.send_replace(Some(exit.1));
             } else {
                 tracing::debug!(pid = exit.0.as_raw(), "reaped an orphaned process");
             }

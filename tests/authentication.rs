@@ -326,19 +326,20 @@ async fn each_attachment_authenticates_the_requests_for_its_addon() {
 #[tokio::test]
 async fn a_non_string_addon_uuid_is_a_bad_request_context() {
     let (app, api, mesh) = common::production().await;
-    let mut rc = salesforce::request_context();
-    rc["addonUuid"] = json!(42);
-    let reply = send(
-        mesh.addr,
-        "GET",
-        "/",
-        &salesforce::with(rc, salesforce::client_context()),
-        "",
-    )
-    .await;
-    reply.assert_mesh_error(400, "bad-request-context");
-    reply.assert_error_mentions("addonUuid");
+    for wrong in [json!(42), json!(true), json!(["x"]), json!({"uuid": "x"})] {
+        let mut rc = salesforce::request_context();
+        rc["addonUuid"] = wrong;
+        let headers = salesforce::with(rc, salesforce::client_context());
+        let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+        reply.assert_mesh_error(400, "bad-request-context");
+        reply.assert_error_mentions("addonUuid");
+    }
     assert!(api.calls().is_empty() && app.received().is_empty());
+    // `null` is absent: the default attachment checks it.
+    let mut rc = salesforce::request_context();
+    rc["addonUuid"] = json!(null);
+    let headers = salesforce::with(rc, salesforce::client_context());
+    assert_eq!(send(mesh.addr, "GET", "/", &headers, "").await.status, 200);
 }
 
 /// An AppLink API that reads a call's bytes slowly (64 KiB every 50 ms) and never answers; it

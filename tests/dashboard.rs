@@ -92,6 +92,12 @@ async fn keeps_each_request_with_what_the_app_received_and_no_secret() {
     let (status, missing) = get_json(&mesh, "/__applink/api/requests/999").await;
     assert_eq!(status, 404);
     assert!(missing["error"].as_str().unwrap().contains("no such"));
+
+    // A page elsewhere, through a name that resolves here (DNS rebinding), gets nothing.
+    let rebound = vec![("host", "attacker.example:8070".to_string())];
+    let reply = send(mesh.addr, "GET", "/__applink/api/requests", &rebound, "").await;
+    assert_eq!(reply.status, 403);
+    assert!(!reply.text().contains("/accounts"), "{}", reply.text());
 }
 
 #[tokio::test]
@@ -122,7 +128,7 @@ async fn the_stream_sends_each_new_request() {
     let mesh = Sidecar::dev(app.port()).start().await;
     let mut stream = tokio::net::TcpStream::connect(mesh.addr).await.unwrap();
     stream
-        .write_all(b"GET /__applink/api/stream HTTP/1.1\r\nhost: x\r\n\r\n")
+        .write_all(b"GET /__applink/api/stream HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
         .unwrap();
     let mut seen = String::new();

@@ -177,6 +177,10 @@ impl ApiClient {
                 .map_err(|_| MeshError::AuthUnavailable)?;
             let status = match self.send(&call, body.clone()).await {
                 Ok(status) => status,
+                // Cut off at the deadline while writing: a timeout, and no retry after it.
+                Err(_) if tokio::time::Instant::now() >= call.deadline => {
+                    return Err(self.timed_out());
+                }
                 Err(first) => {
                     tracing::debug!(cause = %cause(&first), "AppLink API call failed before any response; retrying once");
                     self.send(&call, body).await.map_err(|e| {
@@ -195,13 +199,15 @@ impl ApiClient {
         };
         tokio::time::timeout(self.deadline, call)
             .await
-            .unwrap_or_else(|_| {
-                tracing::warn!(
-                    deadline_ms = millis(self.deadline),
-                    "AppLink API call timed out"
-                );
-                Err(MeshError::AuthTimeout)
-            })
+            .unwrap_or_else(|_| Err(self.timed_out()))
+    }
+
+    fn timed_out(&self) -> MeshError {
+        tracing::warn!(
+            deadline_ms = millis(self.deadline),
+            "AppLink API call timed out"
+        );
+        MeshError::AuthTimeout
     }
 
     async fn send(

@@ -104,7 +104,7 @@ impl RequestContext {
             fields.map(Result::unwrap_or_default);
         // Optional: absent, empty or `null` mean the default attachment.
         let addon_uuid = match object.get("addonUuid") {
-            None | Some(Json::Other) => None,
+            None | Some(Json::Null) => None,
             Some(Json::Str(s)) => (!s.is_empty()).then(|| s.to_string()),
             Some(_) => return Err("field 'addonUuid' must be a string".into()),
         };

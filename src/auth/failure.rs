@@ -95,6 +95,37 @@ impl Refusals {
     }
 }
 
+/// A warning said at most once per period, with how many times it was due in between.
+pub(crate) struct RateLimitedWarning {
+    every: Duration,
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl RateLimitedWarning {
+    pub(crate) fn every(every: Duration) -> RateLimitedWarning {
+        RateLimitedWarning {
+            every,
+            state: Mutex::new((None, 0)),
+        }
+    }
+
+    /// `Some(times it was held back since the last one)` when the warning may be said now.
+    pub(crate) fn due(&self) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if state
+            .0
+            .is_some_and(|at| now.duration_since(at) < self.every)
+        {
+            state.1 += 1;
+            return None;
+        }
+        let held_back = state.1;
+        *state = (Some(now), 0);
+        Some(held_back)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +138,17 @@ mod tests {
         assert!(warnings[REFUSALS_BEFORE_WARNING as usize - 1]);
         refusals.accepted();
         assert!(!refusals.refused());
+    }
+
+    #[test]
+    fn a_rate_limited_warning_counts_what_it_held_back() {
+        let warning = RateLimitedWarning::every(Duration::from_secs(60));
+        assert_eq!(warning.due(), Some(0));
+        assert_eq!(warning.due(), None);
+        assert_eq!(warning.due(), None);
+        let instant = RateLimitedWarning::every(Duration::ZERO);
+        assert_eq!(instant.due(), Some(0));
+        assert_eq!(instant.due(), Some(0));
     }
 
     #[test]

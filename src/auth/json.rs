@@ -14,7 +14,8 @@ pub(crate) enum Json<'a> {
     Str(Cow<'a, str>),
     Number(serde_json::Number),
     Object(Object<'a>),
-    /// `null`, a boolean or an array.
+    Null,
+    /// A boolean or an array.
     Other,
 }
 
@@ -91,7 +92,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_unit<E>(self) -> Result<Json<'de>, E> {
-        Ok(Json::Other)
+        Ok(Json::Null)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
@@ -148,7 +149,8 @@ mod tests {
         };
         assert_eq!(inner.get("d"), Some(&Json::Str("e\"f".into())));
         assert_eq!(object.get("g"), Some(&Json::Other));
-        assert_eq!(object.get("i"), Some(&Json::Other));
+        assert_eq!(object.get("i"), Some(&Json::Null));
+        assert_eq!(object.get("j"), Some(&Json::Other));
         assert_eq!(object.get("z"), None);
         assert_eq!(object.names().count(), 7);
     }

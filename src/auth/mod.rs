@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigError, Mode};
 use crate::error::MeshError;
 use cache::AuthCache;
 use client::{ApiClient, Attachment};
+use failure::RateLimitedWarning;
 
 /// The longest `addonUuid` a log line repeats.
 const LOGGED_UUID_CHARS: usize = 64;
@@ -29,6 +30,8 @@ pub(crate) struct Authenticator {
     api: ApiClient,
     attachments: Vec<Attachment>,
     cache: Option<AuthCache>,
+    /// Anyone can send an unknown `addonUuid` for free: its warning is rate-limited.
+    unknown_addons: RateLimitedWarning,
 }
 
 impl Authenticator {
@@ -47,6 +50,7 @@ impl Authenticator {
                 .collect::<Result<_, _>>()?,
             cache: (cache.cache_max_ttl > Duration::ZERO)
                 .then(|| AuthCache::new(cache.cache_max_ttl, cache.cache_max_entries)),
+            unknown_addons: RateLimitedWarning::every(Duration::from_secs(60)),
         }))
     }
 
@@ -70,8 +74,8 @@ impl Authenticator {
     }
 
     /// The attachment whose add-on the request names (docs/behaviour.md §5.1). A uuid that names
-    /// none is refused, never sent to another add-on; only when the default attachment's URL does
-    /// not tell its add-on (a local API) may it be that one.
+    /// none is refused, never sent to another add-on; only when the default attachment is the only
+    /// one and its URL does not tell its add-on (a local API) may it be that one.
     fn attachment_for(&self, addon_uuid: Option<&str>) -> Result<&Attachment, MeshError> {
         let default = &self.attachments[0];
         let Some(uuid) = addon_uuid else {
@@ -84,15 +88,18 @@ impl Authenticator {
         });
         match named {
             Some(attachment) => Ok(attachment),
-            None if default.addon_uuid.is_none() => Ok(default),
+            None if default.addon_uuid.is_none() && self.attachments.len() == 1 => Ok(default),
             None => {
-                let shown: String = uuid.chars().take(LOGGED_UUID_CHARS).collect();
-                tracing::warn!(
-                    addon_uuid = %shown,
-                    attachments = %self.names(),
-                    "refused: the request's addonUuid names no AppLink add-on attached to this app; \
-                     attach that add-on to the app, or check the connection in Salesforce"
-                );
+                if let Some(since_last) = self.unknown_addons.due() {
+                    let shown: String = uuid.chars().take(LOGGED_UUID_CHARS).collect();
+                    tracing::warn!(
+                        addon_uuid = %shown,
+                        attachments = %self.names(),
+                        refused_since_last_warning = since_last,
+                        "refused: the request's addonUuid names no AppLink add-on attached to this \
+                         app; attach that add-on to the app, or check the connection in Salesforce"
+                    );
+                }
                 Err(MeshError::UnknownAddon)
             }
         }

@@ -87,9 +87,16 @@ impl<'a> Env<'a> {
     }
 }
 
-pub(super) fn mode(cli: &Cli, env: &Env<'_>, dyno: Option<&str>) -> Result<Mode, ConfigError> {
+/// Dev or production; `dev_hint` (a `--dev` written after the app command) is added to a
+/// missing add-on's error.
+pub(super) fn mode(
+    cli: &Cli,
+    env: &mut Env<'_>,
+    dyno: Option<&str>,
+    dev_hint: Option<&str>,
+) -> Result<Mode, ConfigError> {
     if !(cli.dev || env.flag("HEROKU_APPLINK_SERVICE_MESH_DEV")?) {
-        return Ok(Mode::Production(attachments(env)?));
+        return Ok(Mode::Production(attachments(env, dev_hint)?));
     }
     match dyno {
         Some(dyno) => err(format!(
@@ -101,10 +108,12 @@ pub(super) fn mode(cli: &Cli, env: &Env<'_>, dyno: Option<&str>) -> Result<Mode,
 }
 
 /// The default attachment, and every other one the environment holds: a `<NAME>_API_URL` whose URL
-/// names an add-on (`…/addons/<uuid>`) beside a `<NAME>_TOKEN`. An add-on attached under several
-/// names is used once, under the first.
-fn attachments(env: &Env<'_>) -> Result<Attachments, ConfigError> {
-    let default = api_config(env)?;
+/// names an add-on (`…/addons/<uuid>`) on the default attachment's host, beside a `<NAME>_TOKEN`.
+/// The host rule keeps another service's variables (`VENDOR_API_URL=https://vendor/addons/ab12`)
+/// from ever receiving a request context and deciding it is authenticated. An add-on attached
+/// under several names is used once, under the first.
+fn attachments(env: &mut Env<'_>, dev_hint: Option<&str>) -> Result<Attachments, ConfigError> {
+    let default = api_config(env, dev_hint)?;
     let mut others: Vec<ApiConfig> = Vec::new();
     for name in env.names() {
         let Some(attachment) = name.strip_suffix("_API_URL") else {
@@ -124,7 +133,19 @@ fn attachments(env: &Env<'_>) -> Result<Attachments, ConfigError> {
         {
             continue;
         }
-        check_api_url(name, &base_url)?;
+        if host_of(&base_url) != host_of(&default.base_url) {
+            env.warnings.push(format!(
+                "{name} names an add-on on another host than {}_API_URL: not used as an AppLink \
+                 attachment",
+                default.attachment
+            ));
+            continue;
+        }
+        if let Err(why) = check_api_url(name, &base_url) {
+            env.warnings
+                .push(format!("{why}; the attachment {attachment} is not used"));
+            continue;
+        }
         others.push(ApiConfig {
             base_url,
             token: Secret::new(token),
@@ -133,6 +154,12 @@ fn attachments(env: &Env<'_>) -> Result<Attachments, ConfigError> {
         });
     }
     Ok(Attachments::new(default, others))
+}
+
+/// A URL's host, lower case.
+fn host_of(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    uri.host().map(str::to_ascii_lowercase)
 }
 
 /// The add-on's uuid in an attachment URL: the path segment after `/addons/`, made of hex digits
@@ -148,7 +175,7 @@ pub(crate) fn addon_uuid(base_url: &str) -> Option<String> {
 /// The default add-on attachment: `HEROKU_APPLINK_SERVICE_MESH_ADDON`, else the SDKs' own
 /// `HEROKU_APPLINK_ADDON_NAME` (so one config var configures the SDK and the sidecar), else
 /// `HEROKU_APPLINK`. Its URL and token are `<NAME>_API_URL` and `<NAME>_TOKEN`.
-fn api_config(env: &Env<'_>) -> Result<ApiConfig, ConfigError> {
+fn api_config(env: &Env<'_>, dev_hint: Option<&str>) -> Result<ApiConfig, ConfigError> {
     let attachment = env
         .get("HEROKU_APPLINK_SERVICE_MESH_ADDON")
         .or_else(|| env.get("HEROKU_APPLINK_ADDON_NAME"))
@@ -159,7 +186,11 @@ fn api_config(env: &Env<'_>) -> Result<ApiConfig, ConfigError> {
         (Some(url), Some(token)) => (url, token),
         (url, token) => {
             let (has_url, has_token) = (url.is_some(), token.is_some());
-            return err(missing_attachment(&attachment, has_url, has_token));
+            let missing = missing_attachment(&attachment, has_url, has_token);
+            return err(match dev_hint {
+                Some(hint) => format!("{missing}. Note: {hint}"),
+                None => missing,
+            });
         }
     };
     let base_url = url.trim_end_matches('/').to_string();

@@ -205,7 +205,9 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<FileConfig, String> {
     let at = |line: usize| format!("{name}, line {line}");
     let tab_indented = |line: &str| {
         let written = line.trim_start();
-        !written.is_empty() && line[..line.len() - written.len()].contains('\t')
+        !written.is_empty()
+            && !written.starts_with('#')
+            && line[..line.len() - written.len()].contains('\t')
     };
     if let Some(line) = text.lines().position(tab_indented) {
         return Err(format!(

@@ -24,10 +24,9 @@ pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, 
     let (port, app) = ports(cli, &env, &file)?;
     let dyno = env.get("DYNO");
     let misplaced = misplaced_option(&cli.command);
-    let mode = mode(cli, &env, dyno.as_deref()).map_err(|e| match &misplaced {
-        Some(hint) => ConfigError(format!("{e}. Note: {hint}")),
-        None => e,
-    })?;
+    // A misplaced `--dev` explains a missing add-on, and only that.
+    let dev_hint = misplaced.as_deref().filter(|m| m.starts_with("`--dev`"));
+    let mode = mode(cli, &mut env, dyno.as_deref(), dev_hint)?;
     env.warnings.extend(misplaced);
     Ok(Config {
         port,

@@ -287,11 +287,34 @@ fn options_after_the_app_command_are_named() {
         "{:?}",
         config.warnings
     );
+    // The app's own options, even spelt like the sidecar's: nothing to say.
+    for command in [
+        &["uvicorn", "--port", "3000"][..],
+        &["gunicorn", "--config", "gunicorn.conf.py", "app:app"],
+        &["node", "app.js", "--config=settings.json"],
+    ] {
+        let cli = Cli {
+            command: command.iter().map(|w| w.to_string()).collect(),
+            ..cli_with_file(None)
+        };
+        let config = load_with(&cli, &env(&[])).unwrap();
+        assert!(
+            config.warnings.is_empty(),
+            "{command:?}: {:?}",
+            config.warnings
+        );
+    }
+    // The note goes with a missing add-on only, not with other errors.
     let cli = Cli {
-        command: vec!["uvicorn".into(), "--port".into(), "3000".into()],
+        command: vec!["npm".into(), "start".into(), "--dev".into()],
         ..cli_with_file(None)
     };
-    assert!(load_with(&cli, &env(&[])).unwrap().warnings.is_empty());
+    let err = load_with(
+        &cli,
+        &env(&[("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "xml")]),
+    )
+    .unwrap_err();
+    assert!(!err.0.contains("Note:"), "{err}");
 }
 
 #[test]
@@ -525,19 +548,44 @@ fn every_attachment_is_discovered_the_default_first() {
 }
 
 #[test]
-fn a_discovered_attachment_must_use_https() {
-    let err = load(&[
+fn only_the_default_attachments_host_holds_other_attachments() {
+    let config = load(&[
+        // Another service whose URL happens to have an /addons/ segment.
+        ("VENDOR_API_URL", "https://hooks.vendor.example/addons/ab12"),
+        ("VENDOR_TOKEN", "vendor"),
+        // The AppLink host, but plain http.
         (
             "HEROKU_APPLINK_GREEN_API_URL",
             "http://applink.example/addons/bbbb",
         ),
         ("HEROKU_APPLINK_GREEN_TOKEN", "green"),
     ])
-    .unwrap_err();
+    .unwrap();
+    let Mode::Production(attachments) = &config.mode else {
+        panic!("production expected")
+    };
+    assert_eq!(attachments.iter().count(), 1);
+    let warned = |start: &str, end: &str| {
+        config
+            .warnings
+            .iter()
+            .any(|w| w.starts_with(start) && w.ends_with(end))
+    };
     assert!(
-        err.0
-            .contains("HEROKU_APPLINK_GREEN_API_URL must use https"),
-        "{err}"
+        warned(
+            "VENDOR_API_URL names an add-on on another host than HEROKU_APPLINK_API_URL",
+            "not used as an AppLink attachment"
+        ),
+        "{:?}",
+        config.warnings
+    );
+    assert!(
+        warned(
+            "HEROKU_APPLINK_GREEN_API_URL must use https",
+            "the attachment HEROKU_APPLINK_GREEN is not used"
+        ),
+        "{:?}",
+        config.warnings
     );
 }
 

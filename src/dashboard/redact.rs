@@ -1,6 +1,7 @@
 //! What the dashboard may show of a request or response: every header, but secrets only as
-//! `<redacted, N chars>` (the client context, tokens, cookies, signatures and anything shaped like
-//! a JWT), and the client context decoded with its access token redacted.
+//! `<redacted, N chars>` (the client context, tokens, cookies, signatures, any header whose name
+//! says it holds a credential, and any value holding a JWT or a Salesforce session id), URLs
+//! without their query, and the client context decoded with its access token redacted.
 
 use http::HeaderMap;
 use serde_json::Value;
@@ -20,6 +21,21 @@ const SECRET_HEADERS: [&str; 8] = [
     "x-api-key",
 ];
 
+/// Words that, in a header's name, say it holds a credential (`x-auth-token`, `x-api-key`).
+const SECRET_NAME_PARTS: [&str; 8] = [
+    "token",
+    "secret",
+    "session",
+    "auth",
+    "key",
+    "signature",
+    "password",
+    "credential",
+];
+
+/// Headers whose value is a URL, shown without its query.
+const URL_HEADERS: [&str; 4] = ["referer", "location", "content-location", "origin"];
+
 /// Fields of the client context that are secrets.
 const SECRET_FIELDS: [&str; 2] = ["accessToken", "auth"];
 
@@ -27,16 +43,29 @@ const SECRET_FIELDS: [&str; 2] = ["accessToken", "auth"];
 pub(crate) fn headers(map: &HeaderMap) -> Vec<(String, String)> {
     map.iter()
         .map(|(name, value)| {
+            // `x_client_context` is the same header to some apps: judge the dashed spelling.
+            let name = name.as_str();
+            let dashed = name.replace('_', "-");
             let shown = match value.to_str() {
-                Ok(text) if SECRET_HEADERS.contains(&name.as_str()) || looks_like_jwt(text) => {
-                    redacted(text)
-                }
+                Ok(text) if is_secret_header(&dashed) || holds_secret(text) => redacted(text),
+                Ok(text) if URL_HEADERS.contains(&dashed.as_str()) => without_query(text),
                 Ok(text) => text.to_string(),
                 Err(_) => format!("<not text, {} bytes>", value.len()),
             };
-            (name.as_str().to_string(), shown)
+            (name.to_string(), shown)
         })
         .collect()
+}
+
+fn is_secret_header(dashed: &str) -> bool {
+    SECRET_HEADERS.contains(&dashed) || SECRET_NAME_PARTS.iter().any(|part| dashed.contains(part))
+}
+
+fn without_query(url: &str) -> String {
+    match url.split_once('?') {
+        Some((before, _)) => format!("{before}?<query not kept>"),
+        None => url.to_string(),
+    }
 }
 
 /// The client context the app received, decoded, its secrets redacted; `None` when there is none
@@ -61,7 +90,7 @@ fn redact_value(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(redact_value),
-        Value::String(text) if looks_like_jwt(text) => *text = redacted(text),
+        Value::String(text) if holds_secret(text) => *text = redacted(text),
         _ => {}
     }
 }
@@ -70,10 +99,16 @@ pub(crate) fn redacted(secret: &str) -> String {
     format!("<redacted, {} chars>", secret.chars().count())
 }
 
-/// `eyJ…​.….…`: a JWT (its header always starts with `{"`, base64url `eyJ`), alone or as a bearer.
-fn looks_like_jwt(text: &str) -> bool {
-    text.split_whitespace()
-        .any(|word| word.starts_with("eyJ") && word.matches('.').count() == 2)
+/// A value holding a JWT (`eyJ….….…`: its header always starts with `{"`) or a Salesforce session
+/// id (`00D…!…`), alone, as a bearer, or inside a `token=…` pair.
+fn holds_secret(text: &str) -> bool {
+    let jwt = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .any(|word| word.starts_with("eyJ") && word.matches('.').count() == 2);
+    let session = text
+        .split(|c: char| c.is_whitespace() || matches!(c, '=' | ',' | ';' | '"' | '\''))
+        .any(|word| word.starts_with("00D") && word.contains('!'));
+    jwt || session
 }
 
 #[cfg(test)]
@@ -84,21 +119,38 @@ mod tests {
     #[test]
     fn secrets_show_only_their_length() {
         let mut map = HeaderMap::new();
-        map.insert("x-client-context", "c2VjcmV0".parse().unwrap());
-        map.insert("x-applink-org-id", "00DJS0000000123ABC".parse().unwrap());
-        map.insert(
-            "x-forwarded-token",
-            "Bearer eyJhbGciOi.eyJzdWIi.c2ln".parse().unwrap(),
-        );
-        map.insert("cookie", "session=abc".parse().unwrap());
+        for (name, value) in [
+            ("x-client-context", "c2VjcmV0"),
+            ("x-applink-org-id", "00DJS0000000123ABC"),
+            ("x-forwarded-for", "Bearer eyJhbGciOi.eyJzdWIi.c2ln"),
+            ("cookie", "session=abc"),
+            ("x_client_context", "c2VjcmV0"),
+            ("x-sfdc-session", "00Dxx!AQ8AQ"),
+            ("x-note", "sid=00Dxx0000001!AQEAQ.abc"),
+            ("x-link", "https://x/cb?token=eyJhbGciOi.eyJzdWIi.c2ln"),
+            ("referer", "https://x/page?code=secret"),
+        ] {
+            map.insert(name, value.parse().unwrap());
+        }
         let shown = headers(&map);
         assert_eq!(
             shown[0],
             ("x-client-context".into(), "<redacted, 8 chars>".into())
         );
         assert_eq!(shown[1].1, "00DJS0000000123ABC");
-        assert_eq!(shown[2].1, "<redacted, 31 chars>");
+        assert_eq!(shown[2].1, "<redacted, 31 chars>", "a JWT as a bearer");
         assert_eq!(shown[3].1, "<redacted, 11 chars>");
+        assert_eq!(shown[4].1, "<redacted, 8 chars>", "the underscore spelling");
+        assert_eq!(
+            shown[5].1, "<redacted, 11 chars>",
+            "a name that says session"
+        );
+        assert_eq!(
+            shown[6].1, "<redacted, 26 chars>",
+            "a session id in a value"
+        );
+        assert!(shown[7].1.starts_with("<redacted, "), "a JWT in a query");
+        assert_eq!(shown[8].1, "https://x/page?<query not kept>");
     }
 
     #[test]

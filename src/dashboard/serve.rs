@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use http::{HeaderValue, Method, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::json;
 
@@ -24,13 +24,22 @@ pub(crate) fn is_dashboard_path(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// Answers a request for a dashboard route.
-pub(crate) fn serve(
+/// Answers a request for a dashboard route. Only a caller on this machine that names it as
+/// `localhost` or a loopback address gets an answer: the dev sidecar listens on every interface,
+/// and a web page elsewhere could otherwise read the dashboard through a rebound DNS name.
+pub(crate) fn serve<B>(
     dashboard: &Arc<Dashboard>,
     shutdown: &Shutdown,
-    method: &Method,
-    path: &str,
+    request: &Request<B>,
+    local_caller: bool,
 ) -> Response<MeshBody> {
+    if !(local_caller && names_this_machine(request)) {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            &json!({"error": "the dashboard answers only on this machine: open it at http://localhost:<port>/__applink/"}),
+        );
+    }
+    let (method, path) = (request.method(), request.uri().path());
     if method != Method::GET && method != Method::HEAD {
         return json_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -73,6 +82,17 @@ pub(crate) fn serve(
     }
 }
 
+/// The host the request names (`Host`, or an HTTP/2 `:authority`) is `localhost` or a loopback
+/// address.
+fn names_this_machine<B>(request: &Request<B>) -> bool {
+    let host = request.uri().host().map(str::to_string).or_else(|| {
+        let value = request.headers().get(header::HOST)?.to_str().ok()?;
+        let authority: http::uri::Authority = value.parse().ok()?;
+        Some(authority.host().to_string())
+    });
+    host.is_some_and(|host| crate::config::is_loopback(&host))
+}
+
 fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<MeshBody> {
     let mut response = with_type(Response::new(full(value.to_string())), "application/json");
     *response.status_mut() = status;
@@ -83,12 +103,46 @@ fn with_type(mut response: Response<MeshBody>, content_type: &'static str) -> Re
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_machine_is_served() {
+        let dashboard = Arc::new(Dashboard::new(1));
+        let shutdown = Shutdown::new();
+        let ask = |host: &str, local: bool| {
+            let request = Request::builder()
+                .uri("/__applink/api/requests")
+                .header(header::HOST, host)
+                .body(())
+                .unwrap();
+            serve(&dashboard, &shutdown, &request, local).status()
+        };
+        for host in [
+            "localhost:8070",
+            "127.0.0.1:8070",
+            "[::1]:8070",
+            "LOCALHOST",
+        ] {
+            assert_eq!(ask(host, true), StatusCode::OK, "{host}");
+        }
+        assert_eq!(
+            ask("localhost:8070", false),
+            StatusCode::FORBIDDEN,
+            "a caller elsewhere"
+        );
+        for host in ["evil.example", "evil.example:8070", "192.168.1.5:8070", ""] {
+            assert_eq!(ask(host, true), StatusCode::FORBIDDEN, "{host:?}");
+        }
+    }
 
     #[test]
     fn the_prefix_is_a_whole_segment() {

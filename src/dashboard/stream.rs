@@ -28,6 +28,8 @@ pub(super) struct EventStream {
     draining: Pin<Box<dyn Future<Output = ()> + Send>>,
     keep_alive: Interval,
     opened: bool,
+    /// The stream has ended; it is never polled past that.
+    ended: bool,
 }
 
 impl EventStream {
@@ -39,6 +41,7 @@ impl EventStream {
             draining: Box::pin(async move { reached(&mut phase, Phase::Draining).await }),
             keep_alive,
             opened: false,
+            ended: false,
         }
     }
 }
@@ -51,17 +54,24 @@ impl Body for EventStream {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
         if !self.opened {
             // A first comment, so the browser sees the stream open at once.
             self.opened = true;
             return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b": open\n\n")))));
         }
         if self.draining.as_mut().poll(cx).is_ready() {
+            self.ended = true;
             return Poll::Ready(None);
         }
         match self.events.poll_recv(cx) {
             Poll::Ready(Some(event)) => return Poll::Ready(Some(Ok(Frame::data(event)))),
-            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(None) => {
+                self.ended = true;
+                return Poll::Ready(None);
+            }
             Poll::Pending => {}
         }
         if self.keep_alive.poll_tick(cx).is_ready() {
