@@ -122,6 +122,19 @@ async fn the_ring_is_bounded() {
     assert_eq!(get_json(&mesh, "/__applink/api/requests/3").await.0, 200);
 }
 
+/// Reads the stream into `seen` until it holds `needle`.
+async fn read_until(stream: &mut tokio::net::TcpStream, seen: &mut String, needle: &str) {
+    let mut buffer = [0u8; 4096];
+    while !seen.contains(needle) {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the stream closed before {needle:?}: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+}
+
 #[tokio::test]
 async fn the_stream_sends_each_new_request() {
     let app = FakeApp::start().await;
@@ -132,26 +145,11 @@ async fn the_stream_sends_each_new_request() {
         .await
         .unwrap();
     let mut seen = String::new();
-    let mut buffer = [0u8; 4096];
     // The stream is open once its first comment arrives.
-    while !seen.contains(": open") {
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "the stream closed: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
-    }
+    read_until(&mut stream, &mut seen, ": open").await;
     assert!(seen.contains("content-type: text/event-stream"), "{seen}");
     send(mesh.addr, "GET", "/streamed", &[], "").await;
-    while !seen.contains("\"path\":\"/streamed\"") {
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "the stream closed: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
-    }
+    read_until(&mut stream, &mut seen, "\"path\":\"/streamed\"").await;
     assert!(seen.contains("event: request\ndata: {"), "{seen}");
 }
 

@@ -2,7 +2,7 @@
 //! §11).
 
 use super::file::FileConfig;
-use super::load::{file_err, file_value};
+use super::file_values::{file_err, file_value};
 use super::values::parse_size;
 use super::{ConfigError, Limits};
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::env::{Env, dashboard_requests, log_settings, mode, workers};
 use super::file::{self, FileConfig};
+use super::file_values::{file_bool, file_err, file_value};
 use super::limits::limits;
-use super::values::{parse_duration, parse_go_bool, parse_port};
+use super::values::{parse_duration, parse_port};
 use super::{
     AppTarget, AuthSettings, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT, Sources,
     Timeouts, is_loopback,
@@ -216,40 +217,6 @@ fn parse_app_host(value: &str) -> Result<String, String> {
         ));
     }
     Ok(authority.host().to_string())
-}
-
-/// A value of the file, parsed; an error names the file, the line and the key.
-pub(super) fn file_value<T>(
-    file: &FileConfig,
-    key: &str,
-    value: &Option<String>,
-    default: T,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<T, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) => parse(v).map_err(|e| ConfigError(file.message(key, &e))),
-    }
-}
-
-fn file_bool(
-    file: &FileConfig,
-    key: &str,
-    value: &Option<String>,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    file_value(file, key, value, default, |v| {
-        parse_go_bool(v).ok_or_else(|| format!("'{v}' is not true or false"))
-    })
-}
-
-/// An error about the file's `key`, placed on its line.
-pub(super) fn file_err<T>(
-    file: &FileConfig,
-    key: &str,
-    why: impl AsRef<str>,
-) -> Result<T, ConfigError> {
-    Err(ConfigError(file.message(key, why.as_ref())))
 }
 
 /// The name users reach for by habit; it is not read.

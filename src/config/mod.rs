@@ -5,6 +5,7 @@
 mod describe;
 mod env;
 mod file;
+mod file_values;
 mod limits;
 mod load;
 mod place;
