@@ -26,54 +26,6 @@ struct Source {
 }
 
 impl FileConfig {
-    /// The keys the file sets, in the YAML's spelling (`mesh.timeouts.idle`), for `--check`.
-    pub(crate) fn keys_set(&self) -> Vec<&'static str> {
-        let (a, m) = (&self.app, &self.mesh);
-        let (auth, t, l) = (&m.authentication, &m.timeouts, &m.limits);
-        [
-            ("app.port", a.port.is_some()),
-            ("app.host", a.host.is_some()),
-            (
-                "mesh.authentication.bypassRoutes",
-                auth.bypass_routes.is_some(),
-            ),
-            (
-                "mesh.authentication.verifyClientContext",
-                auth.verify_client_context.is_some(),
-            ),
-            (
-                "mesh.authentication.cache.maxTtl",
-                auth.cache.max_ttl.is_some(),
-            ),
-            (
-                "mesh.authentication.cache.maxEntries",
-                auth.cache.max_entries.is_some(),
-            ),
-            ("mesh.healthcheck.enable", m.healthcheck.enable.is_some()),
-            ("mesh.healthcheck.route", m.healthcheck.route.is_some()),
-            ("mesh.timeouts.headerRead", t.header_read.is_some()),
-            ("mesh.timeouts.idle", t.idle.is_some()),
-            ("mesh.timeouts.auth", t.auth.is_some()),
-            ("mesh.timeouts.appResponse", t.app_response.is_some()),
-            ("mesh.timeouts.appBoot", t.app_boot.is_some()),
-            ("mesh.timeouts.drain", t.drain.is_some()),
-            ("mesh.timeouts.appPoolIdle", t.app_pool_idle.is_some()),
-            (
-                "mesh.limits.dataActionTargetBody",
-                l.data_action_target_body.is_some(),
-            ),
-            ("mesh.limits.bufferedBodies", l.buffered_bodies.is_some()),
-            ("mesh.limits.headerBytes", l.header_bytes.is_some()),
-            (
-                "mesh.limits.maxInFlightRequests",
-                l.max_in_flight_requests.is_some(),
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(key, set)| set.then_some(key))
-        .collect()
-    }
-
     /// A message about the value of `key` (`mesh.timeouts.idle`), prefixed with the file and the
     /// line the key is written on.
     pub(crate) fn message(&self, key: &str, why: &str) -> String {

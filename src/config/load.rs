@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::env::{Env, dashboard_requests, log_settings, mode, workers};
 use super::file::{self, FileConfig};
-use super::file_values::{file_bool, file_err, file_value};
+use super::file_values::{file_bool, file_err, file_value, keys_set};
 use super::limits::limits;
 use super::values::{parse_duration, parse_port};
 use super::{
@@ -55,7 +55,7 @@ pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, 
             .filter_map(|(flag, given)| given.then_some(flag))
             .collect(),
             env: env.known_set(),
-            file: file.keys_set(),
+            file: keys_set(&file),
         },
         warnings: env.warnings,
     })

@@ -658,5 +658,5 @@ fn the_file_keys_are_the_ones_check_knows() {
         "app:\n  port: 4000\n  host: localhost\nmesh:\n  authentication:\n    bypassRoutes: []\n    verifyClientContext: true\n    cache:\n      maxTtl: 1s\n      maxEntries: 5\n  healthcheck:\n    enable: true\n    route: /h\n  timeouts:\n    headerRead: 1s\n    idle: 1s\n    auth: 1s\n    appResponse: 1s\n    appBoot: 1s\n    drain: 1s\n    appPoolIdle: 1s\n  limits:\n    dataActionTargetBody: 1KiB\n    bufferedBodies: 1MiB\n    headerBytes: 1KiB\n    maxInFlightRequests: 1\n",
     );
     let file = super::file::parse("f.yaml", &yaml).unwrap();
-    assert_eq!(file.keys_set(), super::place::KEYS);
+    assert_eq!(super::file_values::keys_set(&file), super::place::KEYS);
 }
