@@ -349,7 +349,12 @@ async fn slow_reading_api() -> (
     tokio::sync::oneshot::Receiver<(u64, bool)>,
 ) {
     use tokio::io::AsyncReadExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A small receive buffer, so what the kernels hold in flight stays far below the call's size
+    // whatever this machine's tcp_rmem allows.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 << 10).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
     let addr = listener.local_addr().unwrap();
     let (report, reported) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
@@ -374,12 +379,14 @@ async fn nothing_is_written_to_the_api_after_the_auth_deadline() {
     let app = FakeApp::start().await;
     let (api, reported) = slow_reading_api().await;
     let mesh = Sidecar::production(app.port(), &format!("http://{api}/addons/{ADDON_UUID}"))
-        .yaml("mesh:\n  timeouts:\n    auth: 1s\n")
+        .yaml("mesh:\n  timeouts:\n    auth: 1s\n  limits:\n    dataActionTargetBody: 24MiB\n")
         .start()
         .await;
-    // A 10 MiB Data Action Target body: the call to the API is as large, and the API reads it at
-    // about 1.3 MiB/s, so the deadline passes long before the call is written.
-    let body = vec![b'a'; 10 << 20];
+    // A 24 MiB Data Action Target body: the call to the API is as large, and the API reads it at
+    // about 1.3 MiB/s, so the deadline passes long before the call is written. What may be in
+    // flight at the deadline (hyper's queue, both kernels' buffers: 4.6 MB here) stays well
+    // under half of it.
+    let body = vec![b'a'; 24 << 20];
     let headers = vec![("x-signature", "sig".to_string())];
     let reply = send(
         mesh.addr,
@@ -392,7 +399,7 @@ async fn nothing_is_written_to_the_api_after_the_auth_deadline() {
     reply.assert_mesh_error(504, "auth-timeout");
     // The sidecar closes the call at the deadline: the API reads what was already in flight
     // (socket buffers), then the end of the connection, never the whole call.
-    let (read, closed) = tokio::time::timeout(Duration::from_secs(30), reported)
+    let (read, closed) = tokio::time::timeout(Duration::from_secs(60), reported)
         .await
         .unwrap()
         .unwrap();
@@ -401,7 +408,7 @@ async fn nothing_is_written_to_the_api_after_the_auth_deadline() {
         "the connection to the API was left open after the deadline"
     );
     assert!(
-        read < 10 << 20,
+        read < 12 << 20,
         "the whole call was written after its deadline ({read} bytes)"
     );
     assert!(app.received().is_empty());

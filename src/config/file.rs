@@ -157,9 +157,8 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<FileConfig, String> {
     let at = |line: usize| format!("{name}, line {line}");
     let tab_indented = |line: &str| {
         let written = line.trim_start();
-        !written.is_empty()
-            && !written.starts_with('#')
-            && line[..line.len() - written.len()].contains('\t')
+        // A comment too: the YAML parser refuses a tab before it as well.
+        !written.is_empty() && line[..line.len() - written.len()].contains('\t')
     };
     if let Some(line) = text.lines().position(tab_indented) {
         return Err(format!(
@@ -261,6 +260,9 @@ mod tests {
             err,
             "heroku-applink-service-mesh.yaml, line 3: a tab in the indentation; indent with spaces, not tabs"
         );
+        // Before a comment too, which the YAML parser would refuse less clearly.
+        let err = parse("mesh:\n\t# a note\n").unwrap_err();
+        assert!(err.contains("line 2: a tab in the indentation"), "{err}");
         // A tab inside a value is not indentation.
         assert!(parse("mesh:\n  healthcheck:\n    route: \"/a\tb\"\n").is_ok());
     }

@@ -309,11 +309,11 @@ fn options_after_the_app_command_are_named() {
         command: vec!["npm".into(), "start".into(), "--dev".into()],
         ..cli_with_file(None)
     };
-    let err = load_with(
-        &cli,
-        &env(&[("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "xml")]),
-    )
-    .unwrap_err();
+    let err = load_with(&cli, &env(&[("HEROKU_APPLINK_SERVICE_MESH_DEV", "maybe")])).unwrap_err();
+    assert!(
+        err.0.starts_with("HEROKU_APPLINK_SERVICE_MESH_DEV="),
+        "{err}"
+    );
     assert!(!err.0.contains("Note:"), "{err}");
 }
 

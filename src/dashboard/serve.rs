@@ -26,14 +26,16 @@ pub(crate) fn is_dashboard_path(path: &str) -> bool {
 
 /// Answers a request for a dashboard route. Only a caller on this machine that names it as
 /// `localhost` or a loopback address gets an answer: the dev sidecar listens on every interface,
-/// and a web page elsewhere could otherwise read the dashboard through a rebound DNS name.
+/// and a web page elsewhere could otherwise read the dashboard through a rebound DNS name. A
+/// request relayed by a local tunnel or proxy (it says so with `Forwarded` or `X-Forwarded-*`)
+/// comes from elsewhere, even with its `Host` rewritten to `localhost`.
 pub(crate) fn serve<B>(
     dashboard: &Arc<Dashboard>,
     shutdown: &Shutdown,
     request: &Request<B>,
     local_caller: bool,
 ) -> Response<MeshBody> {
-    if !(local_caller && names_this_machine(request)) {
+    if !(local_caller && names_this_machine(request) && !relayed(request)) {
         return json_response(
             StatusCode::FORBIDDEN,
             &json!({"error": "the dashboard answers only on this machine: open it at http://localhost:<port>/__applink/"}),
@@ -80,6 +82,14 @@ pub(crate) fn serve<B>(
             ),
         },
     }
+}
+
+/// A proxy or tunnel on this machine relayed the request.
+fn relayed<B>(request: &Request<B>) -> bool {
+    let headers = request.headers();
+    ["forwarded", "x-forwarded-for", "x-forwarded-host"]
+        .iter()
+        .any(|name| headers.contains_key(*name))
 }
 
 /// The host the request names (`Host`, or an HTTP/2 `:authority`) is `localhost` or a loopback
@@ -131,8 +141,20 @@ mod tests {
             "127.0.0.1:8070",
             "[::1]:8070",
             "LOCALHOST",
+            "[::ffff:127.0.0.1]:8070",
         ] {
             assert_eq!(ask(host, true), StatusCode::OK, "{host}");
+        }
+        // A local tunnel that rewrote Host to localhost still says it relayed the request.
+        for relayed in ["forwarded", "x-forwarded-for", "x-forwarded-host"] {
+            let request = Request::builder()
+                .uri("/__applink/api/requests")
+                .header(header::HOST, "localhost:8070")
+                .header(relayed, "203.0.113.7")
+                .body(())
+                .unwrap();
+            let status = serve(&dashboard, &shutdown, &request, true).status();
+            assert_eq!(status, StatusCode::FORBIDDEN, "{relayed}");
         }
         assert_eq!(
             ask("localhost:8070", false),
