@@ -11,7 +11,8 @@ use super::{Config, Mode};
 enum Origin {
     Flag(&'static str),
     Env(&'static str),
-    File,
+    /// The YAML file, at this line when it is known.
+    File(Option<usize>),
     Default,
 }
 
@@ -20,7 +21,8 @@ impl std::fmt::Display for Origin {
         match self {
             Origin::Flag(flag) => write!(f, "command line {flag}"),
             Origin::Env(name) => write!(f, "env {name}"),
-            Origin::File => f.write_str("file"),
+            Origin::File(Some(line)) => write!(f, "file, line {line}"),
+            Origin::File(None) => f.write_str("file"),
             Origin::Default => f.write_str("default"),
         }
     }
@@ -47,10 +49,9 @@ impl Lines<'_> {
         if let Some(env) = env.filter(|e| sources.env.contains(e)) {
             return Origin::Env(env);
         }
-        if sources.file.contains(&key) {
-            Origin::File
-        } else {
-            Origin::Default
+        match sources.file.iter().find(|(set, _)| *set == key) {
+            Some((_, line)) => Origin::File(*line),
+            None => Origin::Default,
         }
     }
 

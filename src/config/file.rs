@@ -26,6 +26,11 @@ struct Source {
 }
 
 impl FileConfig {
+    /// The line `key` is written on, when a file was read and the key is in it.
+    pub(crate) fn line(&self, key: &str) -> Option<usize> {
+        line_of(&self.source.as_ref()?.text, key)
+    }
+
     /// A message about the value of `key` (`mesh.timeouts.idle`), prefixed with the file and the
     /// line the key is written on.
     pub(crate) fn message(&self, key: &str, why: &str) -> String {

@@ -55,7 +55,10 @@ pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, 
             .filter_map(|(flag, given)| given.then_some(flag))
             .collect(),
             env: env.known_set(),
-            file: keys_set(&file),
+            file: keys_set(&file)
+                .into_iter()
+                .map(|key| (key, file.line(key)))
+                .collect(),
         },
         warnings: env.warnings,
     })

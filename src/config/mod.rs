@@ -177,8 +177,8 @@ pub(crate) struct Sources {
     pub(crate) flags: Vec<&'static str>,
     /// Environment variables set, among those the sidecar reads.
     pub(crate) env: Vec<&'static str>,
-    /// Keys the YAML file sets (`mesh.timeouts.idle`).
-    pub(crate) file: Vec<&'static str>,
+    /// Keys the YAML file sets (`mesh.timeouts.idle`), with the line each is written on.
+    pub(crate) file: Vec<(&'static str, Option<usize>)>,
 }
 
 /// A configuration error: one line saying what is wrong and how to fix it. Exit code 64.

@@ -625,11 +625,11 @@ fn check_spells_every_setting_as_the_file_does_with_its_origin() {
         "port = 5000  # command line --port",
         "mode = production  # default",
         "app.port = 4000  # env APP_PORT",
-        "mesh.timeouts.idle = 120s  # file",
+        "mesh.timeouts.idle = 120s  # file, line 3",
         "mesh.timeouts.headerRead = 10s  # default",
         "mesh.timeouts.appPoolIdle = 1500ms  # default",
         "mesh.limits.dataActionTargetBody = 10MiB  # default",
-        "mesh.limits.headerBytes = 32KiB  # file",
+        "mesh.limits.headerBytes = 32KiB  # file, line 5",
         "mesh.authentication.bypassRoutes = [\"/public/**\"]  # file; IGNORED",
         "HEROKU_APPLINK_SERVICE_MESH_LOG = info  # default",
     ] {
