@@ -103,7 +103,7 @@ fn outbound_body(body: RequestBody, log: &RequestLog) -> MeshBody {
     }
 }
 
-/// Request trailers go through the same rules as request headers (§6).
+/// Request trailers go through the same rules as request headers (docs/behaviour.md §6).
 fn filter_trailer_frame(frame: Frame<Bytes>) -> Frame<Bytes> {
     match frame.into_trailers() {
         Ok(mut trailers) => {

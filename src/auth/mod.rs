@@ -1,5 +1,5 @@
-//! Authentication: decoding the Salesforce context and calling the AppLink API (docs/behaviour.md
-//! §4.4, §5).
+//! Authentication: decoding the Salesforce context and calling the AppLink API
+//! (docs/behaviour.md §4.4, §5).
 
 mod cache;
 mod call_body;

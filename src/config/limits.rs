@@ -1,5 +1,5 @@
-//! The `mesh.limits` section: sizes and counts, and the body budget's floor (docs/behaviour.md §4.4,
-//! §11).
+//! The `mesh.limits` section: sizes and counts, and the body budget's floor
+//! (docs/behaviour.md §4.4, §11).
 
 use super::file::FileConfig;
 use super::file_values::{file_err, file_value};

@@ -1,5 +1,5 @@
-//! Request counters and latency samples, reported every minute as an l2met line (docs/behaviour.md
-//! §8).
+//! Request counters and latency samples, reported every minute as an l2met line
+//! (docs/behaviour.md §8).
 
 use super::millis;
 use std::sync::Mutex;
