@@ -66,10 +66,18 @@ fn tls_cause(error: &rustls::Error) -> String {
 
 /// Counts one attachment's refusals in a row; says once in a while that they may mean a wrong
 /// token or attachment.
-#[derive(Default)]
 pub(crate) struct Refusals {
     in_a_row: AtomicU32,
-    last_warning: Mutex<Option<Instant>>,
+    warning: RateLimitedWarning,
+}
+
+impl Default for Refusals {
+    fn default() -> Refusals {
+        Refusals {
+            in_a_row: AtomicU32::new(0),
+            warning: RateLimitedWarning::every(WARNING_EVERY),
+        }
+    }
 }
 
 impl Refusals {
@@ -82,16 +90,7 @@ impl Refusals {
     /// [`WARNING_EVERY`].
     pub(crate) fn refused(&self) -> bool {
         let count = self.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-        if count < REFUSALS_BEFORE_WARNING {
-            return false;
-        }
-        let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if last.is_some_and(|at| now.duration_since(at) < WARNING_EVERY) {
-            return false;
-        }
-        *last = Some(now);
-        true
+        count >= REFUSALS_BEFORE_WARNING && self.warning.due().is_some()
     }
 }
 

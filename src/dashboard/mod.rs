@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-pub(crate) use record::{Capture, PREVIEW_BYTES, Record};
+pub(crate) use record::{Capture, Record, keep_preview};
 pub(crate) use serve::{is_dashboard_path, serve};
 
 /// Events a slow stream may fall behind by before it is closed.

@@ -13,6 +13,13 @@ use crate::telemetry::RequestLog;
 /// The most of a body the dashboard keeps.
 pub(crate) const PREVIEW_BYTES: usize = 4096;
 
+/// Adds the start of `data` to a body's preview: up to [`PREVIEW_BYTES`], and a few bytes more so
+/// the preview can tell a body that went on from one that ended there.
+pub(crate) fn keep_preview(kept: &mut Vec<u8>, data: &[u8]) {
+    let room = (PREVIEW_BYTES + 4).saturating_sub(kept.len());
+    kept.extend_from_slice(&data[..data.len().min(room)]);
+}
+
 /// The line of the request list (and of the stream).
 #[derive(Serialize, Clone, Debug, Default)]
 pub(crate) struct Summary {
@@ -136,9 +143,7 @@ impl Capture {
 
     /// Part of the response body on its way to the caller.
     pub(crate) fn response_data(&mut self, data: &[u8]) {
-        let room = (PREVIEW_BYTES + 4).saturating_sub(self.response_body.len());
-        self.response_body
-            .extend_from_slice(&data[..data.len().min(room)]);
+        keep_preview(&mut self.response_body, data);
     }
 
     /// The response is done: the record is kept.

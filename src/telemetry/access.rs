@@ -12,7 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::Metrics;
 use super::millis;
 use crate::body::MeshBody;
-use crate::dashboard::{Capture, PREVIEW_BYTES};
+use crate::dashboard::{Capture, keep_preview};
 
 /// What one request did, filled in by the handler's phases.
 pub(crate) struct RequestLog {
@@ -182,9 +182,7 @@ impl Inbound {
 
     fn keep(&self, data: &[u8]) {
         if let Some(kept) = self.preview.get() {
-            let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
-            let room = (PREVIEW_BYTES + 4).saturating_sub(kept.len());
-            kept.extend_from_slice(&data[..data.len().min(room)]);
+            keep_preview(&mut kept.lock().unwrap_or_else(|e| e.into_inner()), data);
         }
     }
 }
