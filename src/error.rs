@@ -1,10 +1,15 @@
 //! Every response the sidecar makes itself: one error type, one table from error to status and
 //! reason, one function that turns it into a response.
 
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
 use crate::body::{MeshBody, full};
 use crate::headers::{MESH_ERROR, REQUEST_ID};
+
+/// How many header fields the HTTP/1.1 parser reads (hyper's fixed limit).
+pub(crate) const MAX_HEADER_FIELDS: usize = 100;
+/// The longest request target the HTTP/1.1 parser reads (hyper's fixed limit).
+pub(crate) const MAX_TARGET_BYTES: usize = 65_534;
 
 /// Why the sidecar answered a request itself instead of forwarding it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +36,10 @@ pub(crate) enum MeshError {
     HeadersTooLarge {
         limit: u64,
     },
+    /// hyper could not parse the request line or a header (its automatic 400).
+    MalformedHead,
+    /// The request target is longer than hyper reads (its automatic 414).
+    UriTooLong,
     /// `CONNECT`: the sidecar opens no tunnels.
     MethodNotAllowed,
     /// The AppLink API denied the request (401/403).
@@ -66,10 +75,12 @@ impl MeshError {
             | RequestIdMismatch(_)
             | BadClientContext(_)
             | BadDataActionTarget(_)
-            | BadRequestBody => StatusCode::BAD_REQUEST,
+            | BadRequestBody
+            | MalformedHead => StatusCode::BAD_REQUEST,
             MissingContext => StatusCode::UNAUTHORIZED,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            UriTooLong => StatusCode::URI_TOO_LONG,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Forbidden | UnknownAddon => StatusCode::FORBIDDEN,
             AuthError | AppUnavailable | AppNeverListened(_) | AppSwitchedProtocols => {
@@ -97,6 +108,8 @@ impl MeshError {
             BadRequestBody => "bad-request-body",
             PayloadTooLarge { .. } => "payload-too-large",
             HeadersTooLarge { .. } => "headers-too-large",
+            MalformedHead => "malformed-request",
+            UriTooLong => "uri-too-long",
             MethodNotAllowed => "method-not-allowed",
             Forbidden => "forbidden",
             UnknownAddon => "unknown-addon",
@@ -137,8 +150,15 @@ impl MeshError {
                 format!("the request body exceeds the limit of {limit} bytes")
             }
             HeadersTooLarge { limit } => {
-                format!("the request headers exceed the limit of {limit} bytes")
+                format!(
+                    "the request headers exceed the limits: {limit} bytes, {MAX_HEADER_FIELDS} fields"
+                )
             }
+            MalformedHead => {
+                "the request line or a header is not valid HTTP/1.1; the request was not read"
+                    .into()
+            }
+            UriTooLong => format!("the request target is longer than {MAX_TARGET_BYTES} bytes"),
             MethodNotAllowed => {
                 "CONNECT is not served: the sidecar forwards requests, it opens no tunnels".into()
             }
@@ -172,10 +192,20 @@ impl MeshError {
 
     /// The JSON response for this error, with the reason and request id headers.
     pub(crate) fn into_response(self, request_id: &str) -> Response<MeshBody> {
-        let body = serde_json::json!({ "error": self.message(), "requestId": request_id });
-        let mut response = Response::new(full(body.to_string()));
+        let mut response = Response::new(full(self.json_body(request_id)));
         *response.status_mut() = self.status();
-        let headers = response.headers_mut();
+        *response.headers_mut() = self.headers(request_id);
+        response
+    }
+
+    /// `{"error":"<message>","requestId":"<request id>"}`.
+    pub(crate) fn json_body(&self, request_id: &str) -> String {
+        serde_json::json!({ "error": self.message(), "requestId": request_id }).to_string()
+    }
+
+    /// The headers of this error's response, but for its length.
+    pub(crate) fn headers(&self, request_id: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -197,7 +227,7 @@ impl MeshError {
                 HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
             );
         }
-        response
+        headers
     }
 }
 
@@ -232,6 +262,8 @@ mod tests {
             (BadRequestBody, 400, "bad-request-body"),
             (PayloadTooLarge { limit: 1 }, 413, "payload-too-large"),
             (HeadersTooLarge { limit: 1 }, 431, "headers-too-large"),
+            (MalformedHead, 400, "malformed-request"),
+            (UriTooLong, 414, "uri-too-long"),
             (MethodNotAllowed, 405, "method-not-allowed"),
             (Forbidden, 403, "forbidden"),
             (UnknownAddon, 403, "unknown-addon"),

@@ -22,6 +22,7 @@ mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handler;
+mod head_errors;
 mod headers;
 mod limits;
 mod listeners;

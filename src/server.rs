@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::conn::{Activity, ActivityIo};
 use crate::handler::{self, Caller};
+use crate::head_errors::{HeadErrorIo, Refusals};
 use crate::shutdown::{Phase, reached};
 use crate::state::Mesh;
 use crate::telemetry::millis;
@@ -154,8 +155,8 @@ fn connection_builder(mesh: &Mesh) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(None)
         .keep_alive(true)
-        // hyper refuses heads beyond its buffer with a bare 431; the handler answers the JSON 431
-        // for heads between `headerBytes` and this.
+        // The handler answers the JSON 431 for heads between `headerBytes` and this buffer; hyper
+        // refuses heads beyond it itself, and `HeadErrorIo` turns that answer into the JSON one.
         .max_buf_size(
             usize::try_from(header_limit.saturating_mul(2))
                 .unwrap_or(usize::MAX)
@@ -220,7 +221,14 @@ async fn connection(
     let mut phase = mesh.shutdown.watch();
     let _ = stream.set_nodelay(true);
     let activity = Activity::new();
-    let io = TokioIo::new(ActivityIo::new(stream, activity.clone()));
+    let refusals = Refusals {
+        header_limit: mesh.config.limits.header_bytes,
+        dev: mesh.config.is_dev(),
+    };
+    let io = TokioIo::new(ActivityIo::new(
+        HeadErrorIo::new(stream, refusals),
+        activity.clone(),
+    ));
     let service = {
         let mesh = mesh.clone();
         let activity = activity.clone();

@@ -1,6 +1,7 @@
 //! Generated requests against a running sidecar (docs/behaviour.md §4, §6): whatever a caller
 //! sends, nothing reaches the app unless it was authenticated or its path matches a configured
-//! bypass pattern, and no protected name reaches it, as a header or as a trailer.
+//! bypass pattern, no protected name reaches it, as a header or as a trailer, and what does not
+//! reach it gets the sidecar's answer with its reason.
 //!
 //! The fake AppLink API refuses everything, so only bypassed requests may reach the app.
 
@@ -102,13 +103,17 @@ fn attempt() -> impl Strategy<Value = Attempt> {
         "GET", "POST", "PUT", "OPTIONS", "DELETE", "GET", "CONNECT",
     ]);
     let value = prop::sample::select(vec!["Zm9yZ2Vk", "e30", "00Dforged000000AAA", "x"]);
-    let extra = prop::sample::select(vec![
-        ("connection", "upgrade, http2-settings"),
-        ("upgrade", "h2c"),
-        ("upgrade", "websocket"),
-        ("http2-settings", "AAMAAABkAAQAAP__"),
-        ("x-request-id", "rid-1"),
-    ]);
+    let extra = prop_oneof![
+        8 => prop::sample::select(vec![
+            ("connection", "upgrade, http2-settings"),
+            ("upgrade", "h2c"),
+            ("upgrade", "websocket"),
+            ("http2-settings", "AAMAAABkAAQAAP__"),
+            ("x-request-id", "rid-1"),
+        ]),
+        // Heads the HTTP layer itself refuses: a space in a name, an obsolete line folding.
+        1 => prop::sample::select(vec![("bad name", "x"), ("x-folded", "a\r\n b")]),
+    ];
     (
         method,
         path(),
@@ -200,6 +205,14 @@ fn nothing_unauthenticated_or_protected_reaches_the_app() {
                     reply.status,
                     attempt.path,
                     reply.headers.get("x-applink-mesh-error")
+                );
+            }
+            if received.len() == before {
+                // Not forwarded, so the sidecar (or its HTTP layer) answered: always with a reason.
+                prop_assert!(
+                    reply.headers.contains_key("x-applink-mesh-error"),
+                    "an answer without a reason ({}) for {attempt:?}",
+                    reply.status
                 );
             }
             for seen in &received[before..] {

@@ -6,9 +6,11 @@
 
 mod common;
 
+use common::client::parse_response;
 use common::salesforce::{self, ORG_ID, encode};
 use common::{raw_request, send};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn without(headers: Vec<(&'static str, String)>, name: &str) -> Vec<(&'static str, String)> {
     headers.into_iter().filter(|(n, _)| *n != name).collect()
@@ -272,6 +274,47 @@ async fn oversized_headers_are_431() {
     send(mesh.addr, "GET", "/", &headers, "")
         .await
         .assert_mesh_error(431, "headers-too-large");
+    assert!(app.received().is_empty());
+}
+
+/// hyper refuses some heads before the sidecar sees them; the caller still gets the JSON refusal.
+#[tokio::test]
+async fn heads_the_http_layer_refuses_get_the_json_refusal_too() {
+    let (app, _api, mesh) = common::production().await;
+    let many: String = (0..101).map(|i| format!("\r\nx-h{i}: v")).collect();
+    raw_request(mesh.addr, &format!("GET / HTTP/1.1\r\nhost: x{many}"), b"")
+        .await
+        .assert_mesh_error(431, "headers-too-large");
+    // Over twice the default headerBytes (64 KiB), where hyper stops buffering.
+    let big = "a".repeat(200 * 1024);
+    raw_request(
+        mesh.addr,
+        &format!("GET / HTTP/1.1\r\nhost: x\r\nx-big: {big}"),
+        b"",
+    )
+    .await
+    .assert_mesh_error(431, "headers-too-large");
+    raw_request(mesh.addr, "GET / HTTP/1.1\r\nhost: x\r\nbad name: 1", b"")
+        .await
+        .assert_mesh_error(400, "malformed-request");
+    let target = format!("/{}", "a".repeat(70_000));
+    raw_request(mesh.addr, &format!("GET {target} HTTP/1.1\r\nhost: x"), b"")
+        .await
+        .assert_mesh_error(414, "uri-too-long");
+
+    // Pipelined after a request the handler answered, on the same connection.
+    let mut stream = tokio::net::TcpStream::connect(mesh.addr).await.unwrap();
+    let pipelined =
+        format!("GET / HTTP/1.1\r\nhost: x\r\n\r\nGET / HTTP/1.1\r\nhost: x{many}\r\n\r\n");
+    stream.write_all(pipelined.as_bytes()).await.unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.unwrap();
+    let second = bytes
+        .windows(12)
+        .position(|w| w == b"HTTP/1.1 431")
+        .expect("no second answer");
+    parse_response(&bytes[..second]).assert_mesh_error(401, "missing-context");
+    parse_response(&bytes[second..]).assert_mesh_error(431, "headers-too-large");
     assert!(app.received().is_empty());
 }
 
