@@ -63,6 +63,8 @@ pub struct FakeApi {
     calls: Arc<Mutex<Vec<Call>>>,
     /// Calls being answered now, and the most there ever were at once.
     concurrency: Arc<Mutex<(usize, usize)>>,
+    /// Connections open now, and the most there ever were at once.
+    connections: Arc<Mutex<(usize, usize)>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
     default: Arc<Mutex<Answer>>,
     /// The CA certificate (PEM file) that signed the HTTPS server's certificate.
@@ -92,6 +94,7 @@ impl FakeApi {
             addr: listener.local_addr().unwrap(),
             calls: Arc::default(),
             concurrency: Arc::default(),
+            connections: Arc::default(),
             script: Arc::default(),
             default: Arc::new(Mutex::new(Answer::status(200))),
             ca_file: tls.as_ref().map(|(_, path)| path.clone()),
@@ -106,6 +109,7 @@ impl FakeApi {
                 let api = shared.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
+                    let open = api.connection_opened();
                     let service = service_fn(move |request| {
                         let api = api.clone();
                         async move { api.answer(request).await }
@@ -123,6 +127,7 @@ impl FakeApi {
                                 .await;
                         }
                     }
+                    drop(open);
                 });
             }
         });
@@ -173,6 +178,23 @@ impl FakeApi {
         self.concurrency.lock().unwrap().1
     }
 
+    /// Connections from the sidecar open now.
+    pub fn open_connections(&self) -> usize {
+        self.connections.lock().unwrap().0
+    }
+
+    /// The most connections from the sidecar open at once.
+    pub fn peak_connections(&self) -> usize {
+        self.connections.lock().unwrap().1
+    }
+
+    fn connection_opened(&self) -> OpenConnection {
+        let mut connections = self.connections.lock().unwrap();
+        connections.0 += 1;
+        connections.1 = connections.1.max(connections.0);
+        OpenConnection(self.connections.clone())
+    }
+
     /// The scripted answer; an `Err` makes hyper close the connection without a response.
     async fn answer(
         &self,
@@ -215,6 +237,15 @@ impl FakeApi {
                 .insert("location", "https://elsewhere.example/".parse().unwrap());
         }
         Ok(response)
+    }
+}
+
+/// A connection to the fake, counted until it closes.
+struct OpenConnection(Arc<Mutex<(usize, usize)>>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().0 -= 1;
     }
 }
 
