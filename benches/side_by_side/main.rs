@@ -681,8 +681,20 @@ fn print_data_action_target_memory(ports: &Ports, sidecar: u32, runtime: &tokio:
         let peak = peak.stop().max(before);
         let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
         let overloaded = statuses.iter().filter(|(s, _)| *s == 503).count();
+        // 0: the connection closed before an answer was read, as when a 503 comes while the
+        // client is still sending and the sidecar closes the connection without reading on.
+        let others: Vec<String> = statuses
+            .iter()
+            .filter(|(s, _)| *s != 200 && *s != 503)
+            .map(|(s, _)| s.to_string())
+            .collect();
+        let others = if others.is_empty() {
+            String::new()
+        } else {
+            format!(", others: {}", others.join(" "))
+        };
         println!(
-            "  {concurrent:>2} at once: {:+.1} MiB   ({ok} authenticated, {overloaded} answered 503 overloaded)",
+            "  {concurrent:>2} at once: {:+.1} MiB   ({ok} authenticated, {overloaded} answered 503 overloaded{others})",
             mib(peak.saturating_sub(before))
         );
         std::thread::sleep(Duration::from_millis(500));
