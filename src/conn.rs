@@ -7,12 +7,13 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
+use crate::linger::{self, Linger};
 use crate::telemetry::millis;
 
 const NONE: u64 = u64::MAX;
@@ -115,15 +116,32 @@ impl Drop for ActiveRequest {
     }
 }
 
-/// The connection's socket, telling [`Activity`] about every read and write.
+/// The connection's socket, telling [`Activity`] about every read and write, and lingering at close
+/// while the caller is still sending (unless the socket carries a tunnel).
 pub(crate) struct ActivityIo<T> {
     inner: T,
     activity: Arc<Activity>,
+    /// A `101 Switching Protocols` has been written: the socket now carries a tunnel.
+    tunnel: bool,
+    /// The write side is shut and the read side draining.
+    closing: Option<Linger>,
 }
 
 impl<T> ActivityIo<T> {
     pub(crate) fn new(inner: T, activity: Arc<Activity>) -> Self {
-        ActivityIo { inner, activity }
+        ActivityIo {
+            inner,
+            activity,
+            tunnel: false,
+            closing: None,
+        }
+    }
+
+    fn wrote(&mut self, first: &[u8], n: usize) {
+        if n > 0 {
+            self.activity.on_write();
+            self.tunnel = self.tunnel || linger::switches_protocols(first);
+        }
     }
 }
 
@@ -145,7 +163,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for ActivityIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -153,9 +171,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
-            if n > 0 {
-                self.activity.on_write();
-            }
+            self.wrote(buf, n);
         }
         polled
     }
@@ -167,9 +183,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = polled {
-            if n > 0 {
-                self.activity.on_write();
-            }
+            let first = bufs.iter().find(|buf| !buf.is_empty());
+            self.wrote(first.map_or(&[][..], |buf| &buf[..]), n);
         }
         polled
     }
@@ -182,7 +197,23 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
+    /// hyper shuts a connection it is done with; a tunnel is shut by the tunnel, one direction at a
+    /// time, and must not linger.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        if this.tunnel {
+            return Pin::new(&mut this.inner).poll_shutdown(cx);
+        }
+        if this.closing.is_none() {
+            ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            if !linger::caller_still_sending(&mut this.inner, cx) {
+                return Poll::Ready(Ok(()));
+            }
+            this.closing = Some(Linger::start());
+        }
+        if let Some(closing) = &mut this.closing {
+            ready!(closing.poll_drain(&mut this.inner, cx));
+        }
+        Poll::Ready(Ok(()))
     }
 }

@@ -25,6 +25,7 @@ mod handler;
 mod head_errors;
 mod headers;
 mod limits;
+mod linger;
 mod listeners;
 mod port_hints;
 mod proxy;
