@@ -27,6 +27,8 @@ pub(crate) struct Activity {
     first_byte_ms: AtomicU64,
     active_requests: AtomicUsize,
     h2: AtomicBool,
+    /// The drain is closing the connection between requests: nothing of the caller's is unread.
+    closing_idle: AtomicBool,
 }
 
 /// Why a connection was closed by its clock.
@@ -44,6 +46,7 @@ impl Activity {
             first_byte_ms: AtomicU64::new(NONE),
             active_requests: AtomicUsize::new(0),
             h2: AtomicBool::new(false),
+            closing_idle: AtomicBool::new(false),
         })
     }
 
@@ -84,6 +87,11 @@ impl Activity {
         self.h2.load(Ordering::Relaxed) || self.active_requests.load(Ordering::Acquire) == 0
     }
 
+    /// The drain shuts the connection down between requests, so its close need not linger.
+    pub(crate) fn closing_between_requests(&self) {
+        self.closing_idle.store(true, Ordering::Relaxed);
+    }
+
     /// Whether a deadline has passed.
     pub(crate) fn expired(&self, header_read: Duration, idle: Duration) -> Option<Expired> {
         if self.active_requests.load(Ordering::Acquire) > 0 {
@@ -116,8 +124,8 @@ impl Drop for ActiveRequest {
     }
 }
 
-/// The connection's socket, telling [`Activity`] about every read and write, and lingering at close
-/// while the caller is still sending (unless the socket carries a tunnel).
+/// The connection's socket, telling [`Activity`] about every read and write, and lingering when
+/// hyper closes it after an answer (not when the drain closes it between requests, nor a tunnel).
 pub(crate) struct ActivityIo<T> {
     inner: T,
     activity: Arc<Activity>,
@@ -201,12 +209,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     /// time, and must not linger.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.tunnel {
+        if this.tunnel || this.activity.closing_idle.load(Ordering::Relaxed) {
             return Pin::new(&mut this.inner).poll_shutdown(cx);
         }
         if this.closing.is_none() {
             ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
-            if !linger::caller_still_sending(&mut this.inner, cx) {
+            if linger::caller_closed(&mut this.inner, cx) {
                 return Poll::Ready(Ok(()));
             }
             this.closing = Some(Linger::start());

@@ -2,13 +2,12 @@
 //! closes a connection, the caller may still be sending: the rest of a body after an early 413 or
 //! 503, or the rest of a head after a 431. Closing a socket with unread data makes the kernel send
 //! a reset, and a caller that writes its whole request before it reads (as many HTTP clients do)
-//! gets "connection reset" instead of the answer. So the answer goes out with a FIN first; then,
-//! if the caller's bytes are waiting to be read, what it still sends is read and thrown away until
-//! it closes its side, for at most [`LINGER_MAX`]. A connection closed between requests (idle, or
-//! by the drain) has nothing waiting and closes at once, so no drain waits on a linger.
-//!
-//! Not covered: a caller that pauses mid-body just when the connection closes. Its next bytes meet
-//! a closed socket; nginx instead waits up to 5 s for more before it closes.
+//! gets "connection reset" instead of the answer. So when hyper closes a connection after an
+//! answer, the answer goes out with a FIN first, and what the caller still sends is read and thrown
+//! away until it closes its side, for at most [`LINGER_MAX`]. A caller that has sent everything
+//! closes as soon as it has the answer, so the linger ends at once. The drain's close of a
+//! connection between requests does not linger (`conn.rs`): an idle pooled connection whose
+//! client does not watch it would otherwise hold the exit for the whole linger.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,12 +21,17 @@ use tokio::time::Sleep;
 pub(crate) const LINGER_MAX: Duration = Duration::from_secs(5);
 const READ_SIZE: usize = 16 * 1024;
 
-/// Whether the caller's bytes are waiting on a connection whose write side is shut: reads (and
-/// drops) what is there now.
-pub(crate) fn caller_still_sending<T: AsyncRead + Unpin>(io: &mut T, cx: &mut Context<'_>) -> bool {
+/// Whether the caller has already closed its side (or the socket failed), so there is nothing to
+/// linger for; reads (and drops) what is waiting now. The common case, answered without the
+/// linger's allocations.
+pub(crate) fn caller_closed<T: AsyncRead + Unpin>(io: &mut T, cx: &mut Context<'_>) -> bool {
     let mut scratch = [0u8; 4096];
     let mut buf = ReadBuf::new(&mut scratch);
-    matches!(Pin::new(io).poll_read(cx, &mut buf), Poll::Ready(Ok(()))) && !buf.filled().is_empty()
+    match Pin::new(io).poll_read(cx, &mut buf) {
+        Poll::Ready(Ok(())) => buf.filled().is_empty(),
+        Poll::Ready(Err(_)) => true,
+        Poll::Pending => false,
+    }
 }
 
 /// A connection whose write side is shut, draining its read side.

@@ -267,6 +267,7 @@ async fn connection(
         }
         if draining && !shut_down && activity.can_shut_down() {
             shut_down = true;
+            activity.closing_between_requests();
             connection.as_mut().graceful_shutdown();
         }
     }
