@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-use crate::linger::{self, Linger};
+use crate::linger::{self, Caller, Linger};
 use crate::telemetry::millis;
 
 const NONE: u64 = u64::MAX;
@@ -29,6 +29,8 @@ pub(crate) struct Activity {
     h2: AtomicBool,
     /// The drain is closing the connection between requests: nothing of the caller's is unread.
     closing_idle: AtomicBool,
+    /// The connection is lingering (`linger.rs`), which bounds its own time: the clocks stop.
+    lingering: AtomicBool,
 }
 
 /// Why a connection was closed by its clock.
@@ -47,6 +49,7 @@ impl Activity {
             active_requests: AtomicUsize::new(0),
             h2: AtomicBool::new(false),
             closing_idle: AtomicBool::new(false),
+            lingering: AtomicBool::new(false),
         })
     }
 
@@ -94,7 +97,9 @@ impl Activity {
 
     /// Whether a deadline has passed.
     pub(crate) fn expired(&self, header_read: Duration, idle: Duration) -> Option<Expired> {
-        if self.active_requests.load(Ordering::Acquire) > 0 {
+        if self.active_requests.load(Ordering::Acquire) > 0
+            || self.lingering.load(Ordering::Relaxed)
+        {
             return None;
         }
         let now = self.now_ms();
@@ -209,14 +214,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     /// time, and must not linger.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.tunnel || this.activity.closing_idle.load(Ordering::Relaxed) {
+        if this.tunnel {
             return Pin::new(&mut this.inner).poll_shutdown(cx);
         }
         if this.closing.is_none() {
             ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
-            if linger::caller_closed(&mut this.inner, cx) {
-                return Poll::Ready(Ok(()));
+            // Between requests (the drain's close), only a caller whose bytes are waiting gets a
+            // linger; after an answer, any caller that has not closed its side.
+            let between_requests = this.activity.closing_idle.load(Ordering::Relaxed);
+            match linger::probe(&mut this.inner, cx) {
+                Caller::Closed => return Poll::Ready(Ok(())),
+                Caller::Quiet if between_requests => return Poll::Ready(Ok(())),
+                Caller::Quiet | Caller::Sending => {}
             }
+            this.activity.lingering.store(true, Ordering::Relaxed);
             this.closing = Some(Linger::start());
         }
         if let Some(closing) = &mut this.closing {

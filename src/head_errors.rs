@@ -7,7 +7,8 @@
 //!
 //! Recognition is exact. hyper's answer is its status line, `connection: close`,
 //! `content-length: 0`, a `date` line and nothing else, written on its own as the connection's last
-//! bytes. No response of the handler has that shape: every one carries `x-request-id`.
+//! bytes. No response of the handler has that shape: every one carries `x-request-id`. Once a
+//! `101 Switching Protocols` has gone out, the socket carries a tunnel and nothing is rewritten.
 
 use std::io;
 use std::pin::Pin;
@@ -17,16 +18,19 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::MeshError;
 use crate::headers::MESH_MODE;
+use crate::linger::switches_protocols;
 
-/// hyper's status lines for the heads it refuses, and the error each stands for.
-const STATUS_LINES: [(&[u8], Refused); 3] = [
-    (b"HTTP/1.1 400 Bad Request\r\n", Refused::Malformed),
-    (b"HTTP/1.1 414 URI Too Long\r\n", Refused::TargetTooLong),
+/// hyper's status lines for the heads it refuses (after `HTTP/1.1 `, or `HTTP/1.0 ` on an HTTP/1.0
+/// connection), and the error each stands for.
+const STATUSES: [(&[u8], Refused); 3] = [
+    (b"400 Bad Request\r\n", Refused::Malformed),
+    (b"414 URI Too Long\r\n", Refused::TargetTooLong),
     (
-        b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+        b"431 Request Header Fields Too Large\r\n",
         Refused::TooLarge,
     ),
 ];
+const VERSIONS: [&[u8]; 2] = [b"HTTP/1.1 ", b"HTTP/1.0 "];
 const HYPER_HEADERS: &[u8] = b"connection: close\r\ncontent-length: 0\r\n";
 const DATE_NAME: &[u8] = b"date: ";
 /// An IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -49,20 +53,17 @@ pub(crate) struct Refusals {
 impl Refusals {
     /// The sidecar's answer in place of `written`, when `written` is one of hyper's own refusals.
     fn rewrite(&self, written: &[u8]) -> Option<Vec<u8>> {
-        let (status_line, refused) = STATUS_LINES
+        let version = VERSIONS.iter().find(|v| written.starts_with(v))?;
+        let (status, refused) = STATUSES
             .iter()
-            .find(|(line, _)| written.starts_with(line))?;
+            .find(|(status, _)| written[version.len()..].starts_with(status))?;
+        let status_line = &written[..version.len() + status.len()];
         let rest = written[status_line.len()..].strip_prefix(HYPER_HEADERS)?;
-        let (date, rest) = match rest.strip_prefix(DATE_NAME) {
-            Some(dated) if dated.get(DATE_LEN..DATE_LEN + 2) == Some(b"\r\n") => {
-                (Some(&dated[..DATE_LEN]), &dated[DATE_LEN + 2..])
-            }
-            Some(_) => return None,
-            None => (None, rest),
-        };
-        if rest != b"\r\n" {
+        let dated = rest.strip_prefix(DATE_NAME)?;
+        if dated.get(DATE_LEN..) != Some(b"\r\n\r\n") {
             return None;
         }
+        let date = &dated[..DATE_LEN];
         let error = match refused {
             Refused::Malformed => MeshError::MalformedHead,
             Refused::TargetTooLong => MeshError::UriTooLong,
@@ -92,9 +93,7 @@ impl Refusals {
             b"content-length",
             body.len().to_string().as_bytes(),
         );
-        if let Some(date) = date {
-            push_header(&mut answer, b"date", date);
-        }
+        push_header(&mut answer, b"date", date);
         answer.extend_from_slice(b"\r\n");
         answer.extend_from_slice(body.as_bytes());
         Some(answer)
@@ -114,6 +113,8 @@ pub(crate) struct HeadErrorIo<T> {
     refusals: Refusals,
     /// A rewritten answer, and how much of it has been written.
     pending: Option<(Vec<u8>, usize)>,
+    /// A `101` has gone out: the rest is a tunnel's, never rewritten.
+    tunnel: bool,
 }
 
 impl<T> HeadErrorIo<T> {
@@ -122,7 +123,19 @@ impl<T> HeadErrorIo<T> {
             inner,
             refusals,
             pending: None,
+            tunnel: false,
         }
+    }
+}
+
+impl<T> HeadErrorIo<T> {
+    /// The replacement for `written` if it is hyper's refusal; notes a `101` on the way.
+    fn rewrite(&mut self, written: &[u8]) -> Option<Vec<u8>> {
+        self.tunnel = self.tunnel || switches_protocols(written);
+        if self.tunnel {
+            return None;
+        }
+        self.refusals.rewrite(written)
     }
 }
 
@@ -177,7 +190,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadErrorIo<T> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         ready!(this.poll_pending(cx))?;
-        if let Some(answer) = this.refusals.rewrite(buf) {
+        if let Some(answer) = this.rewrite(buf) {
             return Poll::Ready(this.substitute(cx, answer, buf.len()));
         }
         Pin::new(&mut this.inner).poll_write(cx, buf)
@@ -191,10 +204,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadErrorIo<T> {
         let this = &mut *self;
         ready!(this.poll_pending(cx))?;
         let mut filled = bufs.iter().filter(|buf| !buf.is_empty());
-        if let (Some(only), None) = (filled.next(), filled.next())
-            && let Some(answer) = this.refusals.rewrite(only)
-        {
-            return Poll::Ready(this.substitute(cx, answer, only.len()));
+        match (filled.next(), filled.next()) {
+            (Some(only), None) => {
+                if let Some(answer) = this.rewrite(only) {
+                    return Poll::Ready(this.substitute(cx, answer, only.len()));
+                }
+            }
+            (Some(first), Some(_)) => this.tunnel = this.tunnel || switches_protocols(first),
+            (None, _) => {}
         }
         Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
@@ -258,15 +275,27 @@ mod tests {
     }
 
     #[test]
-    fn dev_mode_says_so_and_a_missing_date_is_fine() {
+    fn dev_mode_says_so_and_http_1_0_is_answered_alike() {
         let dev = Refusals {
             dev: true,
             ..REFUSALS
         };
-        let bare = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+        let bare = b"HTTP/1.0 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Fri, 27 Nov 2026 07:46:36 GMT\r\n\r\n";
         let (head, _) = split(&dev.rewrite(bare).unwrap());
+        assert!(head.starts_with("HTTP/1.0 400 Bad Request\r\n"), "{head}");
         assert!(head.contains("\r\nx-applink-mesh-mode: dev\r\n"), "{head}");
-        assert!(!head.contains("date:"));
+    }
+
+    #[test]
+    fn nothing_is_rewritten_in_a_tunnel() {
+        let mut io = HeadErrorIo::new((), REFUSALS);
+        let bare = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Fri, 27 Nov 2026 07:46:36 GMT\r\n\r\n";
+        assert!(io.rewrite(bare).is_some());
+        assert_eq!(
+            io.rewrite(b"HTTP/1.1 101 Switching Protocols\r\n\r\n"),
+            None
+        );
+        assert_eq!(io.rewrite(bare), None);
     }
 
     #[test]
@@ -279,6 +308,8 @@ mod tests {
             "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: short\r\n\r\n",
             "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
             "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n",
+            // hyper always dates its answer.
+            "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
             "",
         ] {
             assert_eq!(REFUSALS.rewrite(other.as_bytes()), None, "{other:?}");

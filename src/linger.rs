@@ -6,8 +6,9 @@
 //! answer, the answer goes out with a FIN first, and what the caller still sends is read and thrown
 //! away until it closes its side, for at most [`LINGER_MAX`]. A caller that has sent everything
 //! closes as soon as it has the answer, so the linger ends at once. The drain's close of a
-//! connection between requests does not linger (`conn.rs`): an idle pooled connection whose
-//! client does not watch it would otherwise hold the exit for the whole linger.
+//! connection between requests lingers only if the caller's bytes are already waiting (`conn.rs`):
+//! an idle pooled connection whose client does not watch it would otherwise hold the exit for the
+//! whole linger. A linger once started runs to its end, and the connection's clocks wait for it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,35 +16,52 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 /// The longest a closing connection keeps reading what its caller still sends.
 pub(crate) const LINGER_MAX: Duration = Duration::from_secs(5);
 const READ_SIZE: usize = 16 * 1024;
 
-/// Whether the caller has already closed its side (or the socket failed), so there is nothing to
-/// linger for; reads (and drops) what is waiting now. The common case, answered without the
-/// linger's allocations.
-pub(crate) fn caller_closed<T: AsyncRead + Unpin>(io: &mut T, cx: &mut Context<'_>) -> bool {
+/// What the caller's side of a connection whose write side is shut looks like right now.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// It closed its side, or the socket failed: nothing to linger for.
+    Closed,
+    /// Nothing waiting just now.
+    Quiet,
+    /// Its bytes were waiting (read and dropped).
+    Sending,
+}
+
+/// Reads (and drops) what is waiting now; the common case, a caller that already closed, is
+/// answered without the linger's allocations.
+pub(crate) fn probe<T: AsyncRead + Unpin>(io: &mut T, cx: &mut Context<'_>) -> Caller {
     let mut scratch = [0u8; 4096];
     let mut buf = ReadBuf::new(&mut scratch);
     match Pin::new(io).poll_read(cx, &mut buf) {
-        Poll::Ready(Ok(())) => buf.filled().is_empty(),
-        Poll::Ready(Err(_)) => true,
-        Poll::Pending => false,
+        Poll::Ready(Ok(())) if buf.filled().is_empty() => Caller::Closed,
+        Poll::Ready(Ok(())) => Caller::Sending,
+        Poll::Ready(Err(_)) => Caller::Closed,
+        Poll::Pending => Caller::Quiet,
     }
 }
 
 /// A connection whose write side is shut, draining its read side.
 pub(crate) struct Linger {
-    until: Pin<Box<Sleep>>,
+    /// Checked on every poll: a timer polled only after tokio's per-task budget ran out would
+    /// never be registered, so the timer alone could not end a linger against a fast sender.
+    deadline: Instant,
+    /// Wakes the task at the deadline when the caller sends nothing.
+    timer: Pin<Box<Sleep>>,
     scratch: Box<[u8]>,
 }
 
 impl Linger {
     pub(crate) fn start() -> Self {
+        let deadline = Instant::now() + LINGER_MAX;
         Linger {
-            until: Box::pin(tokio::time::sleep(LINGER_MAX)),
+            deadline,
+            timer: Box::pin(tokio::time::sleep_until(deadline)),
             scratch: vec![0; READ_SIZE].into_boxed_slice(),
         }
     }
@@ -55,7 +73,7 @@ impl Linger {
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         loop {
-            if self.until.is_elapsed() {
+            if Instant::now() >= self.deadline {
                 return Poll::Ready(());
             }
             let mut buf = ReadBuf::new(&mut self.scratch);
@@ -64,7 +82,7 @@ impl Linger {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 // Woken by more data, or by the deadline.
-                Poll::Pending => return self.until.as_mut().poll(cx),
+                Poll::Pending => return self.timer.as_mut().poll(cx),
             }
         }
     }

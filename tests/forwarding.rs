@@ -408,6 +408,43 @@ async fn a_request_arriving_during_the_drain_is_503_shutting_down() {
     shutdown.await.unwrap();
 }
 
+/// A caller still sending a large body when the drain answers it `shutting-down` gets that answer,
+/// not a reset: the close lingers, and the drain's own close of the (now idle) connection does not
+/// cut the linger short.
+#[tokio::test]
+async fn a_caller_still_sending_during_the_drain_gets_its_503() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
+    let body = vec![b'a'; 32 << 20];
+    let heads = format!(
+        "GET /slow?ms=600 HTTP/1.1\r\nhost: x\r\n\r\nPOST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(heads.as_bytes()).await.unwrap();
+    poll_until(|| !app.received().is_empty()).await;
+    let shutdown = tokio::spawn(mesh.running.shutdown());
+    stream
+        .write_all(&body)
+        .await
+        .expect("the sidecar closed the connection while the caller was still sending");
+    let mut responses = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut responses))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&responses);
+    let second = &text[text.find("\r\n\r\nok").expect(&text) + 6..];
+    assert!(second.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(
+        second.contains("x-applink-mesh-error: shutting-down"),
+        "{text}"
+    );
+    assert_eq!(app.received().len(), 1, "the upload never reached the app");
+    drop(stream);
+    shutdown.await.unwrap();
+}
+
 #[tokio::test]
 async fn the_end_of_the_drain_closes_websockets_and_idle_connections_to_the_app() {
     let app = FakeApp::start().await;
