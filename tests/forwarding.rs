@@ -445,6 +445,45 @@ async fn a_caller_still_sending_during_the_drain_gets_its_503() {
     shutdown.await.unwrap();
 }
 
+/// The connection's clocks wait for a linger: a head refused with 431 while it is still arriving,
+/// slowly, for longer than `headerRead`, still gets its answer.
+#[tokio::test]
+async fn a_slow_head_refused_midway_gets_its_431() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  limits:\n    headerBytes: 4KiB\n  timeouts:\n    headerRead: 300ms\n")
+        .start()
+        .await;
+    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
+    // Past hyper's buffer (twice headerBytes): refused at once, while the caller goes on.
+    let head = format!(
+        "GET / HTTP/1.1\r\nhost: x\r\nx-big: {}",
+        "a".repeat(9 * 1024)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // A slow caller: the rest of its head over 1.2 s, four times headerRead.
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream
+            .write_all(&[b'a'; 512])
+            .await
+            .expect("the sidecar closed the connection while the caller was still sending");
+    }
+    stream.write_all(b"\r\n\r\n").await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    assert!(
+        text.contains("x-applink-mesh-error: headers-too-large"),
+        "{text}"
+    );
+    assert!(app.received().is_empty());
+}
+
 #[tokio::test]
 async fn the_end_of_the_drain_closes_websockets_and_idle_connections_to_the_app() {
     let app = FakeApp::start().await;
