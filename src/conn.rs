@@ -27,7 +27,8 @@ pub(crate) struct Activity {
     first_byte_ms: AtomicU64,
     active_requests: AtomicUsize,
     h2: AtomicBool,
-    /// The drain is closing the connection between requests: nothing of the caller's is unread.
+    /// The drain is closing the connection between requests, when nothing of the caller's is
+    /// normally unread.
     closing_idle: AtomicBool,
     /// The connection is lingering (`linger.rs`), which bounds its own time: the clocks stop.
     lingering: AtomicBool,
@@ -90,7 +91,8 @@ impl Activity {
         self.h2.load(Ordering::Relaxed) || self.active_requests.load(Ordering::Acquire) == 0
     }
 
-    /// The drain shuts the connection down between requests, so its close need not linger.
+    /// The drain shuts the connection down between requests, so its close lingers only if the
+    /// caller's bytes are waiting.
     pub(crate) fn closing_between_requests(&self) {
         self.closing_idle.store(true, Ordering::Relaxed);
     }
@@ -130,7 +132,8 @@ impl Drop for ActiveRequest {
 }
 
 /// The connection's socket, telling [`Activity`] about every read and write, and lingering when
-/// hyper closes it after an answer (not when the drain closes it between requests, nor a tunnel).
+/// hyper closes it after an answer (after the drain's close between requests only if the caller is
+/// sending; never for a tunnel).
 pub(crate) struct ActivityIo<T> {
     inner: T,
     activity: Arc<Activity>,
