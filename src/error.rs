@@ -221,7 +221,8 @@ impl MeshError {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if matches!(self, MeshError::MethodNotAllowed) {
-            // RFC 9110 §15.5.6: a 405 says what is allowed; every method but CONNECT is forwarded.
+            // RFC 9110 (HTTP Semantics), section 15.5.6: a 405 says what is allowed; every method
+            // but CONNECT is forwarded.
             headers.insert(
                 header::ALLOW,
                 HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),

@@ -58,9 +58,10 @@ pub(crate) fn remove_applink_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), plus `Proxy-Connection` that old clients still send
-/// and `HTTP2-Settings`, which only means something with an h2c upgrade (RFC 7540 §3.2), never
-/// forwarded: an app that upgrades loosely must not be talked into HTTP/2 past the sidecar.
+/// Hop-by-hop headers (RFC 9110, HTTP Semantics, section 7.6.1), plus `Proxy-Connection` that old
+/// clients still send and `HTTP2-Settings`, which only means something with an h2c upgrade
+/// (RFC 7540, HTTP/2, section 3.2), never forwarded: an app that upgrades loosely must not be
+/// talked into HTTP/2 past the sidecar.
 const HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     header::TE,
