@@ -273,20 +273,12 @@ async fn data_action_target_body_over_the_limit_is_413() {
 async fn an_early_refusal_reaches_a_caller_still_sending() {
     let (app, _api, mesh) =
         common::production_with("mesh:\n  limits:\n    dataActionTargetBody: 1KiB\n").await;
+    // raw_request writes the whole request, then reads.
     let body = vec![b'a'; 32 << 20];
-    let head = format!(
-        "POST /dat?orgId=00D&apiName=A HTTP/1.1\r\nhost: x\r\nx-signature: sig\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(mesh.addr).await.unwrap();
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream
-        .write_all(&body)
+    let head = "POST /dat?orgId=00D&apiName=A HTTP/1.1\r\nhost: x\r\nx-signature: sig";
+    raw_request(mesh.addr, head, &body)
         .await
-        .expect("the sidecar closed the connection while the caller was still sending");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    parse_response(&response).assert_mesh_error(413, "payload-too-large");
+        .assert_mesh_error(413, "payload-too-large");
     assert!(app.received().is_empty());
 }
 
