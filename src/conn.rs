@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
+use crate::head_errors::HeadErrorIo;
 use crate::linger::{self, Caller, Linger};
 use crate::telemetry::millis;
 
@@ -135,28 +136,18 @@ impl Drop for ActiveRequest {
 /// hyper closes it after an answer (after the drain's close between requests only if the caller is
 /// sending; never for a tunnel).
 pub(crate) struct ActivityIo<T> {
-    inner: T,
+    inner: HeadErrorIo<T>,
     activity: Arc<Activity>,
-    /// A `101 Switching Protocols` has been written: the socket now carries a tunnel.
-    tunnel: bool,
     /// The write side is shut and the read side draining.
     closing: Option<Linger>,
 }
 
 impl<T> ActivityIo<T> {
-    pub(crate) fn new(inner: T, activity: Arc<Activity>) -> Self {
+    pub(crate) fn new(inner: HeadErrorIo<T>, activity: Arc<Activity>) -> Self {
         ActivityIo {
             inner,
             activity,
-            tunnel: false,
             closing: None,
-        }
-    }
-
-    fn wrote(&mut self, first: &[u8], n: usize) {
-        if n > 0 {
-            self.activity.on_write();
-            self.tunnel = self.tunnel || linger::switches_protocols(first);
         }
     }
 }
@@ -187,7 +178,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
-            self.wrote(buf, n);
+            if n > 0 {
+                self.activity.on_write();
+            }
         }
         polled
     }
@@ -199,8 +192,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = polled {
-            let first = bufs.iter().find(|buf| !buf.is_empty());
-            self.wrote(first.map_or(&[][..], |buf| &buf[..]), n);
+            if n > 0 {
+                self.activity.on_write();
+            }
         }
         polled
     }
@@ -217,7 +211,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     /// time, and must not linger.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.tunnel {
+        if this.inner.in_tunnel() {
             return Pin::new(&mut this.inner).poll_shutdown(cx);
         }
         if this.closing.is_none() {

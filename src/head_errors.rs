@@ -18,7 +18,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::MeshError;
 use crate::headers::MESH_MODE;
-use crate::linger::switches_protocols;
 
 /// hyper's status lines for the heads it refuses (after `HTTP/1.1 `, or `HTTP/1.0 ` on an HTTP/1.0
 /// connection), and the error each stands for.
@@ -107,6 +106,12 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Whether `written`, the start of a write, is the head of a `101 Switching Protocols`: from then
+/// on the connection is a tunnel.
+fn switches_protocols(written: &[u8]) -> bool {
+    written.starts_with(b"HTTP/1.1 101 ")
+}
+
 /// The connection's socket, with hyper's bare refusals replaced by the sidecar's JSON ones.
 pub(crate) struct HeadErrorIo<T> {
     inner: T,
@@ -126,9 +131,12 @@ impl<T> HeadErrorIo<T> {
             tunnel: false,
         }
     }
-}
 
-impl<T> HeadErrorIo<T> {
+    /// Whether a `101 Switching Protocols` has gone out: the socket now carries a tunnel.
+    pub(crate) fn in_tunnel(&self) -> bool {
+        self.tunnel
+    }
+
     /// The replacement for `written` if it is hyper's refusal; notes a `101` on the way.
     fn rewrite(&mut self, written: &[u8]) -> Option<Vec<u8>> {
         self.tunnel = self.tunnel || switches_protocols(written);

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 /// The longest a closing connection keeps reading what its caller still sends.
-pub(crate) const LINGER_MAX: Duration = Duration::from_secs(5);
+const LINGER_MAX: Duration = Duration::from_secs(5);
 const READ_SIZE: usize = 16 * 1024;
 
 /// What the caller's side of a connection whose write side is shut looks like right now.
@@ -48,20 +48,17 @@ pub(crate) fn probe<T: AsyncRead + Unpin>(io: &mut T, cx: &mut Context<'_>) -> C
 
 /// A connection whose write side is shut, draining its read side.
 pub(crate) struct Linger {
-    /// Checked on every poll: a timer polled only after tokio's per-task budget ran out would
+    /// Wakes the task at the deadline when the caller sends nothing. Its deadline is also
+    /// checked on every poll: a timer polled only after tokio's per-task budget ran out would
     /// never be registered, so the timer alone could not end a linger against a fast sender.
-    deadline: Instant,
-    /// Wakes the task at the deadline when the caller sends nothing.
     timer: Pin<Box<Sleep>>,
     scratch: Box<[u8]>,
 }
 
 impl Linger {
     pub(crate) fn start() -> Self {
-        let deadline = Instant::now() + LINGER_MAX;
         Linger {
-            deadline,
-            timer: Box::pin(tokio::time::sleep_until(deadline)),
+            timer: Box::pin(tokio::time::sleep(LINGER_MAX)),
             scratch: vec![0; READ_SIZE].into_boxed_slice(),
         }
     }
@@ -73,7 +70,7 @@ impl Linger {
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         loop {
-            if Instant::now() >= self.deadline {
+            if Instant::now() >= self.timer.deadline() {
                 return Poll::Ready(());
             }
             let mut buf = ReadBuf::new(&mut self.scratch);
@@ -86,10 +83,4 @@ impl Linger {
             }
         }
     }
-}
-
-/// Whether `written`, the start of a write, is the head of a `101 Switching Protocols`: from then
-/// on the connection is a tunnel, whose shutdown must not read (and lose) the caller's bytes.
-pub(crate) fn switches_protocols(written: &[u8]) -> bool {
-    written.starts_with(b"HTTP/1.1 101 ")
 }
