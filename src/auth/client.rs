@@ -162,11 +162,12 @@ impl ApiClient {
             AuthRequest::Salesforce { .. } => &attachment.salesforce_uri,
             AuthRequest::DataActionTarget { .. } => &attachment.data_action_target_uri,
         };
+        let deadline = tokio::time::Instant::now() + self.deadline;
         let call = Call {
             uri,
             authorization: &attachment.authorization,
             request_id,
-            deadline: tokio::time::Instant::now() + self.deadline,
+            deadline,
         };
         let call = async {
             // Waiting for a slot counts against the deadline, like the call itself.
@@ -197,7 +198,7 @@ impl ApiClient {
             attachment.note(&outcome);
             outcome
         };
-        tokio::time::timeout(self.deadline, call)
+        tokio::time::timeout_at(deadline, call)
             .await
             .unwrap_or_else(|_| Err(self.timed_out()))
     }
