@@ -28,13 +28,18 @@ enum State {
     Gone,
 }
 
+/// Whether something accepts a TCP connection at `authority` (`host:port`) within `within`.
+pub(crate) async fn accepts(authority: &str, within: Duration) -> bool {
+    tokio::time::timeout(within, TcpStream::connect(authority))
+        .await
+        .is_ok_and(|connected| connected.is_ok())
+}
+
 pub(crate) struct BootGate {
     state: watch::Sender<State>,
     /// `state == Ready`, readable without a lock: the question every request asks.
     ready: AtomicBool,
     deadline: Instant,
-    /// `host:port` the app is expected on, for messages.
-    authority: String,
 }
 
 impl BootGate {
@@ -45,16 +50,12 @@ impl BootGate {
             state,
             ready: AtomicBool::new(false),
             deadline: Instant::now() + app_boot,
-            authority: authority.clone(),
         });
         let weak = Arc::downgrade(&gate);
         tokio::spawn(async move {
             loop {
-                let connect = TcpStream::connect(authority.as_str());
                 // Bounded, so a host that drops packets cannot stall the probe for minutes.
-                let connected = tokio::time::timeout(PROBE_TIMEOUT, connect)
-                    .await
-                    .is_ok_and(|connected| connected.is_ok());
+                let connected = accepts(&authority, PROBE_TIMEOUT).await;
                 let Some(gate) = weak.upgrade() else { return };
                 if connected {
                     gate.mark_ready();
@@ -128,9 +129,7 @@ impl BootGate {
             Some(State::Gone) => Err(MeshError::AppUnavailable),
             // A request that arrives after `timeouts.appBoot` is not told "still starting": the
             // app never listened. (One that waited until then was waiting for a booting app.)
-            Some(State::Booting) | None if now >= self.deadline => {
-                Err(MeshError::AppNeverListened(self.authority.clone()))
-            }
+            Some(State::Booting) | None if now >= self.deadline => Err(MeshError::AppNeverListened),
             Some(State::Booting) | None => Err(MeshError::AppBooting),
         }
     }

@@ -61,10 +61,7 @@ impl BootWatch {
 
     /// Whether the app accepts a connection right now (within a second).
     async fn answers(&self) -> bool {
-        let connect = tokio::net::TcpStream::connect(self.authority.as_str());
-        tokio::time::timeout(Duration::from_secs(1), connect)
-            .await
-            .is_ok_and(|connected| connected.is_ok())
+        crate::boot::accepts(&self.authority, Duration::from_secs(1)).await
     }
 
     async fn warn(&self, waited: Duration) {

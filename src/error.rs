@@ -53,8 +53,8 @@ pub(crate) enum MeshError {
     AuthTimeout,
     AppUnavailable,
     AppTimeout,
-    /// `timeouts.appBoot` passed and nothing ever accepted a connection at this `host:port`.
-    AppNeverListened(String),
+    /// `timeouts.appBoot` passed and nothing ever accepted a connection where the app should listen.
+    AppNeverListened,
     /// The app answered 101 to a request that did not ask to upgrade.
     AppSwitchedProtocols,
     AppBooting,
@@ -83,7 +83,7 @@ impl MeshError {
             UriTooLong => StatusCode::URI_TOO_LONG,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Forbidden | UnknownAddon => StatusCode::FORBIDDEN,
-            AuthError | AppUnavailable | AppNeverListened(_) | AppSwitchedProtocols => {
+            AuthError | AppUnavailable | AppNeverListened | AppSwitchedProtocols => {
                 StatusCode::BAD_GATEWAY
             }
             AuthUnavailable | AppBooting | ShuttingDown | Overloaded | BodiesOverloaded => {
@@ -116,7 +116,7 @@ impl MeshError {
             AuthError => "auth-error",
             AuthUnavailable => "auth-unavailable",
             AuthTimeout => "auth-timeout",
-            AppUnavailable | AppNeverListened(_) => "app-unavailable",
+            AppUnavailable | AppNeverListened => "app-unavailable",
             AppTimeout => "app-timeout",
             AppSwitchedProtocols => "app-protocol-error",
             AppBooting => "app-booting",
@@ -171,7 +171,7 @@ impl MeshError {
             AuthUnavailable => "Heroku AppLink authentication is unavailable; retry later".into(),
             AuthTimeout => "Heroku AppLink authentication timed out".into(),
             AppUnavailable => "the app is not accepting connections".into(),
-            AppNeverListened(_) => {
+            AppNeverListened => {
                 "the app never started listening on APP_PORT within timeouts.appBoot".into()
             }
             AppTimeout => "the app did not answer in time".into(),
@@ -272,7 +272,7 @@ mod tests {
             (AuthUnavailable, 503, "auth-unavailable"),
             (AuthTimeout, 504, "auth-timeout"),
             (AppUnavailable, 502, "app-unavailable"),
-            (AppNeverListened("x".into()), 502, "app-unavailable"),
+            (AppNeverListened, 502, "app-unavailable"),
             (AppTimeout, 504, "app-timeout"),
             (AppSwitchedProtocols, 502, "app-protocol-error"),
             (AppBooting, 503, "app-booting"),
