@@ -110,7 +110,7 @@ impl Life {
             on_dyno: config.dyno.is_some(),
             drain: config.timeouts.drain,
             source: config.dyno.clone().or_else(|| config.app_name.clone()),
-            dashboard: config.is_dev() && config.dashboard_requests > 0,
+            dashboard: config.dashboard().is_some(),
         }
     }
 }

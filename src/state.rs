@@ -59,8 +59,9 @@ impl Mesh {
                     .min(Semaphore::MAX_PERMITS),
             )),
             shutdown: Shutdown::new(),
-            dashboard: (config.is_dev() && config.dashboard_requests > 0)
-                .then(|| Arc::new(Dashboard::new(config.dashboard_requests))),
+            dashboard: config
+                .dashboard()
+                .map(|kept| Arc::new(Dashboard::new(kept))),
             config,
         })
     }

@@ -203,6 +203,11 @@ impl Config {
     pub(crate) fn is_dev(&self) -> bool {
         matches!(self.mode, Mode::Dev)
     }
+
+    /// How many requests the dev dashboard keeps, when there is one (dev mode, not turned off).
+    pub(crate) fn dashboard(&self) -> Option<usize> {
+        (self.is_dev() && self.dashboard_requests > 0).then_some(self.dashboard_requests)
+    }
 }
 
 /// Loopback hosts: `localhost`, 127.0.0.0/8 and `::1`.

@@ -13,10 +13,10 @@ use crate::telemetry::RequestLog;
 /// The most of a body the dashboard keeps.
 pub(crate) const PREVIEW_BYTES: usize = 4096;
 
-/// Adds the start of `data` to a body's preview: up to [`PREVIEW_BYTES`], and a few bytes more so
-/// the preview can tell a body that went on from one that ended there.
+/// Adds the start of `data` to a body's preview, up to [`PREVIEW_BYTES`] (whether the body went on
+/// is told by its byte count).
 pub(crate) fn keep_preview(kept: &mut Vec<u8>, data: &[u8]) {
-    let room = (PREVIEW_BYTES + 4).saturating_sub(kept.len());
+    let room = PREVIEW_BYTES.saturating_sub(kept.len());
     kept.extend_from_slice(&data[..data.len().min(room)]);
 }
 
@@ -121,7 +121,7 @@ impl Capture {
             dashboard,
             time_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                .map_or(0, crate::telemetry::millis),
             request_headers: redact::headers(arrived),
             forwarded: false,
             client_context: None,
