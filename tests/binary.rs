@@ -210,17 +210,19 @@ fn port_in_use_exits_1() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("already in use"));
 }
 
-/// The binary in production mode against an HTTPS fake API whose CA comes from `SSL_CERT_FILE`.
-fn behind_tls_api(app: &FakeApp, api: &FakeApi, extra: &[(&str, &str)]) -> SidecarProcess {
+/// The binary in production mode against a fake API; an HTTPS one's CA comes from `SSL_CERT_FILE`.
+/// `extra` is set last, so it can replace any of these.
+fn behind_api(app: &FakeApp, api: &FakeApi, extra: &[(&str, &str)]) -> SidecarProcess {
     let app_port = app.port().to_string();
     let url = api.url();
-    let ca = api.ca_file.clone().unwrap();
     let mut env = vec![
         ("APP_PORT", app_port.as_str()),
         ("HEROKU_APPLINK_API_URL", url.as_str()),
         ("HEROKU_APPLINK_TOKEN", TOKEN),
-        ("SSL_CERT_FILE", ca.to_str().unwrap()),
     ];
+    if let Some(ca) = &api.ca_file {
+        env.push(("SSL_CERT_FILE", ca.to_str().unwrap()));
+    }
     env.extend_from_slice(extra);
     SidecarProcess::spawn(&env, &["--port", "0"])
 }
@@ -229,7 +231,7 @@ fn behind_tls_api(app: &FakeApp, api: &FakeApi, extra: &[(&str, &str)]) -> Sidec
 async fn authenticates_over_https_with_a_test_ca_and_exits_cleanly_on_sigterm() {
     let app = FakeApp::start().await;
     let api = FakeApi::start_tls().await;
-    let mut mesh = behind_tls_api(&app, &api, &[]);
+    let mut mesh = behind_api(&app, &api, &[]);
     let addr = mesh.wait_listening();
     let reply = send(addr, "GET", "/secure", &salesforce::headers(), "").await;
     assert_eq!(reply.status, 200, "{}\n{}", reply.text(), mesh.output());
@@ -247,17 +249,7 @@ async fn https_api_with_an_untrusted_certificate_is_503() {
     let app = FakeApp::start().await;
     let api = FakeApi::start_tls().await;
     let other_ca = FakeApi::start_tls().await.ca_file.unwrap();
-    let app_port = app.port().to_string();
-    let url = api.url();
-    let mut mesh = SidecarProcess::spawn(
-        &[
-            ("APP_PORT", &app_port),
-            ("HEROKU_APPLINK_API_URL", &url),
-            ("HEROKU_APPLINK_TOKEN", TOKEN),
-            ("SSL_CERT_FILE", other_ca.to_str().unwrap()),
-        ],
-        &["--port", "0"],
-    );
+    let mut mesh = behind_api(&app, &api, &[("SSL_CERT_FILE", other_ca.to_str().unwrap())]);
     let addr = mesh.wait_listening();
     send(addr, "GET", "/", &salesforce::headers(), "")
         .await
@@ -270,7 +262,7 @@ async fn https_api_with_an_untrusted_certificate_is_503() {
 async fn a_ca_certificate_served_as_the_apis_own_is_named() {
     let app = FakeApp::start().await;
     let api = FakeApi::start_tls_with_a_ca_as_server().await;
-    let mut mesh = behind_tls_api(&app, &api, &[]);
+    let mut mesh = behind_api(&app, &api, &[]);
     let addr = mesh.wait_listening();
     send(addr, "GET", "/", &salesforce::headers(), "")
         .await
@@ -285,16 +277,7 @@ async fn refusals_in_a_row_name_the_token_once() {
     let app = FakeApp::start().await;
     let api = FakeApi::start().await;
     api.always(Answer::status(401));
-    let app_port = app.port().to_string();
-    let url = api.url();
-    let mut mesh = SidecarProcess::spawn(
-        &[
-            ("APP_PORT", &app_port),
-            ("HEROKU_APPLINK_API_URL", &url),
-            ("HEROKU_APPLINK_TOKEN", TOKEN),
-        ],
-        &["--port", "0"],
-    );
+    let mut mesh = behind_api(&app, &api, &[]);
     let addr = mesh.wait_listening();
     let warning = "HEROKU_APPLINK_TOKEN may be wrong or stale";
     for _ in 0..4 {
@@ -363,7 +346,7 @@ async fn dev_mode_forwards_with_decoded_context_and_says_so() {
 async fn no_secret_reaches_the_logs_even_at_trace() {
     let app = FakeApp::start().await;
     let api = FakeApi::start_tls().await;
-    let mut mesh = behind_tls_api(&app, &api, &[("HEROKU_APPLINK_SERVICE_MESH_LOG", "trace")]);
+    let mut mesh = behind_api(&app, &api, &[("HEROKU_APPLINK_SERVICE_MESH_LOG", "trace")]);
     let addr = mesh.wait_listening();
     let query = "secretquery=qv-8c1d";
     let good = salesforce::headers();

@@ -344,6 +344,16 @@ async fn poll_until(condition: impl Fn() -> bool) {
     }
 }
 
+/// Reads what the sidecar sends until it closes the connection.
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut data = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut data))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&data).into_owned()
+}
+
 /// Reads one response with a `content-length` body from a kept-alive connection.
 async fn read_response(stream: &mut TcpStream) -> String {
     let mut data = Vec::new();
@@ -387,12 +397,7 @@ async fn a_request_arriving_during_the_drain_is_503_shutting_down() {
         .unwrap();
     poll_until(|| !app.received().is_empty()).await;
     let shutdown = tokio::spawn(mesh.running.shutdown());
-    let mut responses = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut responses))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&responses);
+    let text = read_to_close(&mut stream).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let second = &text[text.find("\r\n\r\nok").unwrap() + 6..];
     assert!(second.starts_with("HTTP/1.1 503"), "{text}");
@@ -428,12 +433,7 @@ async fn a_caller_still_sending_during_the_drain_gets_its_503() {
         .write_all(&body)
         .await
         .expect("the sidecar closed the connection while the caller was still sending");
-    let mut responses = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut responses))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&responses);
+    let text = read_to_close(&mut stream).await;
     let second = &text[text.find("\r\n\r\nok").expect(&text) + 6..];
     assert!(second.starts_with("HTTP/1.1 503"), "{text}");
     assert!(
@@ -470,12 +470,7 @@ async fn a_slow_head_refused_midway_gets_its_431() {
             .expect("the sidecar closed the connection while the caller was still sending");
     }
     stream.write_all(b"\r\n\r\n").await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&response);
+    let text = read_to_close(&mut stream).await;
     assert!(text.starts_with("HTTP/1.1 431"), "{text}");
     assert!(
         text.contains("x-applink-mesh-error: headers-too-large"),
