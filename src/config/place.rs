@@ -1,28 +1,7 @@
 //! Where in the YAML file a key is written, for messages: its line, and the place a misplaced
 //! key belongs.
 
-/// Every key the file may hold, for pointing a misplaced one at its place.
-pub(super) const KEYS: [&str; 19] = [
-    "app.port",
-    "app.host",
-    "mesh.authentication.bypassRoutes",
-    "mesh.authentication.verifyClientContext",
-    "mesh.authentication.cache.maxTtl",
-    "mesh.authentication.cache.maxEntries",
-    "mesh.healthcheck.enable",
-    "mesh.healthcheck.route",
-    "mesh.timeouts.headerRead",
-    "mesh.timeouts.idle",
-    "mesh.timeouts.auth",
-    "mesh.timeouts.appResponse",
-    "mesh.timeouts.appBoot",
-    "mesh.timeouts.drain",
-    "mesh.timeouts.appPoolIdle",
-    "mesh.limits.dataActionTargetBody",
-    "mesh.limits.bufferedBodies",
-    "mesh.limits.headerBytes",
-    "mesh.limits.maxInFlightRequests",
-];
+use super::file_values::KEYS;
 
 /// The line (from 1) where the dotted `key` is written, block style; for a key written inside a
 /// flow mapping (`healthcheck: { enable: x }`), the line of its deepest parent found.
@@ -65,8 +44,8 @@ pub(super) fn with_place_of_misplaced_key(why: String) -> String {
     };
     let places: Vec<&str> = KEYS
         .iter()
+        .map(|(key, _)| *key)
         .filter(|key| key.rsplit('.').next() == Some(name))
-        .copied()
         .collect();
     if places.is_empty() {
         return why;
