@@ -54,8 +54,12 @@ impl Dashboard {
             ring.push_front(record.clone());
             ring.truncate(self.capacity);
         }
+        let mut streams = lock(&self.streams);
+        if streams.is_empty() {
+            return;
+        }
         let event = stream::event(&record);
-        lock(&self.streams).retain(|stream| stream.try_send(event.clone()).is_ok());
+        streams.retain(|stream| stream.try_send(event.clone()).is_ok());
     }
 
     /// The kept requests, newest first.
