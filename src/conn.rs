@@ -6,7 +6,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -26,8 +26,13 @@ pub(crate) struct Activity {
     last_io_ms: AtomicU64,
     /// When the first byte of a request still being read arrived; `NONE` between requests.
     first_byte_ms: AtomicU64,
-    active_requests: AtomicUsize,
+    /// Requests handed to the service, and responses the service is done with (their bodies
+    /// ended or dropped): the difference is what is in flight.
+    requests_started: AtomicU64,
+    responses_done: AtomicU64,
     h2: AtomicBool,
+    /// A `101 Switching Protocols` was answered: the socket carries a tunnel from then on.
+    upgraded: AtomicBool,
     /// The drain is closing the connection between requests, when nothing of the caller's is
     /// normally unread.
     closing_idle: AtomicBool,
@@ -48,8 +53,10 @@ impl Activity {
             opened: Instant::now(),
             last_io_ms: AtomicU64::new(0),
             first_byte_ms: AtomicU64::new(NONE),
-            active_requests: AtomicUsize::new(0),
+            requests_started: AtomicU64::new(0),
+            responses_done: AtomicU64::new(0),
             h2: AtomicBool::new(false),
+            upgraded: AtomicBool::new(false),
             closing_idle: AtomicBool::new(false),
             lingering: AtomicBool::new(false),
         })
@@ -65,7 +72,7 @@ impl Activity {
         if bytes.starts_with(H2_PREFACE) {
             self.h2.store(true, Ordering::Relaxed);
         }
-        if self.active_requests.load(Ordering::Acquire) == 0 {
+        if self.in_flight() == 0 {
             let _ =
                 self.first_byte_ms
                     .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed);
@@ -79,17 +86,48 @@ impl Activity {
     /// A request's headers have been read: its deadline is met. Dropping the returned guard marks
     /// it done.
     pub(crate) fn request_started(self: &Arc<Self>) -> ActiveRequest {
-        self.active_requests.fetch_add(1, Ordering::AcqRel);
+        self.requests_started.fetch_add(1, Ordering::AcqRel);
         self.first_byte_ms.store(NONE, Ordering::Release);
         ActiveRequest {
             activity: self.clone(),
         }
     }
 
+    /// Requests whose responses are not done yet.
+    fn in_flight(&self) -> u64 {
+        // Done first: a response cannot be done before its request started, so this never
+        // counts below zero.
+        let done = self.responses_done.load(Ordering::Acquire);
+        self.requests_started
+            .load(Ordering::Acquire)
+            .saturating_sub(done)
+    }
+
+    /// How many requests have been handed to the service.
+    pub(crate) fn requests_started(&self) -> u64 {
+        self.requests_started.load(Ordering::Acquire)
+    }
+
+    /// How many responses the service is done with: hyper holds all their bytes (written, or in
+    /// its write buffer until the next flush).
+    pub(crate) fn responses_done(&self) -> u64 {
+        self.responses_done.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection speaks HTTP/2.
+    pub(crate) fn is_h2(&self) -> bool {
+        self.h2.load(Ordering::Relaxed)
+    }
+
+    /// Whether a `101 Switching Protocols` was answered: the socket now carries a tunnel.
+    pub(crate) fn is_upgraded(&self) -> bool {
+        self.upgraded.load(Ordering::Acquire)
+    }
+
     /// Whether a graceful shutdown would not cut an HTTP/1.1 request short: nothing in flight, or
     /// HTTP/2, where in-flight streams finish after GOAWAY.
     pub(crate) fn can_shut_down(&self) -> bool {
-        self.h2.load(Ordering::Relaxed) || self.active_requests.load(Ordering::Acquire) == 0
+        self.is_h2() || self.in_flight() == 0
     }
 
     /// The drain shuts the connection down between requests, so its close lingers only if the
@@ -100,9 +138,7 @@ impl Activity {
 
     /// Whether a deadline has passed.
     pub(crate) fn expired(&self, header_read: Duration, idle: Duration) -> Option<Expired> {
-        if self.active_requests.load(Ordering::Acquire) > 0
-            || self.lingering.load(Ordering::Relaxed)
-        {
+        if self.in_flight() > 0 || self.lingering.load(Ordering::Relaxed) {
             return None;
         }
         let now = self.now_ms();
@@ -122,13 +158,21 @@ pub(crate) struct ActiveRequest {
     activity: Arc<Activity>,
 }
 
+impl ActiveRequest {
+    /// The response switches protocols: from then on the connection is a tunnel, whose bytes
+    /// are the app's and the caller's alone.
+    pub(crate) fn switching_protocols(&self) {
+        self.activity.upgraded.store(true, Ordering::Release);
+    }
+}
+
 impl Drop for ActiveRequest {
     fn drop(&mut self) {
         let activity = &self.activity;
         activity
             .last_io_ms
             .store(activity.now_ms(), Ordering::Relaxed);
-        activity.active_requests.fetch_sub(1, Ordering::AcqRel);
+        activity.responses_done.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -211,7 +255,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     /// time, and must not linger.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.inner.in_tunnel() {
+        if this.activity.is_upgraded() {
             return Pin::new(&mut this.inner).poll_shutdown(cx);
         }
         if this.closing.is_none() {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use http::{HeaderValue, Method, Request, Response, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -32,7 +32,7 @@ pub(crate) struct Caller {
 
 /// What a request holds until its response is done.
 pub(crate) struct Held {
-    _active: ActiveRequest,
+    active: ActiveRequest,
     /// Its in-flight slot, once it has one.
     slot: Option<OwnedSemaphorePermit>,
     /// Its buffered body's share of the memory budget, if it has one.
@@ -54,7 +54,7 @@ pub(crate) async fn handle(
         log.capture_for(Capture::start(dashboard.clone(), request.headers()));
     }
     let mut held = Held {
-        _active: active,
+        active,
         slot: None,
         buffered: None,
     };
@@ -74,6 +74,9 @@ pub(crate) async fn handle(
         }
     };
     let (mut parts, body) = response.into_parts();
+    if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+        held.active.switching_protocols();
+    }
     if mesh.config.is_dev() {
         parts
             .headers

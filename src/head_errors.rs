@@ -5,17 +5,29 @@
 //! place of those answers (docs/behaviour.md §10), so every answer the sidecar makes carries a
 //! reason and a request id.
 //!
-//! Recognition is exact. hyper's answer is its status line, `connection: close`,
-//! `content-length: 0`, a `date` line and nothing else, written on its own as the connection's last
-//! bytes. No response of the handler has that shape: every one carries `x-request-id`. Once a
-//! `101 Switching Protocols` has gone out, the socket carries a tunnel and nothing is rewritten.
+//! Only hyper's refusal is ever rewritten, never a byte of a response to a request that was read
+//! (an app's body may look exactly like hyper's refusal). Two conditions must both hold:
+//! - **Between responses.** hyper writes its refusal only when no response is being written. The
+//!   connection's [`Activity`] counts the requests handed to the service and the responses it is
+//!   done with; hyper hands every byte it holds to this socket before it flushes it, so once a
+//!   flush completes, every response done before that flush is on the wire. A write may be
+//!   rewritten only when every request started has its response done and flushed in this way.
+//!   Never on an HTTP/2 connection, and never once a `101 Switching Protocols` has been answered
+//!   (the socket then carries a tunnel).
+//! - **Exactly hyper's shape.** The write is hyper's status line, `connection: close`,
+//!   `content-length: 0`, a `date` line and nothing else, written on its own.
+//!
+//! A refusal that does not meet both (hyper's 400 for a pipelined request whose predecessor's last
+//! bytes are still being flushed) goes out as hyper wrote it: unrewritten, never a mangled response.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::conn::Activity;
 use crate::error::MeshError;
 use crate::headers::MESH_MODE;
 
@@ -106,41 +118,41 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Whether `written`, the start of a write, is the head of a `101 Switching Protocols`: from then
-/// on the connection is a tunnel.
-fn switches_protocols(written: &[u8]) -> bool {
-    written.starts_with(b"HTTP/1.1 101 ")
-}
-
 /// The connection's socket, with hyper's bare refusals replaced by the sidecar's JSON ones.
 pub(crate) struct HeadErrorIo<T> {
     inner: T,
     refusals: Refusals,
+    activity: Arc<Activity>,
+    /// How many responses are known to be on the wire: those done before the last completed
+    /// flush.
+    responses_flushed: u64,
     /// A rewritten answer, and how much of it has been written.
     pending: Option<(Vec<u8>, usize)>,
-    /// A `101` has gone out: the rest is a tunnel's, never rewritten.
-    tunnel: bool,
 }
 
 impl<T> HeadErrorIo<T> {
-    pub(crate) fn new(inner: T, refusals: Refusals) -> Self {
+    pub(crate) fn new(inner: T, refusals: Refusals, activity: Arc<Activity>) -> Self {
         HeadErrorIo {
             inner,
             refusals,
+            activity,
+            responses_flushed: 0,
             pending: None,
-            tunnel: false,
         }
     }
 
-    /// Whether a `101 Switching Protocols` has gone out: the socket now carries a tunnel.
-    pub(crate) fn in_tunnel(&self) -> bool {
-        self.tunnel
+    /// Whether what is written now can only be hyper's own: no response is owed or unflushed,
+    /// and the connection is HTTP/1 and no tunnel.
+    fn between_responses(&self) -> bool {
+        let activity = &self.activity;
+        !activity.is_h2()
+            && !activity.is_upgraded()
+            && activity.requests_started() == self.responses_flushed
     }
 
-    /// The replacement for `written` if it is hyper's refusal; notes a `101` on the way.
-    fn rewrite(&mut self, written: &[u8]) -> Option<Vec<u8>> {
-        self.tunnel = self.tunnel || switches_protocols(written);
-        if self.tunnel {
+    /// The replacement for `written` if it is hyper's refusal.
+    fn rewrite(&self, written: &[u8]) -> Option<Vec<u8>> {
+        if !self.between_responses() {
             return None;
         }
         self.refusals.rewrite(written)
@@ -211,15 +223,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadErrorIo<T> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         ready!(this.poll_pending(cx))?;
+        // hyper writes its refusal as one buffer.
         let mut filled = bufs.iter().filter(|buf| !buf.is_empty());
-        match (filled.next(), filled.next()) {
-            (Some(only), None) => {
-                if let Some(answer) = this.rewrite(only) {
-                    return Poll::Ready(this.substitute(cx, answer, only.len()));
-                }
-            }
-            (Some(first), Some(_)) => this.tunnel = this.tunnel || switches_protocols(first),
-            (None, _) => {}
+        if let (Some(only), None) = (filled.next(), filled.next())
+            && let Some(answer) = this.rewrite(only)
+        {
+            return Poll::Ready(this.substitute(cx, answer, only.len()));
         }
         Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
@@ -228,9 +237,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadErrorIo<T> {
         self.inner.is_write_vectored()
     }
 
+    /// hyper flushes only once it has written everything it holds: every response done before
+    /// this call is on the wire when it completes.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let done = self.activity.responses_done();
         ready!(self.poll_pending(cx))?;
-        Pin::new(&mut self.inner).poll_flush(cx)
+        ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+        self.responses_flushed = done;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -294,16 +308,44 @@ mod tests {
         assert!(head.contains("\r\nx-applink-mesh-mode: dev\r\n"), "{head}");
     }
 
+    const BARE: &[u8] = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Fri, 27 Nov 2026 07:46:36 GMT\r\n\r\n";
+
+    fn flush(io: &mut HeadErrorIo<tokio::io::Sink>) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let flushed = Pin::new(io).poll_flush(&mut cx);
+        assert!(matches!(flushed, Poll::Ready(Ok(()))));
+    }
+
+    #[test]
+    fn only_between_responses_is_anything_rewritten() {
+        let activity = Activity::new();
+        let mut io = HeadErrorIo::new(tokio::io::sink(), REFUSALS, activity.clone());
+        assert!(io.rewrite(BARE).is_some(), "before any request");
+        let request = activity.request_started();
+        assert_eq!(io.rewrite(BARE), None, "while a response is owed");
+        flush(&mut io);
+        assert_eq!(
+            io.rewrite(BARE),
+            None,
+            "flushed, but the response is not done"
+        );
+        drop(request);
+        assert_eq!(
+            io.rewrite(BARE),
+            None,
+            "done, but its last bytes may be unflushed"
+        );
+        flush(&mut io);
+        assert!(io.rewrite(BARE).is_some(), "done and flushed");
+    }
+
     #[test]
     fn nothing_is_rewritten_in_a_tunnel() {
-        let mut io = HeadErrorIo::new((), REFUSALS);
-        let bare = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Fri, 27 Nov 2026 07:46:36 GMT\r\n\r\n";
-        assert!(io.rewrite(bare).is_some());
-        assert_eq!(
-            io.rewrite(b"HTTP/1.1 101 Switching Protocols\r\n\r\n"),
-            None
-        );
-        assert_eq!(io.rewrite(bare), None);
+        let activity = Activity::new();
+        let mut io = HeadErrorIo::new(tokio::io::sink(), REFUSALS, activity.clone());
+        activity.request_started().switching_protocols();
+        flush(&mut io);
+        assert_eq!(io.rewrite(BARE), None);
     }
 
     #[test]

@@ -226,7 +226,7 @@ async fn connection(
         dev: mesh.config.is_dev(),
     };
     let io = TokioIo::new(ActivityIo::new(
-        HeadErrorIo::new(stream, refusals),
+        HeadErrorIo::new(stream, refusals, activity.clone()),
         activity.clone(),
     ));
     let service = {
