@@ -115,7 +115,8 @@ fn filter_trailer_frame(frame: Frame<Bytes>) -> Frame<Bytes> {
 }
 
 /// The response the caller receives: hop-by-hop headers removed (or, for a switch of protocols,
-/// the two upgraded connections joined), the request id, and the caller's protocol version.
+/// the two upgraded connections joined), the app's `x-applink-mesh-*` removed, the request id,
+/// and the caller's protocol version.
 fn rewrite_response(
     mesh: &Mesh,
     mut response: Response<Incoming>,
@@ -137,11 +138,23 @@ fn rewrite_response(
     } else {
         headers::strip_hop_by_hop(response.headers_mut(), false);
     }
+    headers::remove_mesh_headers(response.headers_mut());
     if let Ok(id) = HeaderValue::from_str(&log.request_id) {
         response.headers_mut().insert(REQUEST_ID, id);
     }
     // The caller talks to the sidecar: answer in its protocol version, not the app's (an
     // HTTP/1.0 app must not turn the response into HTTP/1.0).
     *response.version_mut() = sent.version;
-    Ok(response.map(|b| b.boxed_unsync()))
+    Ok(response.map(|b| b.map_frame(filter_response_trailers).boxed_unsync()))
+}
+
+/// The app's response trailers may not speak for the sidecar either.
+fn filter_response_trailers(frame: Frame<Bytes>) -> Frame<Bytes> {
+    match frame.into_trailers() {
+        Ok(mut trailers) => {
+            headers::remove_mesh_headers(&mut trailers);
+            Frame::trailers(trailers)
+        }
+        Err(frame) => frame,
+    }
 }

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{FakeApi, Sidecar};
+use common::{FakeApi, FakeApp, Sidecar, send};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -328,4 +328,40 @@ async fn a_bad_head_after_a_response_still_gets_the_json_refusal() {
     );
     let json: serde_json::Value = serde_json::from_slice(&refusal.body).unwrap();
     assert!(json["requestId"].is_string(), "{json}");
+}
+
+/// The sidecar's own response headers (`x-applink-mesh-*`) are the sidecar's: an app cannot make
+/// its answer look like the sidecar's refusal, or claim dev mode in production.
+#[tokio::test]
+async fn the_apps_x_applink_mesh_headers_never_reach_the_caller() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let production = sidecar(app.port(), &api).await;
+    let reply = send(production.addr, "GET", "/public/impostor", &[], "").await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(reply.text(), r#"{"error":"app's own"}"#);
+    for name in [
+        "x-applink-mesh-error",
+        "x-applink-mesh-mode",
+        "x-applink-mesh-anything",
+    ] {
+        assert!(
+            !reply.headers.contains_key(name),
+            "{name}: {:?}",
+            reply.headers
+        );
+    }
+    // Other headers of the app's are its own business.
+    assert_eq!(reply.headers["x-applink-org-id"], "00Dapp");
+
+    let dev = Sidecar::dev(app.port()).start().await;
+    let reply = send(dev.addr, "GET", "/impostor", &[], "").await;
+    assert_eq!(reply.status, 503);
+    assert!(!reply.headers.contains_key("x-applink-mesh-error"));
+    let modes: Vec<_> = reply
+        .headers
+        .get_all("x-applink-mesh-mode")
+        .iter()
+        .collect();
+    assert_eq!(modes, ["dev"], "the sidecar's one value");
 }

@@ -11,6 +11,8 @@ pub(crate) const MESH_ERROR: &str = "x-applink-mesh-error";
 pub(crate) const MESH_MODE: &str = "x-applink-mesh-mode";
 /// Prefix of the decoded context headers the sidecar adds; never accepted from a caller.
 pub(crate) const APPLINK_PREFIX: &str = "x-applink-";
+/// Prefix of the sidecar's own response headers; never passed on from the app.
+pub(crate) const MESH_PREFIX: &str = "x-applink-mesh-";
 
 /// Headers that may appear at most once (docs/behaviour.md §4.3).
 pub(crate) const SINGLE_VALUED: [&str; 4] =
@@ -48,9 +50,23 @@ pub(crate) fn remove_underscore_spellings(headers: &mut HeaderMap) {
 
 /// Removes every inbound `x-applink-*` header: only the sidecar sets those.
 pub(crate) fn remove_applink_headers(headers: &mut HeaderMap) {
+    remove_prefixed(headers, APPLINK_PREFIX);
+}
+
+/// Removes the app's `x-applink-mesh-*` response headers (or trailers): those say what the
+/// sidecar did, and only the sidecar says it.
+pub(crate) fn remove_mesh_headers(headers: &mut HeaderMap) {
+    remove_prefixed(headers, MESH_PREFIX);
+}
+
+fn remove_prefixed(headers: &mut HeaderMap, prefix: &str) {
+    // The common case, nothing to remove, allocates nothing.
+    if !headers.keys().any(|name| name.as_str().starts_with(prefix)) {
+        return;
+    }
     let names: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(APPLINK_PREFIX))
+        .filter(|name| name.as_str().starts_with(prefix))
         .cloned()
         .collect();
     for name in names {
@@ -145,6 +161,20 @@ mod tests {
             );
         }
         headers
+    }
+
+    #[test]
+    fn the_apps_mesh_headers_are_removed_and_nothing_else() {
+        let mut headers = map(&[
+            ("x-applink-mesh-error", "forbidden"),
+            ("x-applink-mesh-mode", "dev"),
+            ("x-applink-org-id", "00D"),
+            ("x-app", "1"),
+        ]);
+        remove_mesh_headers(&mut headers);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["x-app", "x-applink-org-id"]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! - `/slow?ms=N`: waits N ms before answering;
 //! - `/sha256`: answers the sha256 (hex) and length of the body, streamed;
 //! - `/ws`: a WebSocket echo server;
+//! - `/impostor` (or any path ending so): 503 with the sidecar's own response headers (`x-applink-mesh-*`) set by the app;
 //! - anything else: 200 `ok` with `x-app: fake`.
 
 use std::convert::Infallible;
@@ -170,6 +171,18 @@ async fn answer(
                 .header("upgrade", "websocket")
                 .header("sec-websocket-accept", accept)
                 .body(Full::new(Bytes::new()))
+                .unwrap();
+            Ok(response)
+        }
+        impostor if impostor.ends_with("/impostor") => {
+            record(Bytes::new(), &request);
+            let response = Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .header("x-applink-mesh-error", "auth-unavailable")
+                .header("x-applink-mesh-mode", "dev")
+                .header("x-applink-mesh-anything", "x")
+                .header("x-applink-org-id", "00Dapp")
+                .body(Full::new(Bytes::from_static(b"{\"error\":\"app's own\"}")))
                 .unwrap();
             Ok(response)
         }
