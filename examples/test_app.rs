@@ -6,12 +6,16 @@
 //! - `--term-exit-code C`: on SIGTERM or SIGINT, stop accepting, finish in-flight requests, exit C;
 //! - `--ignore-term`: ignore SIGTERM and SIGINT (an app that will not stop);
 //! - `--listen-port N`: listen on N instead of `$APP_PORT` (an app that reads the wrong variable);
+//! - `--workers N`: serve at most N connections at once, each for one request, answered with
+//!   `connection: close` (a pre-fork server with N sync workers): the rest wait in the listen
+//!   queue, and are reset when the app stops listening;
 //! - `--grandchild`: start `sleep 600` and leave it running;
 //! - `--orphan`: once listening, leave an orphan (`sleep 0.3` whose parent shell has exited) and
 //!   report whether whoever adopted it (PID 1) reaped it: `orphan reaped` or `orphan left a zombie`.
 //!
-//! Routes: `/env` answers `PORT=<PORT> APP_PORT=<APP_PORT>`; `/slow?ms=N` answers after N ms;
-//! anything else answers `ok`. Lines starting `test-app:` on stdout say what it did.
+//! Routes: `/env` answers `PORT=<PORT> APP_PORT=<APP_PORT>`; `/slow?ms=N` answers after N ms
+//! (saying `request /slow` when it starts and `answered /slow` when it answers); anything else
+//! answers `ok`. Lines starting `test-app:` on stdout say what it did.
 
 // An example: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
@@ -27,8 +31,9 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 #[derive(Default)]
 struct Options {
@@ -38,6 +43,7 @@ struct Options {
     term_exit_code: i32,
     ignore_term: bool,
     listen_port: Option<u16>,
+    workers: Option<usize>,
     grandchild: bool,
     orphan: bool,
 }
@@ -58,6 +64,7 @@ fn options() -> Options {
             "--listen-port" => {
                 options.listen_port = Some(value().parse().expect("a port"));
             }
+            "--workers" => options.workers = Some(value().parse().expect("a number of workers")),
             "--grandchild" => options.grandchild = true,
             "--orphan" => options.orphan = true,
             other => panic!("unknown option {other}"),
@@ -93,12 +100,27 @@ async fn answer(
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1000);
             tokio::time::sleep(Duration::from_millis(ms)).await;
+            say("answered /slow");
             "slow ok".to_string()
         }
         _ => "ok".to_string(),
     };
     in_flight.fetch_sub(1, Ordering::SeqCst);
     Ok(Response::new(Full::new(Bytes::from(body))))
+}
+
+/// Accepts a connection once a worker is free.
+async fn accept(
+    listener: &TcpListener,
+    workers: &Arc<Semaphore>,
+) -> std::io::Result<(TcpStream, OwnedSemaphorePermit)> {
+    let worker = workers
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
+    let (stream, _) = listener.accept().await?;
+    Ok((stream, worker))
 }
 
 /// Leaves an orphan and reports whether it was reaped after it exited.
@@ -162,14 +184,21 @@ async fn main() {
         tokio::spawn(watch_an_orphan());
     }
     let in_flight = Arc::new(AtomicUsize::new(0));
+    let workers = Arc::new(Semaphore::new(
+        options.workers.unwrap_or(Semaphore::MAX_PERMITS),
+    ));
+    let keep_alive = options.workers.is_none();
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+            accepted = accept(&listener, &workers) => {
+                let Ok((stream, worker)) = accepted else { continue };
                 let in_flight = in_flight.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request| answer(request, in_flight.clone()));
-                    let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+                    let mut builder = auto::Builder::new(TokioExecutor::new());
+                    builder.http1().keep_alive(keep_alive);
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    drop(worker);
                 });
             }
             _ = term.recv() => {

@@ -43,7 +43,10 @@ pub(crate) async fn forward(
     // upgraded connection has none.
     let deadline = (!sent.upgrade).then(|| mesh.app_deadline(log));
     let started = Instant::now();
-    let result = mesh.app.send(request, deadline, &log.inbound).await;
+    let result = mesh
+        .app
+        .send(request, deadline, &log.inbound, &mesh.shutdown)
+        .await;
     log.app = Some(started.elapsed());
     let response = result?;
     mesh.gate.mark_ready();

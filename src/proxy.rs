@@ -16,8 +16,13 @@ use tokio::time::Instant;
 use crate::body::MeshBody;
 use crate::config::AppTarget;
 use crate::error::MeshError;
-use crate::shutdown::{Phase, reached};
+use crate::shutdown::{Phase, Shutdown, reached};
 use crate::telemetry::Inbound;
+
+/// How long a failed request to the app waits for the drain to begin before it is called an
+/// outage. On a dyno Heroku sends SIGTERM to every process at once, and the app may stop listening
+/// a moment before the sidecar has acted on its own signal; its failures then are the shutdown's.
+const SIGNAL_SKEW: Duration = Duration::from_millis(500);
 
 pub(crate) struct AppClient {
     /// `None` once the drain has ended: dropping the client closes its idle pooled connections.
@@ -52,12 +57,15 @@ impl AppClient {
     }
 
     /// Sends `request` (headers already rewritten) to the app; its response headers must arrive
-    /// before `deadline` (none for an upgrade).
+    /// before `deadline` (none for an upgrade). A failure during the drain is `ShuttingDown`: the
+    /// app is stopping too (on a dyno, Heroku signals it at once), and a retry belongs on another
+    /// dyno.
     pub(crate) async fn send(
         &self,
         mut request: Request<MeshBody>,
         deadline: Option<Instant>,
         inbound: &Inbound,
+        shutdown: &Shutdown,
     ) -> Result<Response<Incoming>, MeshError> {
         self.address_to_app(&mut request)?;
         // A request whose time is up (a slow authentication, a long boot wait) never reaches the
@@ -78,16 +86,22 @@ impl AppClient {
                 .map_err(|_| MeshError::AppTimeout)?,
             None => sent.await,
         };
-        result.map_err(|e| {
-            if inbound.broken.load(Ordering::Relaxed) {
-                // The caller's body failed (bad chunked framing, or the caller went away): not an
-                // outage of the app.
-                tracing::debug!(error = %e, "the request body could not be read");
-                return MeshError::BadRequestBody;
-            }
-            tracing::warn!(error = %e, connect = e.is_connect(), "request to the app failed");
-            MeshError::AppUnavailable
-        })
+        let e = match result {
+            Ok(response) => return Ok(response),
+            Err(e) => e,
+        };
+        if inbound.broken.load(Ordering::Relaxed) {
+            // The caller's body failed (bad chunked framing, or the caller went away): not an
+            // outage of the app.
+            tracing::debug!(error = %e, "the request body could not be read");
+            return Err(MeshError::BadRequestBody);
+        }
+        if shutdown.draining_within(SIGNAL_SKEW).await {
+            tracing::debug!(error = %e, connect = e.is_connect(), "request to the app failed during the drain: the app is stopping");
+            return Err(MeshError::ShuttingDown);
+        }
+        tracing::warn!(error = %e, connect = e.is_connect(), "request to the app failed");
+        Err(MeshError::AppUnavailable)
     }
 
     /// Points the request at the app over HTTP/1.1, keeping its path and query and the caller's

@@ -146,7 +146,7 @@ async fn until_the_end(
         signal = signals.next() => {
             let deadline = Instant::now() + life.drain;
             let plan = Plan { running, app, on_dyno: life.on_dyno, deadline };
-            plan.shut_down(signal, signals).await
+            plan.shut_down(signal, signals, life.drain).await
         }
         () = watch.never_listened(&running) => {
             stop_app(running, app.as_ref(), life.drain).await;
@@ -231,11 +231,16 @@ struct Plan {
     deadline: Instant,
 }
 
+/// The least time a signalled app gets to exit before it is killed, even when the sidecar's own
+/// drain used up `timeouts.drain` (never more than `timeouts.drain` itself).
+const APP_GRACE: Duration = Duration::from_secs(2);
+
 impl Plan {
-    /// Stops accepting, drains, forwards the signal to the app's group (not SIGTERM on a dyno,
-    /// where Heroku already sent it to every process), and waits for the app until the deadline,
-    /// then kills its group. Further signals do not cut this short.
-    async fn shut_down(self, signal: Signal, signals: &mut Signals) -> i32 {
+    /// Stops accepting and drains: the requests the sidecar accepted finish while the app still
+    /// serves. Only then is the signal passed on to the app's group (not SIGTERM on a dyno, where
+    /// Heroku already sent it to every process), and the app waited for until the deadline, then
+    /// its group killed. Further signals do not cut this short.
+    async fn shut_down(self, signal: Signal, signals: &mut Signals, drain: Duration) -> i32 {
         let Plan {
             running,
             app,
@@ -243,45 +248,50 @@ impl Plan {
             deadline,
         } = self;
         tracing::info!(signal = %signal, "shutting down: no new connections, draining in-flight requests");
-        if let Some(app) = &app {
-            forward_signal(app, signal, on_dyno);
+        let already_signalled = signal == Signal::SIGTERM && on_dyno;
+        if already_signalled && app.is_some() {
+            tracing::info!(
+                "not forwarding SIGTERM to the app: on a dyno, Heroku sent it to every process"
+            );
         }
+        // The drain, while the app keeps serving (or, on a dyno, drains itself).
         let drained = running.shutdown();
-        let app_done = async {
-            match &app {
-                Some(app) => {
-                    let exit = app.exited_by(deadline).await;
-                    tracing::info!(exit = %exit, "the app exited");
-                    app.signal_group(Signal::SIGKILL);
-                    exit.exit_code()
-                }
-                None => 0,
-            }
-        };
-        tokio::pin!(drained, app_done);
-        let (mut drain_done, mut code) = (false, None);
-        while !(drain_done && code.is_some()) {
+        tokio::pin!(drained);
+        let mut exit = None;
+        loop {
             tokio::select! {
-                _ = &mut drained, if !drain_done => drain_done = true,
-                exit = &mut app_done, if code.is_none() => code = Some(exit),
+                () = &mut drained => break,
+                code = exited(&app), if exit.is_none() => exit = Some(code),
                 again = signals.next() => {
                     tracing::info!(signal = %again, "already shutting down; the drain continues");
                 }
             }
         }
-        code.unwrap_or(0)
-    }
-}
-
-/// Passes the signal on to the app's group, except SIGTERM on a dyno, where Heroku already sent it
-/// to every process (a second one makes some servers skip their own drain).
-fn forward_signal(app: &App, signal: Signal, on_dyno: bool) {
-    if signal == Signal::SIGTERM && on_dyno {
-        tracing::info!(
-            "not forwarding SIGTERM to the app: on a dyno, Heroku sent it to every process"
-        );
-    } else {
-        tracing::info!(signal = %signal, pid = app.pid(), "forwarding the signal to the app's process group");
-        app.signal_group(signal);
+        let Some(app) = &app else {
+            return 0;
+        };
+        let exit = match exit {
+            Some(exit) => exit,
+            None => {
+                if !already_signalled {
+                    tracing::info!(signal = %signal, pid = app.pid(), "drained; forwarding the signal to the app's process group");
+                    app.signal_group(signal);
+                }
+                let by = deadline.max(Instant::now() + APP_GRACE.min(drain));
+                let exited = app.exited_by(by);
+                tokio::pin!(exited);
+                loop {
+                    tokio::select! {
+                        exit = &mut exited => break exit,
+                        again = signals.next() => {
+                            tracing::info!(signal = %again, "already shutting down; waiting for the app");
+                        }
+                    }
+                }
+            }
+        };
+        tracing::info!(exit = %exit, "the app exited");
+        app.signal_group(Signal::SIGKILL);
+        exit.exit_code()
     }
 }

@@ -31,6 +31,14 @@ impl Shutdown {
         *self.phase.borrow() >= Phase::Draining
     }
 
+    /// Whether the drain has started, or starts within `grace`.
+    pub(crate) async fn draining_within(&self, grace: std::time::Duration) -> bool {
+        let mut phase = self.watch();
+        tokio::time::timeout(grace, reached(&mut phase, Phase::Draining))
+            .await
+            .is_ok()
+    }
+
     /// Moves on to `phase`; never back.
     pub(crate) fn advance(&self, phase: Phase) {
         self.phase.send_if_modified(|current| {

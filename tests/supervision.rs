@@ -163,7 +163,7 @@ async fn a_second_sigterm_does_not_cut_the_drain_short() {
     let slow = tokio::spawn(send(addr, "GET", "/slow?ms=2000", &[], ""));
     wait_until_in_flight(&mut mesh, "/slow").await;
     mesh.signal(Signal::SIGTERM);
-    mesh.wait_for_output("test-app: got SIGTERM");
+    mesh.wait_for_output("draining: no longer accepting");
     mesh.signal(Signal::SIGTERM);
     mesh.wait_for_output("already shutting down");
     let reply = slow.await.unwrap();

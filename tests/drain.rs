@@ -1,0 +1,236 @@
+//! No request the sidecar accepted is lost on SIGTERM (docs/behaviour.md §7, §11). The app is the
+//! test app with a few sync workers: the sidecar's other connections to it wait in its listen
+//! queue, and are reset the moment it stops listening.
+//!
+//! - Without `DYNO` the sidecar controls the order: it finishes what it accepted, and only then
+//!   signals the app. Every request gets the app's answer.
+//! - On a dyno, Heroku signals every process at once, so the app stops listening while requests
+//!   are still queued for it; those get 503 `shutting-down` with `Retry-After` (the router's retry
+//!   goes to another dyno), never 502.
+
+// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{SidecarProcess, test_app};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+const REQUESTS: usize = 200;
+const WORKERS: &str = "16";
+const SLOW: &str = "/slow?ms=300";
+
+/// What one request got: an HTTP answer, or a transport error.
+#[derive(Debug)]
+enum Outcome {
+    Answered {
+        status: u16,
+        reason: String,
+        retry_after: bool,
+        body: String,
+    },
+    Failed(#[expect(dead_code, reason = "shown through Debug when a test fails")] String),
+}
+
+async fn get(addr: SocketAddr, target: &str) -> Outcome {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let uri = format!("http://{addr}{target}").parse().unwrap();
+    let response = match tokio::time::timeout(Duration::from_secs(60), client.get(uri)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => return Outcome::Failed(e.to_string()),
+        Err(_) => return Outcome::Failed("no answer within 60 s".into()),
+    };
+    let (parts, body) = response.into_parts();
+    let body = match body.collect().await {
+        Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+        Err(e) => return Outcome::Failed(format!("body: {e}")),
+    };
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    Outcome::Answered {
+        status: parts.status.as_u16(),
+        reason: header("x-applink-mesh-error").unwrap_or_default(),
+        retry_after: header("retry-after").is_some(),
+        body,
+    }
+}
+
+/// Open TCP connections to `127.0.0.1:port`, from the connecting side (/proc/net/tcp).
+fn connections_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let remote = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // `01` is ESTABLISHED.
+            fields.get(2) == Some(&remote.as_str()) && fields.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+/// Sends [`REQUESTS`] requests at once and polls until every one has been forwarded: each is at
+/// a worker, answered, or on a connection of the sidecar's waiting in the app's listen queue.
+async fn all_forwarded(
+    mesh: &mut SidecarProcess,
+    addr: SocketAddr,
+    app_port: u16,
+) -> Vec<tokio::task::JoinHandle<Outcome>> {
+    let requests: Vec<_> = (0..REQUESTS)
+        .map(|_| tokio::spawn(get(addr, SLOW)))
+        .collect();
+    let started = Instant::now();
+    loop {
+        let answered = mesh.output().matches("test-app: answered /slow").count();
+        let open = connections_to(app_port);
+        if open + answered >= REQUESTS {
+            return requests;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{open} connections to the app and {answered} answers after 30 s:\n{}",
+            mesh.output()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn outcomes(requests: Vec<tokio::task::JoinHandle<Outcome>>) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for request in requests {
+        outcomes.push(request.await.unwrap());
+    }
+    outcomes
+}
+
+fn is_app_answer(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Answered { status: 200, body, .. } if body == "slow ok")
+}
+
+#[tokio::test]
+async fn without_a_dyno_every_accepted_request_completes_before_the_app_is_signalled() {
+    let app_port = common::free_port();
+    let port = app_port.to_string();
+    let app = test_app::command();
+    let mut mesh = SidecarProcess::spawn(
+        &[("APP_PORT", &port), ("PATH", "/usr/bin:/bin")],
+        &[
+            "--dev",
+            "--port",
+            "0",
+            "--",
+            &app,
+            "--workers",
+            WORKERS,
+            "--term-exit-code",
+            "0",
+        ],
+    );
+    let addr = mesh.wait_listening();
+    mesh.wait_for_output("test-app: listening");
+    let requests = all_forwarded(&mut mesh, addr, app_port).await;
+    mesh.signal(Signal::SIGTERM);
+    let outcomes = outcomes(requests).await;
+    assert_eq!(mesh.wait().code(), Some(0), "{}", mesh.output());
+    let lost: Vec<&Outcome> = outcomes.iter().filter(|o| !is_app_answer(o)).collect();
+    eprintln!(
+        "SIGTERM with {REQUESTS} requests in flight: {} answered by the app, {} not",
+        REQUESTS - lost.len(),
+        lost.len()
+    );
+    assert!(lost.is_empty(), "{lost:?}");
+    // The app heard the signal only once its last request was answered.
+    let output = mesh.output();
+    let signalled = output.find("test-app: got SIGTERM").unwrap();
+    assert_eq!(
+        output[signalled..]
+            .matches("test-app: answered /slow")
+            .count(),
+        0,
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn on_a_dyno_a_request_the_app_can_no_longer_take_gets_shutting_down() {
+    let app_port = common::free_port();
+    let port = app_port.to_string();
+    let app = test_app::command();
+    let yaml = common::sidecar::temp_file(
+        "drain.yaml",
+        "mesh:\n  authentication:\n    bypassRoutes: [\"/slow\"]\n",
+    );
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", &port),
+            ("PATH", "/usr/bin:/bin"),
+            ("DYNO", "web.1"),
+            // Never called: the route is bypassed.
+            ("HEROKU_APPLINK_API_URL", "http://127.0.0.1:9/addons/x"),
+            ("HEROKU_APPLINK_TOKEN", "t"),
+            (
+                "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+                "true",
+            ),
+        ],
+        &[
+            "--port",
+            "0",
+            "--config",
+            yaml.to_str().unwrap(),
+            "--",
+            &app,
+            "--workers",
+            WORKERS,
+            "--term-exit-code",
+            "0",
+        ],
+    );
+    let addr = mesh.wait_listening();
+    let app_group = Pid::from_raw(mesh.app_pid());
+    mesh.wait_for_output("test-app: listening");
+    let requests = all_forwarded(&mut mesh, addr, app_port).await;
+    // As Heroku does: every process of the dyno at once.
+    killpg(app_group, Signal::SIGTERM).unwrap();
+    mesh.signal(Signal::SIGTERM);
+    let outcomes = outcomes(requests).await;
+    assert_eq!(mesh.wait().code(), Some(0), "{}", mesh.output());
+    let answered = outcomes.iter().filter(|o| is_app_answer(o)).count();
+    let shutting_down = outcomes
+        .iter()
+        .filter(|o| {
+            matches!(o, Outcome::Answered { status: 503, reason, retry_after: true, .. }
+                if reason == "shutting-down")
+        })
+        .count();
+    eprintln!(
+        "SIGTERM to every process with {REQUESTS} requests in flight: {answered} answered by \
+         the app, {shutting_down} × 503 shutting-down"
+    );
+    let other: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| {
+            !is_app_answer(o)
+                && !matches!(o, Outcome::Answered { status: 503, reason, retry_after: true, .. }
+                    if reason == "shutting-down")
+        })
+        .collect();
+    assert!(other.is_empty(), "{other:?}");
+    assert!(
+        shutting_down > 0,
+        "the app stopped listening with requests queued, yet none was refused"
+    );
+}
