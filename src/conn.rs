@@ -1,5 +1,7 @@
 //! One inbound connection's clock: the header-read deadline counts from a request's first byte to
-//! its last header byte, and an idle keep-alive connection lives `timeouts.idle`. (hyper's own
+//! its last header byte, an idle keep-alive connection lives `timeouts.idle`, and a response that
+//! cannot be written to the caller for `timeouts.send` (a caller that stopped reading) ends the
+//! connection, and with it the request to the app. (hyper's own
 //! header timeout starts as soon as it waits for a request, which would close idle keep-alive
 //! connections after `headerRead`, so it is off and this module keeps time instead.)
 
@@ -24,6 +26,9 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 pub(crate) struct Activity {
     opened: Instant,
     last_io_ms: AtomicU64,
+    /// When a write to the caller last found the socket full with nothing written since; `NONE`
+    /// while writes go through.
+    write_blocked_ms: AtomicU64,
     /// When the first byte of a request still being read arrived; `NONE` between requests.
     first_byte_ms: AtomicU64,
     /// Requests handed to the service, and responses the service is done with (their bodies
@@ -45,6 +50,24 @@ pub(crate) struct Activity {
 pub(crate) enum Expired {
     HeaderRead,
     Idle,
+    /// The caller read nothing of a response for `timeouts.send`.
+    Send,
+}
+
+/// The connection's deadlines (`mesh.timeouts`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadlines {
+    pub(crate) header_read: Duration,
+    pub(crate) idle: Duration,
+    pub(crate) send: Duration,
+}
+
+impl Deadlines {
+    /// How often to look at the clocks: a quarter of the shortest, kept between 25 ms and 1 s.
+    pub(crate) fn tick(&self) -> Duration {
+        (self.header_read.min(self.idle).min(self.send) / 4)
+            .clamp(Duration::from_millis(25), Duration::from_secs(1))
+    }
 }
 
 impl Activity {
@@ -52,6 +75,7 @@ impl Activity {
         Arc::new(Activity {
             opened: Instant::now(),
             last_io_ms: AtomicU64::new(0),
+            write_blocked_ms: AtomicU64::new(NONE),
             first_byte_ms: AtomicU64::new(NONE),
             requests_started: AtomicU64::new(0),
             responses_done: AtomicU64::new(0),
@@ -81,6 +105,24 @@ impl Activity {
 
     fn on_write(&self) {
         self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.write_blocked_ms.store(NONE, Ordering::Relaxed);
+    }
+
+    /// A write found the caller's socket full: the send clock starts, unless it runs already.
+    fn on_write_blocked(&self) {
+        let now = self.now_ms();
+        let _ =
+            self.write_blocked_ms
+                .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// What a write to the caller's socket came to.
+    fn on_write_polled(&self, polled: &Poll<io::Result<usize>>) {
+        match polled {
+            Poll::Ready(Ok(n)) if *n > 0 => self.on_write(),
+            Poll::Pending => self.on_write_blocked(),
+            Poll::Ready(_) => {}
+        }
     }
 
     /// A request's headers have been read: its deadline is met. Dropping the returned guard marks
@@ -137,11 +179,20 @@ impl Activity {
     }
 
     /// Whether a deadline has passed.
-    pub(crate) fn expired(&self, header_read: Duration, idle: Duration) -> Option<Expired> {
-        if self.in_flight() > 0 || self.lingering.load(Ordering::Relaxed) {
+    pub(crate) fn expired(&self, deadlines: &Deadlines) -> Option<Expired> {
+        if self.lingering.load(Ordering::Relaxed) {
             return None;
         }
         let now = self.now_ms();
+        // The send clock runs whatever is in flight: it is a response that is stuck.
+        let blocked = self.write_blocked_ms.load(Ordering::Relaxed);
+        if blocked != NONE && now.saturating_sub(blocked) > millis(deadlines.send) {
+            return Some(Expired::Send);
+        }
+        if self.in_flight() > 0 {
+            return None;
+        }
+        let (header_read, idle) = (deadlines.header_read, deadlines.idle);
         let h2 = self.h2.load(Ordering::Relaxed);
         let first_byte = self.first_byte_ms.load(Ordering::Acquire);
         if !h2 && first_byte != NONE {
@@ -221,11 +272,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled {
-            if n > 0 {
-                self.activity.on_write();
-            }
-        }
+        self.activity.on_write_polled(&polled);
         polled
     }
 
@@ -235,11 +282,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = polled {
-            if n > 0 {
-                self.activity.on_write();
-            }
-        }
+        self.activity.on_write_polled(&polled);
         polled
     }
 
@@ -248,7 +291,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        if polled.is_pending() {
+            self.activity.on_write_blocked();
+        }
+        polled
     }
 
     /// hyper shuts a connection it is done with; a tunnel is shut by the tunnel, one direction at a

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
-use crate::conn::{Activity, ActivityIo};
+use crate::conn::{Activity, ActivityIo, Deadlines, Expired};
 use crate::handler::{self, Caller};
 use crate::head_errors::{HeadErrorIo, Refusals};
 use crate::shutdown::{Phase, reached};
@@ -241,8 +241,12 @@ async fn connection(
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
     let timeouts = &mesh.config.timeouts;
-    let tick = (timeouts.header_read.min(timeouts.idle) / 4)
-        .clamp(Duration::from_millis(25), Duration::from_secs(1));
+    let deadlines = Deadlines {
+        header_read: timeouts.header_read,
+        idle: timeouts.idle,
+        send: timeouts.send,
+    };
+    let tick = deadlines.tick();
     // The drain: an idle connection, or an HTTP/2 one (whose GOAWAY lets open streams finish), is
     // shut down at once; a busy HTTP/1.1 one once its request is done. A request that arrives on it
     // meanwhile (pipelined, or racing the drain) is answered `shutting-down` by the handler.
@@ -259,8 +263,13 @@ async fn connection(
             }
             _ = reached(&mut phase, Phase::Draining), if !draining => draining = true,
             _ = tokio::time::sleep(pause) => {
-                if let Some(why) = activity.expired(timeouts.header_read, timeouts.idle) {
-                    tracing::debug!(reason = ?why, "closing connection");
+                if let Some(why) = activity.expired(&deadlines) {
+                    if why == Expired::Send {
+                        // Dropping the connection drops its request, and so the app's connection.
+                        tracing::info!(send_ms = millis(timeouts.send), "closing a connection whose caller read nothing of its response for timeouts.send");
+                    } else {
+                        tracing::debug!(reason = ?why, "closing connection");
+                    }
                     return;
                 }
             }

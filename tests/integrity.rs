@@ -365,3 +365,77 @@ async fn the_apps_x_applink_mesh_headers_never_reach_the_caller() {
         .collect();
     assert_eq!(modes, ["dev"], "the sidecar's one value");
 }
+
+/// A caller that asks for a large response and never reads holds its app connection only until
+/// `timeouts.send` passes without progress; then both sides are closed.
+#[tokio::test]
+async fn a_caller_that_stops_reading_gives_up_its_app_connection_after_the_send_deadline() {
+    const STALLED: usize = 60;
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n  timeouts:\n    send: 1s\n")
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
+        .start()
+        .await;
+    let mut callers = Vec::new();
+    for _ in 0..STALLED {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(mesh.addr).await.unwrap();
+        stream
+            .write_all(b"GET /public/large HTTP/1.1\r\nhost: app\r\n\r\n")
+            .await
+            .unwrap();
+        callers.push(stream);
+    }
+    let reached = poll_until(Duration::from_secs(30), || {
+        (app.received().len() == STALLED).then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_some(),
+        "{} requests reached the app",
+        app.received().len()
+    );
+    let started = std::time::Instant::now();
+    let released = poll_until(Duration::from_secs(20), || {
+        (app.open_connections() == 0).then(|| started.elapsed())
+    })
+    .await;
+    eprintln!(
+        "{STALLED} stalled readers, send deadline 1 s: {} app connections held after 20 s; \
+         the last released {released:?} after the last request reached the app",
+        app.open_connections()
+    );
+    assert!(released.is_some(), "stalled readers still hold the app");
+    // The caller's side was closed too: what it reads now ends short of the 64 MiB.
+    let mut caller = callers.pop().unwrap();
+    let mut read = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), caller.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => read += n,
+            Err(_) => panic!("the caller's connection is still open after the send deadline"),
+        }
+    }
+    assert!(read < 64 << 20, "{read} bytes");
+}
+
+/// Polls `check` every 10 ms until it gives a value, or `limit` passes.
+async fn poll_until<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

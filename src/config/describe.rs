@@ -174,6 +174,7 @@ impl Config {
         lines.duration("mesh.timeouts.appBoot", t.app_boot);
         lines.duration("mesh.timeouts.drain", t.drain);
         lines.duration("mesh.timeouts.appPoolIdle", t.app_pool_idle);
+        lines.duration("mesh.timeouts.send", t.send);
         let l = &self.limits;
         lines.size(
             "mesh.limits.dataActionTargetBody",

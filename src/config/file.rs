@@ -146,6 +146,7 @@ pub(crate) struct TimeoutsSection {
     pub(crate) app_boot: Option<String>,
     pub(crate) drain: Option<String>,
     pub(crate) app_pool_idle: Option<String>,
+    pub(crate) send: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

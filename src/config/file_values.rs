@@ -44,7 +44,7 @@ type IsSet = fn(&FileConfig) -> bool;
 
 /// Every key the file may hold, in the YAML's spelling (`mesh.timeouts.idle`), with whether a
 /// file sets it.
-pub(super) const KEYS: [(&str, IsSet); 19] = [
+pub(super) const KEYS: [(&str, IsSet); 20] = [
     ("app.port", |f| f.app.port.is_some()),
     ("app.host", |f| f.app.host.is_some()),
     ("mesh.authentication.bypassRoutes", |f| {
@@ -80,6 +80,7 @@ pub(super) const KEYS: [(&str, IsSet); 19] = [
     ("mesh.timeouts.appPoolIdle", |f| {
         f.mesh.timeouts.app_pool_idle.is_some()
     }),
+    ("mesh.timeouts.send", |f| f.mesh.timeouts.send.is_some()),
     ("mesh.limits.dataActionTargetBody", |f| {
         f.mesh.limits.data_action_target_body.is_some()
     }),

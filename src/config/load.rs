@@ -199,6 +199,9 @@ fn timeouts(file: &FileConfig) -> Result<Timeouts, ConfigError> {
         app_boot: d("appBoot", &t.app_boot, 60_000, true)?,
         drain: d("drain", &t.drain, 25_000, true)?,
         app_pool_idle: d("appPoolIdle", &t.app_pool_idle, 1_500, true)?,
+        // nginx's `send_timeout`: a caller that reads nothing for this long gives up its app
+        // connection.
+        send: d("send", &t.send, 60_000, false)?,
     })
 }
 

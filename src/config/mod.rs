@@ -119,6 +119,8 @@ pub(crate) struct Timeouts {
     pub(crate) app_boot: Duration,
     pub(crate) drain: Duration,
     pub(crate) app_pool_idle: Duration,
+    /// The longest a response may make no progress toward the caller (nginx's `send_timeout`).
+    pub(crate) send: Duration,
 }
 
 #[derive(Clone, Debug)]

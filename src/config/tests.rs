@@ -628,6 +628,7 @@ fn check_spells_every_setting_as_the_file_does_with_its_origin() {
         "mesh.timeouts.idle = 120s  # file, line 3",
         "mesh.timeouts.headerRead = 10s  # default",
         "mesh.timeouts.appPoolIdle = 1500ms  # default",
+        "mesh.timeouts.send = 60s  # default",
         "mesh.limits.dataActionTargetBody = 10MiB  # default",
         "mesh.limits.headerBytes = 32KiB  # file, line 5",
         "mesh.authentication.bypassRoutes = [\"/public/**\"]  # file; IGNORED",
@@ -655,7 +656,7 @@ fn check_spells_every_setting_as_the_file_does_with_its_origin() {
 fn the_file_keys_are_the_ones_check_knows() {
     // One file that sets every key: keys_set must name all of them, in the same order.
     let yaml = String::from(
-        "app:\n  port: 4000\n  host: localhost\nmesh:\n  authentication:\n    bypassRoutes: []\n    verifyClientContext: true\n    cache:\n      maxTtl: 1s\n      maxEntries: 5\n  healthcheck:\n    enable: true\n    route: /h\n  timeouts:\n    headerRead: 1s\n    idle: 1s\n    auth: 1s\n    appResponse: 1s\n    appBoot: 1s\n    drain: 1s\n    appPoolIdle: 1s\n  limits:\n    dataActionTargetBody: 1KiB\n    bufferedBodies: 1MiB\n    headerBytes: 1KiB\n    maxInFlightRequests: 1\n",
+        "app:\n  port: 4000\n  host: localhost\nmesh:\n  authentication:\n    bypassRoutes: []\n    verifyClientContext: true\n    cache:\n      maxTtl: 1s\n      maxEntries: 5\n  healthcheck:\n    enable: true\n    route: /h\n  timeouts:\n    headerRead: 1s\n    idle: 1s\n    auth: 1s\n    appResponse: 1s\n    appBoot: 1s\n    drain: 1s\n    appPoolIdle: 1s\n    send: 1s\n  limits:\n    dataActionTargetBody: 1KiB\n    bufferedBodies: 1MiB\n    headerBytes: 1KiB\n    maxInFlightRequests: 1\n",
     );
     let file = super::file::parse("f.yaml", &yaml).unwrap();
     let every_key = super::file_values::KEYS.map(|(key, _)| key);

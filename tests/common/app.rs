@@ -3,6 +3,7 @@
 //! - `/slow?ms=N`: waits N ms before answering;
 //! - `/sha256`: answers the sha256 (hex) and length of the body, streamed;
 //! - `/ws`: a WebSocket echo server;
+//! - `/large` (or any path ending so): 200 with a 64 MiB body of zeros;
 //! - `/impostor` (or any path ending so): 503 with the sidecar's own response headers (`x-applink-mesh-*`) set by the app;
 //! - anything else: 200 `ok` with `x-app: fake`.
 
@@ -124,6 +125,9 @@ impl FakeApp {
     }
 }
 
+/// The `/large` body; zero pages cost nothing until read.
+static LARGE: [u8; 64 << 20] = [0; 64 << 20];
+
 async fn answer(
     mut request: Request<Incoming>,
     received: Arc<Mutex<Vec<Received>>>,
@@ -173,6 +177,10 @@ async fn answer(
                 .body(Full::new(Bytes::new()))
                 .unwrap();
             Ok(response)
+        }
+        large if large.ends_with("/large") => {
+            record(Bytes::new(), &request);
+            Ok(Response::new(Full::new(Bytes::from_static(&LARGE))))
         }
         impostor if impostor.ends_with("/impostor") => {
             record(Bytes::new(), &request);
