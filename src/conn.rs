@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
+use crate::h2_header_blocks::HeaderBlocks;
 use crate::head_errors::HeadErrorIo;
 use crate::linger::{self, Caller, Linger};
 use crate::telemetry::millis;
@@ -41,6 +42,8 @@ pub(crate) struct Activity {
     /// The drain is closing the connection between requests, when nothing of the caller's is
     /// normally unread.
     closing_idle: AtomicBool,
+    /// When the HTTP/2 header block in progress began (`h2_header_blocks.rs`); `NONE` when none is.
+    h2_block_ms: AtomicU64,
     /// The connection is lingering (`linger.rs`), which bounds its own time: the clocks stop.
     lingering: AtomicBool,
 }
@@ -76,6 +79,7 @@ impl Activity {
             opened: Instant::now(),
             last_io_ms: AtomicU64::new(0),
             write_blocked_ms: AtomicU64::new(NONE),
+            h2_block_ms: AtomicU64::new(NONE),
             first_byte_ms: AtomicU64::new(NONE),
             requests_started: AtomicU64::new(0),
             responses_done: AtomicU64::new(0),
@@ -90,10 +94,12 @@ impl Activity {
         millis(self.opened.elapsed())
     }
 
-    fn on_read(&self, bytes: &[u8]) {
+    /// Notes a read; returns whether it began an HTTP/2 connection.
+    fn on_read(&self, bytes: &[u8]) -> bool {
         let now = self.now_ms();
         self.last_io_ms.store(now, Ordering::Relaxed);
-        if bytes.starts_with(H2_PREFACE) {
+        let h2_began = !self.is_h2() && bytes.starts_with(H2_PREFACE);
+        if h2_began {
             self.h2.store(true, Ordering::Relaxed);
         }
         if self.in_flight() == 0 {
@@ -101,11 +107,26 @@ impl Activity {
                 self.first_byte_ms
                     .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed);
         }
+        h2_began
     }
 
     fn on_write(&self) {
         self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
         self.write_blocked_ms.store(NONE, Ordering::Relaxed);
+    }
+
+    /// Whether an HTTP/2 header block is in progress, as of the last read.
+    fn header_block(&self, in_progress: bool) {
+        if in_progress {
+            let _ = self.h2_block_ms.compare_exchange(
+                NONE,
+                self.now_ms(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        } else {
+            self.h2_block_ms.store(NONE, Ordering::Relaxed);
+        }
     }
 
     /// A write found the caller's socket full: the send clock starts, unless it runs already.
@@ -189,6 +210,11 @@ impl Activity {
         if blocked != NONE && now.saturating_sub(blocked) > millis(deadlines.send) {
             return Some(Expired::Send);
         }
+        // So does an HTTP/2 header block's: other streams may be in flight meanwhile.
+        let block = self.h2_block_ms.load(Ordering::Relaxed);
+        if block != NONE && now.saturating_sub(block) > millis(deadlines.header_read) {
+            return Some(Expired::HeaderRead);
+        }
         if self.in_flight() > 0 {
             return None;
         }
@@ -235,6 +261,8 @@ pub(crate) struct ActivityIo<T> {
     activity: Arc<Activity>,
     /// The write side is shut and the read side draining.
     closing: Option<Linger>,
+    /// On an HTTP/2 connection, where the caller is in sending header blocks.
+    h2_blocks: Option<HeaderBlocks>,
 }
 
 impl<T> ActivityIo<T> {
@@ -243,6 +271,7 @@ impl<T> ActivityIo<T> {
             inner,
             activity,
             closing: None,
+            h2_blocks: None,
         }
     }
 }
@@ -258,7 +287,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for ActivityIo<T> {
         if let Poll::Ready(Ok(())) = polled {
             let read = &buf.filled()[before..];
             if !read.is_empty() {
-                self.activity.on_read(read);
+                let this = &mut *self;
+                if this.activity.on_read(read) {
+                    this.h2_blocks = Some(HeaderBlocks::new());
+                }
+                if let Some(blocks) = &mut this.h2_blocks {
+                    blocks.read(read);
+                    this.activity.header_block(blocks.in_progress());
+                }
             }
         }
         polled

@@ -21,6 +21,7 @@ mod forward;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod h2_header_blocks;
 mod handler;
 mod head_errors;
 mod headers;

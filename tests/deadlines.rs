@@ -1,0 +1,183 @@
+//! The connection's deadlines (docs/behaviour.md §11) against callers that hold resources without
+//! making progress: one that stops reading a response (`timeouts.send`), and one that trickles an
+//! HTTP/2 header block (`timeouts.headerRead`).
+
+// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{FakeApi, FakeApp, Sidecar};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A caller that asks for a large response and never reads holds its app connection only until
+/// `timeouts.send` passes without progress; then both sides are closed.
+#[tokio::test]
+async fn a_caller_that_stops_reading_gives_up_its_app_connection_after_the_send_deadline() {
+    const STALLED: usize = 60;
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n  timeouts:\n    send: 1s\n")
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
+        .start()
+        .await;
+    let mut callers = Vec::new();
+    for _ in 0..STALLED {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(mesh.addr).await.unwrap();
+        stream
+            .write_all(b"GET /public/large HTTP/1.1\r\nhost: app\r\n\r\n")
+            .await
+            .unwrap();
+        callers.push(stream);
+    }
+    let reached = poll_until(Duration::from_secs(30), || {
+        (app.received().len() == STALLED).then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_some(),
+        "{} requests reached the app",
+        app.received().len()
+    );
+    let started = Instant::now();
+    let released = poll_until(Duration::from_secs(20), || {
+        (app.open_connections() == 0).then(|| started.elapsed())
+    })
+    .await;
+    eprintln!(
+        "{STALLED} stalled readers, send deadline 1 s: {} app connections held after 20 s; \
+         the last released {released:?} after the last request reached the app",
+        app.open_connections()
+    );
+    assert!(released.is_some(), "stalled readers still hold the app");
+    // The caller's side was closed too: what it reads now ends short of the 64 MiB.
+    let mut caller = callers.pop().unwrap();
+    let mut read = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), caller.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => read += n,
+            Err(_) => panic!("the caller's connection is still open after the send deadline"),
+        }
+    }
+    assert!(read < 64 << 20, "{read} bytes");
+}
+
+/// Polls `check` every 10 ms until it gives a value, or `limit` passes.
+async fn poll_until<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const HEADERS: u8 = 0x1;
+const SETTINGS: u8 = 0x4;
+const CONTINUATION: u8 = 0x9;
+const END_HEADERS: u8 = 0x4;
+
+/// An HTTP/2 frame header: on stream 1, but SETTINGS on stream 0.
+fn frame_header(length: usize, kind: u8, flags: u8) -> Vec<u8> {
+    let length = u32::try_from(length).unwrap().to_be_bytes();
+    let stream = u8::from(kind != SETTINGS);
+    let mut header = length[1..].to_vec();
+    header.extend_from_slice(&[kind, flags, 0, 0, 0, stream]);
+    header
+}
+
+/// Writes `start`, then `drip` every 100 ms, until the sidecar closes the connection;
+/// returns how long it stayed open, or `None` if it was still open after 15 s.
+async fn trickle(addr: std::net::SocketAddr, start: &[u8], drip: &[u8]) -> Option<Duration> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    writer.write_all(start).await.unwrap();
+    let started = Instant::now();
+    let closed = tokio::spawn(async move {
+        // The server's SETTINGS and the like, until the end.
+        let mut sink = [0u8; 1024];
+        while let Ok(n) = reader.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+        started.elapsed()
+    });
+    while started.elapsed() < Duration::from_secs(15) {
+        if closed.is_finished() {
+            return Some(closed.await.unwrap());
+        }
+        // The attack's pace, not a wait for readiness.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if writer.write_all(drip).await.is_err() {
+            return Some(closed.await.unwrap());
+        }
+    }
+    None
+}
+
+/// A header block trickled a frame or a byte at a time is cut at `headerRead`, though bytes keep
+/// arriving (which keeps the idle clock from ever firing).
+#[tokio::test]
+async fn a_trickled_http2_header_block_is_cut_at_the_header_deadline() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  timeouts:\n    headerRead: 1s\n")
+        .start()
+        .await;
+    let settings = frame_header(0, SETTINGS, 0);
+    // A HEADERS frame that announces 16,000 bytes, sent a byte every 100 ms.
+    let dripped = [
+        PREFACE,
+        &settings,
+        &frame_header(16_000, HEADERS, END_HEADERS),
+    ]
+    .concat();
+    // A HEADERS frame without END_HEADERS, then a CONTINUATION frame sent a byte at a time. (A
+    // CONTINUATION frame at a time is bounded by the HTTP/2 layer too: at most 5 of them.)
+    let continued = [
+        PREFACE,
+        &settings,
+        &frame_header(1, HEADERS, 0),
+        b"\x82",
+        &frame_header(16_000, CONTINUATION, END_HEADERS),
+    ]
+    .concat();
+    for (name, start) in [
+        ("in its HEADERS frame", dripped),
+        ("in its CONTINUATION frame", continued),
+    ] {
+        let open = trickle(mesh.addr, &start, b"\x82").await;
+        eprintln!(
+            "an HTTP/2 header block trickled a byte at a time {name}: closed after {open:?} (headerRead 1 s)"
+        );
+        let open = open.unwrap_or_else(|| panic!("{name}: still open after 15 s"));
+        assert!(
+            open >= Duration::from_millis(900),
+            "{name}: closed after {open:?}"
+        );
+    }
+    // A complete request on HTTP/2 is still served.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let uri = format!("http://{}/", mesh.addr).parse().unwrap();
+    let response = client.get(uri).await.unwrap();
+    assert_eq!(response.status(), 200);
+}
