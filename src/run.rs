@@ -61,11 +61,9 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
         Err(e) => return fail("cannot start", &e, e.exit_code()),
     };
     tracing::info!(addr = %running.local_addr(), "listening");
-    if life.dashboard {
-        let url = format!(
-            "http://localhost:{}/__applink/",
-            running.local_addr().port()
-        );
+    if let Some(url) = running.dashboard_url() {
+        // The token in the URL is this run's key to the dashboard, printed on purpose (as Jupyter
+        // does): only dev mode has a dashboard, and dev mode never runs on a dyno.
         tracing::info!(
             url = url.as_str(),
             "dev dashboard: every request, live, and a form to send one"
@@ -96,8 +94,6 @@ struct Life {
     drain: Duration,
     /// The l2met source: the dyno, or the app's name.
     source: Option<String>,
-    /// Whether the dev dashboard is served.
-    dashboard: bool,
 }
 
 impl Life {
@@ -110,7 +106,6 @@ impl Life {
             on_dyno: config.dyno.is_some(),
             drain: config.timeouts.drain,
             source: config.dyno.clone().or_else(|| config.app_name.clone()),
-            dashboard: config.dashboard().is_some(),
         }
     }
 }

@@ -79,6 +79,17 @@ impl Running {
         self.mesh.gate.app_gone();
     }
 
+    /// The dev dashboard's address on this machine, with this run's token (it opens the
+    /// dashboard once, then a cookie does); `None` when there is no dashboard.
+    pub fn dashboard_url(&self) -> Option<String> {
+        let dashboard = self.mesh.dashboard.as_ref()?;
+        Some(format!(
+            "http://localhost:{}{}",
+            self.local_addr.port(),
+            dashboard.entry()
+        ))
+    }
+
     /// Whether the app has accepted a connection yet.
     pub fn app_ready(&self) -> bool {
         self.mesh.gate.is_ready()

@@ -162,14 +162,22 @@ async fn the_dashboard_in_headless_chromium() {
     let addr = mesh.wait_listening();
     let base = format!("http://localhost:{}", addr.port());
     let output = mesh.wait_for_output("dev dashboard");
+    // The URL with this run's token, as a developer would copy it from the terminal.
+    let url = output
+        .split("url=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no dashboard URL in {output}"))
+        .trim_matches('"')
+        .to_string();
     assert!(
-        output.contains(&format!("url={base}/__applink/")),
-        "{output}"
+        url.starts_with(&format!("{base}/__applink/?token=")),
+        "{url}"
     );
 
     let driver = Driver::start(&chromedriver);
     let client = browser(&driver, &chromium).await;
-    client.goto(&format!("{base}/__applink/")).await.unwrap();
+    client.goto(&url).await.unwrap();
     eventually("the stream is live", || async {
         let live = client
             .find(Locator::Css("#live"))

@@ -8,13 +8,29 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine;
 use common::salesforce::{self, ACCESS_TOKEN, JWT, ORG_ID};
 use common::{FakeApi, FakeApp, Sidecar, send};
 use serde_json::Value;
+use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Opens the dashboard as a browser would, with the URL printed at start-up; returns the
+/// `Cookie` header that lets the page's own calls in.
+async fn open(mesh: &Sidecar) -> (&'static str, String) {
+    let url = mesh
+        .running
+        .dashboard_url()
+        .expect("a dashboard in dev mode");
+    let entry = &url[url.find("/__applink").unwrap()..];
+    let reply = send(mesh.addr, "GET", entry, &[], "").await;
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    let cookie = reply.headers["set-cookie"].to_str().unwrap();
+    ("cookie", cookie.split(';').next().unwrap().to_string())
+}
+
 async fn get_json(mesh: &Sidecar, path: &str) -> (u16, Value) {
-    let reply = send(mesh.addr, "GET", path, &[], "").await;
+    let reply = send(mesh.addr, "GET", path, &[open(mesh).await], "").await;
     (reply.status.as_u16(), reply.json())
 }
 
@@ -80,7 +96,7 @@ async fn keeps_each_request_with_what_the_app_received_and_no_secret() {
     assert_eq!(detail["forwarded"], true);
 
     // No secret in anything the dashboard serves.
-    let page = send(mesh.addr, "GET", "/__applink/", &[], "").await;
+    let page = send(mesh.addr, "GET", "/__applink/", &[open(&mesh).await], "").await;
     assert_eq!(page.status, 200);
     assert!(page.text().contains("<title>"), "the page");
     let cc = salesforce::encode(&salesforce::client_context());
@@ -94,7 +110,10 @@ async fn keeps_each_request_with_what_the_app_received_and_no_secret() {
     assert!(missing["error"].as_str().unwrap().contains("no such"));
 
     // A page elsewhere, through a name that resolves here (DNS rebinding), gets nothing.
-    let rebound = vec![("host", "attacker.example:8070".to_string())];
+    let rebound = vec![
+        ("host", "attacker.example:8070".to_string()),
+        open(&mesh).await,
+    ];
     let reply = send(mesh.addr, "GET", "/__applink/api/requests", &rebound, "").await;
     assert_eq!(reply.status, 403);
     assert!(!reply.text().contains("/accounts"), "{}", reply.text());
@@ -139,11 +158,12 @@ async fn read_until(stream: &mut tokio::net::TcpStream, seen: &mut String, needl
 async fn the_stream_sends_each_new_request() {
     let app = FakeApp::start().await;
     let mesh = Sidecar::dev(app.port()).start().await;
+    let (_, cookie) = open(&mesh).await;
     let mut stream = tokio::net::TcpStream::connect(mesh.addr).await.unwrap();
-    stream
-        .write_all(b"GET /__applink/api/stream HTTP/1.1\r\nhost: localhost\r\n\r\n")
-        .await
-        .unwrap();
+    let head = format!(
+        "GET /__applink/api/stream HTTP/1.1\r\nhost: localhost\r\ncookie: {cookie}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
     let mut seen = String::new();
     // The stream is open once its first comment arrives.
     read_until(&mut stream, &mut seen, ": open").await;
@@ -163,4 +183,95 @@ async fn production_mode_serves_no_dashboard() {
         reply.assert_mesh_error(401, "missing-context");
     }
     assert!(app.received().is_empty() && api.calls().is_empty());
+}
+
+/// The dashboard answers only with this run's token (then its cookie), never through a relay, and
+/// tells the browser not to frame it or run anything but its own script.
+#[tokio::test]
+async fn the_dashboard_needs_this_runs_token_and_cannot_be_framed() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let url = mesh.running.dashboard_url().unwrap();
+    assert!(url.starts_with("http://localhost:"), "{url}");
+    let entry = &url[url.find("/__applink").unwrap()..];
+
+    // Without the token, or with another one: 403.
+    for (path, headers) in [
+        ("/__applink/", vec![]),
+        ("/__applink/api/requests", vec![]),
+        ("/__applink/?token=0123456789abcdef0123456789abcdef", vec![]),
+        (
+            "/__applink/",
+            vec![("cookie", "applink_dashboard_000000000000=x".to_string())],
+        ),
+    ] {
+        let reply = send(mesh.addr, "GET", path, &headers, "").await;
+        assert_eq!(reply.status, 403, "{path} {headers:?}");
+        reply.assert_error_mentions("printed at start-up");
+        assert_eq!(reply.headers["x-frame-options"], "DENY");
+    }
+
+    // The token: the cookie, and the page again without the token in the address.
+    let first = send(mesh.addr, "GET", entry, &[], "").await;
+    assert_eq!(first.status, 303);
+    assert_eq!(first.headers["location"], "/__applink/");
+    let set_cookie = first.headers["set-cookie"].to_str().unwrap();
+    for flag in ["; Path=/__applink", "; HttpOnly", "; SameSite=Strict"] {
+        assert!(set_cookie.contains(flag), "{set_cookie}");
+    }
+    let cookie = ("cookie", set_cookie.split(';').next().unwrap().to_string());
+    let page = send(
+        mesh.addr,
+        "GET",
+        "/__applink/",
+        std::slice::from_ref(&cookie),
+        "",
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let policy = page.headers["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'none'",
+        "frame-ancestors 'none'",
+        "connect-src 'self'",
+    ] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    // The page's one script is allowed by its hash, and nothing else inline is.
+    let html = page.text();
+    let script = html
+        .split("<script>")
+        .nth(1)
+        .unwrap()
+        .split("</script>")
+        .next()
+        .unwrap();
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script));
+    assert!(
+        policy.contains(&format!("script-src 'sha256-{hash}'")),
+        "{policy}"
+    );
+    assert_eq!(html.matches("<script").count(), 1);
+    assert!(
+        !html.contains(" style=\""),
+        "inline style attributes would be refused"
+    );
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+
+    // Any mark of a relay: 403, cookie or not.
+    for mark in [
+        "x-real-ip",
+        "via",
+        "cf-connecting-ip",
+        "true-client-ip",
+        "forwarded",
+        "x-forwarded-for",
+    ] {
+        let headers = [cookie.clone(), (mark, "203.0.113.7".to_string())];
+        let reply = send(mesh.addr, "GET", "/__applink/api/requests", &headers, "").await;
+        assert_eq!(reply.status, 403, "{mark}");
+    }
 }

@@ -5,6 +5,7 @@
 //! a [`Record`] when its response is done; the dashboard keeps the last N in a ring, newest first,
 //! and sends each to the open streams. Secrets never enter a record: see [`redact`].
 
+mod guard;
 mod record;
 mod redact;
 mod serve;
@@ -26,6 +27,8 @@ const STREAM_BACKLOG: usize = 256;
 /// The ring of the last requests and the open streams.
 pub(crate) struct Dashboard {
     capacity: usize,
+    /// Who may see it: this machine, unrelayed, with this run's token.
+    guard: guard::Guard,
     next_id: AtomicU64,
     ring: Mutex<VecDeque<Arc<Record>>>,
     streams: Mutex<Vec<mpsc::Sender<Bytes>>>,
@@ -35,6 +38,7 @@ impl Dashboard {
     pub(crate) fn new(capacity: usize) -> Dashboard {
         Dashboard {
             capacity,
+            guard: guard::Guard::new(serve::PAGE),
             next_id: AtomicU64::new(1),
             ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
             streams: Mutex::default(),
@@ -43,6 +47,11 @@ impl Dashboard {
 
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// The path and query that open the dashboard, with this run's token.
+    pub(crate) fn entry(&self) -> String {
+        self.guard.entry(serve::PREFIX)
     }
 
     /// Keeps a finished request, dropping the oldest beyond the capacity, and tells the streams.

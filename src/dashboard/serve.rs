@@ -1,5 +1,6 @@
 //! The dashboard's routes, under `/__applink/` in dev mode (docs/behaviour.md §13): the page, the
-//! JSON API and the stream. In production mode the prefix is an ordinary protected route.
+//! JSON API and the stream, behind the guard (`guard.rs`). In production mode the prefix is an
+//! ordinary protected route.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::Dashboard;
+use super::guard::Admitted;
 use super::stream::EventStream;
 use crate::body::{MeshBody, full};
 use crate::shutdown::Shutdown;
@@ -16,7 +18,7 @@ use crate::shutdown::Shutdown;
 pub(crate) const PREFIX: &str = "/__applink";
 
 /// The page: HTML, CSS and JavaScript in one file, no CDN.
-const PAGE: &str = include_str!("page.html");
+pub(super) const PAGE: &str = include_str!("page.html");
 
 /// Whether `path` is the dashboard's.
 pub(crate) fn is_dashboard_path(path: &str) -> bool {
@@ -24,23 +26,31 @@ pub(crate) fn is_dashboard_path(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// Answers a request for a dashboard route. Only a caller on this machine that names it as
-/// `localhost` or a loopback address gets an answer: the dev sidecar listens on every interface,
-/// and a web page elsewhere could otherwise read the dashboard through a rebound DNS name. A
-/// request relayed by a local tunnel or proxy (it says so with `Forwarded` or `X-Forwarded-*`)
-/// comes from elsewhere, even with its `Host` rewritten to `localhost`.
+/// Answers a request for a dashboard route, when the guard lets it through (`guard.rs`): a caller
+/// on this machine, not relayed, with this run's token or cookie.
 pub(crate) fn serve<B>(
     dashboard: &Arc<Dashboard>,
     shutdown: &Shutdown,
     request: &Request<B>,
     local_caller: bool,
 ) -> Response<MeshBody> {
-    if !(local_caller && names_this_machine(request) && !relayed(request)) {
-        return json_response(
-            StatusCode::FORBIDDEN,
-            &json!({"error": "the dashboard answers only on this machine: open it at http://localhost:<port>/__applink/"}),
-        );
-    }
+    let mut response = route(dashboard, shutdown, request, local_caller);
+    dashboard.guard.protect(response.headers_mut());
+    response
+}
+
+fn route<B>(
+    dashboard: &Arc<Dashboard>,
+    shutdown: &Shutdown,
+    request: &Request<B>,
+    local_caller: bool,
+) -> Response<MeshBody> {
+    let admitted = match dashboard.guard.check(request, local_caller) {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            return json_response(refusal.status(), &json!({"error": refusal.message()}));
+        }
+    };
     let (method, path) = (request.method(), request.uri().path());
     if method != Method::GET && method != Method::HEAD {
         return json_response(
@@ -49,6 +59,30 @@ pub(crate) fn serve<B>(
         );
     }
     let route = path.strip_prefix(PREFIX).unwrap_or_default();
+    if admitted == Admitted::Token {
+        // The token has done its job: the cookie carries it from now on, and the page is opened
+        // again without it, so it stays out of the address bar and the history.
+        let mut response = match route {
+            "" | "/" => {
+                let mut response = Response::new(full(""));
+                *response.status_mut() = StatusCode::SEE_OTHER;
+                response
+                    .headers_mut()
+                    .insert(header::LOCATION, HeaderValue::from_static("/__applink/"));
+                response
+            }
+            _ => answer(dashboard, shutdown, route),
+        };
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, dashboard.guard.set_cookie(PREFIX));
+        return response;
+    }
+    answer(dashboard, shutdown, route)
+}
+
+/// The answer for a dashboard route (after the prefix).
+fn answer(dashboard: &Arc<Dashboard>, shutdown: &Shutdown, route: &str) -> Response<MeshBody> {
     match route {
         "" | "/" => with_type(Response::new(full(PAGE)), "text/html; charset=utf-8"),
         "/api/requests" => {
@@ -64,11 +98,7 @@ pub(crate) fn serve<B>(
         }
         "/api/stream" => {
             let stream = EventStream::new(dashboard.subscribe(), shutdown.watch());
-            let mut response = with_type(Response::new(stream.boxed_unsync()), "text/event-stream");
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            response
+            with_type(Response::new(stream.boxed_unsync()), "text/event-stream")
         }
         other => match other
             .strip_prefix("/api/requests/")
@@ -84,25 +114,6 @@ pub(crate) fn serve<B>(
     }
 }
 
-/// A proxy or tunnel on this machine relayed the request.
-fn relayed<B>(request: &Request<B>) -> bool {
-    let headers = request.headers();
-    ["forwarded", "x-forwarded-for", "x-forwarded-host"]
-        .iter()
-        .any(|name| headers.contains_key(*name))
-}
-
-/// The host the request names (`Host`, or an HTTP/2 `:authority`) is `localhost` or a loopback
-/// address.
-fn names_this_machine<B>(request: &Request<B>) -> bool {
-    let host = request.uri().host().map(str::to_string).or_else(|| {
-        let value = request.headers().get(header::HOST)?.to_str().ok()?;
-        let authority: http::uri::Authority = value.parse().ok()?;
-        Some(authority.host().to_string())
-    });
-    host.is_some_and(|host| crate::config::is_loopback(&host))
-}
-
 fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<MeshBody> {
     let mut response = with_type(Response::new(full(value.to_string())), "application/json");
     *response.status_mut() = status;
@@ -110,13 +121,9 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Mesh
 }
 
 fn with_type(mut response: Response<MeshBody>, content_type: &'static str) -> Response<MeshBody> {
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -125,45 +132,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_this_machine_is_served() {
+    fn the_token_sets_the_cookie_and_every_answer_is_protected() {
         let dashboard = Arc::new(Dashboard::new(1));
         let shutdown = Shutdown::new();
-        let ask = |host: &str, local: bool| {
-            let request = Request::builder()
-                .uri("/__applink/api/requests")
-                .header(header::HOST, host)
-                .body(())
-                .unwrap();
-            serve(&dashboard, &shutdown, &request, local).status()
+        let ask = |target: &str, cookie: Option<&str>| {
+            let mut request = Request::builder()
+                .uri(target)
+                .header(header::HOST, "localhost:8070");
+            if let Some(cookie) = cookie {
+                request = request.header(header::COOKIE, cookie);
+            }
+            serve(&dashboard, &shutdown, &request.body(()).unwrap(), true)
         };
-        for host in [
-            "localhost:8070",
-            "127.0.0.1:8070",
-            "[::1]:8070",
-            "LOCALHOST",
-            "[::ffff:127.0.0.1]:8070",
-        ] {
-            assert_eq!(ask(host, true), StatusCode::OK, "{host}");
-        }
-        // A local tunnel that rewrote Host to localhost still says it relayed the request.
-        for relayed in ["forwarded", "x-forwarded-for", "x-forwarded-host"] {
-            let request = Request::builder()
-                .uri("/__applink/api/requests")
-                .header(header::HOST, "localhost:8070")
-                .header(relayed, "203.0.113.7")
-                .body(())
-                .unwrap();
-            let status = serve(&dashboard, &shutdown, &request, true).status();
-            assert_eq!(status, StatusCode::FORBIDDEN, "{relayed}");
-        }
+        let refused = ask("/__applink/api/requests", None);
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(refused.headers()[header::X_FRAME_OPTIONS], "DENY");
+
+        let entry = ask(&dashboard.entry(), None);
+        assert_eq!(entry.status(), StatusCode::SEE_OTHER);
+        assert_eq!(entry.headers()[header::LOCATION], "/__applink/");
+        let cookie = entry.headers()[header::SET_COOKIE].to_str().unwrap();
+        let pair = cookie.split(';').next().unwrap().to_string();
+
+        let page = ask("/__applink/", Some(&pair));
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(!page.headers().contains_key(header::SET_COOKIE));
         assert_eq!(
-            ask("localhost:8070", false),
-            StatusCode::FORBIDDEN,
-            "a caller elsewhere"
+            ask("/__applink/api/requests", Some(&pair)).status(),
+            StatusCode::OK
         );
-        for host in ["evil.example", "evil.example:8070", "192.168.1.5:8070", ""] {
-            assert_eq!(ask(host, true), StatusCode::FORBIDDEN, "{host:?}");
-        }
     }
 
     #[test]
