@@ -162,4 +162,35 @@ mod tests {
         blocks.read(&frame(CONTINUATION, END_HEADERS, b""));
         assert!(!blocks.in_progress());
     }
+
+    proptest::proptest! {
+        /// However the caller's bytes are cut into reads, the watcher ends in the same place.
+        #[test]
+        fn reads_cut_anywhere_agree(
+            frames in proptest::collection::vec(
+                (proptest::sample::select(vec![0u8, HEADERS, 0x4, CONTINUATION]),
+                 proptest::sample::select(vec![0u8, END_HEADERS, 0x1]),
+                 proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)),
+                0..8),
+            cuts in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..6),
+        ) {
+            let bytes: Vec<u8> = [PREFACE.to_vec()]
+                .into_iter()
+                .chain(frames.iter().map(|(kind, flags, payload)| frame(*kind, *flags, payload)))
+                .collect::<Vec<_>>()
+                .concat();
+            let mut whole = HeaderBlocks::new();
+            whole.read(&bytes);
+            let mut edges: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
+            edges.sort_unstable();
+            let mut pieces = HeaderBlocks::new();
+            let mut start = 0;
+            for edge in edges.into_iter().chain([bytes.len()]) {
+                pieces.read(&bytes[start..edge.max(start)]);
+                start = edge.max(start);
+            }
+            proptest::prop_assert_eq!(whole.in_progress(), pieces.in_progress());
+            proptest::prop_assert_eq!(whole.in_progress(), trace(&bytes).last().copied().unwrap_or(false));
+        }
+    }
 }
