@@ -77,8 +77,6 @@ fn rewrite_request(
     headers::remove_applink_headers(h);
     if !admission.keep_client_context {
         h.remove(CLIENT_CONTEXT);
-    } else if let Some(canonical) = admission.canonical_client_context {
-        h.insert(CLIENT_CONTEXT, canonical);
     }
     if let Ok(id) = HeaderValue::from_str(&log.request_id) {
         h.insert(REQUEST_ID, id);

@@ -12,10 +12,20 @@ use crate::routes::{self, Glob, RouteTable};
 /// The context decoders: any bytes, no panic.
 pub fn contexts(bytes: &[u8]) {
     let _ = RequestContext::decode(bytes);
-    if let Ok((_, canonical)) = ClientContext::decode_canonical(bytes) {
-        // The canonical form decodes to the same context.
-        let again = ClientContext::decode_canonical(canonical.as_bytes());
-        assert!(again.is_ok_and(|(_, twice)| twice == canonical));
+    let lenient = ClientContext::decode(bytes);
+    if let Ok(checked) = ClientContext::decode_checked(bytes) {
+        // What the cross-check reads is what the lenient reading (the context headers) reads.
+        assert_eq!(lenient, Ok(checked));
+        // And what a strict standard decoder, as in the app's SDK, reads: the same, or nothing.
+        use base64::Engine;
+        if let Ok(strict) = base64::engine::general_purpose::STANDARD.decode(bytes) {
+            let again = ClientContext::decode(
+                base64::engine::general_purpose::STANDARD
+                    .encode(strict)
+                    .as_bytes(),
+            );
+            assert_eq!(again, lenient);
+        }
     }
 }
 

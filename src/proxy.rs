@@ -43,6 +43,9 @@ impl AppClient {
             // A request that fails because a pooled connection closed before it was written is
             // sent again on a new connection (hyper-util's canceled-request retry, on by default).
             .retry_canceled_requests(true)
+            // Header names in canonical form (`X-Client-Context`), as the official mesh, written
+            // in Go, sends them: apps that look a name up case-sensitively were written against it.
+            .http1_title_case_headers(true)
             .set_host(false)
             .build(http);
         let authority = app.authority();

@@ -199,27 +199,58 @@ async fn undecodable_client_context_is_forwarded_unverified_without_context_head
     assert_eq!(seen.headers["x-applink-request-kind"], "salesforce");
 }
 
-/// The app reads the client context that was checked: a context sent in a lenient spelling
-/// (URL-safe alphabet, no padding, a space inside) arrives re-encoded as standard base64 of the
-/// same JSON, which every SDK decodes alike.
+/// The app reads the client context byte for byte as the caller sent it, never re-encoded: here
+/// without padding and with a space inside, which the sidecar reads leniently for its checks.
 #[tokio::test]
-async fn the_checked_client_context_is_forwarded_canonically() {
+async fn the_client_context_is_forwarded_as_it_came() {
     use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
     let (app, _api, mesh) = common::production().await;
     let json = salesforce::client_context().to_string();
-    let lenient = URL_SAFE_NO_PAD.encode(&json);
-    let lenient = format!("{} {}", &lenient[..20], &lenient[20..]);
+    let spelled = STANDARD_NO_PAD.encode(&json);
+    let spelled = format!("{} {}", &spelled[..20], &spelled[20..]);
     let mut headers = salesforce::headers();
-    headers[1].1 = lenient;
+    headers[1].1 = spelled.clone();
     let reply = send(mesh.addr, "GET", "/", &headers, "").await;
     assert_eq!(reply.status, 200);
     let seen = app.only_request();
-    assert_eq!(
-        seen.headers["x-client-context"],
-        STANDARD.encode(&json).as_str()
-    );
+    assert_eq!(seen.headers["x-client-context"], spelled.as_str());
     assert_eq!(seen.headers["x-applink-org-id"], ORG_ID);
+}
+
+/// The cross-check reads the standard alphabet only: the app decodes the caller's very bytes, and
+/// some decoders drop URL-safe characters (Python's `b64decode`), so a URL-safe context could be
+/// one org for the check and another for the app.
+#[tokio::test]
+async fn a_url_safe_client_context_is_refused_when_checked() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE;
+    let mut cc = salesforce::client_context();
+    // Characters whose standard base64 has `/` and `+`, so the URL-safe one has `_` and `-`.
+    cc["note"] = "???>>>".into();
+    let url_safe = URL_SAFE.encode(cc.to_string());
+    assert!(
+        url_safe.contains('_') && url_safe.contains('-'),
+        "{url_safe}"
+    );
+    let mut headers = salesforce::headers();
+    headers[1].1 = url_safe.clone();
+
+    let (app, api, mesh) = common::production().await;
+    let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+    reply.assert_mesh_error(400, "bad-client-context");
+    reply.assert_error_mentions("standard base64");
+    assert!(app.received().is_empty() && api.calls().is_empty());
+
+    // Unchecked (compat), it is forwarded as it came.
+    let (app, _api, mesh) =
+        common::production_with("mesh:\n  authentication:\n    verifyClientContext: false\n").await;
+    let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        app.only_request().headers["x-client-context"],
+        url_safe.as_str()
+    );
 }
 
 #[tokio::test]

@@ -52,7 +52,6 @@ pub(super) async fn admit(
         kind: RequestKind::DataActionTarget,
         context,
         keep_client_context: false,
-        canonical_client_context: None,
         body: RequestBody::Buffered(bytes),
         reserved: Some(reserved),
     })

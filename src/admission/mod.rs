@@ -91,10 +91,8 @@ pub(crate) struct Admission {
     pub(crate) kind: RequestKind,
     /// Decoded `x-applink-*` headers (without the kind).
     pub(crate) context: Vec<(&'static str, HeaderValue)>,
-    /// Whether `x-client-context` is forwarded.
+    /// Whether `x-client-context` is forwarded (as the caller sent it).
     pub(crate) keep_client_context: bool,
-    /// The checked `x-client-context`, re-encoded canonically, to forward in place of the caller's.
-    pub(crate) canonical_client_context: Option<HeaderValue>,
     pub(crate) body: RequestBody,
     /// The buffered body's share of `limits.bufferedBodies`, held until the response is done.
     pub(crate) reserved: Option<OwnedSemaphorePermit>,
@@ -106,7 +104,6 @@ impl Admission {
             kind: RequestKind::Bypass,
             context: Vec::new(),
             keep_client_context: false,
-            canonical_client_context: None,
             body,
             reserved: None,
         }
@@ -117,7 +114,6 @@ impl Admission {
             kind: RequestKind::Salesforce,
             context: checked.headers,
             keep_client_context: true,
-            canonical_client_context: checked.canonical,
             body,
             reserved: None,
         }
@@ -212,7 +208,6 @@ fn admit_dev(kind: RequestKind, parts: &Parts, body: RequestBody) -> Admission {
         kind,
         context,
         keep_client_context: true,
-        canonical_client_context: None,
         body,
         reserved: None,
     }

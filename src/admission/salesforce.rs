@@ -51,17 +51,16 @@ fn check_request_id(parts: &Parts, context_id: &str) -> Result<(), MeshError> {
     Err(MeshError::RequestIdMismatch(why.into()))
 }
 
-/// What the app receives of CC: the decoded `x-applink-*` headers, and the context itself
-/// re-encoded canonically when it was checked.
+/// What the app receives from CC beside CC itself (forwarded as it came): the decoded
+/// `x-applink-*` headers.
 pub(super) struct CheckedClientContext {
     pub(super) headers: Vec<(&'static str, HeaderValue)>,
-    pub(super) canonical: Option<HeaderValue>,
 }
 
-/// Reads CC. With `verifyClientContext` (the default) it must decode and its org id must agree with
-/// RC's, else 400 `bad-client-context`; the app then receives it re-encoded canonically, so every
-/// SDK reads exactly what was checked. Without it, a CC that does not decode is forwarded unchanged
-/// but gives no headers (compat).
+/// Reads CC. With `verifyClientContext` (the default) it must be standard base64 of a JSON object
+/// whose org id agrees with RC's, else 400 `bad-client-context`. Without it, a CC that does not
+/// decode is forwarded unchanged but gives no headers (compat). Either way the app receives CC
+/// byte for byte as the caller sent it.
 fn check_client_context(
     mesh: &Mesh,
     parts: &Parts,
@@ -79,16 +78,12 @@ fn check_client_context(
                 Vec::new()
             }
         };
-        return Ok(CheckedClientContext {
-            headers,
-            canonical: None,
-        });
+        return Ok(CheckedClientContext { headers });
     }
-    let (cc, canonical) = ClientContext::decode_canonical(cc_value)
+    let cc = ClientContext::decode_checked(cc_value)
         .map_err(|why| MeshError::BadClientContext(why.to_string()))?;
     org_ids_agree(&rc.org_id, &cc.org_id).map_err(MeshError::BadClientContext)?;
     Ok(CheckedClientContext {
         headers: cc.headers(),
-        canonical: HeaderValue::from_str(&canonical).ok(),
     })
 }

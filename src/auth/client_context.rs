@@ -1,9 +1,7 @@
 //! The client context, `x-client-context` (CC): what the sidecar reads from it to build the
 //! `x-applink-*` headers, and the org id cross-check against the request context
-//! (docs/behaviour.md §4.4, §6). What the app receives of CC is the checked context re-encoded
-//! canonically (or, with `verifyClientContext` off, CC as it came).
+//! (docs/behaviour.md §4.4, §6). The app receives CC byte for byte as the caller sent it.
 
-use base64::Engine;
 use http::HeaderValue;
 
 use super::context::decode_base64;
@@ -30,17 +28,22 @@ fn text(value: Option<&Json<'_>>) -> Option<String> {
 }
 
 impl ClientContext {
-    /// Decodes CC. `Err` says why it yields no context headers.
+    /// Decodes CC, leniently (either alphabet, padding optional, whitespace ignored). `Err` says
+    /// why it yields no context headers.
     pub(crate) fn decode(value: &[u8]) -> Result<ClientContext, &'static str> {
-        Self::decode_canonical(value).map(|(cc, _)| cc)
+        let bytes = decode_base64(value).ok_or("it is not base64")?;
+        Self::read(&bytes)
     }
 
-    /// Decodes CC and returns it with its canonical form: the same JSON, standard base64 with
-    /// padding, which every SDK decodes to exactly what was read here.
-    pub(crate) fn decode_canonical(value: &[u8]) -> Result<(ClientContext, String), &'static str> {
-        let bytes = decode_base64(value).ok_or("it is not base64")?;
-        let cc = Self::read(&bytes)?;
-        Ok((cc, base64::engine::general_purpose::STANDARD.encode(&bytes)))
+    /// Decodes CC for the org id cross-check, which the app relies on: only the standard
+    /// alphabet Salesforce uses, because the app decodes the very bytes the caller sent, and some
+    /// decoders read URL-safe characters differently (Python's `b64decode` drops `-` and `_`, so
+    /// one string could be one org here and another there).
+    pub(crate) fn decode_checked(value: &[u8]) -> Result<ClientContext, &'static str> {
+        if value.iter().any(|b| *b == b'-' || *b == b'_') {
+            return Err("it is not standard base64 (it has - or _), as Salesforce sends it");
+        }
+        Self::decode(value)
     }
 
     fn read(bytes: &[u8]) -> Result<ClientContext, &'static str> {

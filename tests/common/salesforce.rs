@@ -33,6 +33,8 @@ pub fn client_context() -> Value {
         "orgId": ORG_ID,
         "orgDomainUrl": "acme.my.salesforce.com",
         "userContext": {"userId": "005JS000000ABCD", "username": "admin@acme.example"},
+        // A field the sidecar does not read: it must reach the app untouched.
+        "version": "1",
     })
 }
 
