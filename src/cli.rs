@@ -32,7 +32,9 @@ Exit codes:
   126  the app command cannot be executed;  127  its program does not exist
   else the app's own exit code (128+n when signal n ended it)
 
-Options go before the app command. --check prints every setting with where it came from. The YAML
+Options go before the app command. --check prints every setting with where it came from;
+--check METHOD PATH (e.g. --check POST /webhooks/stripe) also says whether that request would be
+authenticated, and which bypass entry lets it through. The YAML
 file, every setting and every response the sidecar makes itself are described in the project's
 README.md and docs/behaviour.md (the repository the buildpack was packaged from).";
 
@@ -68,6 +70,22 @@ pub struct Cli {
     /// The app to start and supervise; omit it to proxy to an app started separately
     #[arg(trailing_var_arg = true, value_name = "APP COMMAND")]
     pub command: Vec<String>,
+}
+
+/// `--check METHOD PATH` (or `--check PATH`, for GET): the request `--check` is asked about,
+/// when the words after the options are one instead of an app command.
+pub fn route_query(command: &[String]) -> Option<(String, String)> {
+    match command {
+        [path] if path.starts_with('/') => Some(("GET".into(), path.clone())),
+        [method, path]
+            if path.starts_with('/')
+                && !method.is_empty()
+                && method.bytes().all(|b| b.is_ascii_alphabetic()) =>
+        {
+            Some((method.to_ascii_uppercase(), path.clone()))
+        }
+        _ => None,
+    }
 }
 
 /// What the command line asks for.

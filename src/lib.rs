@@ -43,7 +43,7 @@ mod telemetry;
 pub use config::Config;
 pub use run::run;
 pub use server::{Running, StartError, start};
-pub use startup_log::check;
+pub use startup_log::{check, check_route};
 
 /// This build's version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

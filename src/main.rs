@@ -8,7 +8,7 @@ use applink_mesh::cli::{self, EXIT_USAGE, Invocation};
 use applink_mesh::config::Config;
 
 fn main() {
-    let cli = match cli::parse(std::env::args_os()) {
+    let mut cli = match cli::parse(std::env::args_os()) {
         Invocation::Run(cli) => cli,
         Invocation::Print(text) => {
             let _ = std::io::stdout().write_all(text.as_bytes());
@@ -19,6 +19,11 @@ fn main() {
             exit(EXIT_USAGE);
         }
     };
+    // `--check POST /webhooks/x` asks about a request, not about an app command.
+    let route = cli.check.then(|| cli::route_query(&cli.command)).flatten();
+    if route.is_some() {
+        cli.command.clear();
+    }
     // Variables whose name or value is not UTF-8 cannot be configuration; they are left out.
     let vars = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
@@ -32,6 +37,9 @@ fn main() {
     };
     if cli.check {
         print!("{}", applink_mesh::check(&config));
+        if let Some((method, path)) = route {
+            println!("{}", applink_mesh::check_route(&config, &method, &path));
+        }
         exit(0);
     }
     exit(applink_mesh::run(config));

@@ -1,7 +1,9 @@
 //! The start-up log: what runs, how, and loudly what is not authenticated (docs/behaviour.md §8).
 
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, bypass_list};
+use crate::handler::INFO_ROUTE;
 use crate::port_hints::public_port_in_args;
+use crate::routes::{self, Bypass, RouteTable};
 use crate::runtime::Shape;
 
 /// The start-up lines: version, ports, mode, runtime threads, open routes, warnings.
@@ -59,6 +61,65 @@ pub fn check(config: &Config) -> String {
     report
 }
 
+/// `--check METHOD PATH`: whether that request would be authenticated, and why not if not. The
+/// decision is the server's own (the same [`RouteTable`] and path check).
+pub fn check_route(config: &Config, method: &str, target: &str) -> String {
+    let path = target.split('?').next().unwrap_or(target);
+    let asked = format!("route = {method} {path}");
+    if path == INFO_ROUTE {
+        return format!("{asked}: answered by the sidecar itself (its version), never forwarded");
+    }
+    if config.is_dev() {
+        return format!(
+            "{asked}: forwarded without authentication: dev mode authenticates nothing"
+        );
+    }
+    let normal_form = match routes::check_path(path) {
+        Ok(normal_form) => normal_form,
+        Err(why) => return format!("{asked}: refused with 400 bad-path: {why}"),
+    };
+    let table = RouteTable::new(
+        config.health_route.clone(),
+        &config.auth.bypass_routes,
+        config.auth.bypass_all,
+    );
+    match table.bypass(method, path, normal_form) {
+        Some(Bypass::Health) => format!(
+            "{asked}: forwarded without authentication: it is the health route (mesh.healthcheck.route)"
+        ),
+        Some(Bypass::Route(at)) => format!(
+            "{asked}: forwarded without authentication: bypassRoutes entry {} {}",
+            at + 1,
+            table.route(at).map(ToString::to_string).unwrap_or_default()
+        ),
+        Some(Bypass::All) => format!(
+            "{asked}: forwarded without authentication: HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES is on"
+        ),
+        None => format!(
+            "{asked}: authenticated{}",
+            why_not_bypassed(config, &table, path, normal_form)
+        ),
+    }
+}
+
+/// For an authenticated route: the bypass entry that nearly applied, if any.
+fn why_not_bypassed(config: &Config, table: &RouteTable, path: &str, normal_form: bool) -> String {
+    if !normal_form {
+        return " (the path is not in normal form, so no bypass entry applies to it)".into();
+    }
+    if let Some(route) = table.matching_path(path) {
+        return format!(" ({route} matches the path, but not this method)");
+    }
+    let ignored = RouteTable::new(None, &config.auth.ignored_bypass_routes, false);
+    if let Some(route) = ignored.matching_path(path) {
+        return format!(
+            " (bypassRoutes {route} matches, but bypassRoutes are ignored until \
+             HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true)"
+        );
+    }
+    String::new()
+}
+
 /// Every start-up warning, in the order they are logged; `--check` prints the same.
 pub(crate) fn warnings(config: &Config) -> Vec<String> {
     let mut warnings = Vec::new();
@@ -76,20 +137,48 @@ pub(crate) fn warnings(config: &Config) -> Vec<String> {
     }
     if !config.auth.bypass_routes.is_empty() {
         warnings.push(format!(
-            "these routes skip authentication (bypassRoutes, risk acknowledged): {:?}",
-            config.auth.bypass_routes
+            "these routes skip authentication (bypassRoutes, risk acknowledged): {}",
+            bypass_list(&config.auth.bypass_routes)
         ));
     }
     if !config.auth.ignored_bypass_routes.is_empty() {
         warnings.push(format!(
-            "bypassRoutes {:?} are configured but ignored: set \
+            "bypassRoutes {} are configured but ignored: set \
              HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true to let them skip authentication",
-            config.auth.ignored_bypass_routes
+            bypass_list(&config.auth.ignored_bypass_routes)
         ));
     }
+    let configured = config
+        .auth
+        .bypass_routes
+        .iter()
+        .chain(&config.auth.ignored_bypass_routes);
+    warnings.extend(configured.filter_map(|route| framework_parameters(&route.glob)));
     warnings.extend(config.warnings.iter().cloned());
     warnings.extend(public_port_in_args(&config.app_command, config.port));
     warnings
+}
+
+/// A bypass glob written with a web framework's path parameters (`/users/:id`, `/users/{id}`),
+/// which a glob matches literally: the warning gives the glob that means what was meant.
+fn framework_parameters(glob: &str) -> Option<String> {
+    let is_parameter = |segment: &str| {
+        (segment.len() > 1 && segment.starts_with(':'))
+            || (segment.len() > 2 && segment.starts_with('{') && segment.ends_with('}'))
+    };
+    let segments: Vec<&str> = glob.split('/').collect();
+    if !segments.iter().any(|segment| is_parameter(segment)) {
+        return None;
+    }
+    let meant: Vec<&str> = segments
+        .iter()
+        .map(|segment| if is_parameter(segment) { "*" } else { segment })
+        .collect();
+    Some(format!(
+        "bypassRoutes {glob:?} looks like a framework route with parameters, but bypass routes \
+         are globs and match it letter for letter; for any value in those segments write {:?}",
+        meant.join("/")
+    ))
 }
 
 /// Raises the open-files limit (docs/behaviour.md §11) and logs it.
@@ -100,5 +189,27 @@ pub(crate) fn log_open_files_limit() {
         }
         Some((_, now)) => tracing::info!(open_files = now, "open files limit"),
         None => tracing::warn!("cannot read the open files limit"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framework_parameters_get_the_glob_that_was_meant() {
+        let warning = framework_parameters("/users/:id/orders/{order}").unwrap();
+        assert!(warning.contains("\"/users/*/orders/*\""), "{warning}");
+        assert_eq!(framework_parameters("/users/*"), None);
+        assert_eq!(
+            framework_parameters("/docs/{}"),
+            None,
+            "an empty pair is literal text"
+        );
+        assert_eq!(
+            framework_parameters("/a:b/x"),
+            None,
+            "a colon inside a segment"
+        );
     }
 }

@@ -205,3 +205,115 @@ async fn bypassed_route_with_context_is_authenticated_opportunistically() {
     );
     assert_eq!(api.calls().len(), 2);
 }
+
+const METHOD_YAML: &str = "mesh:\n  authentication:\n    bypassRoutes:\n      - /public/**\n      - path: /webhooks/**\n        methods: [POST]\n";
+
+/// A bypass entry with methods lets only those methods through unauthenticated; another method on
+/// the same path is authenticated like any route.
+#[tokio::test]
+async fn a_bypass_entry_with_methods_applies_to_those_methods_only() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    api.always(Answer::status(403));
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml(METHOD_YAML)
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
+        .start()
+        .await;
+    let reply = send(mesh.addr, "POST", "/webhooks/stripe", &[], "{}").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        app.only_request().headers["x-applink-request-kind"],
+        "bypass"
+    );
+    for method in ["GET", "PUT", "DELETE"] {
+        send(mesh.addr, method, "/webhooks/stripe", &[], "")
+            .await
+            .assert_mesh_error(401, "missing-context");
+    }
+    // With a context, another method is authenticated, and refused here by the API.
+    send(
+        mesh.addr,
+        "GET",
+        "/webhooks/stripe",
+        &salesforce::headers(),
+        "",
+    )
+    .await
+    .assert_mesh_error(403, "forbidden");
+    assert_eq!(app.received().len(), 1, "only the POST reached the app");
+    // The plain string form is every method.
+    assert_eq!(
+        send(mesh.addr, "DELETE", "/public/x", &[], "").await.status,
+        200
+    );
+}
+
+/// `--check METHOD PATH` says whether a request would be authenticated, and which entry bypasses
+/// it: the server's own decision, asked before deploying.
+#[test]
+fn check_says_whether_a_route_would_be_authenticated() {
+    let yaml = common::sidecar::temp_file("routes.yaml", METHOD_YAML);
+    let ask = |ack: bool, route: &[&str]| {
+        let mut command = std::process::Command::new(common::sidecar::binary());
+        command
+            .args(["--config", yaml.to_str().unwrap(), "--check"])
+            .args(route)
+            .env_clear()
+            .env("HEROKU_APPLINK_API_URL", "https://applink.example/addons/1")
+            .env("HEROKU_APPLINK_TOKEN", "t");
+        if ack {
+            command.env(
+                "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+                "true",
+            );
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        let text = String::from_utf8(output.stdout).unwrap();
+        text.lines()
+            .find(|line| line.starts_with("route = "))
+            .unwrap_or_else(|| panic!("no route line in {text}"))
+            .to_string()
+    };
+    for (ack, route, says) in [
+        (
+            true,
+            &["POST", "/webhooks/stripe"][..],
+            "POST /webhooks/stripe: forwarded without authentication: bypassRoutes entry 2 \"/webhooks/**\" (POST)",
+        ),
+        (
+            true,
+            &["post", "/webhooks/stripe?x=1"],
+            "POST /webhooks/stripe: forwarded without authentication",
+        ),
+        (
+            true,
+            &["GET", "/webhooks/stripe"],
+            "GET /webhooks/stripe: authenticated (\"/webhooks/**\" (POST) matches the path, but not this method)",
+        ),
+        (
+            true,
+            &["/public/a"],
+            "GET /public/a: forwarded without authentication: bypassRoutes entry 1 \"/public/**\"",
+        ),
+        (
+            true,
+            &["GET", "/public/../admin"],
+            "authenticated (the path is not in normal form",
+        ),
+        (true, &["GET", "/healthcheck"], "it is the health route"),
+        (true, &["GET", "/orders"], "GET /orders: authenticated"),
+        (
+            false,
+            &["POST", "/webhooks/stripe"],
+            "authenticated (bypassRoutes \"/webhooks/**\" (POST) matches, but bypassRoutes are ignored until HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true)",
+        ),
+    ] {
+        let line = ask(ack, route);
+        assert!(line.contains(says), "{route:?}: {line}");
+    }
+}

@@ -136,7 +136,10 @@ pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<
             (false, false) => RequestKind::DevWithoutContext,
         }));
     }
-    if let Some(bypass) = mesh.routes.bypass(parts.uri.path(), normal_form) {
+    if let Some(bypass) = mesh
+        .routes
+        .bypass(parts.method.as_str(), parts.uri.path(), normal_form)
+    {
         if bypass == Bypass::All {
             tracing::warn!(
                 "authentication is off for every route (HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES)"

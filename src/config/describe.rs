@@ -136,11 +136,11 @@ impl Config {
         );
         let key = "mesh.authentication.bypassRoutes";
         if auth.ignored_bypass_routes.is_empty() {
-            lines.setting(key, None, format!("{:?}", auth.bypass_routes));
+            lines.setting(key, None, super::bypass_list(&auth.bypass_routes));
         } else {
             lines.line(
                 key,
-                format!("{:?}", auth.ignored_bypass_routes),
+                super::bypass_list(&auth.ignored_bypass_routes),
                 "file; IGNORED: HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS is not true",
             );
         }

@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 
+use super::BypassRoute;
 use super::place::{line_of, with_place_of_misplaced_key};
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,11 +69,9 @@ pub(crate) struct AuthenticationSection {
     pub(crate) cache: CacheSection,
 }
 
-/// One `bypassRoutes` entry: a glob written as a string. Users coming from other routers write
-/// `- path: /x` or `- pathPrefix: /api/`; those are refused with the equivalent glob.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BypassRoute(pub(crate) String);
-
+/// One `bypassRoutes` entry as written: a glob string (`- "/public/**"`, every method), or a map
+/// with `path` and `methods` (`- { path: /webhooks/**, methods: [POST] }`). Users coming from
+/// other routers write `pathPrefix:`; that is refused with the equivalent entry.
 impl<'de> Deserialize<'de> for BypassRoute {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(BypassRouteVisitor)
@@ -85,41 +84,90 @@ impl<'de> serde::de::Visitor<'de> for BypassRouteVisitor {
     type Value = BypassRoute;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a route glob written as a string, e.g. \"/api/**\"")
+        f.write_str("a route glob, e.g. \"/api/**\", or `path:` with `methods:`")
     }
 
     fn visit_str<E>(self, v: &str) -> Result<BypassRoute, E> {
-        Ok(BypassRoute(v.to_string()))
+        Ok(BypassRoute::any_method(v))
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<BypassRoute, E> {
-        Ok(BypassRoute(v.to_string()))
+        Ok(BypassRoute::any_method(&v.to_string()))
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<BypassRoute, E> {
-        Ok(BypassRoute(v.to_string()))
+        Ok(BypassRoute::any_method(&v.to_string()))
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<BypassRoute, A::Error> {
-        let mut written = None;
+        use serde::de::Error;
+        let (mut path, mut methods, mut other) = (None, None, None);
         while let Some((key, value)) = map.next_entry::<String, serde_norway::Value>()? {
-            if written.is_none() {
-                written = Some((key, value.as_str().map(str::to_string)));
+            match key.as_str() {
+                "path" => path = Some(value),
+                "methods" => methods = Some(value),
+                _ if other.is_none() => other = Some((key, value)),
+                _ => {}
             }
         }
-        let glob = match &written {
-            Some((key, Some(prefix))) if key == "pathPrefix" || key == "prefix" => {
-                format!("\"{}/**\"", prefix.trim_end_matches('/'))
+        if let Some((key, value)) = other {
+            let written = value.as_str().unwrap_or_default().trim_end_matches('/');
+            let hint = match key.as_str() {
+                "pathPrefix" | "prefix" if !written.is_empty() => {
+                    format!("write `path: {written}/**` (a glob) instead")
+                }
+                _ => "an entry takes `path` (a glob) and, optionally, `methods`".to_string(),
+            };
+            return Err(A::Error::custom(format!(
+                "bypassRoutes entries have no `{key}:`: {hint}"
+            )));
+        }
+        let glob = match path {
+            Some(serde_norway::Value::String(glob)) => glob,
+            Some(_) => {
+                return Err(A::Error::custom(
+                    "a bypassRoutes `path` is a glob written as a string, e.g. \"/webhooks/**\"",
+                ));
             }
-            Some((_, Some(path))) => format!("\"{path}\""),
-            // Never a real route: a suggestion pasted as it is must not open one.
-            _ => "\"/<path>\" or \"/<prefix>/**\"".into(),
+            None => {
+                return Err(A::Error::custom(
+                    "a bypassRoutes entry written as a map needs `path:` (a glob), e.g. `- path: /webhooks/**`",
+                ));
+            }
         };
-        let what = written.map_or("a map".to_string(), |(key, _)| format!("`{key}:`"));
-        Err(serde::de::Error::custom(format!(
-            "bypassRoutes entries are globs written as strings, not {what}: use {glob}"
-        )))
+        let methods = match methods {
+            None => Vec::new(),
+            Some(value) => parse_methods(&value).map_err(A::Error::custom)?,
+        };
+        Ok(BypassRoute { glob, methods })
     }
+}
+
+/// `methods: [POST, put]`: HTTP method names, upper-cased; at least one.
+fn parse_methods(value: &serde_norway::Value) -> Result<Vec<String>, String> {
+    let listed = match value {
+        serde_norway::Value::Sequence(listed) => listed.as_slice(),
+        serde_norway::Value::String(_) => std::slice::from_ref(value),
+        _ => return Err("bypassRoutes `methods` is a list of HTTP methods, e.g. [POST]".into()),
+    };
+    if listed.is_empty() {
+        return Err(
+            "bypassRoutes `methods` is empty: list the methods that skip authentication, or leave `methods` out for every method"
+                .into(),
+        );
+    }
+    listed
+        .iter()
+        .map(|method| {
+            let name = method.as_str().unwrap_or_default().to_ascii_uppercase();
+            match http::Method::from_bytes(name.as_bytes()) {
+                Ok(_) if !name.is_empty() => Ok(name),
+                _ => Err(format!(
+                    "bypassRoutes `methods`: {method:?} is not an HTTP method"
+                )),
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -221,27 +269,33 @@ mod tests {
     }
 
     #[test]
-    fn bypass_routes_written_as_maps_get_the_equivalent_glob() {
-        for (entry, glob) in [
-            ("- pathPrefix: /api/", "use \"/api/**\""),
-            ("- path: /robots.txt", "use \"/robots.txt\""),
-            ("- { route: /x }", "use \"/x\""),
-            ("- { enabled: true }", "use \"/<path>\" or \"/<prefix>/**\""),
+    fn bypass_routes_are_globs_or_paths_with_methods() {
+        let file = parse(
+            "mesh:\n  authentication:\n    bypassRoutes:\n      - /a\n      - \"/b/**\"\n      - path: /hooks/**\n        methods: [POST, put]\n      - { path: /c }\n",
+        )
+        .unwrap();
+        let routes = file.mesh.authentication.bypass_routes.unwrap();
+        let shown: Vec<String> = routes.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["\"/a\"", "\"/b/**\"", "\"/hooks/**\" (POST, PUT)", "\"/c\""]
+        );
+        for (entry, says) in [
+            ("- pathPrefix: /api/", "write `path: /api/**`"),
+            ("- { path: /x, verbs: [GET] }", "no `verbs:`"),
+            ("- { enabled: true }", "no `enabled:`"),
+            ("- { methods: [POST] }", "needs `path:`"),
+            ("- { path: /x, methods: [] }", "`methods` is empty"),
+            ("- { path: /x, methods: [\"GE T\"] }", "not an HTTP method"),
+            ("- { path: [/x] }", "written as a string"),
         ] {
             let yaml = format!("mesh:\n  authentication:\n    bypassRoutes:\n      {entry}\n");
             let err = parse(&yaml).unwrap_err();
-            assert!(err.contains(glob) && err.contains("line 4"), "{err}");
+            assert!(
+                err.contains(says) && err.contains("line 4"),
+                "{entry}: {err}"
+            );
         }
-        let file = parse("mesh:\n  authentication:\n    bypassRoutes: [/a, \"/b/**\"]\n").unwrap();
-        let routes: Vec<String> = file
-            .mesh
-            .authentication
-            .bypass_routes
-            .unwrap()
-            .into_iter()
-            .map(|r| r.0)
-            .collect();
-        assert_eq!(routes, ["/a", "/b/**"]);
     }
 
     #[test]

@@ -10,8 +10,8 @@ use super::file_values::{file_bool, file_err, file_value, keys_set};
 use super::limits::limits;
 use super::values::{parse_duration, parse_port};
 use super::{
-    AppTarget, AuthSettings, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT, Sources,
-    Timeouts, is_loopback,
+    AppTarget, AuthSettings, BypassRoute, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT,
+    Sources, Timeouts, is_loopback,
 };
 use crate::cli::{Cli, misplaced_option};
 
@@ -107,17 +107,12 @@ fn app_target(env: &Env<'_>, file: &FileConfig) -> Result<AppTarget, ConfigError
 fn auth_settings(env: &Env<'_>, file: &FileConfig) -> Result<AuthSettings, ConfigError> {
     let a = &file.mesh.authentication;
     let acknowledged = env.flag("HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS")?;
-    let configured: Vec<String> = a
-        .bypass_routes
-        .iter()
-        .flatten()
-        .map(|route| route.0.clone())
-        .collect();
-    if let Some(route) = configured.iter().find(|r| !r.starts_with('/')) {
+    let configured: Vec<BypassRoute> = a.bypass_routes.iter().flatten().cloned().collect();
+    if let Some(route) = configured.iter().find(|r| !r.glob.starts_with('/')) {
         return file_err(
             file,
             "mesh.authentication.bypassRoutes",
-            format!("'{route}' must start with '/'"),
+            format!("'{}' must start with '/'", route.glob),
         );
     }
     let (bypass_routes, ignored_bypass_routes) = if acknowledged {

@@ -98,12 +98,52 @@ impl AppTarget {
     }
 }
 
+/// One `bypassRoutes` entry (docs/behaviour.md §4.2): a glob, and the methods it applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BypassRoute {
+    pub(crate) glob: String,
+    /// Upper-case method names; empty for every method.
+    pub(crate) methods: Vec<String>,
+}
+
+impl BypassRoute {
+    /// An entry for every method.
+    pub(crate) fn any_method(glob: &str) -> BypassRoute {
+        BypassRoute {
+            glob: glob.to_string(),
+            methods: Vec::new(),
+        }
+    }
+
+    /// Whether the entry applies to `method`.
+    pub(crate) fn allows(&self, method: &str) -> bool {
+        self.methods.is_empty() || self.methods.iter().any(|m| m == method)
+    }
+}
+
+/// `"/webhooks/**"`, or `"/webhooks/**" (POST, PUT)`.
+impl std::fmt::Display for BypassRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.glob)?;
+        if !self.methods.is_empty() {
+            write!(f, " ({})", self.methods.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The entries as a list for logs and `--check`: `["/public/**", "/webhooks/**" (POST)]`.
+pub(crate) fn bypass_list(routes: &[BypassRoute]) -> String {
+    let entries: Vec<String> = routes.iter().map(ToString::to_string).collect();
+    format!("[{}]", entries.join(", "))
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct AuthSettings {
-    /// Glob patterns (docs/behaviour.md §4.2); empty unless acknowledged.
-    pub(crate) bypass_routes: Vec<String>,
+    /// The bypass entries (docs/behaviour.md §4.2); empty unless acknowledged.
+    pub(crate) bypass_routes: Vec<BypassRoute>,
     /// `bypassRoutes` configured but not acknowledged, so ignored.
-    pub(crate) ignored_bypass_routes: Vec<String>,
+    pub(crate) ignored_bypass_routes: Vec<BypassRoute>,
     pub(crate) bypass_all: bool,
     pub(crate) verify_client_context: bool,
     pub(crate) cache_max_ttl: Duration,

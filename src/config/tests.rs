@@ -324,7 +324,10 @@ fn bypass_routes_need_the_acknowledgement() {
     assert!(config.auth.bypass_routes.is_empty());
     assert_eq!(
         config.auth.ignored_bypass_routes,
-        ["/public/**", "/favicon.ico"]
+        [
+            BypassRoute::any_method("/public/**"),
+            BypassRoute::any_method("/favicon.ico")
+        ]
     );
     let config = load_file(
         yaml,
@@ -334,7 +337,13 @@ fn bypass_routes_need_the_acknowledgement() {
         )],
     )
     .unwrap();
-    assert_eq!(config.auth.bypass_routes, ["/public/**", "/favicon.ico"]);
+    assert_eq!(
+        config.auth.bypass_routes,
+        [
+            BypassRoute::any_method("/public/**"),
+            BypassRoute::any_method("/favicon.ico")
+        ]
+    );
     assert!(config.auth.ignored_bypass_routes.is_empty());
 }
 

@@ -3,11 +3,14 @@
 //! Patterns are compiled once into a tiny NFA and matched in time linear in the path, so no
 //! pattern/path pair can make matching slow.
 
+use crate::config::BypassRoute;
+
 /// Route decisions that depend only on configuration, built once at start-up.
 #[derive(Debug, Clone)]
 pub(crate) struct RouteTable {
     health: Option<String>,
-    bypass: Vec<Glob>,
+    /// Each `bypassRoutes` entry's glob, compiled, and the entry.
+    bypass: Vec<(Glob, BypassRoute)>,
     bypass_all: bool,
 }
 
@@ -15,31 +18,57 @@ pub(crate) struct RouteTable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bypass {
     Health,
-    Route,
+    /// The `bypassRoutes` entry at this index.
+    Route(usize),
     All,
 }
 
 impl RouteTable {
-    pub(crate) fn new(health: Option<String>, bypass_routes: &[String], bypass_all: bool) -> Self {
+    pub(crate) fn new(
+        health: Option<String>,
+        bypass_routes: &[BypassRoute],
+        bypass_all: bool,
+    ) -> Self {
         RouteTable {
             health,
-            bypass: bypass_routes.iter().map(|p| Glob::new(p)).collect(),
+            bypass: bypass_routes
+                .iter()
+                .map(|route| (Glob::new(&route.glob), route.clone()))
+                .collect(),
             bypass_all,
         }
     }
 
-    /// The bypass decision for a path already checked with [`check_path`].
-    /// A path not in normal form never matches the health route or a pattern.
-    pub(crate) fn bypass(&self, path: &str, normal_form: bool) -> Option<Bypass> {
+    /// The bypass decision for a request whose path was already checked with [`check_path`].
+    /// A path not in normal form never matches the health route or a pattern; an entry with
+    /// methods applies to those methods only.
+    pub(crate) fn bypass(&self, method: &str, path: &str, normal_form: bool) -> Option<Bypass> {
         if normal_form {
             if self.health.as_deref() == Some(path) {
                 return Some(Bypass::Health);
             }
-            if self.bypass.iter().any(|glob| glob.matches(path)) {
-                return Some(Bypass::Route);
+            if let Some(at) = self
+                .bypass
+                .iter()
+                .position(|(glob, route)| route.allows(method) && glob.matches(path))
+            {
+                return Some(Bypass::Route(at));
             }
         }
         self.bypass_all.then_some(Bypass::All)
+    }
+
+    /// The entry at `at`, as configured.
+    pub(crate) fn route(&self, at: usize) -> Option<&BypassRoute> {
+        self.bypass.get(at).map(|(_, route)| route)
+    }
+
+    /// The first entry whose glob matches `path`, whatever its methods.
+    pub(crate) fn matching_path(&self, path: &str) -> Option<&BypassRoute> {
+        self.bypass
+            .iter()
+            .find(|(glob, _)| glob.matches(path))
+            .map(|(_, route)| route)
     }
 }
 
@@ -276,13 +305,40 @@ mod tests {
 
     #[test]
     fn route_table_never_bypasses_abnormal_paths() {
-        let table = RouteTable::new(Some("/healthcheck".into()), &["/public/**".into()], false);
-        assert_eq!(table.bypass("/healthcheck", true), Some(Bypass::Health));
-        assert_eq!(table.bypass("/healthcheck/", true), None);
-        assert_eq!(table.bypass("/public/x", true), Some(Bypass::Route));
-        assert_eq!(table.bypass("/public/x", false), None);
+        let routes = [
+            BypassRoute::any_method("/public/**"),
+            BypassRoute {
+                glob: "/hooks/**".into(),
+                methods: vec!["POST".into()],
+            },
+        ];
+        let table = RouteTable::new(Some("/healthcheck".into()), &routes, false);
+        assert_eq!(
+            table.bypass("GET", "/healthcheck", true),
+            Some(Bypass::Health)
+        );
+        assert_eq!(table.bypass("GET", "/healthcheck/", true), None);
+        assert_eq!(
+            table.bypass("PUT", "/public/x", true),
+            Some(Bypass::Route(0))
+        );
+        assert_eq!(table.bypass("GET", "/public/x", false), None);
+        assert_eq!(
+            table.bypass("POST", "/hooks/a", true),
+            Some(Bypass::Route(1))
+        );
+        assert_eq!(
+            table.bypass("GET", "/hooks/a", true),
+            None,
+            "another method"
+        );
+        assert_eq!(
+            table.bypass("post", "/hooks/a", true),
+            None,
+            "methods are case-sensitive"
+        );
         let all = RouteTable::new(None, &[], true);
-        assert_eq!(all.bypass("/anything", false), Some(Bypass::All));
+        assert_eq!(all.bypass("GET", "/anything", false), Some(Bypass::All));
     }
 }
 
