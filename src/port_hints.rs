@@ -53,28 +53,74 @@ impl PortHints {
         if let Some(public_port) = self.public_port_in_args {
             tracing::error!(
                 public_port,
-                "the app exited; it may have tried the public port it was given, which the sidecar holds: use $APP_PORT in the Procfile's app command instead of $PORT"
+                "the app exited; it may have tried the public port it was given, which the sidecar holds: give the app its own port as a number (see the warning at start-up)"
             );
         }
     }
 }
 
-/// The warning for an app command that is given the public port, if it is.
-pub(crate) fn public_port_in_args(command: &[String], public_port: u16) -> Option<String> {
+/// The warning for an app command that is given the public port, if it is, with a command line
+/// that works: the app's port written as a number. (`$APP_PORT` would not do in a Procfile line
+/// that sets `APP_PORT=3000` itself: the shell expands the line before the assignment applies.)
+pub(crate) fn public_port_in_args(
+    command: &[String],
+    public_port: u16,
+    app_port: u16,
+) -> Option<String> {
     (public_port != 0 && gives_port(command, public_port)).then(|| {
+        let (public, app) = (public_port.to_string(), app_port.to_string());
+        let fixed: Vec<String> = command
+            .iter()
+            .enumerate()
+            .map(|(n, arg)| match arg.strip_suffix(public.as_str()) {
+                Some(rest) if n > 0 && (rest.is_empty() || rest.ends_with([':', '='])) => {
+                    format!("{rest}{app}")
+                }
+                _ => arg.clone(),
+            })
+            .collect();
         format!(
             "the app's command line holds the public port {public_port}, which the sidecar listens on \
-             (a Procfile that passes $PORT to the app?): give the app $APP_PORT instead"
+             (a Procfile that passes $PORT to the app?): give the app its own port as a number, \
+             e.g. APP_PORT={app_port} heroku-applink-service-mesh -- {}",
+            fixed.join(" ")
         )
     })
 }
 
+/// Warnings for arguments that end in `:` or `=` (`http://*:`, `--port=`): most likely a variable
+/// that expanded to nothing, such as `$APP_PORT` in a Procfile line that sets `APP_PORT=3000`
+/// itself, where the shell expands the line before the assignment applies.
+pub(crate) fn empty_expansions(command: &[String], app_port: u16) -> Vec<String> {
+    command
+        .iter()
+        .skip(1)
+        .filter(|arg| arg.len() > 1 && arg.ends_with([':', '=']))
+        .map(|arg| {
+            format!(
+                "the app's argument '{arg}' ends in '{}': a variable that expanded to nothing? \
+                 In a Procfile, `APP_PORT={app_port} heroku-applink-service-mesh -- app {arg}$APP_PORT` \
+                 expands $APP_PORT before APP_PORT is set; write the port as a number \
+                 ({arg}{app_port}), or set APP_PORT as a config var instead of on the line",
+                &arg[arg.len() - 1..]
+            )
+        })
+        .collect()
+}
+
 /// Whether the app's arguments give it `port` to listen on: after `-p`, `-b`, `--bind` or an
-/// option whose name says port (`--port`, `--listen-port`), or as `--port=N`, `PORT=N`, `host:N`
-/// (not a number that merely appears, such as `--timeout 5000`).
+/// option whose name says port (`--port`, `--listen-port`), as `--port=N`, `PORT=N`, `host:N`, or
+/// as a bare argument that does not follow an option (`python -m http.server 5006`); not a number
+/// that merely follows another option, such as `--timeout 5000`.
 fn gives_port(command: &[String], port: u16) -> bool {
     let port = port.to_string();
     let args = command.get(1..).unwrap_or_default();
+    let bare = command
+        .windows(2)
+        .any(|pair| pair[1] == port && !pair[0].starts_with('-'));
+    if bare {
+        return true;
+    }
     let after_flag = args.windows(2).any(|pair| {
         let flag = pair[0].to_ascii_lowercase();
         let names_a_port = matches!(flag.as_str(), "-p" | "-b" | "--bind")
@@ -98,11 +144,53 @@ fn ends_with_port(value: &str, port: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::gives_port;
+    use super::{empty_expansions, gives_port, public_port_in_args};
+
+    fn words(c: &[&str]) -> Vec<String> {
+        c.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_fix_is_a_line_that_works() {
+        let hint =
+            public_port_in_args(&words(&["python", "-m", "http.server", "5006"]), 5006, 3000)
+                .unwrap();
+        assert!(
+            hint.ends_with(
+                "APP_PORT=3000 heroku-applink-service-mesh -- python -m http.server 3000"
+            ),
+            "{hint}"
+        );
+        let hint =
+            public_port_in_args(&words(&["gunicorn", "-b", "0.0.0.0:5006"]), 5006, 3000).unwrap();
+        assert!(hint.ends_with("-- gunicorn -b 0.0.0.0:3000"), "{hint}");
+        assert_eq!(
+            public_port_in_args(&words(&["app", "3000"]), 5006, 3000),
+            None
+        );
+    }
+
+    #[test]
+    fn an_argument_ending_in_a_colon_or_equals_is_named() {
+        let warnings = empty_expansions(
+            &words(&["./api", "--urls", "http://*:", "--port=", ":", "a=b"]),
+            3000,
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].contains("'http://*:'") && warnings[0].contains("(http://*:3000)"),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[1].contains("'--port='"), "{}", warnings[1]);
+        assert!(
+            empty_expansions(&words(&["host:"]), 3000).is_empty(),
+            "the program itself"
+        );
+    }
 
     #[test]
     fn the_port_must_be_given_as_a_port() {
-        let words = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         for given in [
             &["app", "--port", "5000"][..],
             &["app", "-p", "5000"],
@@ -112,6 +200,8 @@ mod tests {
             &["gunicorn", "-b", "[::]:5000"],
             &["env", "PORT=5000", "node"],
             &["app", "localhost:5000"],
+            &["python", "-m", "http.server", "5000"],
+            &["./server", "5000"],
         ] {
             assert!(gives_port(&words(given), 5000), "{given:?}");
         }

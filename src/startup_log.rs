@@ -2,7 +2,7 @@
 
 use crate::config::{Config, Mode, bypass_list};
 use crate::handler::INFO_ROUTE;
-use crate::port_hints::public_port_in_args;
+use crate::port_hints::{empty_expansions, public_port_in_args};
 use crate::routes::{self, Bypass, RouteTable};
 use crate::runtime::Shape;
 
@@ -155,7 +155,12 @@ pub(crate) fn warnings(config: &Config) -> Vec<String> {
         .chain(&config.auth.ignored_bypass_routes);
     warnings.extend(configured.filter_map(|route| framework_parameters(&route.glob)));
     warnings.extend(config.warnings.iter().cloned());
-    warnings.extend(public_port_in_args(&config.app_command, config.port));
+    warnings.extend(public_port_in_args(
+        &config.app_command,
+        config.port,
+        config.app.port,
+    ));
+    warnings.extend(empty_expansions(&config.app_command, config.app.port));
     warnings
 }
 

@@ -543,8 +543,12 @@ fn the_public_port_handed_to_the_app_is_named() {
         output.contains("the app's command line holds the public port"),
         "{output}"
     );
+    // The fix is a line that works: the app's port as a number, not `$APP_PORT`, which a
+    // Procfile line that sets APP_PORT itself expands to nothing.
+    let fixed = format!("--listen-port {app_port}");
+    assert!(output.contains(&fixed), "{output}");
     assert!(
-        output.contains("use $APP_PORT in the Procfile's app command instead of $PORT"),
+        output.contains("give the app its own port as a number"),
         "{output}"
     );
 }
