@@ -31,7 +31,9 @@ procfile::guide() {
 }
 
 # Warns when the app command in the sidecar's arguments $1 gets $PORT: the shell expands it to the
-# public port, which the sidecar holds, so the app would fail with "address in use".
+# public port, which the sidecar holds, so the app would fail with "address in use". Also when it
+# gets $PORT or $APP_PORT in single quotes as an argument of a program that is not a shell: the
+# sidecar starts the app without a shell, so the app gets the literal text.
 procfile::check_app_port() {
   local words i=0
   read -ra words <<<"$1"
@@ -51,8 +53,23 @@ procfile::check_app_port() {
   unquoted=$(sed "s/'[^']*'//g" <<<"${app_command}")
   # shellcheck disable=SC2016 # the literal text $PORT, as the Procfile has it
   local bare='\$PORT([^A-Za-z0-9_]|$)' braced='\$\{PORT[}:]'
+  local quoted="'[^']*\\\$\\{?(APP_)?PORT"
   if [[ "${unquoted}" =~ ${bare} || "${unquoted}" =~ ${braced} ]]; then
     output::warn "The app command gets \$PORT, which is the sidecar's port: the app would fail with \"address in use\"."
-    output::warn "Give the app \$APP_PORT instead (the sidecar sets it, and PORT too, for the app)."
+    output::warn "Give the app its own port as a number (--port 3000 with APP_PORT=3000), or \$APP_PORT if APP_PORT is a config var:"
+    output::warn "on a line that sets APP_PORT=3000 itself, \$APP_PORT expands to nothing (the shell expands the line first)."
+  elif [[ "${app_command}" =~ ${quoted} ]] && ! procfile::through_a_shell "${words[@]:i}"; then
+    output::warn "The app command gets \$PORT in single quotes: the sidecar starts the app without a shell, so the app gets the literal text."
+    output::warn "Write the app's port as a number (--port 3000 with APP_PORT=3000), or run the command through a shell: -- sh -c 'app --port \$PORT'."
   fi
+}
+
+# Whether the app command (words $@) reaches a shell that expands what is quoted: `sh -c '…'`, or the
+# whole command in one pair of quotes, which the sidecar runs through /bin/sh.
+procfile::through_a_shell() {
+  case "$1" in
+    \'*) return 0 ;;
+    sh | bash | dash | zsh | */sh | */bash | */dash | */zsh) [[ "$2" == -*c* ]] ;;
+    *) return 1 ;;
+  esac
 }
