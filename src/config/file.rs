@@ -8,7 +8,7 @@
 use serde::Deserialize;
 
 use super::BypassRoute;
-use super::place::{line_of, with_place_of_misplaced_key};
+use super::place::{in_the_files_words, line_of, with_place_of_misplaced_key};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -229,7 +229,7 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<FileConfig, String> {
             if let Some(l) = &location {
                 why = why.replace(&format!(" at line {} column {}", l.line(), l.column()), "");
             }
-            let why = with_place_of_misplaced_key(why);
+            let why = in_the_files_words(with_place_of_misplaced_key(why));
             match location {
                 Some(l) => format!("{}: {why}", at(l.line())),
                 None => format!("{name}: {why}"),
