@@ -59,6 +59,70 @@ pub(crate) fn not_found_hint(command: &[String]) -> Option<String> {
     })
 }
 
+/// Why `program` was not found, in words: where it was looked for, and the usual causes. `path`
+/// is the `PATH` the app was started with.
+pub(crate) fn not_found_reason(program: &str, path: Option<&str>) -> String {
+    if program.starts_with('~') {
+        return format!(
+            "'{program}' was not found: `~` is expanded only by a shell, and not inside quotes; the \
+             app command runs without one, so write the full path or $HOME/{} unquoted",
+            program.trim_start_matches('~').trim_start_matches('/')
+        );
+    }
+    if program.contains('/') {
+        return format!(
+            "'{program}' was not found: there is no such file (a path is taken as written, relative \
+             to the app's directory)"
+        );
+    }
+    let path = path.unwrap_or_default();
+    format!(
+        "'{program}' was not found on PATH ({}). Check the spelling; a program a language \
+         buildpack installs (node, python, java, ruby, php) needs that buildpack on the app \
+         (`heroku buildpacks`), and locally its runtime installed; the command runs without a \
+         shell, so it must be a program on PATH or a path to one",
+        if path.is_empty() { "empty" } else { path }
+    )
+}
+
+/// Whether `program` (a bare name) is an executable file in one of `path`'s directories.
+pub(crate) fn on_path(program: &str, path: Option<&str>) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.unwrap_or_default().split(':').any(|dir| {
+        let candidate = std::path::Path::new(if dir.is_empty() { "." } else { dir }).join(program);
+        std::fs::metadata(candidate)
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// The program a one-string command's shell runs first: its first word after any `NAME=value`
+/// assignments and an `exec`.
+pub(crate) fn script_program(script: &str) -> Option<&str> {
+    script
+        .split_whitespace()
+        .find(|word| *word != "exec" && !word.contains('='))
+}
+
+/// After a one-string command (run through `/bin/sh -c`) exited 127, the shell's "not found": the
+/// sidecar's own explanation, when the script's program is not to be found.
+pub(crate) fn shell_not_found(command: &[String], path: Option<&str>) -> Option<String> {
+    let [script] = command else {
+        return None;
+    };
+    let program = script_program(script)?;
+    let found = if program.contains('/') {
+        std::path::Path::new(program).exists()
+    } else {
+        on_path(program, path)
+    };
+    (!found).then(|| {
+        format!(
+            "the app command ran through /bin/sh (it is one quoted string), which exited 127: {}",
+            not_found_reason(program, path)
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +173,39 @@ mod tests {
         );
         assert_eq!(not_found_hint(&command(&["nodee", "app.js"])), None);
         assert_eq!(not_found_hint(&command(&["./a=b"])), None);
+    }
+
+    #[test]
+    fn a_program_not_found_is_explained() {
+        let reason = not_found_reason("nodee", Some("/usr/bin:/bin"));
+        assert!(
+            reason.starts_with("'nodee' was not found on PATH (/usr/bin:/bin)"),
+            "{reason}"
+        );
+        assert!(reason.contains("heroku buildpacks"), "{reason}");
+        let reason = not_found_reason("~/bin/app", None);
+        assert!(reason.contains("$HOME/bin/app unquoted"), "{reason}");
+        assert!(not_found_reason("./app", None).contains("no such file"));
+        assert!(on_path("sh", Some("/nonexistent:/bin")));
+        assert!(!on_path("sh", Some("/nonexistent")));
+    }
+
+    #[test]
+    fn a_one_string_command_that_the_shell_did_not_find_is_explained() {
+        assert_eq!(script_program("FOO=1 exec nodee app.js"), Some("nodee"));
+        let words = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let said =
+            shell_not_found(&words(&["nodee app.js --port 3000"]), Some("/usr/bin:/bin")).unwrap();
+        assert!(said.contains("'nodee' was not found on PATH"), "{said}");
+        assert_eq!(
+            shell_not_found(&words(&["sh -c false"]), Some("/bin")),
+            None,
+            "found: another cause"
+        );
+        assert_eq!(
+            shell_not_found(&words(&["a", "b"]), Some("/bin")),
+            None,
+            "not one string"
+        );
     }
 }

@@ -7,6 +7,7 @@ use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
+use crate::app_command::shell_not_found;
 use crate::boot_watch::BootWatch;
 use crate::config::Config;
 use crate::port_hints::PortHints;
@@ -129,6 +130,11 @@ async fn until_the_end(
         biased;
         exit = exited(&app) => {
             hints.explain(exit);
+            if exit == AppExit::Code(127)
+                && let Some(why) = shell_not_found(&life.command, std::env::var("PATH").ok().as_deref())
+            {
+                tracing::error!("{why}");
+            }
             tracing::info!(exit = %exit, "the app exited; draining and exiting with its code");
             running.app_exited();
             running.shutdown().await;

@@ -16,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::app_command::{not_found_hint, program_and_args};
+use crate::app_command::{not_found_hint, not_found_reason, program_and_args};
 use crate::app_guard::AppGuard;
 
 /// How the app ended.
@@ -55,6 +55,8 @@ pub(crate) struct SpawnError {
     error: io::Error,
     /// What the command shows went wrong, when it was not found: an assignment or a builtin.
     hint: Option<String>,
+    /// The `PATH` the program was looked for on.
+    path: Option<String>,
 }
 
 impl SpawnError {
@@ -74,8 +76,8 @@ impl std::fmt::Display for SpawnError {
             (io::ErrorKind::NotFound, Some(hint)) => write!(f, "cannot start the app: {hint}"),
             (io::ErrorKind::NotFound, None) => write!(
                 f,
-                "cannot start the app: '{program}' was not found; check the command after the options \
-                 (it runs without a shell, so it must be a program on PATH or a path to one)"
+                "cannot start the app: {}",
+                not_found_reason(program, self.path.as_deref())
             ),
             (io::ErrorKind::PermissionDenied, _) => write!(
                 f,
@@ -104,6 +106,7 @@ impl App {
                 program: String::new(),
                 error: io::Error::new(io::ErrorKind::InvalidInput, "the app command is empty"),
                 hint: None,
+                path: None,
             });
         };
         let spawn_error = |error: io::Error| SpawnError {
@@ -111,6 +114,7 @@ impl App {
             hint: (error.kind() == io::ErrorKind::NotFound)
                 .then(|| not_found_hint(command))
                 .flatten(),
+            path: std::env::var("PATH").ok(),
             error,
         };
         // Listen for SIGCHLD before the child exists, so its exit cannot be missed.
@@ -223,12 +227,14 @@ mod tests {
             program: "x".into(),
             error: io::Error::from(io::ErrorKind::NotFound),
             hint: None,
+            path: None,
         };
         assert_eq!(not_found.exit_code(), 127);
         let denied = SpawnError {
             program: "x".into(),
             error: io::Error::from(io::ErrorKind::PermissionDenied),
             hint: None,
+            path: None,
         };
         assert_eq!(denied.exit_code(), 126);
         assert!(denied.to_string().contains("not executable"));

@@ -95,7 +95,13 @@ pub fn binary() -> &'static str {
 impl SidecarProcess {
     /// Starts the binary with exactly this environment (nothing inherited) and these arguments.
     pub fn spawn(env: &[(&str, &str)], args: &[&str]) -> SidecarProcess {
-        let mut child = Command::new(binary())
+        SidecarProcess::spawn_program(binary(), env, args)
+    }
+
+    /// Starts `program` (a shell that runs the binary, as a dyno runs a Procfile line) the same
+    /// way.
+    pub fn spawn_program(program: &str, env: &[(&str, &str)], args: &[&str]) -> SidecarProcess {
+        let mut child = Command::new(program)
             .args(args)
             .env_clear()
             .envs(env.iter().copied())

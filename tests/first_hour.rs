@@ -1,0 +1,118 @@
+//! The mistakes of a user's first hour, tried as a new user would, with the built binary: each is
+//! named with its fix instead of failing silently (docs/behaviour.md §7).
+
+// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::sidecar::binary;
+use common::{SidecarProcess, send, test_app};
+
+/// A program that is not on PATH: the one line names the PATH it was looked for on and the usual
+/// causes.
+#[test]
+fn a_program_not_on_path_is_named_with_the_path_and_the_usual_causes() {
+    let output = Command::new(binary())
+        .args(["--dev", "--port", "0", "--", "nodee", "app.js"])
+        .env_clear()
+        .env("APP_PORT", common::free_port().to_string())
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(127));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("'nodee' was not found on PATH (/usr/bin:/bin)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("heroku buildpacks"), "{stderr}");
+}
+
+/// `~` in a path that no shell expands (in quotes, or with no shell at all).
+#[test]
+fn a_tilde_nobody_expands_is_named() {
+    let output = Command::new(binary())
+        .args(["--dev", "--port", "0", "--", "~/bin/app"])
+        .env_clear()
+        .env("APP_PORT", common::free_port().to_string())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(127));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("$HOME/bin/app unquoted"), "{stderr}");
+}
+
+/// A typo in a command written as one quoted string, which runs through /bin/sh: the shell's own
+/// "not found" is followed by the sidecar's explanation.
+#[test]
+fn a_typo_in_a_one_string_command_is_explained() {
+    let app_port = common::free_port().to_string();
+    let mut mesh = SidecarProcess::spawn(
+        &[("APP_PORT", app_port.as_str()), ("PATH", "/usr/bin:/bin")],
+        &["--dev", "--port", "0", "nodee app.js --port 3000"],
+    );
+    assert_eq!(mesh.wait().code(), Some(127), "{}", mesh.output());
+    let output = mesh.output();
+    assert!(
+        output.contains("ran through /bin/sh (it is one quoted string), which exited 127"),
+        "{output}"
+    );
+    assert!(
+        output.contains("'nodee' was not found on PATH (/usr/bin:/bin)"),
+        "{output}"
+    );
+}
+
+/// `APP_PORT` set as a config var rather than on the Procfile line: the dyno's shell expands
+/// `$APP_PORT` in the line from the environment, so the app gets its port (unlike a line that sets
+/// `APP_PORT=3000` itself, where `$APP_PORT` expands to nothing).
+#[tokio::test]
+async fn app_port_as_a_config_var_reaches_the_apps_arguments() {
+    let app_port = common::free_port().to_string();
+    let procfile_line = format!(
+        "exec {} --dev --port 0 -- {} --listen-port $APP_PORT",
+        binary(),
+        test_app::command()
+    );
+    // As a dyno runs the Procfile's web line: through a shell, with the config vars set.
+    let mut mesh = SidecarProcess::spawn_program(
+        "/bin/sh",
+        &[("APP_PORT", app_port.as_str()), ("PATH", "/usr/bin:/bin")],
+        &["-c", &procfile_line],
+    );
+    let addr = mesh.wait_listening();
+    mesh.wait_for_output(&format!("test-app: listening on {app_port}"));
+    assert_eq!(send(addr, "GET", "/", &[], "").await.status, 200);
+    assert!(
+        !mesh.output().contains("expanded to nothing"),
+        "{}",
+        mesh.output()
+    );
+}
+
+/// The same line with `APP_PORT=3000` set on it: `$APP_PORT` expanded to nothing before the
+/// assignment applied, so the app's argument ends in `:` or is missing; the sidecar says so.
+#[test]
+fn an_argument_that_expanded_to_nothing_is_named() {
+    let app_port = common::free_port().to_string();
+    let procfile_line = format!(
+        "APP_PORT={app_port} exec {} --dev --port 0 -- {} --urls http://*:$APP_PORT",
+        binary(),
+        test_app::command()
+    );
+    let mut mesh = SidecarProcess::spawn_program(
+        "/bin/sh",
+        &[("PATH", "/usr/bin:/bin")],
+        &["-c", &procfile_line],
+    );
+    let output = mesh.wait_for_output("expanded to nothing");
+    assert!(output.contains("'http://*:'"), "{output}");
+    assert!(
+        output.contains(&format!("(http://*:{app_port})")),
+        "{output}"
+    );
+}
