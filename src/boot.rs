@@ -23,6 +23,9 @@ const PROBE_LATE_EVERY: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Booting,
+    /// Still booting as far as the probe knows, but the app's processes listen elsewhere: requests
+    /// are told where at once instead of waiting (`BootGate::listens_elsewhere`).
+    Elsewhere,
     Ready,
     /// The supervised app exited: nothing will answer.
     Gone,
@@ -37,6 +40,8 @@ pub(crate) async fn accepts(authority: &str, within: Duration) -> bool {
 
 pub(crate) struct BootGate {
     state: watch::Sender<State>,
+    /// Where the app listens instead, in words, while the state is `Elsewhere`.
+    elsewhere: std::sync::Mutex<String>,
     /// `state == Ready`, readable without a lock: the question every request asks.
     ready: AtomicBool,
     deadline: Instant,
@@ -48,6 +53,7 @@ impl BootGate {
         let (state, _) = watch::channel(State::Booting);
         let gate = Arc::new(BootGate {
             state,
+            elsewhere: std::sync::Mutex::default(),
             ready: AtomicBool::new(false),
             deadline: Instant::now() + app_boot,
         });
@@ -60,7 +66,7 @@ impl BootGate {
                 if connected {
                     gate.mark_ready();
                 }
-                if *gate.state.borrow() != State::Booting {
+                if !matches!(*gate.state.borrow(), State::Booting | State::Elsewhere) {
                     return;
                 }
                 let pause = if Instant::now() < gate.deadline {
@@ -85,10 +91,24 @@ impl BootGate {
             return;
         }
         self.state.send_if_modified(|state| {
-            let booting = *state == State::Booting;
+            let booting = matches!(*state, State::Booting | State::Elsewhere);
             if booting {
                 *state = State::Ready;
                 self.ready.store(true, Ordering::Release);
+            }
+            booting
+        });
+    }
+
+    /// The app's processes listen, but not where the sidecar forwards (`why` says where, and the
+    /// fix): waiting requests, and new ones until the app answers, get that at once. The probe
+    /// goes on, so an app that then listens in the right place opens the gate as usual.
+    pub(crate) fn listens_elsewhere(&self, why: String) {
+        *self.elsewhere.lock().unwrap_or_else(|e| e.into_inner()) = why;
+        self.state.send_if_modified(|state| {
+            let booting = *state == State::Booting;
+            if booting {
+                *state = State::Elsewhere;
             }
             booting
         });
@@ -127,6 +147,12 @@ impl BootGate {
         match settled {
             Some(State::Ready) => Ok(()),
             Some(State::Gone) => Err(MeshError::AppUnavailable),
+            Some(State::Elsewhere) => Err(MeshError::AppListensElsewhere(
+                self.elsewhere
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+            )),
             // A request that arrives after `timeouts.appBoot` is not told "still starting": the
             // app never listened. (One that waited until then was waiting for a booting app.)
             Some(State::Booting) | None if now >= self.deadline => Err(MeshError::AppNeverListened),

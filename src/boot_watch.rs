@@ -52,7 +52,7 @@ impl BootWatch {
                 return;
             }
             if now >= next_warning {
-                self.warn(now - started).await;
+                self.warn(now - started, running).await;
                 next_warning = now + REPEAT_EVERY;
             }
             tokio::time::sleep(LOOK_EVERY).await;
@@ -64,15 +64,23 @@ impl BootWatch {
         crate::boot::accepts(&self.authority, Duration::from_secs(1)).await
     }
 
-    async fn warn(&self, waited: Duration) {
+    /// Says where the app listens instead; when it listens somewhere, requests waiting at the gate
+    /// are told so too.
+    async fn warn(&self, waited: Duration, running: &Running) {
         let waited_s = waited.as_secs();
         match self.app_group {
-            Some(_) => tracing::warn!(
-                app = self.authority.as_str(),
-                waited_s,
-                "still waiting for the app to accept a connection where the sidecar forwards{}",
-                self.where_it_listens().await
-            ),
+            Some(_) => {
+                let (where_it_listens, elsewhere) = self.where_it_listens_now().await;
+                if elsewhere {
+                    let why = where_it_listens.trim_start_matches(": ").to_string();
+                    running.app_listens_elsewhere(why);
+                }
+                tracing::warn!(
+                    app = self.authority.as_str(),
+                    waited_s,
+                    "still waiting for the app to accept a connection where the sidecar forwards{where_it_listens}"
+                );
+            }
             None => tracing::warn!(
                 app = self.authority.as_str(),
                 waited_s,
@@ -83,8 +91,13 @@ impl BootWatch {
 
     /// `: its processes listen on port 8080: set APP_PORT=8080, ...`, from /proc.
     async fn where_it_listens(&self) -> String {
+        self.where_it_listens_now().await.0
+    }
+
+    /// The same, and whether the app's processes listen anywhere at all (so: elsewhere).
+    async fn where_it_listens_now(&self) -> (String, bool) {
         let Some(group) = self.app_group else {
-            return String::new();
+            return (String::new(), false);
         };
         let app_port = self.app_port;
         // Reading /proc is quick but blocking: not on the runtime's thread.
@@ -94,7 +107,7 @@ impl BootWatch {
         let addresses: Vec<String> = listening.iter().map(ToString::to_string).collect();
         let on_app_port: Vec<&Listening> =
             listening.iter().filter(|l| l.port == app_port).collect();
-        match (listening.as_slice(), on_app_port.as_slice()) {
+        let words = match (listening.as_slice(), on_app_port.as_slice()) {
             ([], _) => format!(
                 ": its processes listen on no TCP port yet; make the app listen on $APP_PORT (or $PORT), which the sidecar sets to {app_port}"
             ),
@@ -111,6 +124,7 @@ impl BootWatch {
                 ": its processes listen on {}; set APP_PORT to the one that serves HTTP (or make the app listen on $APP_PORT, which is {app_port})",
                 addresses.join(", ")
             ),
-        }
+        };
+        (words, !listening.is_empty())
     }
 }

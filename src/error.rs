@@ -55,6 +55,8 @@ pub(crate) enum MeshError {
     AppTimeout,
     /// `timeouts.appBoot` passed and nothing ever accepted a connection where the app should listen.
     AppNeverListened,
+    /// The app's processes listen, but not where the sidecar forwards: where they do, and the fix.
+    AppListensElsewhere(String),
     /// The app answered 101 to a request that did not ask to upgrade.
     AppSwitchedProtocols,
     AppBooting,
@@ -83,9 +85,11 @@ impl MeshError {
             UriTooLong => StatusCode::URI_TOO_LONG,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Forbidden | UnknownAddon => StatusCode::FORBIDDEN,
-            AuthError | AppUnavailable | AppNeverListened | AppSwitchedProtocols => {
-                StatusCode::BAD_GATEWAY
-            }
+            AuthError
+            | AppUnavailable
+            | AppNeverListened
+            | AppListensElsewhere(_)
+            | AppSwitchedProtocols => StatusCode::BAD_GATEWAY,
             AuthUnavailable | AppBooting | ShuttingDown | Overloaded | BodiesOverloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -116,7 +120,7 @@ impl MeshError {
             AuthError => "auth-error",
             AuthUnavailable => "auth-unavailable",
             AuthTimeout => "auth-timeout",
-            AppUnavailable | AppNeverListened => "app-unavailable",
+            AppUnavailable | AppNeverListened | AppListensElsewhere(_) => "app-unavailable",
             AppTimeout => "app-timeout",
             AppSwitchedProtocols => "app-protocol-error",
             AppBooting => "app-booting",
@@ -173,6 +177,9 @@ impl MeshError {
             AppUnavailable => "the app is not accepting connections".into(),
             AppNeverListened => {
                 "the app never started listening on APP_PORT within timeouts.appBoot".into()
+            }
+            AppListensElsewhere(why) => {
+                format!("the app does not listen where the sidecar forwards: {why}")
             }
             AppTimeout => "the app did not answer in time".into(),
             AppSwitchedProtocols => "the app switched protocols without being asked to".into(),
@@ -273,6 +280,7 @@ mod tests {
             (AuthTimeout, 504, "auth-timeout"),
             (AppUnavailable, 502, "app-unavailable"),
             (AppNeverListened, 502, "app-unavailable"),
+            (AppListensElsewhere("x".into()), 502, "app-unavailable"),
             (AppTimeout, 504, "app-timeout"),
             (AppSwitchedProtocols, 502, "app-protocol-error"),
             (AppBooting, 503, "app-booting"),

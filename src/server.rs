@@ -90,6 +90,12 @@ impl Running {
         ))
     }
 
+    /// The app's processes listen, but not where the sidecar forwards: requests waiting for it to
+    /// boot are told `why` (where it listens, and the fix) instead of waiting.
+    pub(crate) fn app_listens_elsewhere(&self, why: String) {
+        self.mesh.gate.listens_elsewhere(why);
+    }
+
     /// Whether the app has accepted a connection yet.
     pub fn app_ready(&self) -> bool {
         self.mesh.gate.is_ready()

@@ -116,3 +116,33 @@ fn an_argument_that_expanded_to_nothing_is_named() {
         "{output}"
     );
 }
+
+/// A request that waits at the boot gate while the app listens on another port is told where the
+/// app listens and the fix, once the sidecar has seen it, instead of a generic `app-booting` after
+/// 25 s; and so is the next request, at once.
+#[tokio::test]
+async fn a_request_waiting_for_an_app_on_the_wrong_port_is_told_where_it_listens() {
+    let app_port = common::free_port().to_string();
+    let elsewhere = common::free_port().to_string();
+    let app = test_app::command();
+    let mut mesh = SidecarProcess::spawn(
+        &[("APP_PORT", app_port.as_str()), ("PATH", "/usr/bin:/bin")],
+        &[
+            "--dev",
+            "--port",
+            "0",
+            "--",
+            &app,
+            "--listen-port",
+            &elsewhere,
+        ],
+    );
+    let addr = mesh.wait_listening();
+    mesh.wait_for_output("test-app: listening");
+    for _ in 0..2 {
+        let reply = send(addr, "GET", "/", &[], "").await;
+        reply.assert_mesh_error(502, "app-unavailable");
+        reply.assert_error_mentions(&format!("listen on 127.0.0.1:{elsewhere}"));
+        reply.assert_error_mentions(&format!("set APP_PORT={elsewhere}"));
+    }
+}
