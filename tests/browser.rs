@@ -151,8 +151,9 @@ async fn send_with_form(client: &Client, method: &str, path: &str, body: &str) {
 async fn the_dashboard_in_headless_chromium() {
     let (Some(chromium), Some(chromedriver)) = (program("chromium"), program("chromedriver"))
     else {
-        eprintln!(
-            "SKIPPED the_dashboard_in_headless_chromium: chromium or chromedriver is not installed (.ci/run installs them)"
+        common::skip(
+            "the_dashboard_in_headless_chromium",
+            "chromium or chromedriver is not installed (apt-get install chromium chromium-driver; .ci/run installs them)",
         );
         return;
     };

@@ -362,7 +362,10 @@ fn no_pid_namespace() -> Option<String> {
 #[test]
 fn as_pid_1_it_reaps_orphans_and_keeps_the_apps_exit_code() {
     if let Some(why) = no_pid_namespace() {
-        eprintln!("SKIPPED as_pid_1_it_reaps_orphans_and_keeps_the_apps_exit_code: {why}");
+        common::skip(
+            "as_pid_1_it_reaps_orphans_and_keeps_the_apps_exit_code",
+            &format!("{why} (it needs root and unshare, from util-linux)"),
+        );
         return;
     }
     // A new PID namespace makes the sidecar PID 1 there, as in a Cloud Native Buildpack image.

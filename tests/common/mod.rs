@@ -45,6 +45,24 @@ pub async fn production_with_public_bypass() -> (FakeApp, FakeApi, Sidecar) {
     (app, api, mesh)
 }
 
+/// Skips the calling test, which needs what this machine lacks (`why` says what, and how to get
+/// it): the line goes to `target/test-skips.txt`, which `bin/test` prints at the end, so a skip is
+/// never silent. Under `.ci/run` (`APPLINK_MESH_NO_SKIPS` set) nothing may be skipped: it fails.
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        std::env::var_os("APPLINK_MESH_NO_SKIPS").is_none(),
+        "{test} cannot run here, and CI runs every test: {why}"
+    );
+    eprintln!("SKIPPED {test}: {why}");
+    let skips = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-skips.txt");
+    let line = format!("{test}: {why}\n");
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(skips)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
+}
+
 /// A port nothing listens on right now (for an app to take later).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
