@@ -98,10 +98,21 @@ impl SidecarProcess {
         SidecarProcess::spawn_program(binary(), env, args)
     }
 
+    /// Starts the binary the same way in the folder `dir` (an app's root, as a dyno runs it).
+    pub fn spawn_in(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> SidecarProcess {
+        let mut command = Command::new(binary());
+        command.current_dir(dir);
+        SidecarProcess::spawn_command(command, env, args)
+    }
+
     /// Starts `program` (a shell that runs the binary, as a dyno runs a Procfile line) the same
     /// way.
     pub fn spawn_program(program: &str, env: &[(&str, &str)], args: &[&str]) -> SidecarProcess {
-        let mut child = Command::new(program)
+        SidecarProcess::spawn_command(Command::new(program), env, args)
+    }
+
+    fn spawn_command(mut command: Command, env: &[(&str, &str)], args: &[&str]) -> SidecarProcess {
+        let mut child = command
             .args(args)
             .env_clear()
             .envs(env.iter().copied())

@@ -1,0 +1,3 @@
+module applink-language-go
+
+go 1.19
