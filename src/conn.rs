@@ -1,7 +1,10 @@
 //! One inbound connection's clock: the header-read deadline counts from a request's first byte to
 //! its last header byte, an idle keep-alive connection lives `timeouts.idle`, and a response that
-//! cannot be written to the caller for `timeouts.send` (a caller that stopped reading) ends the
-//! connection, and with it the request to the app. (hyper's own
+//! makes no progress toward the caller for `timeouts.send` (a caller that stopped reading) ends the
+//! connection, and with it the request to the app. No progress is either of: a write to the
+//! caller's socket that stays blocked; or a response body that has a frame taken and is then not
+//! asked for another (the HTTP layer has no room for it: HTTP/2 flow control at zero, say, where
+//! the socket itself never blocks). (hyper's own
 //! header timeout starts as soon as it waits for a request, which would close idle keep-alive
 //! connections after `headerRead`, so it is off and this module keeps time instead.)
 
@@ -30,6 +33,11 @@ pub(crate) struct Activity {
     /// When a write to the caller last found the socket full with nothing written since; `NONE`
     /// while writes go through.
     write_blocked_ms: AtomicU64,
+    /// Response bodies whose last poll gave a frame (or that were never polled): the HTTP layer
+    /// owes them the next poll once the caller takes what was sent.
+    bodies_waiting: AtomicU64,
+    /// When a response body on this connection was last polled (or made).
+    last_body_poll_ms: AtomicU64,
     /// When the first byte of a request still being read arrived; `NONE` between requests.
     first_byte_ms: AtomicU64,
     /// Requests handed to the service, and responses the service is done with (their bodies
@@ -79,6 +87,8 @@ impl Activity {
             opened: Instant::now(),
             last_io_ms: AtomicU64::new(0),
             write_blocked_ms: AtomicU64::new(NONE),
+            bodies_waiting: AtomicU64::new(0),
+            last_body_poll_ms: AtomicU64::new(0),
             h2_block_ms: AtomicU64::new(NONE),
             first_byte_ms: AtomicU64::new(NONE),
             requests_started: AtomicU64::new(0),
@@ -153,6 +163,7 @@ impl Activity {
         self.first_byte_ms.store(NONE, Ordering::Release);
         ActiveRequest {
             activity: self.clone(),
+            body_waiting: false,
         }
     }
 
@@ -205,9 +216,14 @@ impl Activity {
             return None;
         }
         let now = self.now_ms();
-        // The send clock runs whatever is in flight: it is a response that is stuck.
+        // The send clocks run whatever is in flight: it is a response that is stuck.
+        let send = millis(deadlines.send);
         let blocked = self.write_blocked_ms.load(Ordering::Relaxed);
-        if blocked != NONE && now.saturating_sub(blocked) > millis(deadlines.send) {
+        if blocked != NONE && now.saturating_sub(blocked) > send {
+            return Some(Expired::Send);
+        }
+        let last_poll = self.last_body_poll_ms.load(Ordering::Relaxed);
+        if self.bodies_waiting.load(Ordering::Relaxed) > 0 && now.saturating_sub(last_poll) > send {
             return Some(Expired::Send);
         }
         // So does an HTTP/2 header block's: other streams may be in flight meanwhile.
@@ -233,9 +249,39 @@ impl Activity {
 /// A request in flight on its connection, until its response is done.
 pub(crate) struct ActiveRequest {
     activity: Arc<Activity>,
+    /// Its response body counts in `bodies_waiting`.
+    body_waiting: bool,
 }
 
 impl ActiveRequest {
+    /// The response is made: its body waits for its first poll.
+    pub(crate) fn response_started(&mut self) {
+        self.activity
+            .last_body_poll_ms
+            .store(self.activity.now_ms(), Ordering::Relaxed);
+        self.set_body_waiting(true);
+    }
+
+    /// The response body was polled: it gave a frame (and waits for the next poll), or it waits
+    /// on the app (or ended).
+    pub(crate) fn response_polled(&mut self, gave_frame: bool) {
+        self.activity
+            .last_body_poll_ms
+            .store(self.activity.now_ms(), Ordering::Relaxed);
+        self.set_body_waiting(gave_frame);
+    }
+
+    fn set_body_waiting(&mut self, waiting: bool) {
+        if waiting != self.body_waiting {
+            self.body_waiting = waiting;
+            if waiting {
+                self.activity.bodies_waiting.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.activity.bodies_waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// The response switches protocols: from then on the connection is a tunnel, whose bytes
     /// are the app's and the caller's alone.
     pub(crate) fn switching_protocols(&self) {
@@ -245,6 +291,7 @@ impl ActiveRequest {
 
 impl Drop for ActiveRequest {
     fn drop(&mut self) {
+        self.set_body_waiting(false);
         let activity = &self.activity;
         activity
             .last_io_ms

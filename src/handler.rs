@@ -18,7 +18,7 @@ use crate::forward;
 use crate::headers::{self, MESH_MODE, REQUEST_ID};
 use crate::routes;
 use crate::state::Mesh;
-use crate::telemetry::{LoggedBody, RequestLog};
+use crate::telemetry::{LoggedBody, Progress, RequestLog};
 
 /// Answered by the sidecar itself, with its version (compat).
 pub(crate) const INFO_ROUTE: &str = "/__herokuAppLinkServiceMeshInfo";
@@ -37,6 +37,12 @@ pub(crate) struct Held {
     slot: Option<OwnedSemaphorePermit>,
     /// Its buffered body's share of the memory budget, if it has one.
     buffered: Option<OwnedSemaphorePermit>,
+}
+
+impl Progress for Held {
+    fn polled(&mut self, gave_frame: bool) {
+        self.active.response_polled(gave_frame);
+    }
 }
 
 /// Handles one request; every outcome, forwarded or not, is logged once when its body is done.
@@ -83,6 +89,7 @@ pub(crate) async fn handle(
             .insert(MESH_MODE, HeaderValue::from_static("dev"));
     }
     log.status = parts.status.as_u16();
+    held.active.response_started();
     if let Some(capture) = log.capture.as_mut() {
         capture.responded(&parts.headers);
     }

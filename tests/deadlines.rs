@@ -181,3 +181,56 @@ async fn a_trickled_http2_header_block_is_cut_at_the_header_deadline() {
     let response = client.get(uri).await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+/// An HTTP/2 caller that opens no flow-control window never blocks the socket (nothing can be
+/// written to it), yet holds its streams' responses and app connections; the send deadline counts
+/// a response body the HTTP layer has stopped asking for, too.
+#[tokio::test]
+async fn an_http2_caller_with_no_window_gives_up_its_app_connections_after_the_send_deadline() {
+    const STREAMS: usize = 8;
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n  timeouts:\n    send: 1s\n")
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
+        .start()
+        .await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .http2_initial_stream_window_size(0)
+        .http2_initial_connection_window_size(65_535)
+        .http2_adaptive_window(false)
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let uri: http::Uri = format!("http://{}/public/large", mesh.addr)
+        .parse()
+        .unwrap();
+    let mut responses = Vec::new();
+    for _ in 0..STREAMS {
+        // The heads arrive; the bodies cannot.
+        let response = tokio::time::timeout(Duration::from_secs(10), client.get(uri.clone()))
+            .await
+            .expect("the head within 10 s")
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        responses.push(response);
+    }
+    assert_eq!(app.received().len(), STREAMS);
+    let started = Instant::now();
+    let released = poll_until(Duration::from_secs(20), || {
+        (app.open_connections() == 0).then(|| started.elapsed())
+    })
+    .await;
+    eprintln!(
+        "{STREAMS} HTTP/2 streams with no window, send deadline 1 s: {} app connections held after 20 s; \
+         released {released:?} after the last head",
+        app.open_connections()
+    );
+    assert!(
+        released.is_some(),
+        "a window-less caller still holds the app"
+    );
+    drop(responses);
+}

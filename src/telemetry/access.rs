@@ -87,9 +87,15 @@ impl std::fmt::Display for Millis {
     }
 }
 
+/// What a response body tells the request's holder of its progress: whether the last poll gave a
+/// frame (so the HTTP layer will ask for more once the caller takes it) or is waiting on the app.
+pub(crate) trait Progress {
+    fn polled(&mut self, gave_frame: bool);
+}
+
 /// The response body, counting what it sends; logs the request line and records metrics when it
 /// ends or is dropped (a caller that went away still gets its line). `held` (an in-flight slot, a
-/// connection's activity mark) is released at the same moment.
+/// connection's activity mark) is released at the same moment, and told of every poll.
 pub(crate) struct LoggedBody<H> {
     inner: MeshBody,
     log: Option<RequestLog>,
@@ -127,7 +133,7 @@ impl<H> Drop for LoggedBody<H> {
     }
 }
 
-impl<H: Unpin> Body for LoggedBody<H> {
+impl<H: Progress + Unpin> Body for LoggedBody<H> {
     type Data = Bytes;
     type Error = hyper::Error;
 
@@ -137,6 +143,9 @@ impl<H: Unpin> Body for LoggedBody<H> {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Some(held) = this.held.as_mut() {
+            held.polled(matches!(polled, Poll::Ready(Some(Ok(_)))));
+        }
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

@@ -6,7 +6,7 @@ mod logfmt;
 mod metrics;
 mod writer;
 
-pub(crate) use access::{CountingBody, Inbound, LoggedBody, RequestLog};
+pub(crate) use access::{CountingBody, Inbound, LoggedBody, Progress, RequestLog};
 pub(crate) use metrics::Metrics;
 pub(crate) use writer::LogFlusher;
 
