@@ -24,7 +24,9 @@ use crate::linger::{self, Caller, Linger};
 use crate::telemetry::millis;
 
 const NONE: u64 = u64::MAX;
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
+/// The HTTP/2 client connection preface (RFC 9113, section 3.4): a connection that starts with it
+/// speaks HTTP/2 with prior knowledge.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// What the connection has been doing, in milliseconds since it opened.
 pub(crate) struct Activity {
@@ -104,20 +106,15 @@ impl Activity {
         millis(self.opened.elapsed())
     }
 
-    /// Notes a read; returns whether it began an HTTP/2 connection.
-    fn on_read(&self, bytes: &[u8]) -> bool {
+    /// Notes a read.
+    fn on_read(&self) {
         let now = self.now_ms();
         self.last_io_ms.store(now, Ordering::Relaxed);
-        let h2_began = !self.is_h2() && bytes.starts_with(H2_PREFACE);
-        if h2_began {
-            self.h2.store(true, Ordering::Relaxed);
-        }
         if self.in_flight() == 0 {
             let _ =
                 self.first_byte_ms
                     .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed);
         }
-        h2_began
     }
 
     fn on_write(&self) {
@@ -308,8 +305,47 @@ pub(crate) struct ActivityIo<T> {
     activity: Arc<Activity>,
     /// The write side is shut and the read side draining.
     closing: Option<Linger>,
-    /// On an HTTP/2 connection, where the caller is in sending header blocks.
-    h2_blocks: Option<HeaderBlocks>,
+    /// Which protocol the caller speaks, from the connection's first bytes.
+    protocol: Protocol,
+}
+
+/// What the connection's first bytes say it speaks.
+enum Protocol {
+    /// This many bytes of the HTTP/2 preface have arrived so far, and nothing else.
+    Undecided(usize),
+    Http1,
+    /// HTTP/2, and where the caller is in sending header blocks.
+    Http2(HeaderBlocks),
+}
+
+impl Protocol {
+    /// Follows the next bytes read; says whether this read began HTTP/2.
+    fn read(&mut self, bytes: &[u8]) -> bool {
+        match self {
+            Protocol::Undecided(matched) => {
+                let wanted = &H2_PREFACE[*matched..];
+                let n = wanted.len().min(bytes.len());
+                if bytes[..n] != wanted[..n] {
+                    *self = Protocol::Http1;
+                    return false;
+                }
+                *matched += n;
+                if *matched < H2_PREFACE.len() {
+                    return false;
+                }
+                let mut blocks = HeaderBlocks::new();
+                blocks.read(H2_PREFACE);
+                blocks.read(&bytes[n..]);
+                *self = Protocol::Http2(blocks);
+                true
+            }
+            Protocol::Http1 => false,
+            Protocol::Http2(blocks) => {
+                blocks.read(bytes);
+                false
+            }
+        }
+    }
 }
 
 impl<T> ActivityIo<T> {
@@ -318,7 +354,7 @@ impl<T> ActivityIo<T> {
             inner,
             activity,
             closing: None,
-            h2_blocks: None,
+            protocol: Protocol::Undecided(0),
         }
     }
 }
@@ -335,11 +371,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for ActivityIo<T> {
             let read = &buf.filled()[before..];
             if !read.is_empty() {
                 let this = &mut *self;
-                if this.activity.on_read(read) {
-                    this.h2_blocks = Some(HeaderBlocks::new());
+                this.activity.on_read();
+                if this.protocol.read(read) {
+                    this.activity.h2.store(true, Ordering::Relaxed);
                 }
-                if let Some(blocks) = &mut this.h2_blocks {
-                    blocks.read(read);
+                if let Protocol::Http2(blocks) = &this.protocol {
                     this.activity.header_block(blocks.in_progress());
                 }
             }
@@ -405,5 +441,34 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
             ready!(closing.poll_drain(&mut this.inner, cx));
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_connections_first_bytes_can_make_it_http2() {
+        // The preface split across reads, then a frame in the same read as its end.
+        let mut split = Protocol::Undecided(0);
+        assert!(!split.read(b"P"));
+        assert!(!split.read(&H2_PREFACE[1..10]));
+        let mut rest = H2_PREFACE[10..].to_vec();
+        rest.extend_from_slice(&[0, 0, 1, 0x1, 0, 0, 0, 0, 1]);
+        assert!(split.read(&rest));
+        match &split {
+            Protocol::Http2(blocks) => assert!(blocks.in_progress(), "the HEADERS frame was read"),
+            _ => panic!("not HTTP/2"),
+        }
+        // HTTP/1.1, then a body that happens to start a read with the preface: still HTTP/1.1.
+        let mut http1 = Protocol::Undecided(0);
+        assert!(!http1.read(b"POST / HTTP/1.1\r\n"));
+        assert!(!http1.read(H2_PREFACE));
+        assert!(matches!(http1, Protocol::Http1));
+        // A near miss is HTTP/1.1 at the first byte that differs.
+        let mut near = Protocol::Undecided(0);
+        assert!(!near.read(b"PRI * HTTP/1.1"));
+        assert!(matches!(near, Protocol::Http1));
     }
 }
