@@ -101,17 +101,28 @@ impl BootGate {
     }
 
     /// The app's processes listen, but not where the sidecar forwards (`why` says where, and the
-    /// fix): waiting requests, and new ones until the app answers, get that at once. The probe
-    /// goes on, so an app that then listens in the right place opens the gate as usual.
-    pub(crate) fn listens_elsewhere(&self, why: String) {
+    /// fix). A request that waits in vain is told so. When the app's one listener is the likely
+    /// HTTP server (`sure`: it listens on one port only, or on the app's port at another address),
+    /// waiting requests, and new ones until the app answers, are told at once; with several
+    /// listeners (a debugger's port, say, beside one still to come) they go on waiting. The probe
+    /// goes on either way, so an app that then listens in the right place opens the gate as usual.
+    pub(crate) fn listens_elsewhere(&self, why: String, sure: bool) {
         *self.elsewhere.lock().unwrap_or_else(|e| e.into_inner()) = why;
-        self.state.send_if_modified(|state| {
-            let booting = *state == State::Booting;
-            if booting {
-                *state = State::Elsewhere;
-            }
-            booting
-        });
+        if sure {
+            self.state.send_if_modified(|state| {
+                let booting = *state == State::Booting;
+                if booting {
+                    *state = State::Elsewhere;
+                }
+                booting
+            });
+        }
+    }
+
+    /// What the watch found, if anything: the app's processes listen elsewhere.
+    fn elsewhere(&self) -> Option<String> {
+        let why = self.elsewhere.lock().unwrap_or_else(|e| e.into_inner());
+        (!why.is_empty()).then(|| why.clone())
     }
 
     /// The supervised app exited: waiting requests stop waiting.
@@ -148,15 +159,15 @@ impl BootGate {
             Some(State::Ready) => Ok(()),
             Some(State::Gone) => Err(MeshError::AppUnavailable),
             Some(State::Elsewhere) => Err(MeshError::AppListensElsewhere(
-                self.elsewhere
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone(),
+                self.elsewhere().unwrap_or_default(),
             )),
             // A request that arrives after `timeouts.appBoot` is not told "still starting": the
             // app never listened. (One that waited until then was waiting for a booting app.)
             Some(State::Booting) | None if now >= self.deadline => Err(MeshError::AppNeverListened),
-            Some(State::Booting) | None => Err(MeshError::AppBooting),
+            // Waited in vain: where the app listens instead, when the watch has seen it.
+            Some(State::Booting) | None => Err(self
+                .elsewhere()
+                .map_or(MeshError::AppBooting, MeshError::AppListensElsewhere)),
         }
     }
 }

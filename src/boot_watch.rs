@@ -70,10 +70,10 @@ impl BootWatch {
         let waited_s = waited.as_secs();
         match self.app_group {
             Some(_) => {
-                let (where_it_listens, elsewhere) = self.where_it_listens_now().await;
-                if elsewhere {
+                let (where_it_listens, found) = self.where_it_listens_now().await;
+                if let Some(sure) = found {
                     let why = where_it_listens.trim_start_matches(": ").to_string();
-                    running.app_listens_elsewhere(why);
+                    running.app_listens_elsewhere(why, sure);
                 }
                 tracing::warn!(
                     app = self.authority.as_str(),
@@ -94,10 +94,12 @@ impl BootWatch {
         self.where_it_listens_now().await.0
     }
 
-    /// The same, and whether the app's processes listen anywhere at all (so: elsewhere).
-    async fn where_it_listens_now(&self) -> (String, bool) {
+    /// The same, and whether the app's processes listen anywhere at all (so: elsewhere); if they
+    /// do, whether the one listener is surely the app's HTTP server (one port only, or the app's
+    /// port at another address).
+    async fn where_it_listens_now(&self) -> (String, Option<bool>) {
         let Some(group) = self.app_group else {
-            return (String::new(), false);
+            return (String::new(), None);
         };
         let app_port = self.app_port;
         // Reading /proc is quick but blocking: not on the runtime's thread.
@@ -125,6 +127,7 @@ impl BootWatch {
                 addresses.join(", ")
             ),
         };
-        (words, !listening.is_empty())
+        let sure = !on_app_port.is_empty() || listening.len() == 1;
+        (words, (!listening.is_empty()).then_some(sure))
     }
 }

@@ -85,14 +85,15 @@ impl MeshError {
             UriTooLong => StatusCode::URI_TOO_LONG,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Forbidden | UnknownAddon => StatusCode::FORBIDDEN,
-            AuthError
-            | AppUnavailable
-            | AppNeverListened
-            | AppListensElsewhere(_)
-            | AppSwitchedProtocols => StatusCode::BAD_GATEWAY,
-            AuthUnavailable | AppBooting | ShuttingDown | Overloaded | BodiesOverloaded => {
-                StatusCode::SERVICE_UNAVAILABLE
+            AuthError | AppUnavailable | AppNeverListened | AppSwitchedProtocols => {
+                StatusCode::BAD_GATEWAY
             }
+            AuthUnavailable
+            | AppBooting
+            | AppListensElsewhere(_)
+            | ShuttingDown
+            | Overloaded
+            | BodiesOverloaded => StatusCode::SERVICE_UNAVAILABLE,
             AuthTimeout | AppTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -120,10 +121,10 @@ impl MeshError {
             AuthError => "auth-error",
             AuthUnavailable => "auth-unavailable",
             AuthTimeout => "auth-timeout",
-            AppUnavailable | AppNeverListened | AppListensElsewhere(_) => "app-unavailable",
+            AppUnavailable | AppNeverListened => "app-unavailable",
             AppTimeout => "app-timeout",
             AppSwitchedProtocols => "app-protocol-error",
-            AppBooting => "app-booting",
+            AppBooting | AppListensElsewhere(_) => "app-booting",
             ShuttingDown => "shutting-down",
             Overloaded | BodiesOverloaded => "overloaded",
         }
@@ -179,7 +180,7 @@ impl MeshError {
                 "the app never started listening on APP_PORT within timeouts.appBoot".into()
             }
             AppListensElsewhere(why) => {
-                format!("the app does not listen where the sidecar forwards: {why}")
+                format!("the app does not accept connections where the sidecar forwards yet: {why}")
             }
             AppTimeout => "the app did not answer in time".into(),
             AppSwitchedProtocols => "the app switched protocols without being asked to".into(),
@@ -280,7 +281,7 @@ mod tests {
             (AuthTimeout, 504, "auth-timeout"),
             (AppUnavailable, 502, "app-unavailable"),
             (AppNeverListened, 502, "app-unavailable"),
-            (AppListensElsewhere("x".into()), 502, "app-unavailable"),
+            (AppListensElsewhere("x".into()), 503, "app-booting"),
             (AppTimeout, 504, "app-timeout"),
             (AppSwitchedProtocols, 502, "app-protocol-error"),
             (AppBooting, 503, "app-booting"),

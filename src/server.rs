@@ -92,8 +92,8 @@ impl Running {
 
     /// The app's processes listen, but not where the sidecar forwards: requests waiting for it to
     /// boot are told `why` (where it listens, and the fix) instead of waiting.
-    pub(crate) fn app_listens_elsewhere(&self, why: String) {
-        self.mesh.gate.listens_elsewhere(why);
+    pub(crate) fn app_listens_elsewhere(&self, why: String, sure: bool) {
+        self.mesh.gate.listens_elsewhere(why, sure);
     }
 
     /// Whether the app has accepted a connection yet.

@@ -141,7 +141,7 @@ async fn a_request_waiting_for_an_app_on_the_wrong_port_is_told_where_it_listens
     mesh.wait_for_output("test-app: listening");
     for _ in 0..2 {
         let reply = send(addr, "GET", "/", &[], "").await;
-        reply.assert_mesh_error(502, "app-unavailable");
+        reply.assert_mesh_error(503, "app-booting");
         reply.assert_error_mentions(&format!("listen on 127.0.0.1:{elsewhere}"));
         reply.assert_error_mentions(&format!("set APP_PORT={elsewhere}"));
     }
