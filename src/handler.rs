@@ -141,9 +141,12 @@ async fn pipeline(
     }
     held.slot = Some(mesh.admit_one()?);
     let (parts, body) = request.into_parts();
-    let (parts, normal_form) = check_head(mesh, parts)?;
+    let (mut parts, normal_form) = check_head(mesh, parts)?;
 
     let class = admission::classify(mesh, &parts, normal_form)?;
+    if class.bypassed_for_its_method() {
+        headers::remove_method_overrides(&mut parts.headers);
+    }
     let admitted = admission::admit(mesh, class, &parts, body, log).await;
     // The one place the kind is set: what admission let through, or what it refused. (A request
     // refused before it could be classified keeps `unknown`.)

@@ -245,6 +245,19 @@ async fn a_bypass_entry_with_methods_applies_to_those_methods_only() {
     .await
     .assert_mesh_error(403, "forbidden");
     assert_eq!(app.received().len(), 1, "only the POST reached the app");
+    // A method-override header cannot turn the anonymous POST into another method at the app.
+    let overrides = [
+        ("x-http-method-override", "DELETE".to_string()),
+        ("x-http-method", "DELETE".to_string()),
+        ("x_method_override", "DELETE".to_string()),
+        ("x-other", "kept".to_string()),
+    ];
+    let reply = send(mesh.addr, "POST", "/webhooks/stripe", &overrides, "{}").await;
+    assert_eq!(reply.status, 200);
+    let seen = &app.received()[1];
+    let names: Vec<&str> = seen.headers.keys().map(http::HeaderName::as_str).collect();
+    assert!(names.iter().all(|n| !n.contains("method")), "{names:?}");
+    assert_eq!(seen.headers["x-other"], "kept");
     // The plain string form is every method.
     assert_eq!(
         send(mesh.addr, "DELETE", "/public/x", &[], "").await.status,

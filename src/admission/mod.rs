@@ -60,6 +60,9 @@ pub(crate) enum Class {
     /// (docs/behaviour.md §4.5).
     Bypass {
         with_context: bool,
+        /// Let through by an entry for some methods only: a method-override header must not turn
+        /// the request into another method at the app.
+        for_its_method: bool,
     },
     Salesforce,
     DataActionTarget,
@@ -68,6 +71,17 @@ pub(crate) enum Class {
 }
 
 impl Class {
+    /// Whether the request was let through for its method only (docs/behaviour.md §4.2).
+    pub(crate) fn bypassed_for_its_method(self) -> bool {
+        matches!(
+            self,
+            Class::Bypass {
+                for_its_method: true,
+                ..
+            }
+        )
+    }
+
     /// The kind the request has unless admission changes it.
     pub(crate) fn kind(self) -> RequestKind {
         match self {
@@ -145,8 +159,11 @@ pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<
                 "authentication is off for every route (HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES)"
             );
         }
+        let for_its_method = matches!(bypass, Bypass::Route(at)
+            if mesh.routes.route(at).is_some_and(|route| !route.methods.is_empty()));
         return Ok(Class::Bypass {
             with_context: rc && cc,
+            for_its_method,
         });
     }
     match (rc, cc, signature) {
@@ -175,7 +192,7 @@ pub(crate) async fn admit(
     let streamed = RequestBody::Streamed;
     match (class, &mesh.authenticator) {
         (Class::Dev(_), _) | (_, None) => Ok(admit_dev(class.kind(), parts, streamed(body))),
-        (Class::Bypass { with_context }, Some(authenticator)) => {
+        (Class::Bypass { with_context, .. }, Some(authenticator)) => {
             if !with_context {
                 return Ok(Admission::bypass(streamed(body)));
             }

@@ -53,6 +53,28 @@ pub(crate) fn remove_applink_headers(headers: &mut HeaderMap) {
     remove_prefixed(headers, APPLINK_PREFIX);
 }
 
+/// Headers with which frameworks let a request stand for another method (Rails' and Express'
+/// method-override middleware, Symfony and Laravel behind a proxy).
+const METHOD_OVERRIDES: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Removes the method-override headers from a request let through for its method only, in either
+/// spelling (`_` for `-`, which WSGI, Rack and PHP read alike): an anonymous `POST` to a webhook
+/// must not reach the app as a `DELETE` (docs/behaviour.md §4.2).
+pub(crate) fn remove_method_overrides(headers: &mut HeaderMap) {
+    let overrides: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| METHOD_OVERRIDES.contains(&name.as_str().replace('_', "-").as_str()))
+        .cloned()
+        .collect();
+    for name in overrides {
+        headers.remove(name);
+    }
+}
+
 /// Removes the app's `x-applink-mesh-*` response headers (or trailers): those say what the
 /// sidecar did, and only the sidecar says it.
 pub(crate) fn remove_mesh_headers(headers: &mut HeaderMap) {
