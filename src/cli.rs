@@ -33,7 +33,7 @@ Exit codes:
   else the app's own exit code (128+n when signal n ended it)
 
 Options go before the app command. --check prints every setting with where it came from;
---check METHOD PATH (e.g. --check POST /webhooks/stripe) also says whether that request would be
+--check METHOD PATH (e.g. --check POST /webhooks/stripe; the method in capitals, no --) also says whether that request would be
 authenticated, and which bypass entry lets it through. The YAML
 file, every setting and every response the sidecar makes itself are described in the project's
 README.md and docs/behaviour.md (the repository the buildpack was packaged from).";
@@ -72,17 +72,22 @@ pub struct Cli {
     pub command: Vec<String>,
 }
 
-/// `--check METHOD PATH` (or `--check PATH`, for GET): the request `--check` is asked about,
-/// when the words after the options are one instead of an app command.
-pub fn route_query(command: &[String]) -> Option<(String, String)> {
+/// The methods `--check METHOD PATH` takes, as requests spell them.
+const CHECKED_METHODS: [&str; 8] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+];
+
+/// `--check METHOD PATH`: the request `--check` is asked about, when the two words after the
+/// options are an upper-case HTTP method and a path rather than an app command (`--check node
+/// /app/server.js` is an app command). Words after `--` are always an app command.
+pub fn route_query(command: &[String], after_separator: bool) -> Option<(String, String)> {
     match command {
-        [path] if path.starts_with('/') => Some(("GET".into(), path.clone())),
         [method, path]
-            if path.starts_with('/')
-                && !method.is_empty()
-                && method.bytes().all(|b| b.is_ascii_alphabetic()) =>
+            if !after_separator
+                && path.starts_with('/')
+                && CHECKED_METHODS.contains(&method.as_str()) =>
         {
-            Some((method.to_ascii_uppercase(), path.clone()))
+            Some((method.clone(), path.clone()))
         }
         _ => None,
     }

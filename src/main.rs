@@ -20,7 +20,11 @@ fn main() {
         }
     };
     // `--check POST /webhooks/x` asks about a request, not about an app command.
-    let route = cli.check.then(|| cli::route_query(&cli.command)).flatten();
+    let after_separator = std::env::args_os().any(|arg| arg == "--");
+    let route = cli
+        .check
+        .then(|| cli::route_query(&cli.command, after_separator))
+        .flatten();
     if route.is_some() {
         cli.command.clear();
     }

@@ -300,7 +300,7 @@ fn check_says_whether_a_route_would_be_authenticated() {
         ),
         (
             true,
-            &["post", "/webhooks/stripe?x=1"],
+            &["POST", "/webhooks/stripe?x=1"],
             "POST /webhooks/stripe: forwarded without authentication",
         ),
         (
@@ -310,7 +310,7 @@ fn check_says_whether_a_route_would_be_authenticated() {
         ),
         (
             true,
-            &["/public/a"],
+            &["GET", "/public/a"],
             "GET /public/a: forwarded without authentication: bypassRoutes entry 1 \"/public/**\"",
         ),
         (
@@ -328,5 +328,22 @@ fn check_says_whether_a_route_would_be_authenticated() {
     ] {
         let line = ask(ack, route);
         assert!(line.contains(says), "{route:?}: {line}");
+    }
+    // An app command stays an app command: a lower-case word, or anything after `--`.
+    for command in [&["node", "/app/server.js"][..], &["--", "GET", "/x"]] {
+        let output = std::process::Command::new(common::sidecar::binary())
+            .args(["--config", yaml.to_str().unwrap(), "--check"])
+            .args(command)
+            .env_clear()
+            .env("HEROKU_APPLINK_API_URL", "https://applink.example/addons/1")
+            .env("HEROKU_APPLINK_TOKEN", "t")
+            .output()
+            .unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            !text.lines().any(|line| line.starts_with("route = ")),
+            "{command:?}: {text}"
+        );
+        assert!(text.contains("app command = "), "{command:?}: {text}");
     }
 }
