@@ -59,9 +59,11 @@ impl PortHints {
     }
 }
 
-/// The warning for an app command that is given the public port, if it is, with a command line
-/// that works: the app's port written as a number. (`$APP_PORT` would not do in a Procfile line
+/// The warning for an app command that is given the public port, if it is, with the arguments
+/// that work: the app's port written as a number. (`$APP_PORT` would not do in a Procfile line
 /// that sets `APP_PORT=3000` itself: the shell expands the line before the assignment applies.)
+/// Only the arguments that hold the port are shown, each after the option it follows: the rest of
+/// the command may hold secrets, and this goes to the log.
 pub(crate) fn public_port_in_args(
     command: &[String],
     public_port: u16,
@@ -69,21 +71,27 @@ pub(crate) fn public_port_in_args(
 ) -> Option<String> {
     (public_port != 0 && gives_port(command, public_port)).then(|| {
         let (public, app) = (public_port.to_string(), app_port.to_string());
-        let fixed: Vec<String> = command
+        let fixes: Vec<String> = command
             .iter()
             .enumerate()
-            .map(|(n, arg)| match arg.strip_suffix(public.as_str()) {
-                Some(rest) if n > 0 && (rest.is_empty() || rest.ends_with([':', '='])) => {
-                    format!("{rest}{app}")
+            .skip(1)
+            .filter_map(|(n, arg)| {
+                let rest = arg.strip_suffix(public.as_str())?;
+                if !(rest.is_empty() || rest.ends_with([':', '='])) {
+                    return None;
                 }
-                _ => arg.clone(),
+                let option = command
+                    .get(n - 1)
+                    .filter(|before| n > 1 && before.starts_with('-'))
+                    .map_or(String::new(), |option| format!("{option} "));
+                Some(format!("`{option}{rest}{app}` for `{option}{arg}`"))
             })
             .collect();
         format!(
             "the app's command line holds the public port {public_port}, which the sidecar listens on \
              (a Procfile that passes $PORT to the app?): give the app its own port as a number, \
-             e.g. APP_PORT={app_port} heroku-applink-service-mesh -- {}",
-            fixed.join(" ")
+             with APP_PORT={app_port}: {}",
+            fixes.join(", ")
         )
     })
 }
@@ -151,23 +159,25 @@ mod tests {
     }
 
     #[test]
-    fn the_fix_is_a_line_that_works() {
-        let hint =
-            public_port_in_args(&words(&["python", "-m", "http.server", "5006"]), 5006, 3000)
-                .unwrap();
+    fn the_fix_gives_the_port_as_a_number_and_nothing_else_of_the_command() {
+        let command = words(&["python", "-m", "http.server", "5006"]);
+        let hint = public_port_in_args(&command, 5006, 3000).unwrap();
         assert!(
-            hint.ends_with(
-                "APP_PORT=3000 heroku-applink-service-mesh -- python -m http.server 3000"
-            ),
+            hint.ends_with("with APP_PORT=3000: `3000` for `5006`"),
             "{hint}"
         );
-        let hint =
-            public_port_in_args(&words(&["gunicorn", "-b", "0.0.0.0:5006"]), 5006, 3000).unwrap();
-        assert!(hint.ends_with("-- gunicorn -b 0.0.0.0:3000"), "{hint}");
-        assert_eq!(
-            public_port_in_args(&words(&["app", "3000"]), 5006, 3000),
-            None
+        let command = words(&["gunicorn", "--token=s3cret", "-b", "0.0.0.0:5006"]);
+        let hint = public_port_in_args(&command, 5006, 3000).unwrap();
+        assert!(
+            hint.ends_with("`-b 0.0.0.0:3000` for `-b 0.0.0.0:5006`"),
+            "{hint}"
         );
+        assert!(
+            !hint.contains("s3cret"),
+            "the rest of the command stays out of the log"
+        );
+        let command = words(&["app", "3000"]);
+        assert_eq!(public_port_in_args(&command, 5006, 3000), None);
     }
 
     #[test]
