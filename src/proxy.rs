@@ -31,10 +31,12 @@ pub(crate) struct AppClient {
     app: Authority,
     /// The same as a `Host` value, for requests that arrive without one (HTTP/2).
     authority: HeaderValue,
+    /// On a dyno (`DYNO` set), where Heroku signals the app itself when it stops the dyno.
+    on_dyno: bool,
 }
 
 impl AppClient {
-    pub(crate) fn new(app: &AppTarget, pool_idle: Duration) -> AppClient {
+    pub(crate) fn new(app: &AppTarget, pool_idle: Duration, on_dyno: bool) -> AppClient {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
@@ -56,13 +58,14 @@ impl AppClient {
                 .unwrap_or(Authority::from_static("127.0.0.1")),
             authority: HeaderValue::from_str(&authority)
                 .unwrap_or(HeaderValue::from_static("127.0.0.1")),
+            on_dyno,
         }
     }
 
     /// Sends `request` (headers already rewritten) to the app; its response headers must arrive
-    /// before `deadline` (none for an upgrade). A failure during the drain is `ShuttingDown`: the
-    /// app is stopping too (on a dyno, Heroku signals it at once), and a retry belongs on another
-    /// dyno.
+    /// before `deadline` (none for an upgrade). On a dyno, a failure during the drain is
+    /// `ShuttingDown`: Heroku signalled the app too, and a retry belongs on another dyno. (Off a dyno
+    /// the sidecar signals the app only after its drain, so a failure then is the app's own.)
     pub(crate) async fn send(
         &self,
         mut request: Request<MeshBody>,
@@ -99,7 +102,9 @@ impl AppClient {
             tracing::debug!(error = %e, "the request body could not be read");
             return Err(MeshError::BadRequestBody);
         }
-        if shutdown.draining_within(SIGNAL_SKEW).await {
+        if self.on_dyno
+            && (shutdown.is_draining() || shutdown.draining_within(SIGNAL_SKEW).await)
+        {
             tracing::debug!(error = %e, connect = e.is_connect(), "request to the app failed during the drain: the app is stopping");
             return Err(MeshError::ShuttingDown);
         }

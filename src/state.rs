@@ -49,7 +49,11 @@ impl Mesh {
                 &config.auth.bypass_routes,
                 config.auth.bypass_all,
             ),
-            app: AppClient::new(&config.app, config.timeouts.app_pool_idle),
+            app: AppClient::new(
+                &config.app,
+                config.timeouts.app_pool_idle,
+                config.dyno.is_some(),
+            ),
             gate: BootGate::start(config.app.authority(), config.timeouts.app_boot),
             metrics: Arc::default(),
             in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight_requests)),
