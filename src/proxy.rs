@@ -102,9 +102,7 @@ impl AppClient {
             tracing::debug!(error = %e, "the request body could not be read");
             return Err(MeshError::BadRequestBody);
         }
-        if self.on_dyno
-            && (shutdown.is_draining() || shutdown.draining_within(SIGNAL_SKEW).await)
-        {
+        if self.on_dyno && (shutdown.is_draining() || shutdown.draining_within(SIGNAL_SKEW).await) {
             tracing::debug!(error = %e, connect = e.is_connect(), "request to the app failed during the drain: the app is stopping");
             return Err(MeshError::ShuttingDown);
         }
