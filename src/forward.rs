@@ -106,9 +106,14 @@ fn outbound_body(body: RequestBody, log: &RequestLog) -> MeshBody {
 
 /// Request trailers go through the same rules as request headers (docs/behaviour.md §6).
 fn filter_trailer_frame(frame: Frame<Bytes>) -> Frame<Bytes> {
+    with_trailers(frame, headers::filter_trailers)
+}
+
+/// `frame` with `filter` applied to it if it holds trailers; data frames as they are.
+fn with_trailers(frame: Frame<Bytes>, filter: fn(&mut http::HeaderMap)) -> Frame<Bytes> {
     match frame.into_trailers() {
         Ok(mut trailers) => {
-            headers::filter_trailers(&mut trailers);
+            filter(&mut trailers);
             Frame::trailers(trailers)
         }
         Err(frame) => frame,
@@ -151,11 +156,5 @@ fn rewrite_response(
 
 /// The app's response trailers may not speak for the sidecar either.
 fn filter_response_trailers(frame: Frame<Bytes>) -> Frame<Bytes> {
-    match frame.into_trailers() {
-        Ok(mut trailers) => {
-            headers::remove_mesh_headers(&mut trailers);
-            Frame::trailers(trailers)
-        }
-        Err(frame) => frame,
-    }
+    with_trailers(frame, headers::remove_mesh_headers)
 }

@@ -18,16 +18,7 @@ use tokio::net::TcpStream;
 #[tokio::test]
 async fn a_caller_that_stops_reading_gives_up_its_app_connection_after_the_send_deadline() {
     const STALLED: usize = 60;
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n  timeouts:\n    send: 1s\n")
-        .env(
-            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
-            "true",
-        )
-        .start()
-        .await;
+    let (app, _api, mesh) = with_a_one_second_send_deadline().await;
     let mut callers = Vec::new();
     for _ in 0..STALLED {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -71,6 +62,21 @@ async fn a_caller_that_stops_reading_gives_up_its_app_connection_after_the_send_
         }
     }
     assert!(read < 64 << 20, "{read} bytes");
+}
+
+/// A production sidecar in front of the fake app with `/public/**` bypassed and `send: 1s`.
+async fn with_a_one_second_send_deadline() -> (FakeApp, FakeApi, Sidecar) {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n  timeouts:\n    send: 1s\n")
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
+        .start()
+        .await;
+    (app, api, mesh)
 }
 
 /// Polls `check` every 10 ms until it gives a value, or `limit` passes.
@@ -188,16 +194,7 @@ async fn a_trickled_http2_header_block_is_cut_at_the_header_deadline() {
 #[tokio::test]
 async fn an_http2_caller_with_no_window_gives_up_its_app_connections_after_the_send_deadline() {
     const STREAMS: usize = 8;
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n  timeouts:\n    send: 1s\n")
-        .env(
-            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
-            "true",
-        )
-        .start()
-        .await;
+    let (app, _api, mesh) = with_a_one_second_send_deadline().await;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_only(true)
         .http2_initial_stream_window_size(0)
