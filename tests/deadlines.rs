@@ -66,17 +66,10 @@ async fn a_caller_that_stops_reading_gives_up_its_app_connection_after_the_send_
 
 /// A production sidecar in front of the fake app with `/public/**` bypassed and `send: 1s`.
 async fn with_a_one_second_send_deadline() -> (FakeApp, FakeApi, Sidecar) {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n  timeouts:\n    send: 1s\n")
-        .env(
-            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
-            "true",
-        )
-        .start()
-        .await;
-    (app, api, mesh)
+    common::production_with_acknowledged(
+        "mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n  timeouts:\n    send: 1s\n",
+    )
+    .await
 }
 
 /// Polls `check` every 10 ms until it gives a value, or `limit` passes.

@@ -32,10 +32,16 @@ pub async fn production_with(yaml: &str) -> (FakeApp, FakeApi, Sidecar) {
 
 /// The same, with `/public/**` bypassed (the risk acknowledged).
 pub async fn production_with_public_bypass() -> (FakeApp, FakeApi, Sidecar) {
+    production_with_acknowledged("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n")
+        .await
+}
+
+/// The same, with this configuration file and its bypass routes acknowledged.
+pub async fn production_with_acknowledged(yaml: &str) -> (FakeApp, FakeApi, Sidecar) {
     let app = FakeApp::start().await;
     let api = FakeApi::start().await;
     let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n")
+        .yaml(yaml)
         .env(
             "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
             "true",
