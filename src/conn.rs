@@ -35,6 +35,8 @@ pub(crate) struct Activity {
     /// When a write to the caller last found the socket full with nothing written since; `NONE`
     /// while writes go through.
     write_blocked_ms: AtomicU64,
+    /// When a byte was last written to the caller.
+    last_write_ms: AtomicU64,
     /// Response bodies whose last poll gave a frame (or that were never polled): the HTTP layer
     /// owes them the next poll once the caller takes what was sent.
     bodies_waiting: AtomicU64,
@@ -89,6 +91,7 @@ impl Activity {
             opened: Instant::now(),
             last_io_ms: AtomicU64::new(0),
             write_blocked_ms: AtomicU64::new(NONE),
+            last_write_ms: AtomicU64::new(0),
             bodies_waiting: AtomicU64::new(0),
             last_body_poll_ms: AtomicU64::new(0),
             h2_block_ms: AtomicU64::new(NONE),
@@ -118,7 +121,9 @@ impl Activity {
     }
 
     fn on_write(&self) {
-        self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
+        let now = self.now_ms();
+        self.last_io_ms.store(now, Ordering::Relaxed);
+        self.last_write_ms.store(now, Ordering::Relaxed);
         self.write_blocked_ms.store(NONE, Ordering::Relaxed);
     }
 
@@ -219,8 +224,14 @@ impl Activity {
         if blocked != NONE && now.saturating_sub(blocked) > send {
             return Some(Expired::Send);
         }
+        // A body the HTTP layer stopped asking for: on HTTP/1.1 only while nothing is written
+        // either (a very slow reader still drains what is buffered, and is not cut); on HTTP/2,
+        // where control frames keep the socket busy, on its own.
         let last_poll = self.last_body_poll_ms.load(Ordering::Relaxed);
-        if self.bodies_waiting.load(Ordering::Relaxed) > 0 && now.saturating_sub(last_poll) > send {
+        let last_write = self.last_write_ms.load(Ordering::Relaxed);
+        let body_stalled =
+            self.bodies_waiting.load(Ordering::Relaxed) > 0 && now.saturating_sub(last_poll) > send;
+        if body_stalled && (self.is_h2() || now.saturating_sub(last_write) > send) {
             return Some(Expired::Send);
         }
         // So does an HTTP/2 header block's: other streams may be in flight meanwhile.
