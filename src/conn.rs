@@ -19,7 +19,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 use crate::h2_header_blocks::HeaderBlocks;
-use crate::head_errors::HeadErrorIo;
 use crate::linger::{self, Caller, Linger};
 use crate::telemetry::millis;
 
@@ -312,7 +311,7 @@ impl Drop for ActiveRequest {
 /// hyper closes it after an answer (after the drain's close between requests only if the caller is
 /// sending; never for a tunnel).
 pub(crate) struct ActivityIo<T> {
-    inner: HeadErrorIo<T>,
+    inner: T,
     activity: Arc<Activity>,
     /// The write side is shut and the read side draining.
     closing: Option<Linger>,
@@ -360,7 +359,7 @@ impl Protocol {
 }
 
 impl<T> ActivityIo<T> {
-    pub(crate) fn new(inner: HeadErrorIo<T>, activity: Arc<Activity>) -> Self {
+    pub(crate) fn new(inner: T, activity: Arc<Activity>) -> Self {
         ActivityIo {
             inner,
             activity,

@@ -228,6 +228,22 @@ async fn serve(listener: TcpListener, mesh: Arc<Mesh>) {
     mesh.app.close_idle();
 }
 
+/// The layers between the socket and hyper, innermost first: `HeadErrorIo` sits on the socket, so
+/// its rewrite of hyper's refusal replaces exactly the bytes hyper wrote; `ActivityIo` wraps it,
+/// so the clocks see every byte that moves (the rewritten answer included) and the lingering
+/// close drains the socket itself. Both read the connection's [`Activity`]: requests started and
+/// responses done, an upgrade, the protocol.
+fn connection_stack(
+    stream: TcpStream,
+    refusals: Refusals,
+    activity: &Arc<Activity>,
+) -> ActivityIo<HeadErrorIo<TcpStream>> {
+    ActivityIo::new(
+        HeadErrorIo::new(stream, refusals, activity.clone()),
+        activity.clone(),
+    )
+}
+
 async fn connection(
     stream: TcpStream,
     caller: Caller,
@@ -242,10 +258,7 @@ async fn connection(
         header_limit: mesh.config.limits.header_bytes,
         dev: mesh.config.is_dev(),
     };
-    let io = TokioIo::new(ActivityIo::new(
-        HeadErrorIo::new(stream, refusals, activity.clone()),
-        activity.clone(),
-    ));
+    let io = TokioIo::new(connection_stack(stream, refusals, &activity));
     let service = {
         let mesh = mesh.clone();
         let activity = activity.clone();
