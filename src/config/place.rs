@@ -1,8 +1,6 @@
 //! Where in the YAML file a key is written, for messages: its line, and the place a misplaced
 //! key belongs.
 
-use super::file_values::KEYS;
-
 /// The line (from 1) where the dotted `key` is written, block style; for a key written inside a
 /// flow mapping (`healthcheck: { enable: x }`), the line of its deepest parent found.
 pub(super) fn line_of(text: &str, key: &str) -> Option<usize> {
@@ -34,7 +32,7 @@ pub(super) fn line_of(text: &str, key: &str) -> Option<usize> {
 }
 
 /// `unknown field `idle`` → adds where `idle` belongs, when it is a key of another section.
-pub(super) fn with_place_of_misplaced_key(why: String) -> String {
+pub(super) fn with_place_of_misplaced_key(why: String, keys: &[&str]) -> String {
     let Some(name) = why
         .split_once("unknown field `")
         .and_then(|(_, rest)| rest.split_once('`'))
@@ -42,9 +40,9 @@ pub(super) fn with_place_of_misplaced_key(why: String) -> String {
     else {
         return why;
     };
-    let places: Vec<&str> = KEYS
+    let places: Vec<&str> = keys
         .iter()
-        .map(|(key, _)| *key)
+        .copied()
         .filter(|key| key.rsplit('.').next() == Some(name))
         .collect();
     if places.is_empty() {

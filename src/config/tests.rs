@@ -649,7 +649,7 @@ fn check_spells_every_setting_as_the_file_does_with_its_origin() {
         );
     }
     // Every key the file may hold is shown once.
-    for (key, _) in super::file_values::KEYS {
+    for (key, _) in super::file::KEYS {
         assert_eq!(
             text.lines()
                 .filter(|l| l.starts_with(&format!("{key} = ")))
@@ -668,6 +668,6 @@ fn the_file_keys_are_the_ones_check_knows() {
         "app:\n  port: 4000\n  host: localhost\nmesh:\n  authentication:\n    bypassRoutes: []\n    verifyClientContext: true\n    cache:\n      maxTtl: 1s\n      maxEntries: 5\n  healthcheck:\n    enable: true\n    route: /h\n  timeouts:\n    headerRead: 1s\n    idle: 1s\n    auth: 1s\n    appResponse: 1s\n    appBoot: 1s\n    drain: 1s\n    appPoolIdle: 1s\n    send: 1s\n  limits:\n    dataActionTargetBody: 1KiB\n    bufferedBodies: 1MiB\n    headerBytes: 1KiB\n    maxInFlightRequests: 1\n",
     );
     let file = super::file::parse("f.yaml", &yaml).unwrap();
-    let every_key = super::file_values::KEYS.map(|(key, _)| key);
+    let every_key = super::file::KEYS.map(|(key, _)| key);
     assert_eq!(super::file_values::keys_set(&file), every_key);
 }
