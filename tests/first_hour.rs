@@ -122,7 +122,9 @@ fn an_argument_that_expanded_to_nothing_is_named() {
 /// 25 s; and so is the next request, at once.
 #[tokio::test]
 async fn a_request_waiting_for_an_app_on_the_wrong_port_is_told_where_it_listens() {
-    let app_port = common::free_port().to_string();
+    // APP_PORT stays free of listeners throughout, whatever other tests bind meanwhile.
+    let (app_port, _reserved) = common::reserved_port();
+    let app_port = app_port.to_string();
     let elsewhere = common::free_port().to_string();
     let app = test_app::command();
     let mut mesh = SidecarProcess::spawn(

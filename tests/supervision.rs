@@ -475,8 +475,11 @@ async fn an_app_command_written_as_one_string_runs_through_the_shell() {
 #[test]
 fn an_app_listening_elsewhere_is_named_and_ends_the_sidecar_at_app_boot() {
     let elsewhere = free_port();
+    // APP_PORT stays free of listeners throughout, whatever other tests bind meanwhile.
+    let (app_port, _reserved) = common::reserved_port();
+    let app_port = app_port.to_string();
     let mut mesh = wrap_with_yaml(
-        &[],
+        &[("APP_PORT", app_port.as_str())],
         "mesh:\n  timeouts:\n    appBoot: 3s\n",
         &["--listen-port", elsewhere.as_str()],
     );

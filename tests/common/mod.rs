@@ -69,6 +69,18 @@ pub fn skip(test: &str, why: &str) {
         .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
 }
 
+/// A port kept free of listeners for as long as the socket lives: bound, never listening, so a
+/// connection to it is refused and no other test's listener can take it meanwhile. For an app port
+/// that the app under test never binds (it listens elsewhere).
+pub fn reserved_port() -> (u16, socket2::Socket) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (port, socket)
+}
+
 /// A port nothing listens on right now (for an app to take later).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
