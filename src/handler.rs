@@ -11,7 +11,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::admission;
 use crate::body::{MeshBody, full};
-use crate::conn::ActiveRequest;
+use crate::connection::activity::ActiveRequest;
 use crate::dashboard::{self, Capture};
 use crate::error::MeshError;
 use crate::forward;

@@ -14,26 +14,22 @@ mod boot;
 mod boot_watch;
 pub mod cli;
 pub mod config;
-mod conn;
+mod connection;
 mod dashboard;
 mod error;
 mod forward;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod h2_header_blocks;
 mod handler;
-mod head_errors;
 mod headers;
 mod limits;
-mod linger;
 mod listeners;
 mod port_hints;
 mod proxy;
 mod routes;
 mod run;
 mod runtime;
-mod server;
 mod shutdown;
 mod startup_log;
 mod state;
@@ -41,8 +37,8 @@ mod supervisor;
 mod telemetry;
 
 pub use config::Config;
+pub use connection::{Running, StartError, start};
 pub use run::run;
-pub use server::{Running, StartError, start};
 pub use startup_log::{check, check_route};
 
 /// This build's version, from Cargo.toml.

@@ -1,4 +1,13 @@
-//! The listener and its connections (HTTP/1.1 and h2c), and the graceful drain.
+//! The connection layer: the listener and its connections (HTTP/1.1 and h2c), each connection's
+//! socket stack and clocks, and the graceful drain. Below it the request pipeline (`request`)
+//! answers each request; the layers of a connection's socket are `connection_stack`'s to build:
+//! `head_errors` (hyper's refusals in the sidecar's words), `activity` (the clocks, the lingering
+//! close through `linger`, the HTTP/2 header-block watch through `h2_header_blocks`).
+
+pub(crate) mod activity;
+mod h2_header_blocks;
+mod head_errors;
+mod linger;
 
 use std::convert::Infallible;
 use std::io;
@@ -15,9 +24,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
-use crate::conn::{Activity, ActivityIo, Deadlines, Expired};
+use crate::connection::activity::{Activity, ActivityIo, Deadlines, Expired};
+use crate::connection::head_errors::{HeadErrorIo, Refusals};
 use crate::handler::{self, Caller};
-use crate::head_errors::{HeadErrorIo, Refusals};
 use crate::shutdown::{Phase, reached};
 use crate::state::Mesh;
 use crate::telemetry::millis;

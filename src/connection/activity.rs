@@ -18,8 +18,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-use crate::h2_header_blocks::HeaderBlocks;
-use crate::linger::{self, Caller, Linger};
+use crate::connection::h2_header_blocks::HeaderBlocks;
+use crate::connection::linger::{self, Caller, Linger};
 use crate::telemetry::millis;
 
 const NONE: u64 = u64::MAX;

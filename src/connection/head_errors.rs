@@ -27,7 +27,7 @@ use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::conn::Activity;
+use crate::connection::activity::Activity;
 use crate::error::MeshError;
 use crate::headers::MESH_MODE;
 
