@@ -6,12 +6,10 @@
 //! proxy alone; configuration comes from [`Config::load`]. Everything else is private.
 
 mod admission;
-mod app_command;
-mod app_guard;
+mod app;
 mod auth;
 mod body;
 mod boot;
-mod boot_watch;
 pub mod cli;
 pub mod config;
 mod connection;
@@ -24,8 +22,6 @@ pub mod fuzzing;
 mod handler;
 mod headers;
 mod limits;
-mod listeners;
-mod port_hints;
 mod proxy;
 mod routes;
 mod run;
@@ -33,7 +29,6 @@ mod runtime;
 mod shutdown;
 mod startup_log;
 mod state;
-mod supervisor;
 mod telemetry;
 
 pub use config::Config;

@@ -7,14 +7,14 @@ use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
-use crate::app_command::shell_not_found;
-use crate::boot_watch::BootWatch;
+use crate::app::boot_watch::BootWatch;
+use crate::app::command::shell_not_found;
+use crate::app::port_hints::PortHints;
+use crate::app::{App, AppExit, SpawnError};
 use crate::config::Config;
 use crate::connection::{Running, start};
-use crate::port_hints::PortHints;
 use crate::runtime::Shape;
 use crate::startup_log::{log_open_files_limit, log_start_up};
-use crate::supervisor::{App, AppExit, SpawnError};
 use crate::telemetry;
 
 /// The exit code when the app never listened within `timeouts.appBoot`: a crash, for the platform.

@@ -1,8 +1,8 @@
 //! The start-up log: what runs, how, and loudly what is not authenticated (docs/behaviour.md §8).
 
+use crate::app::port_hints::{empty_expansions, public_port_in_args};
 use crate::config::{Config, Mode, bypass_list};
 use crate::handler::INFO_ROUTE;
-use crate::port_hints::{empty_expansions, public_port_in_args};
 use crate::routes::{self, Bypass, RouteTable};
 use crate::runtime::Shape;
 

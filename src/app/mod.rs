@@ -1,7 +1,16 @@
-//! The app process (docs/behaviour.md §7): started without a shell in its own process group, with
-//! `APP_PORT` and `PORT` set to the app's port; reaped by the one SIGCHLD loop that owns every
-//! `waitpid` call (so, as PID 1, it also reaps orphans without stealing the app's exit status);
-//! signalled as a group.
+//! The app's process (docs/behaviour.md §6, §7). Here: the process itself, started without a
+//! shell in its own process group, with `APP_PORT` and `PORT` set to the app's port; reaped by the
+//! one SIGCHLD loop that owns every `waitpid` call (so, as PID 1, it also reaps orphans without
+//! stealing the app's exit status); signalled as a group. Beside it: how its command runs
+//! (`command`), the watcher that stops it if the sidecar dies (`guard`), and what the user is told
+//! when it does not listen where the sidecar forwards (`boot_watch`, from `listeners`) or is given
+//! the wrong port (`port_hints`).
+
+pub(crate) mod boot_watch;
+pub(crate) mod command;
+mod guard;
+mod listeners;
+pub(crate) mod port_hints;
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -16,8 +25,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::app_command::{not_found_hint, not_found_reason, program_and_args};
-use crate::app_guard::AppGuard;
+use crate::app::command::{not_found_hint, not_found_reason, program_and_args};
+use crate::app::guard::AppGuard;
 
 /// How the app ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::app::listeners::{Listening, listening_ports};
 use crate::connection::Running;
-use crate::listeners::{Listening, listening_ports};
 
 /// The first warning comes after this (or half of `timeouts.appBoot`, if that is sooner).
 const FIRST_WARNING: Duration = Duration::from_secs(5);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::supervisor::AppExit;
+use crate::app::AppExit;
 
 /// Port mistakes visible before the app starts (docs/behaviour.md §7), said at once and again if
 /// the app then exits with an error.
