@@ -21,20 +21,17 @@ mod forward;
 pub mod fuzzing;
 mod handler;
 mod headers;
-mod limits;
 mod proxy;
 mod routes;
 mod run;
-mod runtime;
 mod shutdown;
-mod startup_log;
 mod state;
 mod telemetry;
 
 pub use config::Config;
 pub use connection::{Running, StartError, start};
 pub use run::run;
-pub use startup_log::{check, check_route};
+pub use run::startup_log::{check, check_route};
 
 /// This build's version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

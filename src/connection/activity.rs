@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 use crate::connection::h2_header_blocks::HeaderBlocks;
-use crate::connection::linger::{self, Caller, Linger};
+use crate::connection::linger::{self, CallerSide, Linger};
 use crate::telemetry::millis;
 
 const NONE: u64 = u64::MAX;
@@ -440,9 +440,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
             // linger; after an answer, any caller that has not closed its side.
             let between_requests = this.activity.closing_idle.load(Ordering::Relaxed);
             match linger::probe(&mut this.inner, cx) {
-                Caller::Closed => return Poll::Ready(Ok(())),
-                Caller::Quiet if between_requests => return Poll::Ready(Ok(())),
-                Caller::Quiet | Caller::Sending => {}
+                CallerSide::Closed => return Poll::Ready(Ok(())),
+                CallerSide::Quiet if between_requests => return Poll::Ready(Ok(())),
+                CallerSide::Quiet | CallerSide::Sending => {}
             }
             this.activity.lingering.store(true, Ordering::Relaxed);
             this.closing = Some(Linger::start());

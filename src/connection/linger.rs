@@ -24,7 +24,7 @@ const READ_SIZE: usize = 16 * 1024;
 
 /// What the caller's side of a connection whose write side is shut looks like right now.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Caller {
+pub(crate) enum CallerSide {
     /// It closed its side, or the socket failed: nothing to linger for.
     Closed,
     /// Nothing waiting just now.
@@ -35,14 +35,14 @@ pub(crate) enum Caller {
 
 /// Reads (and drops) what is waiting now; the common case, a caller that already closed, is
 /// answered without the linger's allocations.
-pub(crate) fn probe<T: AsyncRead + Unpin>(io: &mut T, cx: &mut Context<'_>) -> Caller {
+pub(crate) fn probe<T: AsyncRead + Unpin>(io: &mut T, cx: &mut Context<'_>) -> CallerSide {
     let mut scratch = [0u8; 4096];
     let mut buf = ReadBuf::new(&mut scratch);
     match Pin::new(io).poll_read(cx, &mut buf) {
-        Poll::Ready(Ok(())) if buf.filled().is_empty() => Caller::Closed,
-        Poll::Ready(Ok(())) => Caller::Sending,
-        Poll::Ready(Err(_)) => Caller::Closed,
-        Poll::Pending => Caller::Quiet,
+        Poll::Ready(Ok(())) if buf.filled().is_empty() => CallerSide::Closed,
+        Poll::Ready(Ok(())) => CallerSide::Sending,
+        Poll::Ready(Err(_)) => CallerSide::Closed,
+        Poll::Pending => CallerSide::Quiet,
     }
 }
 

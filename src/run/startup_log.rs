@@ -4,7 +4,7 @@ use crate::app::port_hints::{empty_expansions, public_port_in_args};
 use crate::config::{Config, Mode, bypass_list};
 use crate::handler::INFO_ROUTE;
 use crate::routes::{self, Bypass, RouteTable};
-use crate::runtime::Shape;
+use crate::run::runtime::Shape;
 
 /// The start-up lines: version, ports, mode, runtime threads, open routes, warnings.
 pub(crate) fn log_start_up(config: &Config, shape: Shape) {
@@ -188,7 +188,7 @@ fn framework_parameters(glob: &str) -> Option<String> {
 
 /// Raises the open-files limit (docs/behaviour.md §11) and logs it.
 pub(crate) fn log_open_files_limit() {
-    match crate::limits::raise_open_files() {
+    match crate::run::open_files::raise_open_files() {
         Some((before, now)) if now > before => {
             tracing::info!(open_files = now, raised_from = before, "open files limit");
         }

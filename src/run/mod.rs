@@ -1,6 +1,10 @@
 //! The process's life (docs/behaviour.md §7): bind, start the app, serve until a signal or the
 //! app's exit, drain, and exit with the app's code.
 
+mod open_files;
+pub(crate) mod runtime;
+pub(crate) mod startup_log;
+
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -13,8 +17,8 @@ use crate::app::port_hints::PortHints;
 use crate::app::{App, AppExit, SpawnError};
 use crate::config::Config;
 use crate::connection::{Running, start};
-use crate::runtime::Shape;
-use crate::startup_log::{log_open_files_limit, log_start_up};
+use crate::run::runtime::Shape;
+use crate::run::startup_log::{log_open_files_limit, log_start_up};
 use crate::telemetry;
 
 /// The exit code when the app never listened within `timeouts.appBoot`: a crash, for the platform.
