@@ -4,7 +4,7 @@
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
 use crate::body::{MeshBody, full};
-use crate::headers::{MESH_ERROR, REQUEST_ID};
+use crate::request::headers::{MESH_ERROR, REQUEST_ID};
 
 /// How many header fields the HTTP/1.1 parser reads (hyper's fixed limit).
 pub(crate) const MAX_HEADER_FIELDS: usize = 100;

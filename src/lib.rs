@@ -5,31 +5,23 @@
 //! The library exists for the binary and the tests: [`run`] is the process's life, [`start`] the
 //! proxy alone; configuration comes from [`Config::load`]. Everything else is private.
 
-mod admission;
 mod app;
-mod auth;
 mod body;
-mod boot;
 pub mod cli;
 pub mod config;
 mod connection;
 mod dashboard;
 mod error;
-mod forward;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing;
-mod handler;
-mod headers;
-mod proxy;
-mod routes;
+mod request;
 mod run;
 mod shutdown;
-mod state;
 mod telemetry;
 
 pub use config::Config;
 pub use connection::{Running, StartError, start};
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use request::fuzzing;
 pub use run::run;
 pub use run::startup_log::{check, check_route};
 

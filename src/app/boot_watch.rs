@@ -61,7 +61,7 @@ impl BootWatch {
 
     /// Whether the app accepts a connection right now (within a second).
     async fn answers(&self) -> bool {
-        crate::boot::accepts(&self.authority, Duration::from_secs(1)).await
+        crate::request::boot_gate::accepts(&self.authority, Duration::from_secs(1)).await
     }
 
     /// Says where the app listens instead; when it listens somewhere, requests waiting at the gate

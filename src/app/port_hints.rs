@@ -25,7 +25,7 @@ impl PortHints {
         }
         // Said at start-up, with the other warnings (startup_log); remembered for `explain`.
         let public_port_in_args = gives_port(command, public_port).then_some(public_port);
-        let taken = crate::boot::accepts(authority, Duration::from_millis(300)).await;
+        let taken = crate::request::boot_gate::accepts(authority, Duration::from_millis(300)).await;
         let app_port_taken = taken.then(|| authority.to_string());
         if taken {
             tracing::warn!(

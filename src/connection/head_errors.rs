@@ -29,7 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::connection::activity::Activity;
 use crate::error::MeshError;
-use crate::headers::MESH_MODE;
+use crate::request::headers::MESH_MODE;
 
 /// hyper's status lines for the heads it refuses (after `HTTP/1.1 `, or `HTTP/1.0 ` on an HTTP/1.0
 /// connection), and the error each stands for.

@@ -26,9 +26,9 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::connection::activity::{Activity, ActivityIo, Deadlines, Expired};
 use crate::connection::head_errors::{HeadErrorIo, Refusals};
-use crate::handler::{self, Caller};
+use crate::request::state::Mesh;
+use crate::request::{self, Caller};
 use crate::shutdown::{Phase, reached};
-use crate::state::Mesh;
 use crate::telemetry::millis;
 
 /// Why the sidecar could not start.
@@ -271,10 +271,10 @@ async fn connection(
     let service = {
         let mesh = mesh.clone();
         let activity = activity.clone();
-        service_fn(move |request| {
+        service_fn(move |incoming| {
             let mesh = mesh.clone();
             let active = activity.request_started();
-            async move { Ok::<_, Infallible>(handler::handle(mesh, request, active, caller).await) }
+            async move { Ok::<_, Infallible>(request::handle(mesh, incoming, active, caller).await) }
         })
     };
     let connection = builder.serve_connection_with_upgrades(io, service);

@@ -6,8 +6,8 @@
 use http::HeaderMap;
 use serde_json::Value;
 
-use crate::auth::context::decode_base64;
-use crate::headers::CLIENT_CONTEXT;
+use crate::request::auth::context::decode_base64;
+use crate::request::headers::CLIENT_CONTEXT;
 
 /// Headers whose values are secrets whatever they hold.
 const SECRET_HEADERS: [&str; 8] = [

@@ -2,8 +2,8 @@
 
 use crate::app::port_hints::{empty_expansions, public_port_in_args};
 use crate::config::{Config, Mode, bypass_list};
-use crate::handler::INFO_ROUTE;
-use crate::routes::{self, Bypass, RouteTable};
+use crate::request::INFO_ROUTE;
+use crate::request::routes::{self, Bypass, RouteTable};
 use crate::run::runtime::Shape;
 
 /// The start-up lines: version, ports, mode, runtime threads, open routes, warnings.

@@ -5,12 +5,12 @@ use http::HeaderValue;
 use http::request::Parts;
 
 use super::{authenticate, header};
-use crate::auth::client_context::{ClientContext, org_ids_agree};
-use crate::auth::context::RequestContext;
-use crate::auth::{AuthRequest, Authenticator};
 use crate::error::MeshError;
-use crate::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
-use crate::state::Mesh;
+use crate::request::auth::client_context::{ClientContext, org_ids_agree};
+use crate::request::auth::context::RequestContext;
+use crate::request::auth::{AuthRequest, Authenticator};
+use crate::request::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
+use crate::request::state::Mesh;
 use crate::telemetry::RequestLog;
 
 /// A Salesforce request (Apex, Flow, Agentforce): validates RC and CC and authenticates;

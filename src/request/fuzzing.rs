@@ -4,11 +4,11 @@
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::auth::client_context::ClientContext;
-use crate::auth::context::RequestContext;
 use crate::config::BypassRoute;
-use crate::headers;
-use crate::routes::{self, Glob, RouteTable};
+use crate::request::auth::client_context::ClientContext;
+use crate::request::auth::context::RequestContext;
+use crate::request::headers;
+use crate::request::routes::{self, Glob, RouteTable};
 
 /// The context decoders: any bytes, no panic.
 pub fn contexts(bytes: &[u8]) {

@@ -11,10 +11,10 @@ use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Admission, RequestBody, RequestKind, authenticate, header};
-use crate::auth::{AuthRequest, Authenticator, json_escaped_len};
 use crate::error::MeshError;
-use crate::headers::SIGNATURE;
-use crate::state::Mesh;
+use crate::request::auth::{AuthRequest, Authenticator, json_escaped_len};
+use crate::request::headers::SIGNATURE;
+use crate::request::state::Mesh;
 use crate::telemetry::RequestLog;
 
 /// A Data Cloud Data Action Target: `x-signature`, `orgId` and `apiName`, and a UTF-8 body that
@@ -160,7 +160,7 @@ async fn collect(
 
 #[cfg(test)]
 mod tests {
-    use crate::auth::json_escaped_len;
+    use crate::request::auth::json_escaped_len;
 
     #[test]
     fn escaped_length_is_what_serde_json_writes() {

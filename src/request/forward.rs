@@ -10,12 +10,12 @@ use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::upgrade::OnUpgrade;
 
-use crate::admission::{Admission, RequestBody};
 use crate::body::{MeshBody, full};
 use crate::error::MeshError;
-use crate::headers::{self, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
-use crate::proxy;
-use crate::state::Mesh;
+use crate::request::admission::{Admission, RequestBody};
+use crate::request::app_client;
+use crate::request::headers::{self, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
+use crate::request::state::Mesh;
 use crate::telemetry::{CountingBody, RequestLog};
 
 /// What the response step needs to know about the request that was sent.
@@ -138,7 +138,7 @@ fn rewrite_response(
     if switching {
         if let Some(inbound) = sent.inbound_upgrade {
             let outbound = hyper::upgrade::on(&mut response);
-            proxy::tunnel(inbound, outbound, mesh.shutdown.watch());
+            app_client::tunnel(inbound, outbound, mesh.shutdown.watch());
         }
         log.outcome = "upgraded";
     } else {

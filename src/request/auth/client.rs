@@ -128,7 +128,7 @@ impl ApiClient {
         ssl_cert_file: Option<&std::path::Path>,
         deadline: Duration,
     ) -> Result<Self, ConfigError> {
-        let tls = crate::auth::tls::client_config(ssl_cert_file)?;
+        let tls = crate::request::auth::tls::client_config(ssl_cert_file)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(deadline));

@@ -203,7 +203,7 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
-    use crate::auth::client_context::ClientContext;
+    use crate::request::auth::client_context::ClientContext;
     use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
     use proptest::prelude::*;
 

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::auth::Authenticator;
-use crate::boot::BootGate;
 use crate::config::{Config, ConfigError};
 use crate::dashboard::Dashboard;
 use crate::error::MeshError;
-use crate::proxy::AppClient;
-use crate::routes::RouteTable;
+use crate::request::app_client::AppClient;
+use crate::request::auth::Authenticator;
+use crate::request::boot_gate::BootGate;
+use crate::request::routes::RouteTable;
 use crate::shutdown::Shutdown;
 use crate::telemetry::{Metrics, RequestLog};
 

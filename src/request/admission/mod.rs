@@ -14,12 +14,12 @@ use http::request::Parts;
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::auth::client_context::ClientContext;
-use crate::auth::{AuthRequest, Authenticator};
 use crate::error::MeshError;
-use crate::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, SIGNATURE};
-use crate::routes::Bypass;
-use crate::state::Mesh;
+use crate::request::auth::client_context::ClientContext;
+use crate::request::auth::{AuthRequest, Authenticator};
+use crate::request::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, SIGNATURE};
+use crate::request::routes::Bypass;
+use crate::request::state::Mesh;
 use crate::telemetry::RequestLog;
 
 /// What kind of caller the sidecar let through (`x-applink-request-kind`).

@@ -1,6 +1,22 @@
 //! The request pipeline, phase by phase (docs/behaviour.md §3–6): info route → shutdown and load
 //! → header size → path → protected headers → classify → admit (validate, authenticate) → boot
 //! gate → forward (rewrite the request, send it, rewrite the response) → log once.
+//!
+//! Its parts: `state` (the `Mesh` every request shares), `headers` and `routes` (the rules on a
+//! request's head and path), `admission` (classify and admit, with `auth`, the AppLink API),
+//! `boot_gate` (waiting for the app's first connection), `forward` and `app_client` (to the app
+//! and back).
+
+pub(crate) mod admission;
+pub(crate) mod app_client;
+pub(crate) mod auth;
+pub(crate) mod boot_gate;
+mod forward;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+pub(crate) mod headers;
+pub(crate) mod routes;
+pub(crate) mod state;
 
 use std::sync::Arc;
 
@@ -9,16 +25,13 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::admission;
 use crate::body::{MeshBody, full};
 use crate::connection::activity::ActiveRequest;
 use crate::dashboard::{self, Capture};
 use crate::error::MeshError;
-use crate::forward;
-use crate::headers::{self, MESH_MODE, REQUEST_ID};
-use crate::routes;
-use crate::state::Mesh;
 use crate::telemetry::{LoggedBody, Progress, RequestLog};
+use headers::{MESH_MODE, REQUEST_ID};
+use state::Mesh;
 
 /// Answered by the sidecar itself, with its version (compat).
 pub(crate) const INFO_ROUTE: &str = "/__herokuAppLinkServiceMeshInfo";
