@@ -11,7 +11,6 @@ pub mod cli;
 pub mod config;
 mod connection;
 mod dashboard;
-mod error;
 mod request;
 mod run;
 mod shutdown;

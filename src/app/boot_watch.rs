@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::app::listeners::{Listening, listening_ports};
-use crate::connection::Running;
+use crate::request::boot_gate::BootGate;
 
 /// The first warning comes after this (or half of `timeouts.appBoot`, if that is sooner).
 const FIRST_WARNING: Duration = Duration::from_secs(5);
@@ -31,13 +31,13 @@ impl BootWatch {
     /// Resolves only when an app command never listened by `timeouts.appBoot` (after logging the
     /// error); pending for ever once the app is up, without an app command, or with an `appBoot`
     /// of zero (no boot deadline at all).
-    pub(crate) async fn never_listened(self, running: &Running) {
+    pub(crate) async fn never_listened(self, gate: &BootGate) {
         let started = Instant::now();
         let mut next_warning = started + FIRST_WARNING.min(self.app_boot / 2).max(LOOK_EVERY);
         let deadline = started + self.app_boot;
         let may_end = self.app_group.is_some() && !self.app_boot.is_zero();
         loop {
-            if running.app_ready() {
+            if gate.is_ready() {
                 return std::future::pending().await;
             }
             let now = Instant::now();
@@ -52,7 +52,7 @@ impl BootWatch {
                 return;
             }
             if now >= next_warning {
-                self.warn(now - started, running).await;
+                self.warn(now - started, gate).await;
                 next_warning = now + REPEAT_EVERY;
             }
             tokio::time::sleep(LOOK_EVERY).await;
@@ -66,14 +66,14 @@ impl BootWatch {
 
     /// Says where the app listens instead; when it listens somewhere, requests waiting at the gate
     /// are told so too.
-    async fn warn(&self, waited: Duration, running: &Running) {
+    async fn warn(&self, waited: Duration, gate: &BootGate) {
         let waited_s = waited.as_secs();
         match self.app_group {
             Some(_) => {
                 let (where_it_listens, found) = self.where_it_listens_now().await;
                 if let Some(sure) = found {
                     let why = where_it_listens.trim_start_matches(": ").to_string();
-                    running.app_listens_elsewhere(why, sure);
+                    gate.listens_elsewhere(why, sure);
                 }
                 tracing::warn!(
                     app = self.authority.as_str(),

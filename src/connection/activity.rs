@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::connection::h2_header_blocks::HeaderBlocks;
 use crate::connection::linger::{self, CallerSide, Linger};
+use crate::request::Exchange;
 use crate::telemetry::millis;
 
 const NONE: u64 = u64::MAX;
@@ -261,23 +262,7 @@ pub(crate) struct ActiveRequest {
 }
 
 impl ActiveRequest {
-    /// The response is made: its body waits for its first poll.
-    pub(crate) fn response_started(&mut self) {
-        self.activity
-            .last_body_poll_ms
-            .store(self.activity.now_ms(), Ordering::Relaxed);
-        self.set_body_waiting(true);
-    }
-
-    /// The response body was polled: it gave a frame (and waits for the next poll), or it waits
-    /// on the app (or ended).
-    pub(crate) fn response_polled(&mut self, gave_frame: bool) {
-        self.activity
-            .last_body_poll_ms
-            .store(self.activity.now_ms(), Ordering::Relaxed);
-        self.set_body_waiting(gave_frame);
-    }
-
+    /// Counts the response body in `bodies_waiting`, or stops counting it.
     fn set_body_waiting(&mut self, waiting: bool) {
         if waiting != self.body_waiting {
             self.body_waiting = waiting;
@@ -288,10 +273,29 @@ impl ActiveRequest {
             }
         }
     }
+}
+
+impl Exchange for ActiveRequest {
+    /// The response is made: its body waits for its first poll.
+    fn response_started(&mut self) {
+        self.activity
+            .last_body_poll_ms
+            .store(self.activity.now_ms(), Ordering::Relaxed);
+        self.set_body_waiting(true);
+    }
+
+    /// The response body was polled: it gave a frame (and waits for the next poll), or it waits
+    /// on the app (or ended).
+    fn response_polled(&mut self, gave_frame: bool) {
+        self.activity
+            .last_body_poll_ms
+            .store(self.activity.now_ms(), Ordering::Relaxed);
+        self.set_body_waiting(gave_frame);
+    }
 
     /// The response switches protocols: from then on the connection is a tunnel, whose bytes
     /// are the app's and the caller's alone.
-    pub(crate) fn switching_protocols(&self) {
+    fn switching_protocols(&self) {
         self.activity.upgraded.store(true, Ordering::Release);
     }
 }

@@ -28,7 +28,7 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::connection::activity::Activity;
-use crate::error::MeshError;
+use crate::request::error::MeshError;
 use crate::request::headers::MESH_MODE;
 
 /// hyper's status lines for the heads it refuses (after `HTTP/1.1 `, or `HTTP/1.0 ` on an HTTP/1.0
@@ -256,6 +256,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadErrorIo<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::Exchange;
 
     const REFUSALS: Refusals = Refusals {
         header_limit: 32768,

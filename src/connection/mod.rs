@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::connection::activity::{Activity, ActivityIo, Deadlines, Expired};
 use crate::connection::head_errors::{HeadErrorIo, Refusals};
+use crate::request::boot_gate::BootGate;
 use crate::request::state::Mesh;
 use crate::request::{self, Caller};
 use crate::shutdown::{Phase, reached};
@@ -99,10 +100,9 @@ impl Running {
         ))
     }
 
-    /// The app's processes listen, but not where the sidecar forwards: requests waiting for it to
-    /// boot are told `why` (where it listens, and the fix) instead of waiting.
-    pub(crate) fn app_listens_elsewhere(&self, why: String, sure: bool) {
-        self.mesh.gate.listens_elsewhere(why, sure);
+    /// The boot gate requests wait at, for the watch that tells the user where the app listens.
+    pub(crate) fn boot_gate(&self) -> &BootGate {
+        &self.mesh.gate
     }
 
     /// Whether the app has accepted a connection yet.

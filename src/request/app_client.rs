@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::body::MeshBody;
 use crate::config::AppTarget;
-use crate::error::MeshError;
+use crate::request::error::MeshError;
 use crate::shutdown::{Phase, Shutdown, reached};
 use crate::telemetry::Inbound;
 

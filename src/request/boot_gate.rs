@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::error::MeshError;
+use crate::request::error::MeshError;
 
 /// The longest one request waits for the app to boot.
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(25);

@@ -11,9 +11,9 @@ use hyper::body::{Frame, Incoming};
 use hyper::upgrade::OnUpgrade;
 
 use crate::body::{MeshBody, full};
-use crate::error::MeshError;
 use crate::request::admission::{Admission, RequestBody};
 use crate::request::app_client;
+use crate::request::error::MeshError;
 use crate::request::headers::{self, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
 use crate::request::state::Mesh;
 use crate::telemetry::{CountingBody, RequestLog};

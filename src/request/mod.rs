@@ -11,6 +11,7 @@ pub(crate) mod admission;
 pub(crate) mod app_client;
 pub(crate) mod auth;
 pub(crate) mod boot_gate;
+pub(crate) mod error;
 mod forward;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -26,9 +27,8 @@ use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::body::{MeshBody, full};
-use crate::connection::activity::ActiveRequest;
 use crate::dashboard::{self, Capture};
-use crate::error::MeshError;
+use crate::request::error::MeshError;
 use crate::telemetry::{LoggedBody, Progress, RequestLog};
 use headers::{MESH_MODE, REQUEST_ID};
 use state::Mesh;
@@ -43,28 +43,38 @@ pub(crate) struct Caller {
     pub(crate) local: bool,
 }
 
+/// What the connection keeps of one request (its activity mark): told when the response is made,
+/// how its body is polled, and when it switches protocols; let go with the response.
+pub(crate) trait Exchange: Send + Unpin + 'static {
+    fn response_started(&mut self);
+    /// The response body was polled: it gave a frame, or it waits on the app (or ended).
+    fn response_polled(&mut self, gave_frame: bool);
+    /// The response switches protocols: the connection becomes a tunnel.
+    fn switching_protocols(&self);
+}
+
 /// What a request holds until its response is done.
-pub(crate) struct Held {
-    active: ActiveRequest,
+pub(crate) struct Held<E> {
+    active: E,
     /// Its in-flight slot, once it has one.
     slot: Option<OwnedSemaphorePermit>,
     /// Its buffered body's share of the memory budget, if it has one.
     buffered: Option<OwnedSemaphorePermit>,
 }
 
-impl Progress for Held {
+impl<E: Exchange> Progress for Held<E> {
     fn polled(&mut self, gave_frame: bool) {
         self.active.response_polled(gave_frame);
     }
 }
 
 /// Handles one request; every outcome, forwarded or not, is logged once when its body is done.
-pub(crate) async fn handle(
+pub(crate) async fn handle<E: Exchange>(
     mesh: Arc<Mesh>,
     request: Request<Incoming>,
-    active: ActiveRequest,
+    active: E,
     caller: Caller,
-) -> Response<LoggedBody<Held>> {
+) -> Response<LoggedBody<Held<E>>> {
     let mut log = RequestLog::new(request.method(), request.uri().path());
     log.request_id = request_id(&request);
     if let Some(dashboard) = &mesh.dashboard
@@ -126,7 +136,7 @@ async fn pipeline(
     mesh: &Mesh,
     request: Request<Incoming>,
     log: &mut RequestLog,
-    held: &mut Held,
+    held: &mut Held<impl Exchange>,
     caller: Caller,
 ) -> Result<Response<MeshBody>, MeshError> {
     if request.uri().path() == INFO_ROUTE {

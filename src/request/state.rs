@@ -6,10 +6,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Config, ConfigError};
 use crate::dashboard::Dashboard;
-use crate::error::MeshError;
 use crate::request::app_client::AppClient;
 use crate::request::auth::Authenticator;
 use crate::request::boot_gate::BootGate;
+use crate::request::error::MeshError;
 use crate::request::routes::RouteTable;
 use crate::shutdown::Shutdown;
 use crate::telemetry::{Metrics, RequestLog};

@@ -153,7 +153,7 @@ async fn until_the_end(
             let plan = Plan { running, app, on_dyno: life.on_dyno, deadline };
             plan.shut_down(signal, signals, life.drain).await
         }
-        () = watch.never_listened(&running) => {
+        () = watch.never_listened(running.boot_gate()) => {
             stop_app(running, app.as_ref(), life.drain).await;
             EXIT_APP_NEVER_LISTENED
         }

@@ -11,8 +11,8 @@ use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Admission, RequestBody, RequestKind, authenticate, header};
-use crate::error::MeshError;
 use crate::request::auth::{AuthRequest, Authenticator, json_escaped_len};
+use crate::request::error::MeshError;
 use crate::request::headers::SIGNATURE;
 use crate::request::state::Mesh;
 use crate::telemetry::RequestLog;

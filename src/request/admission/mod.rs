@@ -14,9 +14,9 @@ use http::request::Parts;
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::error::MeshError;
 use crate::request::auth::client_context::ClientContext;
 use crate::request::auth::{AuthRequest, Authenticator};
+use crate::request::error::MeshError;
 use crate::request::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, SIGNATURE};
 use crate::request::routes::Bypass;
 use crate::request::state::Mesh;

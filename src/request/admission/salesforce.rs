@@ -5,10 +5,10 @@ use http::HeaderValue;
 use http::request::Parts;
 
 use super::{authenticate, header};
-use crate::error::MeshError;
 use crate::request::auth::client_context::{ClientContext, org_ids_agree};
 use crate::request::auth::context::RequestContext;
 use crate::request::auth::{AuthRequest, Authenticator};
+use crate::request::error::MeshError;
 use crate::request::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
 use crate::request::state::Mesh;
 use crate::telemetry::RequestLog;

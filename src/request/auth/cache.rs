@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::{ApiClient, Attachment, AuthRequest};
-use crate::error::MeshError;
+use crate::request::error::MeshError;
 
 type Key = [u8; 32];
 type Call = Arc<OnceCell<Result<(), MeshError>>>;

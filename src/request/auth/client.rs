@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ApiConfig, ConfigError};
-use crate::error::MeshError;
+use crate::request::error::MeshError;
 use crate::telemetry::millis;
 use bytes::Bytes;
 

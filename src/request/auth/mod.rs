@@ -16,7 +16,7 @@ use std::time::Duration;
 pub(crate) use request::{AuthRequest, json_escaped_len};
 
 use crate::config::{Config, ConfigError, Mode};
-use crate::error::MeshError;
+use crate::request::error::MeshError;
 use cache::AuthCache;
 use client::{ApiClient, Attachment};
 use failure::RateLimitedWarning;
