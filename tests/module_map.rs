@@ -19,7 +19,10 @@ fn every_module_in_lib_rs_is_on_the_module_map() {
             declared.strip_suffix(';')
         })
         .collect();
-    assert!(modules.len() >= 8, "the declarations were not read: {modules:?}");
+    assert!(
+        modules.len() >= 8,
+        "the declarations were not read: {modules:?}"
+    );
     // The names in the first cell of each row of the map's table.
     let section = map
         .split("## The module map")
