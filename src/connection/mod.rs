@@ -26,11 +26,12 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::connection::activity::{Activity, ActivityIo, Deadlines, Expired};
 use crate::connection::head_errors::{HeadErrorIo, Refusals};
+use crate::dashboard::Dashboard;
 use crate::request::boot_gate::BootGate;
 use crate::request::state::Mesh;
 use crate::request::{self, Caller};
 use crate::shutdown::{Phase, reached};
-use crate::telemetry::millis;
+use crate::telemetry::{Observer, millis};
 
 /// Why the sidecar could not start.
 #[derive(Debug)]
@@ -69,6 +70,8 @@ impl StartError {
 pub struct Running {
     local_addr: SocketAddr,
     mesh: Arc<Mesh>,
+    /// The dev dashboard, when there is one (also the pipeline's observer).
+    dashboard: Option<Arc<Dashboard>>,
     /// The accept loop; `None` once `shutdown` has taken it.
     serving: Option<JoinHandle<()>>,
 }
@@ -92,7 +95,7 @@ impl Running {
     /// The dev dashboard's address on this machine, with this run's token (it opens the
     /// dashboard once, then a cookie does); `None` when there is no dashboard.
     pub fn dashboard_url(&self) -> Option<String> {
-        let dashboard = self.mesh.dashboard.as_ref()?;
+        let dashboard = self.dashboard.as_ref()?;
         Some(format!(
             "http://localhost:{}{}",
             self.local_addr.port(),
@@ -135,11 +138,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let local_addr = listener
         .local_addr()
         .map_err(|error| StartError::Bind { port, error })?;
-    let mesh = Arc::new(Mesh::new(config).map_err(StartError::Config)?);
+    // The dev dashboard, plugged into the pipeline as the observer of its requests.
+    let dashboard = config
+        .dashboard()
+        .map(|kept| Arc::new(Dashboard::new(kept)));
+    let observer = dashboard
+        .clone()
+        .map(|dashboard| dashboard as Arc<dyn Observer>);
+    let mesh = Arc::new(Mesh::new(config, observer).map_err(StartError::Config)?);
     let serving = Some(tokio::spawn(serve(listener, mesh.clone())));
     Ok(Running {
         local_addr,
         mesh,
+        dashboard,
         serving,
     })
 }

@@ -16,10 +16,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use hyper::body::Incoming;
 use tokio::sync::mpsc;
 
-pub(crate) use record::{Capture, Record, keep_preview};
-pub(crate) use serve::{is_dashboard_path, serve};
+use crate::body::MeshBody;
+use crate::shutdown::Shutdown;
+use crate::telemetry::{Observation, Observer};
+
+use record::Capture;
+pub(crate) use record::Record;
 
 /// Events a slow stream may fall behind by before it is closed.
 const STREAM_BACKLOG: usize = 256;
@@ -88,6 +94,26 @@ impl Dashboard {
         let (sender, receiver) = mpsc::channel(STREAM_BACKLOG);
         lock(&self.streams).push(sender);
         receiver
+    }
+}
+
+/// The pipeline knows the dashboard as an observer of its requests, which answers its own routes.
+impl Observer for Dashboard {
+    fn owns(&self, path: &str) -> bool {
+        serve::is_dashboard_path(path)
+    }
+
+    fn answer(
+        &self,
+        request: &Request<Incoming>,
+        shutdown: &Shutdown,
+        local_caller: bool,
+    ) -> Response<MeshBody> {
+        serve::serve(self, shutdown, request, local_caller)
+    }
+
+    fn watch(self: Arc<Self>, arrived: &HeaderMap) -> Box<dyn Observation> {
+        Capture::start(self, arrived)
     }
 }
 

@@ -8,17 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Dashboard, redact};
-use crate::telemetry::RequestLog;
-
-/// The most of a body the dashboard keeps.
-pub(crate) const PREVIEW_BYTES: usize = 4096;
-
-/// Adds the start of `data` to a body's preview, up to [`PREVIEW_BYTES`] (whether the body went on
-/// is told by its byte count).
-pub(crate) fn keep_preview(kept: &mut Vec<u8>, data: &[u8]) {
-    let room = PREVIEW_BYTES.saturating_sub(kept.len());
-    kept.extend_from_slice(&data[..data.len().min(room)]);
-}
+use crate::telemetry::{Observation, PREVIEW_BYTES, RequestLog, keep_preview};
 
 /// The line of the request list (and of the stream).
 #[derive(Serialize, Clone, Debug, Default)]
@@ -103,7 +93,8 @@ impl Record {
     }
 }
 
-/// What is gathered while a request runs, carried by its log; kept when the response is done.
+/// What is gathered while a request runs, carried by its log as its observation; kept when the
+/// response is done.
 pub(crate) struct Capture {
     dashboard: Arc<Dashboard>,
     time_ms: u64,
@@ -129,25 +120,25 @@ impl Capture {
             response_body: Vec::new(),
         })
     }
+}
 
-    /// The headers the app receives.
-    pub(crate) fn forwarded(&mut self, sent: &HeaderMap) {
+impl Observation for Capture {
+    fn forwarded(&mut self, sent: &HeaderMap) {
         self.request_headers = redact::headers(sent);
         self.client_context = redact::client_context(sent);
         self.forwarded = true;
     }
 
-    pub(crate) fn responded(&mut self, headers: &HeaderMap) {
+    fn responded(&mut self, headers: &HeaderMap) {
         self.response_headers = redact::headers(headers);
     }
 
-    /// Part of the response body on its way to the caller.
-    pub(crate) fn response_data(&mut self, data: &[u8]) {
+    fn response_data(&mut self, data: &[u8]) {
         keep_preview(&mut self.response_body, data);
     }
 
-    /// The response is done: the record is kept.
-    pub(crate) fn finish(self, log: &RequestLog, bytes_out: u64) {
+    /// The record is kept.
+    fn finished(self: Box<Self>, log: &RequestLog, bytes_out: u64) {
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
         let bytes_in = log.inbound.bytes.load(std::sync::atomic::Ordering::Relaxed);
         let request_body = log.inbound.preview().unwrap_or_default();

@@ -2,8 +2,6 @@
 //! JSON API and the stream, behind the guard (`guard.rs`). In production mode the prefix is an
 //! ordinary protected route.
 
-use std::sync::Arc;
-
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -29,7 +27,7 @@ pub(crate) fn is_dashboard_path(path: &str) -> bool {
 /// Answers a request for a dashboard route, when the guard lets it through (`guard.rs`): a caller
 /// on this machine, not relayed, with this run's token or cookie.
 pub(crate) fn serve<B>(
-    dashboard: &Arc<Dashboard>,
+    dashboard: &Dashboard,
     shutdown: &Shutdown,
     request: &Request<B>,
     local_caller: bool,
@@ -40,7 +38,7 @@ pub(crate) fn serve<B>(
 }
 
 fn route<B>(
-    dashboard: &Arc<Dashboard>,
+    dashboard: &Dashboard,
     shutdown: &Shutdown,
     request: &Request<B>,
     local_caller: bool,
@@ -82,7 +80,7 @@ fn route<B>(
 }
 
 /// The answer for a dashboard route (after the prefix).
-fn answer(dashboard: &Arc<Dashboard>, shutdown: &Shutdown, route: &str) -> Response<MeshBody> {
+fn answer(dashboard: &Dashboard, shutdown: &Shutdown, route: &str) -> Response<MeshBody> {
     match route {
         "" | "/" => with_type(Response::new(full(PAGE)), "text/html; charset=utf-8"),
         "/api/requests" => {
@@ -130,6 +128,7 @@ fn with_type(mut response: Response<MeshBody>, content_type: &'static str) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn the_token_sets_the_cookie_and_every_answer_is_protected() {

@@ -35,8 +35,8 @@ pub(crate) async fn forward(
     log: &mut RequestLog,
 ) -> Result<Response<MeshBody>, MeshError> {
     let (request, sent) = rewrite_request(parts, admission, log);
-    if let Some(capture) = log.capture.as_mut() {
-        capture.forwarded(request.headers());
+    if let Some(observation) = log.observation.as_mut() {
+        observation.forwarded(request.headers());
     }
     // The app's deadline counts from the request's arrival, authentication included, so the
     // sidecar answers (and logs) `app-timeout` before Heroku's router gives up at 30 s. An

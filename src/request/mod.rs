@@ -27,7 +27,6 @@ use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::body::{MeshBody, full};
-use crate::dashboard::{self, Capture};
 use crate::request::error::MeshError;
 use crate::telemetry::{LoggedBody, Progress, RequestLog};
 use headers::{MESH_MODE, REQUEST_ID};
@@ -77,17 +76,31 @@ pub(crate) async fn handle<E: Exchange>(
 ) -> Response<LoggedBody<Held<E>>> {
     let mut log = RequestLog::new(request.method(), request.uri().path());
     log.request_id = request_id(&request);
-    if let Some(dashboard) = &mesh.dashboard
-        && !dashboard::is_dashboard_path(request.uri().path())
+    // An observer's own routes (the dev dashboard's) it answers itself; it watches every other.
+    let observer_answers = mesh
+        .observer
+        .as_ref()
+        .is_some_and(|observer| observer.owns(request.uri().path()));
+    if let Some(observer) = &mesh.observer
+        && !observer_answers
     {
-        log.capture_for(Capture::start(dashboard.clone(), request.headers()));
+        log.observed_by(observer.clone().watch(request.headers()));
     }
     let mut held = Held {
         active,
         slot: None,
         buffered: None,
     };
-    let response = match pipeline(&mesh, request, &mut log, &mut held, caller).await {
+    let response = match pipeline(
+        &mesh,
+        request,
+        &mut log,
+        &mut held,
+        caller,
+        observer_answers,
+    )
+    .await
+    {
         Ok(response) => response,
         Err(error) => {
             log.outcome = error.reason();
@@ -113,8 +126,8 @@ pub(crate) async fn handle<E: Exchange>(
     }
     log.status = parts.status.as_u16();
     held.active.response_started();
-    if let Some(capture) = log.capture.as_mut() {
-        capture.responded(&parts.headers);
+    if let Some(observation) = log.observation.as_mut() {
+        observation.responded(&parts.headers);
     }
     Response::from_parts(
         parts,
@@ -138,23 +151,17 @@ async fn pipeline(
     log: &mut RequestLog,
     held: &mut Held<impl Exchange>,
     caller: Caller,
+    observer_answers: bool,
 ) -> Result<Response<MeshBody>, MeshError> {
     if request.uri().path() == INFO_ROUTE {
         log.kind = "info";
         log.outcome = "info";
         return Ok(info_response());
     }
-    if let Some(dashboard) = &mesh.dashboard
-        && dashboard::is_dashboard_path(request.uri().path())
-    {
+    if observer_answers && let Some(observer) = &mesh.observer {
         log.kind = "dashboard";
         log.outcome = "dashboard";
-        return Ok(dashboard::serve(
-            dashboard,
-            &mesh.shutdown,
-            &request,
-            caller.local,
-        ));
+        return Ok(observer.answer(&request, &mesh.shutdown, caller.local));
     }
     if request.method() == Method::CONNECT {
         return Err(MeshError::MethodNotAllowed);

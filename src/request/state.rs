@@ -5,14 +5,13 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Config, ConfigError};
-use crate::dashboard::Dashboard;
 use crate::request::app_client::AppClient;
 use crate::request::auth::Authenticator;
 use crate::request::boot_gate::BootGate;
 use crate::request::error::MeshError;
 use crate::request::routes::RouteTable;
 use crate::shutdown::Shutdown;
-use crate::telemetry::{Metrics, RequestLog};
+use crate::telemetry::{Metrics, Observer, RequestLog};
 
 /// What every request reads, built once by [`Mesh::new`] from the validated configuration: the
 /// settings, the decisions made from them (routes), the two pooled clients (the AppLink API behind
@@ -36,12 +35,16 @@ pub(crate) struct Mesh {
     /// `limits.bufferedBodies` bytes; see [`Mesh::reserve_body_bytes`].
     body_budget: Arc<Semaphore>,
     pub(crate) shutdown: Shutdown,
-    /// The dev dashboard's ring of requests; `None` in production mode or when turned off.
-    pub(crate) dashboard: Option<Arc<Dashboard>>,
+    /// What watches the requests and answers routes of its own: the dev dashboard, plugged in at
+    /// start-up in dev mode; `None` in production mode or when it is turned off.
+    pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
 impl Mesh {
-    pub(crate) fn new(config: Config) -> Result<Mesh, ConfigError> {
+    pub(crate) fn new(
+        config: Config,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<Mesh, ConfigError> {
         Ok(Mesh {
             authenticator: Authenticator::new(&config)?,
             routes: RouteTable::new(
@@ -63,9 +66,7 @@ impl Mesh {
                     .min(Semaphore::MAX_PERMITS),
             )),
             shutdown: Shutdown::new(),
-            dashboard: config
-                .dashboard()
-                .map(|kept| Arc::new(Dashboard::new(kept))),
+            observer,
             config,
         })
     }

@@ -11,8 +11,8 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::Metrics;
 use super::millis;
+use super::observe::{Observation, keep_preview};
 use crate::body::MeshBody;
-use crate::dashboard::{Capture, keep_preview};
 
 /// What one request did, filled in by the handler's phases.
 pub(crate) struct RequestLog {
@@ -29,8 +29,8 @@ pub(crate) struct RequestLog {
     /// What the request body did (shared with the counting request body).
     pub(crate) inbound: Arc<Inbound>,
     pub(crate) rejected: bool,
-    /// The dev dashboard's capture of this request, when the dashboard is on.
-    pub(crate) capture: Option<Box<Capture>>,
+    /// An observer's watch of this request (the dev dashboard's), when there is one.
+    pub(crate) observation: Option<Box<dyn Observation>>,
 }
 
 impl RequestLog {
@@ -47,13 +47,13 @@ impl RequestLog {
             started: Instant::now(),
             inbound: Arc::default(),
             rejected: false,
-            capture: None,
+            observation: None,
         }
     }
 
-    /// Captures this request for the dashboard, its request body's start included.
-    pub(crate) fn capture_for(&mut self, capture: Box<Capture>) {
-        self.capture = Some(capture);
+    /// Lets an observer watch this request, its request body's start included.
+    pub(crate) fn observed_by(&mut self, observation: Box<dyn Observation>) {
+        self.observation = Some(observation);
         let _ = self.inbound.preview.set(Mutex::default());
     }
 
@@ -119,8 +119,8 @@ impl<H> LoggedBody<H> {
         if let Some(mut log) = self.log.take() {
             log.write(self.bytes_out);
             self.metrics.record(log.started.elapsed(), log.rejected);
-            if let Some(capture) = log.capture.take() {
-                capture.finish(&log, self.bytes_out);
+            if let Some(observation) = log.observation.take() {
+                observation.finished(&log, self.bytes_out);
             }
         }
         self.held = None;
@@ -150,8 +150,10 @@ impl<H: Progress + Unpin> Body for LoggedBody<H> {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.bytes_out += data.len() as u64;
-                    if let Some(capture) = this.log.as_mut().and_then(|l| l.capture.as_mut()) {
-                        capture.response_data(data);
+                    if let Some(observation) =
+                        this.log.as_mut().and_then(|l| l.observation.as_mut())
+                    {
+                        observation.response_data(data);
                     }
                 }
             }
@@ -177,7 +179,7 @@ pub(crate) struct Inbound {
     pub(crate) bytes: AtomicU64,
     /// Reading it failed: the caller's framing was broken, or the caller went away.
     pub(crate) broken: AtomicBool,
-    /// Its first bytes, kept only when the dashboard captures the request.
+    /// Its first bytes, kept only when an observer watches the request.
     pub(crate) preview: OnceLock<Mutex<Vec<u8>>>,
 }
 

@@ -4,10 +4,12 @@
 mod access;
 mod logfmt;
 mod metrics;
+mod observe;
 mod writer;
 
 pub(crate) use access::{CountingBody, Inbound, LoggedBody, Progress, RequestLog};
 pub(crate) use metrics::Metrics;
+pub(crate) use observe::{Observation, Observer, PREVIEW_BYTES, keep_preview};
 pub(crate) use writer::LogFlusher;
 
 use std::sync::Arc;
