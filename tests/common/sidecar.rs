@@ -13,6 +13,8 @@ use applink_mesh::{Config, Running};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use super::{FakeApi, FakeApp};
+
 pub const TOKEN: &str = "applink-token-5ecret-9d8c";
 
 pub fn temp_file(name: &str, text: &str) -> PathBuf {
@@ -257,4 +259,31 @@ impl Drop for SidecarProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the built binary with exactly this environment and these arguments, to its exit.
+pub fn run_binary(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    Command::new(binary())
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// The binary in production mode against a fake API; an HTTPS one's CA comes from `SSL_CERT_FILE`.
+/// `extra` is set last, so it can replace any of these.
+pub fn behind_api(app: &FakeApp, api: &FakeApi, extra: &[(&str, &str)]) -> SidecarProcess {
+    let app_port = app.port().to_string();
+    let url = api.url();
+    let mut env = vec![
+        ("APP_PORT", app_port.as_str()),
+        ("HEROKU_APPLINK_API_URL", url.as_str()),
+        ("HEROKU_APPLINK_TOKEN", TOKEN),
+    ];
+    if let Some(ca) = &api.ca_file {
+        env.push(("SSL_CERT_FILE", ca.to_str().unwrap()));
+    }
+    env.extend_from_slice(extra);
+    SidecarProcess::spawn(&env, &["--port", "0"])
 }

@@ -1,0 +1,243 @@
+//! The command line as a user meets it, with the built binary: version, help, usage and
+//! configuration errors with their exit codes, `--check` and its warnings, misplaced options.
+
+// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::sidecar::{TOKEN, binary, run_binary as run, temp_file};
+
+#[test]
+fn version_with_an_empty_environment() {
+    for flag in ["-v", "--version"] {
+        let output = run(&[], &[flag]);
+        assert_eq!(output.status.code(), Some(0));
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        let expected = format!(
+            "heroku-applink-service-mesh version {} [os: linux, arch: {arch}]\n",
+            applink_mesh::VERSION
+        );
+        assert_eq!(String::from_utf8(output.stdout).unwrap(), expected);
+        assert!(output.stderr.is_empty());
+    }
+}
+
+#[test]
+fn help_exits_zero() {
+    let output = run(&[], &["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("--dev") && text.contains("--check") && text.contains("APP COMMAND"),
+        "{text}"
+    );
+    for needle in [
+        "Environment:",
+        "HEROKU_APPLINK_SERVICE_MESH_WORKERS",
+        "Exit codes:",
+        "127  its program does not exist",
+        "README.md",
+    ] {
+        assert!(text.contains(needle), "no {needle:?} in {text}");
+    }
+}
+
+const ADDON: [(&str, &str); 2] = [
+    ("HEROKU_APPLINK_API_URL", "https://applink.example/addons/1"),
+    ("HEROKU_APPLINK_TOKEN", TOKEN),
+];
+
+#[test]
+fn usage_and_configuration_errors_exit_64_with_one_line() {
+    let bad_yaml = temp_file("bad.yaml", "mesh:\n  healthcheck:\n    enabled: true\n");
+    let bad_yaml = bad_yaml.to_str().unwrap();
+    let map_route = temp_file(
+        "map-route.yaml",
+        "mesh:\n  authentication:\n    bypassRoutes:\n      - pathPrefix: /api/\n",
+    );
+    let map_route = map_route.to_str().unwrap();
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
+        (ADDON.to_vec(), vec!["--bogus"], "--bogus"),
+        (ADDON.to_vec(), vec!["--port", "http"], "--port"),
+        (vec![], vec![], "HEROKU_APPLINK_API_URL"),
+        (ADDON.to_vec(), vec!["--config", bad_yaml], "enabled"),
+        (
+            ADDON.to_vec(),
+            vec!["--config", map_route],
+            "map-route.yaml, line 4: ",
+        ),
+        (
+            ADDON.to_vec(),
+            vec!["--config", "/does/not/exist.yaml"],
+            "/does/not/exist.yaml",
+        ),
+        (
+            [ADDON.as_slice(), &[("PORT", "3000")]].concat(),
+            vec![],
+            "proxy to itself",
+        ),
+        (
+            vec![("DYNO", "web.1")],
+            vec!["--dev"],
+            "dev mode is refused",
+        ),
+        (
+            [
+                ADDON.as_slice(),
+                &[("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "xml")],
+            ]
+            .concat(),
+            vec![],
+            "LOG_FORMAT",
+        ),
+    ];
+    for (env, args, needle) in cases {
+        let output = run(&env, &args);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(64), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains(TOKEN));
+    }
+    let output = run(
+        &[
+            ("DYNO", "web.1"),
+            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(64));
+}
+
+#[test]
+fn check_prints_the_configuration_without_secrets() {
+    let output = run(&ADDON, &["--check"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("attachment HEROKU_APPLINK = https://applink.example/addons/1 (default"),
+        "{text}"
+    );
+    assert!(text.contains("<redacted>"));
+    assert!(!text.contains(TOKEN));
+    let output = run(&[], &["--check"]);
+    assert_eq!(output.status.code(), Some(64));
+}
+
+#[test]
+fn check_prints_the_warnings_a_start_would_log() {
+    let yaml = temp_file(
+        "ignored.yaml",
+        "mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n",
+    );
+    let port = common::free_port().to_string();
+    let env = [ADDON.as_slice(), &[("PORT", port.as_str())]].concat();
+    let args = |check: bool| {
+        let mut args = vec!["--config", yaml.to_str().unwrap()];
+        if check {
+            args.push("--check");
+        }
+        args.extend(["--", "/nonexistent/app", "--port", port.as_str()]);
+        args
+    };
+    let output = run(&env, &args(true));
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(&format!("port = {port}  # env PORT\n")),
+        "{text}"
+    );
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("warning = "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(
+        warnings[0].contains("[\"/public/**\"] are configured but ignored"),
+        "{text}"
+    );
+    assert!(
+        warnings[1].contains(&format!("holds the public port {port}")),
+        "{text}"
+    );
+
+    // A start logs the same two (then cannot run the app: 127).
+    let output = run(&env, &args(false));
+    assert_eq!(output.status.code(), Some(127));
+    let log = String::from_utf8(output.stdout).unwrap();
+    for warning in warnings {
+        let logged = format!("at=warn msg=\"{}\"", warning.replace('"', "\\\""));
+        assert!(log.contains(&logged), "no {logged} in\n{log}");
+    }
+}
+
+#[test]
+fn port_in_use_exits_1() {
+    let taken = std::net::TcpListener::bind("[::]:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = run(
+        &[
+            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+            ("APP_PORT", "1"),
+        ],
+        &["--port", &port],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already in use"));
+}
+
+#[test]
+fn a_yml_file_is_named_with_its_fix() {
+    let folder = std::env::temp_dir().join(format!("applink-mesh-yml-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("heroku-applink-service-mesh.yml"),
+        "mesh:\n  timeouts:\n    idle: 5s\n",
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .arg("--check")
+        .current_dir(&folder)
+        .env_clear()
+        .envs(ADDON)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(
+            "heroku-applink-service-mesh.yml is not read: rename it to \
+             heroku-applink-service-mesh.yaml, or pass --config heroku-applink-service-mesh.yml"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn dev_after_the_app_command_is_named() {
+    let output = run(&[], &["npm", "start", "--dev"]);
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("HEROKU_APPLINK_API_URL and HEROKU_APPLINK_TOKEN must be set")
+            && stderr.trim_end().ends_with(
+                "options go before the app command: heroku-applink-service-mesh --dev -- npm start"
+            ),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,232 @@
+//! What the built binary logs (docs/behaviour.md §8): no secret at any level, JSON lines, a
+//! refusal cause named once, and a stalled stdout that never holds up a request.
+
+// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::salesforce::{self, ACCESS_TOKEN, JWT};
+use common::sidecar::{TOKEN, behind_api, binary};
+use common::{Answer, FakeApi, FakeApp, SidecarProcess, send};
+
+#[tokio::test]
+async fn refusals_in_a_row_name_the_token_once() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    api.always(Answer::status(401));
+    let mut mesh = behind_api(&app, &api, &[]);
+    let addr = mesh.wait_listening();
+    let warning = "HEROKU_APPLINK_TOKEN may be wrong or stale";
+    for _ in 0..4 {
+        send(addr, "GET", "/", &salesforce::headers(), "")
+            .await
+            .assert_mesh_error(403, "forbidden");
+    }
+    // Once the four access lines are out, the warning is not among them.
+    let started = std::time::Instant::now();
+    while mesh.output().matches("status=403").count() < 4 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!mesh.output().contains(warning), "{}", mesh.output());
+    for _ in 0..6 {
+        send(addr, "GET", "/", &salesforce::headers(), "")
+            .await
+            .assert_mesh_error(403, "forbidden");
+    }
+    mesh.wait_for_output(warning);
+    mesh.terminate();
+    let output = mesh.output();
+    assert_eq!(output.matches(warning).count(), 1, "{output}");
+    assert!(output.contains("attachment=HEROKU_APPLINK"), "{output}");
+    assert!(!output.contains(TOKEN));
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_even_at_trace() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start_tls().await;
+    let mut mesh = behind_api(&app, &api, &[("HEROKU_APPLINK_SERVICE_MESH_LOG", "trace")]);
+    let addr = mesh.wait_listening();
+    let query = "secretquery=qv-8c1d";
+    let good = salesforce::headers();
+    let rc = good[0].1.clone();
+    let cc = good[1].1.clone();
+    assert_eq!(
+        send(addr, "POST", &format!("/a?{query}"), &good, "body")
+            .await
+            .status,
+        200
+    );
+    api.script(&[
+        Answer::status(403),
+        Answer::status(500),
+        Answer::status(404),
+    ]);
+    for _ in 0..3 {
+        assert_ne!(
+            send(addr, "GET", &format!("/b?{query}"), &good, "")
+                .await
+                .status,
+            200
+        );
+    }
+    let mut bad_rc = good.clone();
+    bad_rc[0].1 = format!("{rc}!!");
+    send(addr, "GET", &format!("/c?{query}"), &bad_rc, "").await;
+    send(addr, "GET", &format!("/d?{query}"), &good[..2], "").await;
+    send(
+        addr,
+        "POST",
+        &format!("/dat?orgId=00D&apiName=A&{query}"),
+        &[("x-signature", "sig-secret-1".into())],
+        "{}",
+    )
+    .await;
+    send(addr, "GET", &format!("/e?{query}"), &[], "").await;
+    mesh.terminate();
+
+    let output = mesh.output();
+    if std::env::var_os("SHOW_LOGS").is_some() {
+        println!("{output}");
+    }
+    assert!(
+        output.contains("at=trace") || output.contains("at=debug"),
+        "trace level is on"
+    );
+    assert!(
+        output.contains("path=/a "),
+        "request lines are written: {output}"
+    );
+    for (what, secret) in [
+        ("token", TOKEN),
+        ("JWT", JWT),
+        ("JWT signature", "c2lnbmF0dXJlLXNlY3JldA"),
+        ("access token", ACCESS_TOKEN),
+        ("request context", rc.as_str()),
+        ("client context", cc.as_str()),
+        ("query string", "qv-8c1d"),
+    ] {
+        assert!(
+            !output.contains(secret),
+            "the {what} appears in the logs:\n{output}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_log_lines() {
+    let app = FakeApp::start().await;
+    let app_port = app.port().to_string();
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", &app_port),
+            ("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "json"),
+        ],
+        &["--dev", "--port", "0"],
+    );
+    // The JSON listening line carries the address too.
+    let addr = loop {
+        let output = mesh.output();
+        let found = output
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|line| {
+                (line["message"] == "listening").then(|| {
+                    line["addr"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<std::net::SocketAddr>()
+                        .unwrap()
+                })
+            });
+        if let Some(addr) = found {
+            break std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
+        }
+        assert!(mesh.child.try_wait().unwrap().is_none(), "exited: {output}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(send(addr, "GET", "/j?q=1", &[], "").await.status, 200);
+    mesh.terminate();
+    let output = mesh.output();
+    let lines: Vec<serde_json::Value> = output
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["path"] == "/j")
+        .expect("a request line");
+    assert_eq!(request["status"], 200);
+    assert_eq!(request["method"], "GET");
+}
+
+/// stdout is a pipe nobody reads (a stalled log drain): requests keep being answered, the lines
+/// that do not fit are dropped, and the count is logged once stdout moves again.
+#[tokio::test]
+async fn a_stalled_stdout_never_holds_up_requests() {
+    let app = FakeApp::start().await;
+    let port = common::free_port();
+    let mut child = Command::new(binary())
+        .args(["--dev", "--port", &port.to_string()])
+        .env_clear()
+        .env("APP_PORT", app.port().to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(started.elapsed().as_secs() < 30, "not listening");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Each request logs a ~4 KiB line: 600 of them are far more than the pipe (64 KiB) and the
+    // sidecar's own log buffer (1 MiB) hold. With a blocking writer the 20th would hang.
+    let path = format!("/{}", "p".repeat(4000));
+    for _ in 0..600 {
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            send(addr, "GET", &path, &[], ""),
+        )
+        .await
+        .expect("a request was held up by the stalled log");
+        assert_eq!(reply.status, 200);
+    }
+    // Now read stdout, and stop the sidecar.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        text
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let output = reader.join().unwrap();
+    let logged = output.matches("at=info method=GET").count();
+    assert!(logged < 600, "{logged} request lines: nothing was dropped");
+    let dropped: usize = output
+        .split("dropped_log_lines=")
+        .skip(1)
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    // Lines logged while shutting down may be counted as dropped too.
+    assert!(
+        logged + dropped >= 600,
+        "{logged} written and {dropped} counted: some request lines vanished"
+    );
+}
