@@ -9,7 +9,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{FakeApi, FakeApp, Sidecar};
+use common::client::{read_one_response, read_to_close};
+use common::{FakeApi, FakeApp, Sidecar, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -223,4 +224,142 @@ async fn an_http2_caller_with_no_window_gives_up_its_app_connections_after_the_s
         "a window-less caller still holds the app"
     );
     drop(responses);
+}
+
+#[tokio::test]
+async fn slow_app_is_504() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  timeouts:\n    appResponse: 300ms\n")
+        .start()
+        .await;
+    send(mesh.addr, "GET", "/slow?ms=3000", &[], "")
+        .await
+        .assert_mesh_error(504, "app-timeout");
+    assert_eq!(
+        send(mesh.addr, "GET", "/slow?ms=10", &[], "").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn idle_keep_alive_outlives_the_header_deadline() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  timeouts:\n    headerRead: 200ms\n    idle: 20s\n")
+        .start()
+        .await;
+    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let response = read_one_response(&mut stream).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        // Idle for longer than headerRead: the connection must stay open.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off_and_idle_connections_closed() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  timeouts:\n    headerRead: 300ms\n    idle: 600ms\n")
+        .start()
+        .await;
+    let mut slow = TcpStream::connect(mesh.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buffer))
+        .await
+        .expect("closed");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "expected the connection closed"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed too early: {:?}",
+        started.elapsed()
+    );
+
+    let mut idle = TcpStream::connect(mesh.addr).await.unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        read_one_response(&mut idle)
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    let read = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut buffer))
+        .await
+        .expect("closed when idle");
+    assert!(matches!(read, Ok(0) | Err(_)));
+    assert!(app.received().len() == 1);
+}
+
+/// The connection's clocks wait for a linger: a head refused with 431 while it is still arriving,
+/// slowly, for longer than `headerRead`, still gets its answer.
+#[tokio::test]
+async fn a_slow_head_refused_midway_gets_its_431() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  limits:\n    headerBytes: 4KiB\n  timeouts:\n    headerRead: 300ms\n")
+        .start()
+        .await;
+    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
+    // Past hyper's buffer (twice headerBytes): refused at once, while the caller goes on.
+    let head = format!(
+        "GET / HTTP/1.1\r\nhost: x\r\nx-big: {}",
+        "a".repeat(9 * 1024)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // A slow caller: the rest of its head over 1.2 s, four times headerRead.
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream
+            .write_all(&[b'a'; 512])
+            .await
+            .expect("the sidecar closed the connection while the caller was still sending");
+    }
+    stream.write_all(b"\r\n\r\n").await.unwrap();
+    let text = read_to_close(&mut stream).await;
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    assert!(
+        text.contains("x-applink-mesh-error: headers-too-large"),
+        "{text}"
+    );
+    assert!(app.received().is_empty());
+}
+
+/// The app's deadline counts from the request's arrival, authentication included: an API call
+/// and an app that each take 700 ms miss a 1 s `appResponse`.
+#[tokio::test]
+async fn the_app_deadline_counts_from_arrival() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    api.always(common::Answer {
+        delay: Duration::from_millis(700),
+        ..common::Answer::status(200)
+    });
+    let mesh = Sidecar::production(app.port(), &api.url())
+        .yaml("mesh:\n  timeouts:\n    appResponse: 1s\n")
+        .start()
+        .await;
+    send(
+        mesh.addr,
+        "GET",
+        "/slow?ms=700",
+        &common::salesforce::headers(),
+        "",
+    )
+    .await
+    .assert_mesh_error(504, "app-timeout");
+    assert_eq!(api.calls().len(), 1);
 }

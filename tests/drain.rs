@@ -17,12 +17,16 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{SidecarProcess, test_app};
+use common::client::{read_to_close, wait_for};
+use common::{FakeApp, Sidecar, SidecarProcess, send, test_app};
+use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 const REQUESTS: usize = 200;
 const WORKERS: &str = "16";
@@ -233,4 +237,116 @@ async fn on_a_dyno_a_request_the_app_can_no_longer_take_gets_shutting_down() {
         shutting_down > 0,
         "the app stopped listening with requests queued, yet none was refused"
     );
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let slow = tokio::spawn(send(mesh.addr, "GET", "/slow?ms=800", &[], ""));
+    wait_for(|| !app.received().is_empty()).await;
+    let addr = mesh.addr;
+    mesh.running.shutdown().await;
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn a_request_arriving_during_the_drain_is_503_shutting_down() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
+    // Two pipelined requests: the second is read only once the first is answered, after the
+    // drain began.
+    stream
+        .write_all(
+            b"GET /slow?ms=600 HTTP/1.1\r\nhost: x\r\n\r\nGET /second HTTP/1.1\r\nhost: x\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    wait_for(|| !app.received().is_empty()).await;
+    let shutdown = tokio::spawn(mesh.running.shutdown());
+    let text = read_to_close(&mut stream).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let second = &text[text.find("\r\n\r\nok").unwrap() + 6..];
+    assert!(second.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(
+        second.contains("x-applink-mesh-error: shutting-down"),
+        "{text}"
+    );
+    assert_eq!(
+        app.received().len(),
+        1,
+        "the second request never reached the app"
+    );
+    shutdown.await.unwrap();
+}
+
+/// A caller still sending a large body when the drain answers it `shutting-down` gets that answer,
+/// not a reset: the close lingers, and the drain's own close of the (now idle) connection does not
+/// cut the linger short.
+#[tokio::test]
+async fn a_caller_still_sending_during_the_drain_gets_its_503() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port()).start().await;
+    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
+    let body = vec![b'a'; 32 << 20];
+    let heads = format!(
+        "GET /slow?ms=600 HTTP/1.1\r\nhost: x\r\n\r\nPOST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(heads.as_bytes()).await.unwrap();
+    wait_for(|| !app.received().is_empty()).await;
+    let shutdown = tokio::spawn(mesh.running.shutdown());
+    stream
+        .write_all(&body)
+        .await
+        .expect("the sidecar closed the connection while the caller was still sending");
+    let text = read_to_close(&mut stream).await;
+    let second = &text[text.find("\r\n\r\nok").expect(&text) + 6..];
+    assert!(second.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(
+        second.contains("x-applink-mesh-error: shutting-down"),
+        "{text}"
+    );
+    assert_eq!(app.received().len(), 1, "the upload never reached the app");
+    drop(stream);
+    shutdown.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_end_of_the_drain_closes_websockets_and_idle_connections_to_the_app() {
+    let app = FakeApp::start().await;
+    // A long pool idle time: only the drain can close the pooled connection this soon.
+    let mesh = Sidecar::dev(app.port())
+        .yaml("mesh:\n  timeouts:\n    appPoolIdle: 5m\n")
+        .start()
+        .await;
+    let stream = TcpStream::connect(mesh.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", mesh.addr), stream)
+        .await
+        .unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::text("ping"))
+        .await
+        .unwrap();
+    assert!(ws.next().await.unwrap().is_ok());
+    // The upgrade took its connection out of the pool; this request opens a new, pooled one.
+    assert_eq!(send(mesh.addr, "GET", "/", &[], "").await.status, 200);
+    assert_eq!(app.open_connections(), 1, "the idle pooled connection");
+
+    mesh.running.shutdown().await;
+    let end = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("the WebSocket is closed");
+    assert!(
+        !matches!(
+            end,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_)))
+        ),
+        "{end:?}"
+    );
+    wait_for(|| app.open_connections() == 0).await;
 }

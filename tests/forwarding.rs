@@ -1,14 +1,13 @@
 //! Forwarding to the app (docs/behaviour.md §6): headers, request ids, streaming, upgrades, the
-//! boot gate, and the failures of the app side.
+//! protocols, and the failures of the app side.
 
 // Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::time::Duration;
-
 use bytes::Bytes;
+use common::client::{read_one_response, wait_for};
 use common::salesforce;
 use common::{FakeApi, FakeApp, Sidecar, raw_request, send};
 use futures_util::{SinkExt, StreamExt};
@@ -158,72 +157,6 @@ async fn websocket_echo_through_a_bypassed_route() {
 }
 
 #[tokio::test]
-async fn slow_app_is_504() {
-    let app = FakeApp::start().await;
-    let mesh = Sidecar::dev(app.port())
-        .yaml("mesh:\n  timeouts:\n    appResponse: 300ms\n")
-        .start()
-        .await;
-    send(mesh.addr, "GET", "/slow?ms=3000", &[], "")
-        .await
-        .assert_mesh_error(504, "app-timeout");
-    assert_eq!(
-        send(mesh.addr, "GET", "/slow?ms=10", &[], "").await.status,
-        200
-    );
-}
-
-#[tokio::test]
-async fn app_gone_after_boot_is_502_at_once() {
-    let app = FakeApp::start().await;
-    let mesh = Sidecar::dev(app.port()).start().await;
-    assert_eq!(send(mesh.addr, "GET", "/", &[], "").await.status, 200);
-    app.stop();
-    let started = std::time::Instant::now();
-    send(mesh.addr, "GET", "/", &[], "")
-        .await
-        .assert_mesh_error(502, "app-unavailable");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "a refused connection after boot must not wait"
-    );
-}
-
-#[tokio::test]
-async fn requests_wait_for_an_app_that_is_still_booting() {
-    let port = common::free_port();
-    let mesh = Sidecar::dev(port).start().await;
-    assert!(!mesh.running.app_ready());
-    let request = tokio::spawn(send(mesh.addr, "GET", "/", &[], ""));
-    // The app comes up while the request waits at the gate.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let app = FakeApp::start_on(port).await;
-    let reply = request.await.unwrap();
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(app.received().len(), 1);
-}
-
-/// Until `timeouts.appBoot` a request waits and gets 503 `app-booting`; after it, the app is not
-/// "still starting": 502 `app-unavailable` saying it never listened.
-#[tokio::test]
-async fn app_that_never_boots_is_503_app_booting() {
-    let port = common::free_port();
-    let mesh = Sidecar::dev(port)
-        .yaml("mesh:\n  timeouts:\n    appBoot: 400ms\n")
-        .start()
-        .await;
-    send(mesh.addr, "GET", "/", &[], "")
-        .await
-        .assert_mesh_error(503, "app-booting");
-    // Past the boot deadline the answer is immediate, and says the app never listened.
-    let started = std::time::Instant::now();
-    let reply = send(mesh.addr, "GET", "/", &[], "").await;
-    reply.assert_mesh_error(502, "app-unavailable");
-    reply.assert_error_mentions("never started listening on APP_PORT");
-    assert!(started.elapsed() < Duration::from_secs(5));
-}
-
-#[tokio::test]
 async fn too_many_requests_in_flight_is_503_overloaded() {
     let app = FakeApp::start().await;
     let mesh = Sidecar::dev(app.port())
@@ -231,7 +164,7 @@ async fn too_many_requests_in_flight_is_503_overloaded() {
         .start()
         .await;
     let slow = tokio::spawn(send(mesh.addr, "GET", "/slow?ms=1500", &[], ""));
-    poll_until(|| !app.received().is_empty()).await;
+    wait_for(|| !app.received().is_empty()).await;
     send(mesh.addr, "GET", "/", &[], "")
         .await
         .assert_mesh_error(503, "overloaded");
@@ -241,64 +174,6 @@ async fn too_many_requests_in_flight_is_503_overloaded() {
         200,
         "the slot is released"
     );
-}
-
-#[tokio::test]
-async fn idle_keep_alive_outlives_the_header_deadline() {
-    let app = FakeApp::start().await;
-    let mesh = Sidecar::dev(app.port())
-        .yaml("mesh:\n  timeouts:\n    headerRead: 200ms\n    idle: 20s\n")
-        .start()
-        .await;
-    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
-    for _ in 0..2 {
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let response = read_response(&mut stream).await;
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        // Idle for longer than headerRead: the connection must stay open.
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
-}
-
-#[tokio::test]
-async fn slow_headers_are_cut_off_and_idle_connections_closed() {
-    let app = FakeApp::start().await;
-    let mesh = Sidecar::dev(app.port())
-        .yaml("mesh:\n  timeouts:\n    headerRead: 300ms\n    idle: 600ms\n")
-        .start()
-        .await;
-    let mut slow = TcpStream::connect(mesh.addr).await.unwrap();
-    slow.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n")
-        .await
-        .unwrap();
-    let started = std::time::Instant::now();
-    let mut buffer = [0u8; 64];
-    let read = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buffer))
-        .await
-        .expect("closed");
-    assert!(
-        matches!(read, Ok(0) | Err(_)),
-        "expected the connection closed"
-    );
-    assert!(
-        started.elapsed() >= Duration::from_millis(250),
-        "closed too early: {:?}",
-        started.elapsed()
-    );
-
-    let mut idle = TcpStream::connect(mesh.addr).await.unwrap();
-    idle.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .unwrap();
-    assert!(read_response(&mut idle).await.starts_with("HTTP/1.1 200"));
-    let read = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut buffer))
-        .await
-        .expect("closed when idle");
-    assert!(matches!(read, Ok(0) | Err(_)));
-    assert!(app.received().len() == 1);
 }
 
 #[tokio::test]
@@ -316,201 +191,6 @@ async fn h2c_with_prior_knowledge() {
     assert_eq!(response.version(), http::Version::HTTP_2);
     let seen = app.only_request();
     assert_eq!(seen.headers["host"], mesh.addr.to_string().as_str());
-}
-
-#[tokio::test]
-async fn shutdown_lets_in_flight_requests_finish() {
-    let app = FakeApp::start().await;
-    let mesh = Sidecar::dev(app.port()).start().await;
-    let slow = tokio::spawn(send(mesh.addr, "GET", "/slow?ms=800", &[], ""));
-    poll_until(|| !app.received().is_empty()).await;
-    let addr = mesh.addr;
-    mesh.running.shutdown().await;
-    assert_eq!(slow.await.unwrap().status, 200);
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "no longer accepting"
-    );
-}
-
-async fn poll_until(condition: impl Fn() -> bool) {
-    let started = std::time::Instant::now();
-    while !condition() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "condition not met in 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Reads what the sidecar sends until it closes the connection.
-async fn read_to_close(stream: &mut TcpStream) -> String {
-    let mut data = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut data))
-        .await
-        .unwrap()
-        .unwrap();
-    String::from_utf8_lossy(&data).into_owned()
-}
-
-/// Reads one response with a `content-length` body from a kept-alive connection.
-async fn read_response(stream: &mut TcpStream) -> String {
-    let mut data = Vec::new();
-    let mut buffer = [0u8; 4096];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "connection closed mid-response");
-        data.extend_from_slice(&buffer[..n]);
-        let text = String::from_utf8_lossy(&data).to_string();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length: usize = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            if data.len() >= end + 4 + length {
-                return text;
-            }
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_request_arriving_during_the_drain_is_503_shutting_down() {
-    let app = FakeApp::start().await;
-    let mesh = Sidecar::dev(app.port()).start().await;
-    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
-    // Two pipelined requests: the second is read only once the first is answered, after the
-    // drain began.
-    stream
-        .write_all(
-            b"GET /slow?ms=600 HTTP/1.1\r\nhost: x\r\n\r\nGET /second HTTP/1.1\r\nhost: x\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    poll_until(|| !app.received().is_empty()).await;
-    let shutdown = tokio::spawn(mesh.running.shutdown());
-    let text = read_to_close(&mut stream).await;
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    let second = &text[text.find("\r\n\r\nok").unwrap() + 6..];
-    assert!(second.starts_with("HTTP/1.1 503"), "{text}");
-    assert!(
-        second.contains("x-applink-mesh-error: shutting-down"),
-        "{text}"
-    );
-    assert_eq!(
-        app.received().len(),
-        1,
-        "the second request never reached the app"
-    );
-    shutdown.await.unwrap();
-}
-
-/// A caller still sending a large body when the drain answers it `shutting-down` gets that answer,
-/// not a reset: the close lingers, and the drain's own close of the (now idle) connection does not
-/// cut the linger short.
-#[tokio::test]
-async fn a_caller_still_sending_during_the_drain_gets_its_503() {
-    let app = FakeApp::start().await;
-    let mesh = Sidecar::dev(app.port()).start().await;
-    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
-    let body = vec![b'a'; 32 << 20];
-    let heads = format!(
-        "GET /slow?ms=600 HTTP/1.1\r\nhost: x\r\n\r\nPOST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(heads.as_bytes()).await.unwrap();
-    poll_until(|| !app.received().is_empty()).await;
-    let shutdown = tokio::spawn(mesh.running.shutdown());
-    stream
-        .write_all(&body)
-        .await
-        .expect("the sidecar closed the connection while the caller was still sending");
-    let text = read_to_close(&mut stream).await;
-    let second = &text[text.find("\r\n\r\nok").expect(&text) + 6..];
-    assert!(second.starts_with("HTTP/1.1 503"), "{text}");
-    assert!(
-        second.contains("x-applink-mesh-error: shutting-down"),
-        "{text}"
-    );
-    assert_eq!(app.received().len(), 1, "the upload never reached the app");
-    drop(stream);
-    shutdown.await.unwrap();
-}
-
-/// The connection's clocks wait for a linger: a head refused with 431 while it is still arriving,
-/// slowly, for longer than `headerRead`, still gets its answer.
-#[tokio::test]
-async fn a_slow_head_refused_midway_gets_its_431() {
-    let app = FakeApp::start().await;
-    let mesh = Sidecar::dev(app.port())
-        .yaml("mesh:\n  limits:\n    headerBytes: 4KiB\n  timeouts:\n    headerRead: 300ms\n")
-        .start()
-        .await;
-    let mut stream = TcpStream::connect(mesh.addr).await.unwrap();
-    // Past hyper's buffer (twice headerBytes): refused at once, while the caller goes on.
-    let head = format!(
-        "GET / HTTP/1.1\r\nhost: x\r\nx-big: {}",
-        "a".repeat(9 * 1024)
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    // A slow caller: the rest of its head over 1.2 s, four times headerRead.
-    for _ in 0..12 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        stream
-            .write_all(&[b'a'; 512])
-            .await
-            .expect("the sidecar closed the connection while the caller was still sending");
-    }
-    stream.write_all(b"\r\n\r\n").await.unwrap();
-    let text = read_to_close(&mut stream).await;
-    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
-    assert!(
-        text.contains("x-applink-mesh-error: headers-too-large"),
-        "{text}"
-    );
-    assert!(app.received().is_empty());
-}
-
-#[tokio::test]
-async fn the_end_of_the_drain_closes_websockets_and_idle_connections_to_the_app() {
-    let app = FakeApp::start().await;
-    // A long pool idle time: only the drain can close the pooled connection this soon.
-    let mesh = Sidecar::dev(app.port())
-        .yaml("mesh:\n  timeouts:\n    appPoolIdle: 5m\n")
-        .start()
-        .await;
-    let stream = TcpStream::connect(mesh.addr).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", mesh.addr), stream)
-        .await
-        .unwrap();
-    ws.send(tokio_tungstenite::tungstenite::Message::text("ping"))
-        .await
-        .unwrap();
-    assert!(ws.next().await.unwrap().is_ok());
-    // The upgrade took its connection out of the pool; this request opens a new, pooled one.
-    assert_eq!(send(mesh.addr, "GET", "/", &[], "").await.status, 200);
-    assert_eq!(app.open_connections(), 1, "the idle pooled connection");
-
-    mesh.running.shutdown().await;
-    let end = tokio::time::timeout(Duration::from_secs(10), ws.next())
-        .await
-        .expect("the WebSocket is closed");
-    assert!(
-        !matches!(
-            end,
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_)))
-        ),
-        "{end:?}"
-    );
-    poll_until(|| app.open_connections() == 0).await;
 }
 
 #[tokio::test]
@@ -537,7 +217,7 @@ async fn an_http_1_0_app_is_answered_as_http_1_1() {
         .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
         .await
         .unwrap();
-    let response = read_response(&mut stream).await;
+    let response = read_one_response(&mut stream).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
 
@@ -615,32 +295,6 @@ async fn connect_is_refused_and_an_unasked_switch_is_a_502() {
     // The fake app answers 101 on /ws whatever it is asked.
     let reply = send(mesh.addr, "GET", "/ws", &[], "").await;
     reply.assert_mesh_error(502, "app-protocol-error");
-}
-
-/// The app's deadline counts from the request's arrival, authentication included: an API call
-/// and an app that each take 700 ms miss a 1 s `appResponse`.
-#[tokio::test]
-async fn the_app_deadline_counts_from_arrival() {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    api.always(common::Answer {
-        delay: Duration::from_millis(700),
-        ..common::Answer::status(200)
-    });
-    let mesh = Sidecar::production(app.port(), &api.url())
-        .yaml("mesh:\n  timeouts:\n    appResponse: 1s\n")
-        .start()
-        .await;
-    send(
-        mesh.addr,
-        "GET",
-        "/slow?ms=700",
-        &common::salesforce::headers(),
-        "",
-    )
-    .await
-    .assert_mesh_error(504, "app-timeout");
-    assert_eq!(api.calls().len(), 1);
 }
 
 /// A caller's broken chunked framing is the caller's mistake: 400 `bad-request-body`, not a 502

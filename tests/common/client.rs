@@ -150,3 +150,53 @@ pub fn parse_response(bytes: &[u8]) -> Reply {
         body: Bytes::copy_from_slice(&bytes[split + 4..]),
     }
 }
+
+/// Polls `condition` every 10 ms until it holds, failing after 20 s.
+pub async fn wait_for(condition: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "condition not met in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Reads what the sidecar sends until it closes the connection.
+pub async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut data = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut data))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&data).into_owned()
+}
+
+/// Reads one response with a `content-length` body from a kept-alive connection.
+pub async fn read_one_response(stream: &mut TcpStream) -> String {
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "connection closed mid-response");
+        data.extend_from_slice(&buffer[..n]);
+        let text = String::from_utf8_lossy(&data).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
