@@ -2,6 +2,7 @@
 //! into one plain [`Config`]. The environment's variables are handed in as a map so tests never
 //! touch the process environment.
 
+mod bypass;
 mod describe;
 mod env;
 mod file;
