@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::config::Flags;
+
 /// Exit code for every usage or configuration error (BSD `EX_USAGE`).
 pub const EXIT_USAGE: i32 = 64;
 
@@ -93,6 +95,18 @@ pub fn route_query(command: &[String], after_separator: bool) -> Option<(String,
     }
 }
 
+impl Cli {
+    /// What the configuration takes from the command line.
+    pub fn flags(&self) -> Flags {
+        Flags {
+            port: self.port,
+            dev: self.dev,
+            config: self.config.clone(),
+            command: self.command.clone(),
+        }
+    }
+}
+
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Invocation {
@@ -146,38 +160,6 @@ where
             ))
         }
     }
-}
-
-/// The sidecar's own options, written after the app command (`npm start --dev`): there they are
-/// the app's. Says so, with the line as it should be. `--config` counts only with a YAML file
-/// (`gunicorn --config gunicorn.conf.py` is the app's own option).
-pub(crate) fn misplaced_option(command: &[String]) -> Option<String> {
-    let args = command.get(1..)?;
-    let yaml = |file: &str| file.ends_with(".yaml") || file.ends_with(".yml");
-    let at = args
-        .iter()
-        .enumerate()
-        .position(|(n, arg)| match arg.as_str() {
-            "--dev" | "--check" => true,
-            "--config" => args.get(n + 1).is_some_and(|file| yaml(file)),
-            other => other.strip_prefix("--config=").is_some_and(yaml),
-        })?;
-    let takes_value = args[at] == "--config";
-    let option_words = &args[at..=at + usize::from(takes_value)];
-    let option = option_words.join(" ");
-    let rest: Vec<&str> = std::iter::once(command[0].as_str())
-        .chain(
-            args.iter()
-                .enumerate()
-                .filter(|(n, _)| *n < at || *n > at + usize::from(takes_value))
-                .map(|(_, arg)| arg.as_str()),
-        )
-        .collect();
-    Some(format!(
-        "`{option}` is written after the app command, so it goes to the app, not to the sidecar; \
-         options go before the app command: heroku-applink-service-mesh {option} -- {}",
-        rest.join(" ")
-    ))
 }
 
 #[cfg(test)]

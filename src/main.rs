@@ -32,7 +32,7 @@ fn main() {
     let vars = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
         .collect();
-    let config = match Config::load(&cli, &vars) {
+    let config = match Config::load(&cli.flags(), &vars) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("heroku-applink-service-mesh: {e}");

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
+use super::Flags;
 use super::values::{parse_go_bool, parse_port};
 use super::{ApiConfig, Attachments, ConfigError, LogSettings, Mode, Secret, is_loopback};
-use crate::cli::Cli;
 
 fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(message.into()))
@@ -90,12 +90,12 @@ impl<'a> Env<'a> {
 /// Dev or production; `dev_hint` (a `--dev` written after the app command) is added to a
 /// missing add-on's error.
 pub(super) fn mode(
-    cli: &Cli,
+    flags: &Flags,
     env: &mut Env<'_>,
     dyno: Option<&str>,
     dev_hint: Option<&str>,
 ) -> Result<Mode, ConfigError> {
-    if !(cli.dev || env.flag("HEROKU_APPLINK_SERVICE_MESH_DEV")?) {
+    if !(flags.dev || env.flag("HEROKU_APPLINK_SERVICE_MESH_DEV")?) {
         return Ok(Mode::Production(attachments(env, dev_hint)?));
     }
     match dyno {

@@ -7,27 +7,27 @@ use std::time::Duration;
 use super::env::{Env, dashboard_requests, log_settings, mode, workers};
 use super::file::{self, FileConfig};
 use super::file_values::{file_bool, file_err, file_value, keys_set};
+use super::flags::{Flags, misplaced_option};
 use super::limits::limits;
 use super::values::{parse_duration, parse_port};
 use super::{
     AppTarget, AuthSettings, BypassRoute, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT,
     Sources, Timeouts, is_loopback,
 };
-use crate::cli::{Cli, misplaced_option};
 
 fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(message.into()))
 }
 
-pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+pub(crate) fn load(flags: &Flags, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
     let mut env = Env::new(vars);
-    let (file, config_file) = read_file(cli.config.as_deref(), &mut env.warnings)?;
-    let (port, app) = ports(cli, &env, &file)?;
+    let (file, config_file) = read_file(flags.config.as_deref(), &mut env.warnings)?;
+    let (port, app) = ports(flags, &env, &file)?;
     let dyno = env.get("DYNO");
-    let misplaced = misplaced_option(&cli.command);
+    let misplaced = misplaced_option(&flags.command);
     // A misplaced `--dev` explains a missing add-on, and only that.
     let dev_hint = misplaced.as_deref().filter(|m| m.starts_with("`--dev`"));
-    let mode = mode(cli, &mut env, dyno.as_deref(), dev_hint)?;
+    let mode = mode(flags, &mut env, dyno.as_deref(), dev_hint)?;
     env.warnings.extend(misplaced);
     Ok(Config {
         port,
@@ -43,13 +43,13 @@ pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, 
         ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
         app_name: env.get("HEROKU_APP_NAME"),
         dyno,
-        app_command: cli.command.clone(),
+        app_command: flags.command.clone(),
         config_file,
         sources: Sources {
             flags: [
-                ("--port", cli.port.is_some()),
-                ("--dev", cli.dev),
-                ("--config", cli.config.is_some()),
+                ("--port", flags.port.is_some()),
+                ("--dev", flags.dev),
+                ("--config", flags.config.is_some()),
             ]
             .into_iter()
             .filter_map(|(flag, given)| given.then_some(flag))
@@ -65,8 +65,8 @@ pub(crate) fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, 
 }
 
 /// The public port and the app: never the same port on a loopback host (it would proxy to itself).
-fn ports(cli: &Cli, env: &Env<'_>, file: &FileConfig) -> Result<(u16, AppTarget), ConfigError> {
-    let port = match cli.port {
+fn ports(flags: &Flags, env: &Env<'_>, file: &FileConfig) -> Result<(u16, AppTarget), ConfigError> {
+    let port = match flags.port {
         Some(port) => port,
         None => env.port("PORT")?.unwrap_or(DEFAULT_PORT),
     };

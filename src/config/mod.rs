@@ -7,6 +7,7 @@ mod describe;
 mod env;
 mod file;
 mod file_values;
+mod flags;
 mod limits;
 mod load;
 mod place;
@@ -17,7 +18,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::Cli;
+pub use flags::Flags;
 
 /// The default public port when neither `--port` nor `PORT` is given (compat).
 pub(crate) const DEFAULT_PORT: u16 = 8070;
@@ -237,10 +238,10 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Builds the configuration from the command line, the environment's variables and the YAML
-    /// file.
-    pub fn load(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        load::load(cli, vars)
+    /// Builds the configuration from the command line's flags, the environment's variables and
+    /// the YAML file.
+    pub fn load(flags: &Flags, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        load::load(flags, vars)
     }
 
     pub(crate) fn is_dev(&self) -> bool {

@@ -32,19 +32,19 @@ fn default_attachment(config: &Config) -> &ApiConfig {
     attachments.iter().next().unwrap()
 }
 
-fn load_with(cli: &Cli, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
-    Config::load(cli, vars)
+fn load_with(flags: &Flags, vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+    Config::load(flags, vars)
 }
 
 fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
     load_with(&cli_with_file(None), &env(pairs))
 }
 
-fn cli_with_file(file: Option<PathBuf>) -> Cli {
+fn cli_with_file(file: Option<PathBuf>) -> Flags {
     // Point at a file that cannot exist so the working directory's file is never read.
-    Cli {
+    Flags {
         config: Some(file.unwrap_or_else(|| write_file(""))),
-        ..Cli::default()
+        ..Flags::default()
     }
 }
 
@@ -87,7 +87,7 @@ fn defaults() {
 #[test]
 fn ports_from_env_flag_and_file() {
     assert_eq!(load(&[("PORT", "5000")]).unwrap().port, 5000);
-    let cli = Cli {
+    let cli = Flags {
         port: Some(6000),
         ..cli_with_file(None)
     };
@@ -113,7 +113,7 @@ fn ports_from_env_flag_and_file() {
 fn same_public_and_app_port_is_refused() {
     let err = load(&[("PORT", "3000")]).unwrap_err();
     assert!(err.0.contains("proxy to itself"), "{err}");
-    let cli = Cli {
+    let cli = Flags {
         port: Some(0),
         ..cli_with_file(None)
     };
@@ -166,7 +166,7 @@ fn dev_mode_needs_no_addon_and_is_refused_on_a_dyno() {
         ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
     ]);
     assert!(load_with(&cli_with_file(None), &vars).unwrap().is_dev());
-    let cli = Cli {
+    let cli = Flags {
         dev: true,
         ..cli_with_file(None)
     };
@@ -254,7 +254,7 @@ fn file_messages_carry_the_file_and_line() {
 
 #[test]
 fn options_after_the_app_command_are_named() {
-    let cli = Cli {
+    let cli = Flags {
         command: vec!["npm".into(), "start".into(), "--dev".into()],
         ..cli_with_file(None)
     };
@@ -272,7 +272,7 @@ fn options_after_the_app_command_are_named() {
         "{:?}",
         config.warnings
     );
-    let cli = Cli {
+    let cli = Flags {
         command: vec![
             "node".into(),
             "--config".into(),
@@ -293,7 +293,7 @@ fn options_after_the_app_command_are_named() {
         &["gunicorn", "--config", "gunicorn.conf.py", "app:app"],
         &["node", "app.js", "--config=settings.json"],
     ] {
-        let cli = Cli {
+        let cli = Flags {
             command: command.iter().map(|w| w.to_string()).collect(),
             ..cli_with_file(None)
         };
@@ -305,7 +305,7 @@ fn options_after_the_app_command_are_named() {
         );
     }
     // The note goes with a missing add-on only, not with other errors.
-    let cli = Cli {
+    let cli = Flags {
         command: vec!["npm".into(), "start".into(), "--dev".into()],
         ..cli_with_file(None)
     };
@@ -395,9 +395,9 @@ fn file_values_are_parsed_and_checked() {
 
 #[test]
 fn explicit_missing_file_is_an_error() {
-    let cli = Cli {
+    let cli = Flags {
         config: Some(PathBuf::from("/nonexistent/mesh.yaml")),
-        ..Cli::default()
+        ..Flags::default()
     };
     let err = load_with(&cli, &env(&[])).unwrap_err();
     assert!(err.0.contains("/nonexistent/mesh.yaml"), "{err}");
@@ -624,7 +624,7 @@ fn the_addon_uuid_is_read_from_the_attachment_url() {
 fn check_spells_every_setting_as_the_file_does_with_its_origin() {
     let yaml = "mesh:\n  timeouts:\n    idle: 2m\n  limits:\n    headerBytes: 32KiB\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n";
     let path = write_file(yaml);
-    let cli = Cli {
+    let cli = Flags {
         port: Some(5000),
         ..cli_with_file(Some(path))
     };

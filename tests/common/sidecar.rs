@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use applink_mesh::cli::Cli;
+use applink_mesh::config::Flags;
 use applink_mesh::{Config, Running};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -65,12 +65,12 @@ impl SidecarBuilder {
     }
 
     pub fn config(&self) -> Config {
-        let cli = Cli {
+        let flags = Flags {
             port: Some(0),
             config: Some(temp_file("mesh.yaml", &self.yaml)),
-            ..Cli::default()
+            ..Flags::default()
         };
-        Config::load(&cli, &self.env).expect("valid test configuration")
+        Config::load(&flags, &self.env).expect("valid test configuration")
     }
 
     pub async fn start(self) -> Sidecar {
