@@ -49,6 +49,78 @@ fn help_exits_zero() {
     }
 }
 
+/// `--check` with nothing set: each setting's default, keyed by its YAML key or variable name.
+fn defaults_from_check() -> std::collections::HashMap<String, String> {
+    let output = run(&[], &["--dev", "--check"]);
+    assert_eq!(output.status.code(), Some(0));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_suffix("  # default"))
+        .filter_map(|line| line.split_once(" = "))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+/// The defaults are named once in the code (`src/config/defaults.rs`); `--help` and the README's
+/// tables are written by hand, so they are read back here against what `--check` prints.
+#[test]
+fn help_and_readme_give_the_defaults_check_prints() {
+    let defaults = defaults_from_check();
+    assert!(defaults.len() > 20, "{defaults:?}");
+
+    // --help: `NAME   meaning [default: VALUE]`.
+    let help = String::from_utf8(run(&[], &["--help"]).stdout).unwrap();
+    let mut checked = 0;
+    for line in help.lines() {
+        let (Some(name), Some((_, value))) = (
+            line.split_whitespace().next(),
+            line.split_once("[default: "),
+        ) else {
+            continue;
+        };
+        let value = value.trim_end_matches(']');
+        let name = if name == "PORT" { "port" } else { name };
+        let name = if name == "APP_PORT" { "app.port" } else { name };
+        let Some(shown) = defaults.get(name) else {
+            continue;
+        };
+        if !shown.starts_with('(') {
+            assert_eq!(value, shown, "--help gives {name} the default {value}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} defaults found in --help:\n{help}"
+    );
+
+    // README: `| `key` | default | meaning |` rows of the two configuration tables.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut checked = 0;
+    for row in readme.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (key, written) = (cells[1].trim_matches('`'), cells[2]);
+        let key = match key {
+            "PORT" => "port",
+            "APP_PORT" => "app.port",
+            key => key,
+        };
+        let Some(shown) = defaults.get(key) else {
+            continue;
+        };
+        if shown.starts_with('(') {
+            continue;
+        }
+        // `10s`, 10000, `0s` (off): the value is the first word, backticks aside.
+        let value = written.split(' ').next().unwrap().trim_matches('`');
+        assert_eq!(value, shown, "README gives {key} the default {written:?}");
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} defaults found in README.md");
+}
+
 const ADDON: [(&str, &str); 2] = [
     ("HEROKU_APPLINK_API_URL", "https://applink.example/addons/1"),
     ("HEROKU_APPLINK_TOKEN", TOKEN),

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::Flags;
+use super::defaults;
 use super::values::{parse_go_bool, parse_port};
 use super::{ApiConfig, Attachments, ConfigError, LogSettings, Mode, Secret, is_loopback};
 
@@ -244,7 +245,7 @@ fn check_api_url(url_var: &str, base_url: &str) -> Result<(), ConfigError> {
 pub(super) fn log_settings(env: &Env<'_>) -> Result<LogSettings, ConfigError> {
     let filter = env
         .get("HEROKU_APPLINK_SERVICE_MESH_LOG")
-        .unwrap_or_else(|| "info".into());
+        .unwrap_or_else(|| defaults::LOG_FILTER.into());
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&filter) {
         return err(format!(
             "HEROKU_APPLINK_SERVICE_MESH_LOG={filter:?} is not a log filter: {e}"
@@ -263,10 +264,10 @@ pub(super) fn log_settings(env: &Env<'_>) -> Result<LogSettings, ConfigError> {
 }
 
 /// `HEROKU_APPLINK_SERVICE_MESH_DASHBOARD_REQUESTS`: how many requests the dev dashboard keeps
-/// (0 to 100000, default 500; 0 turns the dashboard off).
+/// (0 to 100000; 0 turns the dashboard off).
 pub(super) fn dashboard_requests(env: &Env<'_>) -> Result<usize, ConfigError> {
     const NAME: &str = "HEROKU_APPLINK_SERVICE_MESH_DASHBOARD_REQUESTS";
-    env.get(NAME).map_or(Ok(500), |v| {
+    env.get(NAME).map_or(Ok(defaults::DASHBOARD_REQUESTS), |v| {
         v.trim()
             .parse::<usize>()
             .ok()

@@ -1,6 +1,7 @@
 //! The `mesh.limits` section: sizes and counts, and the body budget's floor
 //! (docs/behaviour.md §4.4, §11).
 
+use super::defaults;
 use super::file::FileConfig;
 use super::file_values::{file_err, file_value};
 use super::values::parse_size;
@@ -44,7 +45,7 @@ pub(super) fn limits(file: &FileConfig) -> Result<Limits, ConfigError> {
         file,
         "mesh.limits.headerBytes",
         &l.header_bytes,
-        64 << 10,
+        defaults::HEADER_BYTES,
         parse_size,
     )?;
     if header_bytes < 1024 {
@@ -54,14 +55,14 @@ pub(super) fn limits(file: &FileConfig) -> Result<Limits, ConfigError> {
         file,
         "mesh.limits.dataActionTargetBody",
         &l.data_action_target_body,
-        10 << 20,
+        defaults::DATA_ACTION_TARGET_BODY,
         parse_size,
     )?;
     let buffered_bodies = file_value(
         file,
         "mesh.limits.bufferedBodies",
         &l.buffered_bodies,
-        64 << 20,
+        defaults::BUFFERED_BODIES,
         parse_size,
     )?;
     check_body_budget(file, data_action_target_body, buffered_bodies, header_bytes)?;
@@ -73,7 +74,7 @@ pub(super) fn limits(file: &FileConfig) -> Result<Limits, ConfigError> {
             file,
             "mesh.limits.maxInFlightRequests",
             &l.max_in_flight_requests,
-            10_000,
+            defaults::MAX_IN_FLIGHT_REQUESTS,
             |v| {
                 v.trim()
                     .parse::<usize>()

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::defaults;
 use super::env::{Env, dashboard_requests, log_settings, mode, workers};
 use super::file::{self, FileConfig};
 use super::file_values::{file_bool, file_err, file_value, keys_set};
@@ -11,8 +12,7 @@ use super::flags::{Flags, misplaced_option};
 use super::limits::limits;
 use super::values::{parse_duration, parse_port};
 use super::{
-    AppTarget, AuthSettings, BypassRoute, Config, ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_PORT,
-    Sources, Timeouts, is_loopback,
+    AppTarget, AuthSettings, BypassRoute, Config, ConfigError, Sources, Timeouts, is_loopback,
 };
 
 fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
@@ -68,7 +68,7 @@ pub(crate) fn load(flags: &Flags, vars: &HashMap<String, String>) -> Result<Conf
 fn ports(flags: &Flags, env: &Env<'_>, file: &FileConfig) -> Result<(u16, AppTarget), ConfigError> {
     let port = match flags.port {
         Some(port) => port,
-        None => env.port("PORT")?.unwrap_or(DEFAULT_PORT),
+        None => env.port("PORT")?.unwrap_or(defaults::PORT),
     };
     let app = app_target(env, file)?;
     if port != 0 && port == app.port && is_loopback(&app.host) {
@@ -87,7 +87,7 @@ fn app_target(env: &Env<'_>, file: &FileConfig) -> Result<AppTarget, ConfigError
     let port = match env.port("APP_PORT")? {
         Some(0) => return err(format!("APP_PORT=0: {ZERO}")),
         Some(port) => port,
-        None => file_value(file, "app.port", &file.app.port, 3000, |v| {
+        None => file_value(file, "app.port", &file.app.port, defaults::APP_PORT, |v| {
             parse_port(v).and_then(|port| match port {
                 0 => Err(ZERO.to_string()),
                 port => Ok(port),
@@ -98,7 +98,7 @@ fn app_target(env: &Env<'_>, file: &FileConfig) -> Result<AppTarget, ConfigError
         file,
         "app.host",
         &file.app.host,
-        "127.0.0.1".to_string(),
+        defaults::APP_HOST.to_string(),
         parse_app_host,
     )?;
     Ok(AppTarget { host, port })
@@ -128,20 +128,20 @@ fn auth_settings(env: &Env<'_>, file: &FileConfig) -> Result<AuthSettings, Confi
             file,
             "mesh.authentication.verifyClientContext",
             &a.verify_client_context,
-            true,
+            defaults::VERIFY_CLIENT_CONTEXT,
         )?,
         cache_max_ttl: file_value(
             file,
             "mesh.authentication.cache.maxTtl",
             &a.cache.max_ttl,
-            Duration::ZERO,
+            defaults::CACHE_MAX_TTL,
             parse_duration,
         )?,
         cache_max_entries: file_value(
             file,
             "mesh.authentication.cache.maxEntries",
             &a.cache.max_entries,
-            10_000,
+            defaults::CACHE_MAX_ENTRIES,
             |v| {
                 v.trim()
                     .parse::<usize>()
@@ -153,11 +153,16 @@ fn auth_settings(env: &Env<'_>, file: &FileConfig) -> Result<AuthSettings, Confi
 
 fn health_route(file: &FileConfig) -> Result<Option<String>, ConfigError> {
     let h = &file.mesh.healthcheck;
-    let enabled = file_bool(file, "mesh.healthcheck.enable", &h.enable, true)?;
+    let enabled = file_bool(
+        file,
+        "mesh.healthcheck.enable",
+        &h.enable,
+        defaults::HEALTHCHECK_ENABLE,
+    )?;
     let route = h
         .route
         .clone()
-        .unwrap_or_else(|| "/healthcheck".to_string());
+        .unwrap_or_else(|| defaults::HEALTHCHECK_ROUTE.to_string());
     if !route.starts_with('/') {
         return file_err(
             file,
@@ -170,33 +175,33 @@ fn health_route(file: &FileConfig) -> Result<Option<String>, ConfigError> {
 
 fn timeouts(file: &FileConfig) -> Result<Timeouts, ConfigError> {
     let t = &file.mesh.timeouts;
-    let d = |key: &str, value: &Option<String>, default_ms: u64, may_be_zero: bool| {
+    let d = |key: &str, value: &Option<String>, default: Duration, may_be_zero: bool| {
         let key = format!("mesh.timeouts.{key}");
-        let duration = file_value(
-            file,
-            &key,
-            value,
-            Duration::from_millis(default_ms),
-            parse_duration,
-        )?;
+        let duration = file_value(file, &key, value, default, parse_duration)?;
         if duration.is_zero() && !may_be_zero {
             return file_err(file, &key, "must be more than 0s");
         }
         Ok(duration)
     };
     Ok(Timeouts {
-        header_read: d("headerRead", &t.header_read, 10_000, false)?,
-        idle: d("idle", &t.idle, 100_000, false)?,
-        // Apex callouts give up after 10 s by default: answer before, with a reason.
-        auth: d("auth", &t.auth, 5_000, false)?,
-        // Heroku's router gives up after 30 s (H12), counted before the sidecar sees the request.
-        app_response: d("appResponse", &t.app_response, 28_000, false)?,
-        app_boot: d("appBoot", &t.app_boot, 60_000, true)?,
-        drain: d("drain", &t.drain, 25_000, true)?,
-        app_pool_idle: d("appPoolIdle", &t.app_pool_idle, 1_500, true)?,
-        // nginx's `send_timeout`: a caller that reads nothing for this long gives up its app
-        // connection.
-        send: d("send", &t.send, 60_000, false)?,
+        header_read: d("headerRead", &t.header_read, defaults::HEADER_READ, false)?,
+        idle: d("idle", &t.idle, defaults::IDLE, false)?,
+        auth: d("auth", &t.auth, defaults::AUTH, false)?,
+        app_response: d(
+            "appResponse",
+            &t.app_response,
+            defaults::APP_RESPONSE,
+            false,
+        )?,
+        app_boot: d("appBoot", &t.app_boot, defaults::APP_BOOT, true)?,
+        drain: d("drain", &t.drain, defaults::DRAIN, true)?,
+        app_pool_idle: d(
+            "appPoolIdle",
+            &t.app_pool_idle,
+            defaults::APP_POOL_IDLE,
+            true,
+        )?,
+        send: d("send", &t.send, defaults::SEND, false)?,
     })
 }
 
@@ -232,12 +237,13 @@ fn read_file(
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => {
-            let path = PathBuf::from(DEFAULT_CONFIG_FILE);
+            let path = PathBuf::from(defaults::CONFIG_FILE);
             if !path.exists() {
                 if Path::new(YML_SPELLING).exists() {
                     warnings.push(format!(
-                        "{YML_SPELLING} is not read: rename it to {DEFAULT_CONFIG_FILE}, or pass \
-                         --config {YML_SPELLING}"
+                        "{YML_SPELLING} is not read: rename it to {}, or pass \
+                         --config {YML_SPELLING}",
+                        defaults::CONFIG_FILE
                     ));
                 }
                 return Ok((FileConfig::default(), None));

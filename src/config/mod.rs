@@ -3,6 +3,7 @@
 //! touch the process environment.
 
 mod bypass;
+mod defaults;
 mod describe;
 mod env;
 mod file;
@@ -19,11 +20,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use flags::Flags;
-
-/// The default public port when neither `--port` nor `PORT` is given (compat).
-pub(crate) const DEFAULT_PORT: u16 = 8070;
-/// The default file name, looked up in the working directory.
-pub(crate) const DEFAULT_CONFIG_FILE: &str = "heroku-applink-service-mesh.yaml";
 
 /// A secret value (the AppLink API token). Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
