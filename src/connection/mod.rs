@@ -132,7 +132,7 @@ impl Drop for Running {
 }
 
 /// Binds the public port and starts serving.
-pub async fn start(config: Config) -> Result<Running, StartError> {
+pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
     let port = config.port;
     let listener = bind(port).map_err(|error| StartError::Bind { port, error })?;
     let local_addr = listener

@@ -19,7 +19,8 @@ use crate::telemetry::{Metrics, Observer, RequestLog};
 /// behind its own synchronisation: the boot gate, the in-flight slots, the shutdown phase and the
 /// metrics counters. Nothing here is global; the server hands an `Arc<Mesh>` to each connection.
 pub(crate) struct Mesh {
-    pub(crate) config: Config,
+    /// The one configuration, shared with the process supervisor in `run`.
+    pub(crate) config: Arc<Config>,
     /// The health route and the bypass globs, compiled.
     pub(crate) routes: RouteTable,
     /// Asks the AppLink API (through the cache, when on); `None` in dev mode.
@@ -42,7 +43,7 @@ pub(crate) struct Mesh {
 
 impl Mesh {
     pub(crate) fn new(
-        config: Config,
+        config: Arc<Config>,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Mesh, ConfigError> {
         Ok(Mesh {

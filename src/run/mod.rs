@@ -5,6 +5,7 @@ mod open_files;
 pub(crate) mod runtime;
 pub(crate) mod startup_log;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -59,9 +60,10 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
         return 1;
     };
     log_start_up(&config, shape);
-    let life = Life::of(&config);
+    // One configuration: the server and this supervisor share it.
+    let config = Arc::new(config);
     // Bind first: a port in use exits 1 before the app is started.
-    let running = match start(config).await {
+    let running = match start(config.clone()).await {
         Ok(running) => running,
         Err(e) => return fail("cannot start", &e, e.exit_code()),
     };
@@ -74,8 +76,9 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
             "dev dashboard: every request, live, and a form to send one"
         );
     }
-    let hints = PortHints::look(&life.command, running.local_addr().port(), &life.authority).await;
-    let app = match start_app(&life.command, life.app_port) {
+    let authority = config.app.authority();
+    let hints = PortHints::look(&config.app_command, running.local_addr().port(), &authority).await;
+    let app = match start_app(&config.app_command, config.app.port) {
         Ok(app) => app,
         Err(e) => {
             running.shutdown().await;
@@ -85,49 +88,25 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
     // Raised for the sidecar only once the app has started, so the app keeps the limit it was
     // given (a large soft limit breaks programs that use select() or close every descriptor).
     log_open_files_limit();
-    telemetry::report_every(running.mesh_metrics(), METRICS_EVERY, life.source.clone());
-    until_the_end(life, running, app, hints, &mut signals).await
-}
-
-/// What the process's life needs from the configuration once the server has taken it.
-struct Life {
-    command: Vec<String>,
-    app_port: u16,
-    authority: String,
-    app_boot: Duration,
-    on_dyno: bool,
-    drain: Duration,
-    /// The l2met source: the dyno, or the app's name.
-    source: Option<String>,
-}
-
-impl Life {
-    fn of(config: &Config) -> Life {
-        Life {
-            command: config.app_command.clone(),
-            app_port: config.app.port,
-            authority: config.app.authority(),
-            app_boot: config.timeouts.app_boot,
-            on_dyno: config.dyno.is_some(),
-            drain: config.timeouts.drain,
-            source: config.dyno.clone().or_else(|| config.app_name.clone()),
-        }
-    }
+    // The l2met source: the dyno, or the app's name.
+    let source = config.dyno.clone().or_else(|| config.app_name.clone());
+    telemetry::report_every(running.mesh_metrics(), METRICS_EVERY, source);
+    until_the_end(&config, running, app, hints, &mut signals).await
 }
 
 /// Serves until a signal, the app's exit, or an app that never listened; returns the exit code.
 async fn until_the_end(
-    life: Life,
+    config: &Config,
     running: Running,
     app: Option<App>,
     hints: PortHints,
     signals: &mut Signals,
 ) -> i32 {
     let watch = BootWatch {
-        authority: life.authority,
-        app_port: life.app_port,
+        authority: config.app.authority(),
+        app_port: config.app.port,
         app_group: app.as_ref().map(|app| app.pid() as i32),
-        app_boot: life.app_boot,
+        app_boot: config.timeouts.app_boot,
     };
     tokio::select! {
         // The app's own exit first: when it coincides with the boot deadline, its code wins.
@@ -135,7 +114,7 @@ async fn until_the_end(
         exit = exited(&app) => {
             hints.explain(exit);
             if exit == AppExit::Code(127)
-                && let Some(why) = shell_not_found(&life.command, std::env::var("PATH").ok().as_deref())
+                && let Some(why) = shell_not_found(&config.app_command, std::env::var("PATH").ok().as_deref())
             {
                 tracing::error!("{why}");
             }
@@ -149,12 +128,12 @@ async fn until_the_end(
             exit.exit_code()
         }
         signal = signals.next() => {
-            let deadline = Instant::now() + life.drain;
-            let plan = Plan { running, app, on_dyno: life.on_dyno, deadline };
-            plan.shut_down(signal, signals, life.drain).await
+            let drain = config.timeouts.drain;
+            let plan = Plan { running, app, on_dyno: config.dyno.is_some(), deadline: Instant::now() + drain };
+            plan.shut_down(signal, signals, drain).await
         }
         () = watch.never_listened(running.boot_gate()) => {
-            stop_app(running, app.as_ref(), life.drain).await;
+            stop_app(running, app.as_ref(), config.timeouts.drain).await;
             EXIT_APP_NEVER_LISTENED
         }
     }

@@ -74,7 +74,7 @@ impl SidecarBuilder {
     }
 
     pub async fn start(self) -> Sidecar {
-        let running = applink_mesh::start(self.config())
+        let running = applink_mesh::start(self.config().into())
             .await
             .expect("sidecar starts");
         let addr = SocketAddr::from(([127, 0, 0, 1], running.local_addr().port()));
