@@ -65,7 +65,7 @@ install::expected_checksum() {
   fi
   if [[ ! -d "${BUILDPACK_DIR}/binaries" ]]; then
     output::fail "This is the buildpack's source folder: it carries no binary and no checksum for ${version}." \
-      "Package it with bin/package (see the README's Releasing section) and add the packaged buildpack:" \
+      "Package it with bin/package (see Releasing in docs/architecture.md) and add the packaged buildpack:" \
       "heroku buildpacks:add --index 1 <URL of heroku-applink-service-mesh-buildpack-${version}.tgz>"
   fi
   versions=$(awk '!seen[$1]++ { printf "%s ", $1 }' "${file}")
