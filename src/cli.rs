@@ -121,7 +121,7 @@ pub enum Invocation {
 pub fn version_line() -> String {
     format!(
         "heroku-applink-service-mesh version {} [os: {}, arch: {}]",
-        crate::VERSION,
+        env!("CARGO_PKG_VERSION"),
         std::env::consts::OS,
         go_arch(std::env::consts::ARCH)
     )
@@ -198,7 +198,7 @@ mod tests {
         let line = version_line();
         assert!(line.starts_with(&format!(
             "heroku-applink-service-mesh version {} [os: linux, arch: ",
-            crate::VERSION
+            env!("CARGO_PKG_VERSION")
         )));
         assert!(
             line.ends_with("amd64]") || line.ends_with("arm64]"),

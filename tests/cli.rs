@@ -22,7 +22,7 @@ fn version_with_an_empty_environment() {
         };
         let expected = format!(
             "heroku-applink-service-mesh version {} [os: linux, arch: {arch}]\n",
-            applink_mesh::VERSION
+            env!("CARGO_PKG_VERSION")
         );
         assert_eq!(String::from_utf8(output.stdout).unwrap(), expected);
         assert!(output.stderr.is_empty());

@@ -38,7 +38,7 @@ async fn info_route_answers_the_version_for_any_method() {
         .await;
         assert_eq!(reply.status, 200);
         assert_eq!(reply.headers["content-type"], "text/plain");
-        assert_eq!(reply.text(), format!("v{}", applink_mesh::VERSION));
+        assert_eq!(reply.text(), format!("v{}", env!("CARGO_PKG_VERSION")));
     }
     assert!(app.received().is_empty() && api.calls().is_empty());
 }

@@ -219,7 +219,7 @@ fn head_bytes(parts: &Parts) -> u64 {
 }
 
 fn info_response() -> Response<MeshBody> {
-    let mut response = Response::new(full(format!("v{}", crate::VERSION)));
+    let mut response = Response::new(full(format!("v{}", env!("CARGO_PKG_VERSION"))));
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));

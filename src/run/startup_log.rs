@@ -10,7 +10,7 @@ use crate::run::runtime::Shape;
 pub(crate) fn log_start_up(config: &Config, shape: Shape) {
     let mode = if config.is_dev() { "dev" } else { "production" };
     tracing::info!(
-        version = crate::VERSION,
+        version = env!("CARGO_PKG_VERSION"),
         port = config.port,
         app_port = config.app.port,
         app = config.app.base_uri().as_str(),
