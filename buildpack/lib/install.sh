@@ -10,10 +10,11 @@ readonly MESH_NAME="heroku-applink-service-mesh"
 readonly VERSION_VAR="HEROKU_APPLINK_SERVICE_MESH_RELEASE_VERSION"
 readonly URL_VAR="HEROKU_APPLINK_SERVICE_MESH_DOWNLOAD_URL"
 
-# This machine's architecture in Go's names (amd64, arm64).
+# The architecture to install for, in Go's names (amd64, arm64): the CNB platform's target
+# (CNB_TARGET_ARCH, set by the lifecycle for the image being built), else this machine's (uname -m).
 install::arch() {
-  local machine
-  machine=$(uname -m)
+  local machine="${CNB_TARGET_ARCH:-}"
+  [[ -n "${machine}" ]] || machine=$(uname -m)
   case "${machine}" in
     x86_64 | amd64) echo amd64 ;;
     aarch64 | arm64) echo arm64 ;;
@@ -52,13 +53,18 @@ install::requested_version() {
 # The sha256 recorded for version $1 and architecture $2; fails the build with a message saying
 # what is known when there is none.
 install::expected_checksum() {
-  local version="$1" arch="$2" file="${BUILDPACK_DIR}/checksums" sha archs versions
+  local version="$1" arch="$2" file="${BUILDPACK_DIR}/checksums" sha archs versions packaged
   sha=$(awk -v v="${version}" -v a="${arch}" '$1 == v && $2 == a { print $3; exit }' "${file}")
   if [[ -n "${sha}" ]]; then
     echo "${sha}"
     return
   fi
   archs=$(awk -v v="${version}" '$1 == v { printf "%s ", $2 }' "${file}")
+  packaged=$(install::packaged_version)
+  if [[ -n "${archs}" && "${version}" == "${packaged}" ]]; then
+    output::fail "This buildpack was packaged without a binary for ${arch}: it carries ${version} for ${archs% } only." \
+      "Package it again with bin/package, which builds amd64 and arm64, and add that buildpack."
+  fi
   if [[ -n "${archs}" ]]; then
     output::fail "Version ${version} has no binary for ${arch} (it has: ${archs% })." \
       "Pick a version built for ${arch}, or unset ${VERSION_VAR} to use the packaged version."
