@@ -16,7 +16,7 @@ use crate::request::app_client;
 use crate::request::error::MeshError;
 use crate::request::headers::{self, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
 use crate::request::state::Mesh;
-use crate::telemetry::{CountingBody, RequestLog};
+use crate::telemetry::{CountingBody, RequestLog, TRACEPARENT};
 
 /// What the response step needs to know about the request that was sent.
 struct Sent {
@@ -75,6 +75,11 @@ fn rewrite_request(
     }
     h.remove(REQUEST_CONTEXT);
     headers::remove_applink_headers(h);
+    // A continued trace: the app's span nests under the sidecar's (`tracestate` passes as sent).
+    // Without one, `traceparent` passes as sent too, a malformed one included.
+    if let Some(trace) = &log.trace {
+        h.insert(TRACEPARENT, trace.for_the_app());
+    }
     if !admission.keep_client_context {
         h.remove(CLIENT_CONTEXT);
     }

@@ -28,7 +28,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::body::{MeshBody, full};
 use crate::request::error::MeshError;
-use crate::telemetry::{LoggedBody, Progress, RequestLog};
+use crate::telemetry::{LoggedBody, Progress, RequestLog, RequestScope, TraceContext};
 use headers::{MESH_MODE, REQUEST_ID};
 use state::Mesh;
 
@@ -76,6 +76,11 @@ pub(crate) async fn handle<E: Exchange>(
 ) -> Response<LoggedBody<Held<E>>> {
     let mut log = RequestLog::new(request.method(), request.uri().path());
     log.request_id = request_id(&request);
+    log.trace = TraceContext::continue_from(request.headers());
+    let scope = RequestScope {
+        request_id: log.request_id.clone(),
+        trace: log.trace,
+    };
     // An observer's own routes (the dev dashboard's) it answers itself; it watches every other.
     let observer_answers = mesh
         .observer
@@ -91,16 +96,16 @@ pub(crate) async fn handle<E: Exchange>(
         slot: None,
         buffered: None,
     };
-    let response = match pipeline(
+    let pipeline = pipeline(
         &mesh,
         request,
         &mut log,
         &mut held,
         caller,
         observer_answers,
-    )
-    .await
-    {
+    );
+    // Every line written while the request is handled names it (and its trace).
+    let response = match scope.around(pipeline).await {
         Ok(response) => response,
         Err(error) => {
             log.outcome = error.reason();

@@ -20,6 +20,9 @@ pub(crate) struct RequestLog {
     /// The path, never the query.
     pub(crate) path: String,
     pub(crate) request_id: String,
+    /// The trace the request continues, with the sidecar's span, when it carried a valid
+    /// `traceparent`.
+    pub(crate) trace: Option<super::TraceContext>,
     pub(crate) kind: &'static str,
     pub(crate) outcome: &'static str,
     pub(crate) status: u16,
@@ -39,6 +42,7 @@ impl RequestLog {
             method: method.as_str().to_string(),
             path: path.to_string(),
             request_id: String::new(),
+            trace: None,
             kind: "unknown",
             outcome: "forwarded",
             status: 0,
@@ -64,6 +68,8 @@ impl RequestLog {
             path = self.path.as_str(),
             status = self.status,
             request_id = self.request_id.as_str(),
+            trace_id = self.trace.as_ref().map(|t| tracing::field::display(t.trace_id())),
+            span_id = self.trace.as_ref().map(|t| tracing::field::display(t.span_id())),
             kind = self.kind,
             outcome = self.outcome,
             auth_ms = %Millis(self.auth),

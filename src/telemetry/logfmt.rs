@@ -8,6 +8,8 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use super::request_scope::RequestScope;
+
 pub(crate) struct Logfmt;
 
 impl<S, N> FormatEvent<S, N> for Logfmt
@@ -34,9 +36,13 @@ where
             line: &mut writer,
             scratch: String::new(),
             result: Ok(()),
+            has_request_id: false,
         };
         event.record(&mut visitor);
         visitor.result?;
+        if !visitor.has_request_id {
+            RequestScope::with_current(|scope| push_scope(&mut writer, scope)).transpose()?;
+        }
         if !event.metadata().target().starts_with("applink_mesh") {
             push_pair(&mut writer, "target", event.metadata().target())?;
         }
@@ -50,6 +56,8 @@ struct LineVisitor<'a, W> {
     /// For values that arrive as `Debug` and must be looked at before they are written.
     scratch: String,
     result: fmt::Result,
+    /// The event names its request itself (the per-request line does).
+    has_request_id: bool,
 }
 
 impl<W: Write> Visit for LineVisitor<'_, W> {
@@ -57,6 +65,7 @@ impl<W: Write> Visit for LineVisitor<'_, W> {
         if self.result.is_err() {
             return;
         }
+        self.has_request_id |= field.name() == "request_id";
         self.result = if field.name() == "l2met" {
             // l2met measurements are pairs of their own (`count#mesh.requests=3 ...`), written bare.
             self.line
@@ -93,6 +102,15 @@ impl<W: Write> Visit for LineVisitor<'_, W> {
         let _ = write!(self.scratch, "{value:?}");
         self.result = push_pair(self.line, key(field), &self.scratch);
     }
+}
+
+/// The request a line is written for, when the event does not name it: ` request_id=… trace_id=…`.
+fn push_scope(line: &mut impl Write, scope: &RequestScope) -> fmt::Result {
+    push_pair(line, "request_id", &scope.request_id)?;
+    if let Some(trace) = &scope.trace {
+        write!(line, " trace_id={}", trace.trace_id())?;
+    }
+    Ok(())
 }
 
 fn key(field: &Field) -> &str {

@@ -2,14 +2,19 @@
 //! finished request, and an l2met line every minute.
 
 mod access;
+mod json_lines;
 mod logfmt;
 mod metrics;
 mod observe;
+mod request_scope;
+mod trace_context;
 mod writer;
 
 pub(crate) use access::{CountingBody, Inbound, LoggedBody, Progress, RequestLog};
 pub(crate) use metrics::Metrics;
 pub(crate) use observe::{Observation, Observer, PREVIEW_BYTES, keep_preview};
+pub(crate) use request_scope::RequestScope;
+pub(crate) use trace_context::{TRACEPARENT, TraceContext};
 pub(crate) use writer::LogFlusher;
 
 use std::sync::Arc;
@@ -41,7 +46,9 @@ pub(crate) fn init(settings: &LogSettings) -> LogFlusher {
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
-                    .flatten_event(true)
+                    .event_format(json_lines::JsonLines(
+                        tracing_subscriber::fmt::format().json().flatten_event(true),
+                    ))
                     .with_writer(out),
             )
             .try_init()

@@ -163,6 +163,19 @@ impl SidecarProcess {
                 let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
                 return SocketAddr::from(([127, 0, 0, 1], addr.port()));
             }
+            // The same line in JSON mode.
+            let json_addr = output
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|l| l["message"] == "listening")
+                .and_then(|l| {
+                    l["addr"]
+                        .as_str()
+                        .and_then(|a| a.parse::<SocketAddr>().ok())
+                });
+            if let Some(addr) = json_addr {
+                return SocketAddr::from(([127, 0, 0, 1], addr.port()));
+            }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("the sidecar exited ({status}) before listening:\n{output}");
             }
