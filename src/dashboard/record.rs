@@ -157,7 +157,7 @@ impl Observation for Capture {
                 total_ms: ms(log.started.elapsed()),
                 bytes_in,
                 bytes_out,
-                request_id: log.request_id.clone(),
+                request_id: log.request_id.to_string(),
             },
             request_headers: self.request_headers,
             forwarded: self.forwarded,

@@ -112,7 +112,7 @@ pub(crate) async fn handle<E: Exchange>(
             log.rejected = true;
             if !error.is_client_error() {
                 tracing::warn!(
-                    request_id = log.request_id.as_str(),
+                    request_id = &*log.request_id,
                     reason = error.reason(),
                     "request not forwarded"
                 );
@@ -141,13 +141,19 @@ pub(crate) async fn handle<E: Exchange>(
 }
 
 /// The caller's `x-request-id`, or a new UUID v4.
-fn request_id<B>(request: &Request<B>) -> String {
+fn request_id<B>(request: &Request<B>) -> Arc<str> {
     request
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+        .map_or_else(new_request_id, Arc::from)
+}
+
+/// A new UUID v4, written straight into its one allocation.
+fn new_request_id() -> Arc<str> {
+    let mut text = uuid::Uuid::encode_buffer();
+    Arc::from(&*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text))
 }
 
 async fn pipeline(

@@ -19,7 +19,8 @@ pub(crate) struct RequestLog {
     pub(crate) method: String,
     /// The path, never the query.
     pub(crate) path: String,
-    pub(crate) request_id: String,
+    /// Shared with the request's log scope, so naming every line costs no copy.
+    pub(crate) request_id: Arc<str>,
     /// The trace the request continues, with the sidecar's span, when it carried a valid
     /// `traceparent`.
     pub(crate) trace: Option<super::TraceContext>,
@@ -41,7 +42,7 @@ impl RequestLog {
         RequestLog {
             method: method.as_str().to_string(),
             path: path.to_string(),
-            request_id: String::new(),
+            request_id: Arc::from(""),
             trace: None,
             kind: "unknown",
             outcome: "forwarded",
@@ -67,7 +68,7 @@ impl RequestLog {
             method = self.method.as_str(),
             path = self.path.as_str(),
             status = self.status,
-            request_id = self.request_id.as_str(),
+            request_id = &*self.request_id,
             trace_id = self.trace.as_ref().map(|t| tracing::field::display(t.trace_id())),
             span_id = self.trace.as_ref().map(|t| tracing::field::display(t.span_id())),
             kind = self.kind,

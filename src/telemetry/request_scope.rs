@@ -8,6 +8,7 @@
 //! anything is logged or not.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use super::trace_context::TraceContext;
 
@@ -18,7 +19,7 @@ tokio::task_local! {
 /// The request a line is written for.
 #[derive(Clone, Debug)]
 pub(crate) struct RequestScope {
-    pub(crate) request_id: String,
+    pub(crate) request_id: Arc<str>,
     pub(crate) trace: Option<TraceContext>,
 }
 
