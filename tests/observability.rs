@@ -8,9 +8,11 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::salesforce;
 use common::sidecar::{TOKEN, behind_api};
-use common::{Answer, FakeApi, FakeApp, send};
+use common::{Answer, FakeApi, FakeApp, SidecarProcess, send};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -25,6 +27,23 @@ fn with_trace(traceparent: &str) -> Vec<(&'static str, String)> {
     headers.push(("traceparent", traceparent.to_string()));
     headers.push(("tracestate", TRACESTATE.to_string()));
     headers
+}
+
+/// Waits (at most 30 s) for a whole line, newline and all, that contains `needle`: a line still
+/// being copied from the process's pipe would miss its last fields.
+fn wait_for_line(mesh: &mut SidecarProcess, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let output = mesh.wait_for_output(needle);
+        let whole = output
+            .split_inclusive('\n')
+            .find(|line| line.contains(needle) && line.ends_with('\n'));
+        if let Some(line) = whole {
+            return line.trim_end().to_string();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{output}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The line of `output` that contains every one of `needles`.
@@ -70,12 +89,11 @@ async fn a_traceparent_is_continued_with_the_sidecars_span_as_the_apps_parent() 
     );
 
     // The request's line names the trace and the sidecar's span: the one the app's span nests under.
-    let output = mesh.wait_for_output("path=/traced");
-    mesh.terminate();
-    let line = line_with(&output, &["path=/traced"]);
+    let line = wait_for_line(&mut mesh, "path=/traced");
     assert!(line.contains(&format!("trace_id={TRACE_ID}")), "{line}");
     assert!(line.contains(&format!("span_id={sidecar_span}")), "{line}");
-    assert!(!output.contains(TOKEN));
+    mesh.terminate();
+    assert!(!mesh.output().contains(TOKEN));
 }
 
 #[tokio::test]
@@ -127,8 +145,9 @@ async fn without_a_valid_traceparent_nothing_is_added_and_nothing_is_refused() {
         .collect();
     assert_eq!(values, [traceparent().as_str(), traceparent().as_str()]);
 
-    let output = mesh.wait_for_output("path=/two");
+    wait_for_line(&mut mesh, "path=/two");
     mesh.terminate();
+    let output = mesh.output();
     assert!(!output.contains("trace_id="), "{output}");
 }
 
@@ -148,8 +167,7 @@ async fn every_line_written_for_a_request_names_it_and_its_trace() {
     api.script(&[Answer::status(404)]);
     let reply = send(addr, "GET", "/auth", &with_trace(&traceparent()), "").await;
     reply.assert_mesh_error(502, "auth-error");
-    let output = mesh.wait_for_output("answered an authentication call unexpectedly");
-    let line = line_with(&output, &["answered an authentication call unexpectedly"]);
+    let line = wait_for_line(&mut mesh, "answered an authentication call unexpectedly");
     assert!(line.contains(&format!("request_id={request_id}")), "{line}");
     assert!(line.contains(&format!("trace_id={TRACE_ID}")), "{line}");
 
@@ -157,8 +175,7 @@ async fn every_line_written_for_a_request_names_it_and_its_trace() {
     app.stop();
     let reply = send(addr, "GET", "/app", &salesforce::headers(), "").await;
     assert_eq!(reply.status, 502);
-    let output = mesh.wait_for_output("request to the app failed");
-    let line = line_with(&output, &["request to the app failed"]);
+    let line = wait_for_line(&mut mesh, "request to the app failed");
     assert!(line.contains(&format!("request_id={request_id}")), "{line}");
     assert!(!line.contains("trace_id="), "no trace on this one: {line}");
 

@@ -17,7 +17,7 @@ use crate::body::MeshBody;
 use crate::config::AppTarget;
 use crate::request::error::MeshError;
 use crate::shutdown::{Phase, Shutdown, reached};
-use crate::telemetry::Inbound;
+use crate::telemetry::{Inbound, RequestScope};
 
 /// How long a failed request to the app waits for the drain to begin before it is called an
 /// outage. On a dyno Heroku sends SIGTERM to every process at once, and the app may stop listening
@@ -155,7 +155,9 @@ pub(crate) fn tunnel(
     outbound: hyper::upgrade::OnUpgrade,
     mut phase: watch::Receiver<Phase>,
 ) {
-    tokio::spawn(async move {
+    // The tunnel's lines belong to the request that opened it.
+    let scope = RequestScope::with_current(Clone::clone);
+    let tunnel = async move {
         let (Ok(inbound), Ok(outbound)) = (inbound.await, outbound.await) else {
             tracing::debug!("upgrade did not complete on one side");
             return;
@@ -170,5 +172,9 @@ pub(crate) fn tunnel(
             }
             _ = reached(&mut phase, Phase::Closed) => tracing::debug!("closing an upgraded connection: drain ended"),
         }
-    });
+    };
+    match scope {
+        Some(scope) => tokio::spawn(scope.around(tunnel)),
+        None => tokio::spawn(tunnel),
+    };
 }

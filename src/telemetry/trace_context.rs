@@ -46,7 +46,8 @@ impl TraceContext {
         let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
         hex_into(&mut text[3..35], &self.trace_id);
         hex_into(&mut text[36..52], &self.span_id);
-        hex_into(&mut text[53..55], &[self.flags]);
+        // Only the flags version 00 defines (sampled, and Level 2's random); the rest are zero.
+        hex_into(&mut text[53..55], &[self.flags & 0x03]);
         // Only hex digits and dashes: always a valid header value.
         HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
@@ -182,10 +183,13 @@ mod tests {
     }
 
     #[test]
-    fn the_callers_flags_are_kept() {
+    fn the_callers_flags_are_kept_but_not_reserved_bits() {
         let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
         let context = TraceContext::continue_from(&headers(&[unsampled])).unwrap();
         assert!(context.for_the_app().to_str().unwrap().ends_with("-00"));
+        let later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff";
+        let context = TraceContext::continue_from(&headers(&[later])).unwrap();
+        assert!(context.for_the_app().to_str().unwrap().ends_with("-03"));
     }
 
     #[test]
