@@ -122,9 +122,10 @@ fn key(field: &Field) -> &str {
 
 /// Appends ` key=value`, quoting and escaping the value when it needs it.
 pub(crate) fn push_pair(line: &mut impl Write, key: &str, value: &str) -> fmt::Result {
-    line.write_char(' ')?;
+    // Whole strings, not characters: the line is a `dyn Write`, and every call goes through it.
+    line.write_str(" ")?;
     line.write_str(key)?;
-    line.write_char('=')?;
+    line.write_str("=")?;
     let plain = !value.is_empty()
         && value
             .bytes()
@@ -132,17 +133,27 @@ pub(crate) fn push_pair(line: &mut impl Write, key: &str, value: &str) -> fmt::R
     if plain {
         return line.write_str(value);
     }
-    line.write_char('"')?;
-    for c in value.chars() {
-        match c {
-            '"' => line.write_str("\\\"")?,
-            '\\' => line.write_str("\\\\")?,
-            '\n' => line.write_str("\\n")?,
-            c if c.is_control() => write!(line, "\\u{{{:x}}}", c as u32)?,
-            c => line.write_char(c)?,
+    line.write_str("\"")?;
+    // The runs between characters that need escaping are written as they are.
+    let mut run_start = 0;
+    for (at, c) in value.char_indices() {
+        let escaped = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            c if c.is_control() => "",
+            _ => continue,
+        };
+        line.write_str(&value[run_start..at])?;
+        if escaped.is_empty() {
+            write!(line, "\\u{{{:x}}}", c as u32)?;
+        } else {
+            line.write_str(escaped)?;
         }
+        run_start = at + c.len_utf8();
     }
-    line.write_char('"')
+    line.write_str(&value[run_start..])?;
+    line.write_str("\"")
 }
 
 #[cfg(test)]
@@ -157,9 +168,10 @@ mod tests {
         push_pair(&mut line, "q", "say \"hi\"\n").unwrap();
         push_pair(&mut line, "empty", "").unwrap();
         push_pair(&mut line, "eq", "a=b").unwrap();
+        push_pair(&mut line, "ctl", "a\u{1}é\\").unwrap();
         assert_eq!(
             line,
-            r#"at=info path=/a/b msg="two words" q="say \"hi\"\n" empty="" eq="a=b""#
+            r#"at=info path=/a/b msg="two words" q="say \"hi\"\n" empty="" eq="a=b" ctl="a\u{1}é\\""#
         );
     }
 }
