@@ -96,7 +96,7 @@ impl Refusals {
             push_header(&mut answer, name.as_str().as_bytes(), value.as_bytes());
         }
         if self.dev {
-            push_header(&mut answer, MESH_MODE.as_bytes(), b"dev");
+            push_header(&mut answer, MESH_MODE.as_str().as_bytes(), b"dev");
         }
         push_header(&mut answer, b"connection", b"close");
         push_header(

@@ -82,8 +82,8 @@ pub fn trailer_names(input: &str) {
     for name in map.keys() {
         let dashed = name.as_str().replace('_', "-");
         assert!(
-            dashed != headers::REQUEST_CONTEXT
-                && dashed != headers::CLIENT_CONTEXT
+            dashed != headers::REQUEST_CONTEXT.as_str()
+                && dashed != headers::CLIENT_CONTEXT.as_str()
                 && !dashed.starts_with(headers::APPLINK_PREFIX),
             "{name} survived"
         );

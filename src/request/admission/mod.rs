@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::HeaderValue;
+use http::header::{AsHeaderName, HeaderName};
 use http::request::Parts;
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
@@ -134,14 +135,14 @@ impl Admission {
     }
 }
 
-pub(super) fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a HeaderValue> {
+pub(super) fn header(parts: &Parts, name: impl AsHeaderName) -> Option<&HeaderValue> {
     parts.headers.get(name)
 }
 
 /// Step one: which way the request goes (docs/behaviour.md §4.2, §4.4). A request with half a
 /// Salesforce context, or none and no signature, stops here.
 pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<Class, MeshError> {
-    let has = |name: &str| parts.headers.contains_key(name);
+    let has = |name: HeaderName| parts.headers.contains_key(name);
     let (rc, cc, signature) = (has(REQUEST_CONTEXT), has(CLIENT_CONTEXT), has(SIGNATURE));
     if mesh.authenticator.is_none() {
         return Ok(Class::Dev(match (cc, signature) {
@@ -169,12 +170,12 @@ pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<
     match (rc, cc, signature) {
         (true, true, _) => Ok(Class::Salesforce),
         (true, false, _) => Err(MeshError::PartialContext {
-            present: REQUEST_CONTEXT,
-            missing: CLIENT_CONTEXT,
+            present: "x-request-context",
+            missing: "x-client-context",
         }),
         (false, true, _) => Err(MeshError::PartialContext {
-            present: CLIENT_CONTEXT,
-            missing: REQUEST_CONTEXT,
+            present: "x-client-context",
+            missing: "x-request-context",
         }),
         (false, false, true) => Ok(Class::DataActionTarget),
         (false, false, false) => Err(MeshError::MissingContext),

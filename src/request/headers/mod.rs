@@ -3,26 +3,32 @@
 
 use http::header::{self, HeaderMap, HeaderName};
 
-pub(crate) const REQUEST_CONTEXT: &str = "x-request-context";
-pub(crate) const CLIENT_CONTEXT: &str = "x-client-context";
-pub(crate) const SIGNATURE: &str = "x-signature";
-pub(crate) const REQUEST_ID: &str = "x-request-id";
-pub(crate) const MESH_ERROR: &str = "x-applink-mesh-error";
-pub(crate) const MESH_MODE: &str = "x-applink-mesh-mode";
+// Names as `HeaderName` constants: a lookup by `&str` parses the name on every call.
+pub(crate) const REQUEST_CONTEXT: HeaderName = HeaderName::from_static("x-request-context");
+pub(crate) const CLIENT_CONTEXT: HeaderName = HeaderName::from_static("x-client-context");
+pub(crate) const SIGNATURE: HeaderName = HeaderName::from_static("x-signature");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const MESH_ERROR: HeaderName = HeaderName::from_static("x-applink-mesh-error");
+pub(crate) const MESH_MODE: HeaderName = HeaderName::from_static("x-applink-mesh-mode");
 /// Prefix of the decoded context headers the sidecar adds; never accepted from a caller.
 pub(crate) const APPLINK_PREFIX: &str = "x-applink-";
 /// Prefix of the sidecar's own response headers; never passed on from the app.
 pub(crate) const MESH_PREFIX: &str = "x-applink-mesh-";
 
 /// Headers that may appear at most once (docs/behaviour.md §4.3).
-pub(crate) const SINGLE_VALUED: [&str; 4] =
-    [REQUEST_CONTEXT, CLIENT_CONTEXT, SIGNATURE, REQUEST_ID];
+pub(crate) const SINGLE_VALUED: [(HeaderName, &str); 4] = [
+    (REQUEST_CONTEXT, "x-request-context"),
+    (CLIENT_CONTEXT, "x-client-context"),
+    (SIGNATURE, "x-signature"),
+    (REQUEST_ID, "x-request-id"),
+];
 
 /// The first of [`SINGLE_VALUED`] that appears more than once.
 pub(crate) fn first_duplicate(headers: &HeaderMap) -> Option<&'static str> {
     SINGLE_VALUED
         .into_iter()
-        .find(|name| headers.get_all(*name).iter().nth(1).is_some())
+        .find(|(name, _)| headers.get_all(name).iter().nth(1).is_some())
+        .map(|(_, spelled)| spelled)
 }
 
 /// Removes headers that a WSGI/Rack/PHP app would read as a protected header although they are
@@ -37,8 +43,8 @@ pub(crate) fn remove_underscore_spellings(headers: &mut HeaderMap) {
                 return false;
             }
             let dashed = name.replace('_', "-");
-            dashed == REQUEST_CONTEXT
-                || dashed == CLIENT_CONTEXT
+            dashed == REQUEST_CONTEXT.as_str()
+                || dashed == CLIENT_CONTEXT.as_str()
                 || dashed.starts_with(APPLINK_PREFIX)
         })
         .cloned()
@@ -203,7 +209,7 @@ mod tests {
     fn finds_duplicates_of_single_valued_headers() {
         assert_eq!(
             first_duplicate(&map(&[("x-signature", "a"), ("x-signature", "b")])),
-            Some(SIGNATURE)
+            Some("x-signature")
         );
         assert_eq!(
             first_duplicate(&map(&[

@@ -36,7 +36,9 @@ fn header_name() -> impl Strategy<Value = String> {
 /// Whether a WSGI/Rack/PHP app (which reads `_` as `-`) would take `name` for a protected one.
 fn reads_as_protected(name: &str) -> bool {
     let dashed = name.to_ascii_lowercase().replace('_', "-");
-    dashed == REQUEST_CONTEXT || dashed == CLIENT_CONTEXT || dashed.starts_with(APPLINK_PREFIX)
+    dashed == REQUEST_CONTEXT.as_str()
+        || dashed == CLIENT_CONTEXT.as_str()
+        || dashed.starts_with(APPLINK_PREFIX)
 }
 
 proptest! {
