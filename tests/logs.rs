@@ -129,33 +129,10 @@ async fn json_log_lines() {
         &["--dev", "--port", "0"],
     );
     // The JSON listening line carries the address too.
-    let addr = loop {
-        let output = mesh.output();
-        let found = output
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find_map(|line| {
-                (line["message"] == "listening").then(|| {
-                    line["addr"]
-                        .as_str()
-                        .unwrap()
-                        .parse::<std::net::SocketAddr>()
-                        .unwrap()
-                })
-            });
-        if let Some(addr) = found {
-            break std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
-        }
-        assert!(mesh.child.try_wait().unwrap().is_none(), "exited: {output}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let addr = mesh.wait_listening();
     assert_eq!(send(addr, "GET", "/j?q=1", &[], "").await.status, 200);
     mesh.terminate();
-    let output = mesh.output();
-    let lines: Vec<serde_json::Value> = output
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
-        .collect();
+    let lines = mesh.json_lines();
     let request = lines
         .iter()
         .find(|l| l["path"] == "/j")

@@ -205,11 +205,7 @@ async fn json_lines_name_the_request_at_the_top_level() {
         .assert_mesh_error(502, "auth-error");
     mesh.wait_for_output("answered an authentication call unexpectedly");
     mesh.terminate();
-    let output = mesh.output();
-    let lines: Vec<serde_json::Value> = output
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
-        .collect();
+    let lines = mesh.json_lines();
     let warning = lines
         .iter()
         .find(|l| {

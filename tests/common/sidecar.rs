@@ -154,6 +154,14 @@ impl SidecarProcess {
         self.output.lock().unwrap().clone()
     }
 
+    /// The output in JSON mode, a value per line; a line that is not JSON fails the test.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.output()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+            .collect()
+    }
+
     /// Polls the log for the bound address (`--port 0`), failing after 30 s.
     pub fn wait_listening(&mut self) -> SocketAddr {
         let started = Instant::now();
