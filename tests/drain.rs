@@ -71,23 +71,28 @@ async fn get(addr: SocketAddr, target: &str) -> Outcome {
     }
 }
 
-/// Open TCP connections to `127.0.0.1:port`, from the connecting side (/proc/net/tcp).
-fn connections_to(port: u16) -> usize {
+/// Connections the app's listening socket on `127.0.0.1:port` holds in its accept queue, not yet
+/// taken by a worker (/proc/net/tcp: a listener's `rx_queue` is its accept backlog).
+fn queued_at(port: u16) -> usize {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    let remote = format!("0100007F:{port:04X}");
+    let local = format!("0100007F:{port:04X}");
     table
         .lines()
         .skip(1)
-        .filter(|line| {
+        .find_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            // `01` is ESTABLISHED.
-            fields.get(2) == Some(&remote.as_str()) && fields.get(3) == Some(&"01")
+            // `0A` is LISTEN; field 4 is `tx_queue:rx_queue`, in hex.
+            (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+                .then(|| fields.get(4)?.split(':').nth(1))
+                .flatten()
+                .and_then(|rx| usize::from_str_radix(rx, 16).ok())
         })
-        .count()
+        .unwrap_or(0)
 }
 
-/// Sends [`REQUESTS`] requests at once and polls until every one has been forwarded: each is at
-/// a worker, answered, or on a connection of the sidecar's waiting in the app's listen queue.
+/// Sends [`REQUESTS`] requests at once and polls until every one has been forwarded: each has
+/// started at a worker (`request /slow`) or waits in the app's accept queue. Counted so that no
+/// request is counted twice (an answered request's connection can still look open for a moment).
 async fn all_forwarded(
     mesh: &mut SidecarProcess,
     addr: SocketAddr,
@@ -98,14 +103,14 @@ async fn all_forwarded(
         .collect();
     let started = Instant::now();
     loop {
-        let answered = mesh.output().matches("test-app: answered /slow").count();
-        let open = connections_to(app_port);
-        if open + answered >= REQUESTS {
+        let at_workers = mesh.output().matches("test-app: request /slow").count();
+        let queued = queued_at(app_port);
+        if at_workers + queued >= REQUESTS {
             return requests;
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "{open} connections to the app and {answered} answers after 30 s:\n{}",
+            "{at_workers} requests at the app's workers and {queued} queued after 30 s:\n{}",
             mesh.output()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
