@@ -58,3 +58,12 @@ pub(crate) const MAX_IN_FLIGHT_REQUESTS: usize = 10_000;
 pub(crate) const LOG_FILTER: &str = "info";
 /// `HEROKU_APPLINK_SERVICE_MESH_DASHBOARD_REQUESTS`.
 pub(crate) const DASHBOARD_REQUESTS: usize = 500;
+
+/// `OTEL_SERVICE_NAME` when neither it nor `OTEL_RESOURCE_ATTRIBUTES` names the service.
+pub(crate) const OTEL_SERVICE_NAME: &str = "heroku-applink-service-mesh";
+/// `OTEL_EXPORTER_OTLP_TIMEOUT`: the specification's 10 s.
+pub(crate) const OTEL_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `OTEL_BSP_MAX_QUEUE_SIZE`: the specification's 2,048 spans.
+pub(crate) const OTEL_QUEUE_SIZE: usize = 2_048;
+/// `OTEL_BSP_SCHEDULE_DELAY`: the specification's 5 s.
+pub(crate) const OTEL_SCHEDULE_DELAY: Duration = Duration::from_secs(5);

@@ -86,6 +86,7 @@ impl Config {
         self.describe_start(&mut lines);
         self.describe_authentication(&mut lines);
         self.describe_limits(&mut lines);
+        self.describe_traces(&mut lines);
         lines.text
     }
 
@@ -210,6 +211,44 @@ impl Config {
             self.ssl_cert_file
                 .as_ref()
                 .map_or("(the platform's roots)".into(), |p| p.display().to_string()),
+        );
+    }
+
+    fn describe_traces(&self, lines: &mut Lines<'_>) {
+        let Some(traces) = &self.traces else {
+            lines.variable(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "(not set: no trace export)".into(),
+            );
+            return;
+        };
+        let endpoint_from = if self
+            .sources
+            .env
+            .contains(&"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        } else {
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        };
+        lines.variable(endpoint_from, traces.endpoint.to_string());
+        // Header values are often API keys: their names only.
+        let names: Vec<&str> = traces.headers.iter().map(|(n, _)| n.as_str()).collect();
+        lines.variable(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            if names.is_empty() {
+                "(none)".into()
+            } else {
+                format!("{} (values redacted)", names.join(", "))
+            },
+        );
+        lines.variable("OTEL_SERVICE_NAME", traces.service_name.clone());
+        lines.variable("OTEL_TRACES_SAMPLER", traces.sampler.to_string());
+        lines.variable("OTEL_EXPORTER_OTLP_TIMEOUT", show_duration(traces.timeout));
+        lines.variable("OTEL_BSP_MAX_QUEUE_SIZE", traces.queue_size.to_string());
+        lines.variable(
+            "OTEL_BSP_SCHEDULE_DELAY",
+            show_duration(traces.schedule_delay),
         );
     }
 }

@@ -50,6 +50,7 @@ impl<'a> Env<'a> {
     pub(super) fn known_set(&self) -> Vec<&'static str> {
         KNOWN
             .iter()
+            .chain(&super::otel::VARIABLES)
             .copied()
             .filter(|name| self.get(name).is_some())
             .collect()

@@ -38,6 +38,7 @@ pub(crate) fn load(flags: &Flags, vars: &HashMap<String, String>) -> Result<Conf
         timeouts: timeouts(&file)?,
         limits: limits(&file)?,
         log: log_settings(&env)?,
+        traces: super::otel::trace_export(&env)?,
         workers: workers(&env)?,
         dashboard_requests: dashboard_requests(&env)?,
         ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),

@@ -11,6 +11,7 @@ mod file_values;
 mod flags;
 mod limits;
 mod load;
+mod otel;
 mod place;
 pub(crate) mod values;
 
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use flags::Flags;
+pub(crate) use otel::{Root, Sampler, TraceExport};
 
 /// A secret value (the AppLink API token). Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -190,6 +192,8 @@ pub struct Config {
     pub(crate) timeouts: Timeouts,
     pub(crate) limits: Limits,
     pub(crate) log: LogSettings,
+    /// OTLP trace export, when configured (docs/behaviour.md §8.2).
+    pub(crate) traces: Option<TraceExport>,
     /// Runtime worker threads (`HEROKU_APPLINK_SERVICE_MESH_WORKERS`); `None` follows the CPUs the
     /// process may use.
     pub(crate) workers: Option<usize>,

@@ -120,6 +120,10 @@ impl Running {
         if let Some(serving) = self.serving.take() {
             let _ = serving.await;
         }
+        // The drained requests' spans, sent before the process exits.
+        if let Some(traces) = &self.mesh.traces {
+            traces.flush().await;
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::request::app_client;
 use crate::request::error::MeshError;
 use crate::request::headers::{self, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
 use crate::request::state::Mesh;
-use crate::telemetry::{CountingBody, RequestLog, TRACEPARENT};
+use crate::telemetry::{CountingBody, Phase, RequestLog, TRACEPARENT, TRACESTATE};
 
 /// What the response step needs to know about the request that was sent.
 struct Sent {
@@ -47,7 +47,10 @@ pub(crate) async fn forward(
         .app
         .send(request, deadline, &log.inbound, &mesh.shutdown)
         .await;
-    log.app = Some(started.elapsed());
+    log.app = Some(Phase::since(
+        started,
+        result.as_ref().err().map(MeshError::reason),
+    ));
     let response = result?;
     mesh.gate.mark_ready();
     rewrite_response(mesh, response, sent, log)
@@ -79,6 +82,11 @@ fn rewrite_request(
     // Without one, `traceparent` passes as sent too, a malformed one included.
     if let Some(trace) = &log.trace {
         h.insert(TRACEPARENT, trace.for_the_app());
+        // A trace the sidecar started (export on, no valid `traceparent`): a caller's
+        // `tracestate` belonged to no trace of this one.
+        if trace.parent_id_bytes().is_none() {
+            h.remove(TRACESTATE);
+        }
     }
     if !admission.keep_client_context {
         h.remove(CLIENT_CONTEXT);

@@ -76,7 +76,10 @@ pub(crate) async fn handle<E: Exchange>(
 ) -> Response<LoggedBody<Held<E>>> {
     let mut log = RequestLog::new(request.method(), request.uri().path());
     log.request_id = request_id(&request);
-    log.trace = TraceContext::continue_from(request.headers());
+    log.trace = match &mesh.traces {
+        Some(traces) => Some(traces.begin(request.headers())),
+        None => TraceContext::continue_from(request.headers()),
+    };
     let scope = RequestScope {
         request_id: log.request_id.clone(),
         trace: log.trace,
@@ -136,7 +139,7 @@ pub(crate) async fn handle<E: Exchange>(
     }
     Response::from_parts(
         parts,
-        LoggedBody::new(body, log, mesh.metrics.clone(), held),
+        LoggedBody::new(body, log, mesh.metrics.clone(), mesh.traces.clone(), held),
     )
 }
 

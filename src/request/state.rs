@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Mode};
 use crate::request::app_client::AppClient;
 use crate::request::auth::Authenticator;
 use crate::request::boot_gate::BootGate;
 use crate::request::error::MeshError;
 use crate::request::routes::RouteTable;
 use crate::shutdown::Shutdown;
-use crate::telemetry::{Metrics, Observer, RequestLog};
+use crate::telemetry::{Metrics, Observer, RequestLog, Traces};
 
 /// What every request reads, built once by [`Mesh::new`] from the validated configuration: the
 /// settings, the decisions made from them (routes), the two pooled clients (the AppLink API behind
@@ -39,6 +39,8 @@ pub(crate) struct Mesh {
     /// What watches the requests and answers routes of its own: the dev dashboard, plugged in at
     /// start-up in dev mode; `None` in production mode or when it is turned off.
     pub(crate) observer: Option<Arc<dyn Observer>>,
+    /// OTLP trace export, when configured (docs/behaviour.md §8.2).
+    pub(crate) traces: Option<Arc<Traces>>,
 }
 
 impl Mesh {
@@ -46,7 +48,17 @@ impl Mesh {
         config: Arc<Config>,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Mesh, ConfigError> {
+        let traces = match &config.traces {
+            Some(settings) => Some(Arc::new(Traces::start(
+                settings,
+                crate::request::auth::tls::client_config(config.ssl_cert_file.as_deref())?,
+                api_peer(&config),
+                (config.app.host.clone(), config.app.port),
+            )?)),
+            None => None,
+        };
         Ok(Mesh {
+            traces,
             authenticator: Authenticator::new(&config)?,
             routes: RouteTable::new(
                 config.health_route.clone(),
@@ -98,4 +110,21 @@ impl Mesh {
             .try_acquire_owned()
             .map_err(|_| MeshError::Overloaded)
     }
+}
+
+/// The AppLink API's host and port, for the trace's spans of its calls (every attachment is on the
+/// default one's host).
+fn api_peer(config: &Config) -> Option<(String, u16)> {
+    let Mode::Production(attachments) = &config.mode else {
+        return None;
+    };
+    let uri: http::Uri = attachments.iter().next()?.base_url.parse().ok()?;
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    Some((uri.host()?.to_string(), port))
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use super::Metrics;
 use super::millis;
 use super::observe::{Observation, keep_preview};
+use super::{Metrics, Traces};
 use crate::body::MeshBody;
 
 /// What one request did, filled in by the handler's phases.
@@ -27,8 +27,10 @@ pub(crate) struct RequestLog {
     pub(crate) kind: &'static str,
     pub(crate) outcome: &'static str,
     pub(crate) status: u16,
-    pub(crate) auth: Option<Duration>,
-    pub(crate) app: Option<Duration>,
+    /// The AppLink API call, when the request reached it.
+    pub(crate) auth: Option<Phase>,
+    /// The call to the app, when the request reached it.
+    pub(crate) app: Option<Phase>,
     pub(crate) started: Instant,
     /// What the request body did (shared with the counting request body).
     pub(crate) inbound: Arc<Inbound>,
@@ -73,12 +75,33 @@ impl RequestLog {
             span_id = self.trace.as_ref().map(|t| tracing::field::display(t.span_id())),
             kind = self.kind,
             outcome = self.outcome,
-            auth_ms = %Millis(self.auth),
-            app_ms = %Millis(self.app),
+            auth_ms = %Millis(self.auth.map(|p| p.took)),
+            app_ms = %Millis(self.app.map(|p| p.took)),
             total_ms = millis(self.started.elapsed()),
             bytes_in = self.inbound.bytes.load(Ordering::Relaxed),
             bytes_out,
         );
+    }
+}
+
+/// One timed step of a request (the AppLink API call, the call to the app): the log line's
+/// `auth_ms` and `app_ms`, and the trace's child spans.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Phase {
+    pub(crate) started: Instant,
+    pub(crate) took: Duration,
+    /// Why it failed (the reason the log line gives), when it did.
+    pub(crate) failed: Option<&'static str>,
+}
+
+impl Phase {
+    /// A phase that started at `started` and ends now.
+    pub(crate) fn since(started: Instant, failed: Option<&'static str>) -> Phase {
+        Phase {
+            started,
+            took: started.elapsed(),
+            failed,
+        }
     }
 }
 
@@ -108,16 +131,25 @@ pub(crate) struct LoggedBody<H> {
     log: Option<RequestLog>,
     bytes_out: u64,
     metrics: Arc<Metrics>,
+    /// The trace export, when it is on: the request's spans are built as its line is written.
+    traces: Option<Arc<Traces>>,
     held: Option<H>,
 }
 
 impl<H> LoggedBody<H> {
-    pub(crate) fn new(inner: MeshBody, log: RequestLog, metrics: Arc<Metrics>, held: H) -> Self {
+    pub(crate) fn new(
+        inner: MeshBody,
+        log: RequestLog,
+        metrics: Arc<Metrics>,
+        traces: Option<Arc<Traces>>,
+        held: H,
+    ) -> Self {
         LoggedBody {
             inner,
             log: Some(log),
             bytes_out: 0,
             metrics,
+            traces,
             held: Some(held),
         }
     }
@@ -125,6 +157,9 @@ impl<H> LoggedBody<H> {
     fn finish(&mut self) {
         if let Some(mut log) = self.log.take() {
             log.write(self.bytes_out);
+            if let Some(traces) = &self.traces {
+                traces.record(&log, self.bytes_out);
+            }
             self.metrics.record(log.started.elapsed(), log.rejected);
             if let Some(observation) = log.observation.take() {
                 observation.finished(&log, self.bytes_out);

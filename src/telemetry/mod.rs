@@ -6,15 +6,17 @@ mod json_lines;
 mod logfmt;
 mod metrics;
 mod observe;
+mod otel;
 mod request_scope;
 mod trace_context;
 mod writer;
 
-pub(crate) use access::{CountingBody, Inbound, LoggedBody, Progress, RequestLog};
+pub(crate) use access::{CountingBody, Inbound, LoggedBody, Phase, Progress, RequestLog};
 pub(crate) use metrics::Metrics;
 pub(crate) use observe::{Observation, Observer, PREVIEW_BYTES, keep_preview};
+pub(crate) use otel::Traces;
 pub(crate) use request_scope::RequestScope;
-pub(crate) use trace_context::{TRACEPARENT, TraceContext};
+pub(crate) use trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 pub(crate) use writer::LogFlusher;
 
 use std::sync::Arc;

@@ -8,6 +8,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header's name (lower case, as HTTP/2 sends it); a constant, so no request parses it.
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// Vendors' trace data, passed as sent with a continued trace.
+pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
@@ -15,12 +17,15 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TraceContext {
     trace_id: [u8; 16],
-    /// The caller's span: the sidecar's span's parent.
-    parent_id: [u8; 8],
+    /// The caller's span: the sidecar's span's parent; `None` for a trace the sidecar started.
+    parent_id: Option<[u8; 8]>,
     /// The sidecar's own span: the app's span's parent.
     span_id: [u8; 8],
     flags: u8,
 }
+
+/// The `sampled` bit of the trace flags.
+const SAMPLED: u8 = 0x01;
 
 impl TraceContext {
     /// Continues the trace of a request's one valid `traceparent`, with a new span for the
@@ -34,10 +39,52 @@ impl TraceContext {
         let (trace_id, parent_id, flags) = parse(value.as_bytes())?;
         Some(TraceContext {
             trace_id,
-            parent_id,
+            parent_id: Some(parent_id),
             span_id: new_span_id(),
             flags,
         })
+    }
+
+    /// A new trace with the sidecar's span as its root (when trace export is on and the request
+    /// carried no valid `traceparent`); not sampled until [`TraceContext::set_sampled`] says so.
+    pub(crate) fn start_root() -> TraceContext {
+        let trace_id = loop {
+            let id: u128 = rand::random();
+            if id != 0 {
+                break id.to_be_bytes();
+            }
+        };
+        TraceContext {
+            trace_id,
+            parent_id: None,
+            span_id: new_span_id(),
+            flags: 0,
+        }
+    }
+
+    /// Whether the caller (or the sampler, once it has decided) samples this trace.
+    pub(crate) fn sampled(&self) -> bool {
+        self.flags & SAMPLED != 0
+    }
+
+    /// The sampler's decision, passed on to the app in the flags.
+    pub(crate) fn set_sampled(&mut self, sampled: bool) {
+        self.flags = (self.flags & !SAMPLED) | u8::from(sampled);
+    }
+
+    /// The trace id's bytes.
+    pub(crate) fn trace_id_bytes(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    /// The sidecar's span id's bytes.
+    pub(crate) fn span_id_bytes(&self) -> [u8; 8] {
+        self.span_id
+    }
+
+    /// The caller's span id's bytes; `None` for a trace the sidecar started.
+    pub(crate) fn parent_id_bytes(&self) -> Option<[u8; 8]> {
+        self.parent_id
     }
 
     /// The `traceparent` the app receives: this trace, the sidecar's span as parent, the caller's
@@ -64,8 +111,8 @@ impl TraceContext {
 
     /// The caller's span id, as 16 lowercase hex digits.
     #[cfg(test)]
-    pub(crate) fn parent_id(&self) -> Hex<'_> {
-        Hex(&self.parent_id)
+    pub(crate) fn parent_id(&self) -> Option<Hex<'_>> {
+        self.parent_id.as_ref().map(|id| Hex(id))
     }
 }
 
@@ -92,7 +139,7 @@ fn hex_into(out: &mut [u8], bytes: &[u8]) {
 }
 
 /// A random, non-zero span id.
-fn new_span_id() -> [u8; 8] {
+pub(crate) fn new_span_id() -> [u8; 8] {
     loop {
         let id: u64 = rand::random();
         if id != 0 {
@@ -165,7 +212,7 @@ mod tests {
             context.trace_id().to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
-        assert_eq!(context.parent_id().to_string(), "00f067aa0ba902b7");
+        assert_eq!(context.parent_id().unwrap().to_string(), "00f067aa0ba902b7");
         let sent = context.for_the_app();
         let sent = sent.to_str().unwrap();
         assert_eq!(sent.len(), 55);

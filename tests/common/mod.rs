@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod client;
+pub mod collector;
 pub mod salesforce;
 pub mod sidecar;
 pub mod test_app;

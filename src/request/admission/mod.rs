@@ -21,7 +21,7 @@ use crate::request::error::MeshError;
 use crate::request::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, SIGNATURE};
 use crate::request::routes::Bypass;
 use crate::request::state::Mesh;
-use crate::telemetry::RequestLog;
+use crate::telemetry::{Phase, RequestLog};
 
 /// What kind of caller the sidecar let through (`x-applink-request-kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +245,9 @@ pub(super) async fn authenticate(
     let result = authenticator
         .authenticate(addon_uuid, request, &log.request_id)
         .await;
-    log.auth = Some(started.elapsed());
+    log.auth = Some(Phase::since(
+        started,
+        result.as_ref().err().map(MeshError::reason),
+    ));
     result
 }

@@ -9,7 +9,7 @@ pub(crate) mod context;
 mod failure;
 mod json;
 mod request;
-mod tls;
+pub(crate) mod tls;
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
-//! The rustls client configuration for the AppLink API: the ring provider, and the platform's
-//! roots or those of `SSL_CERT_FILE`.
+//! The rustls client configuration for the AppLink API (and an `https://` OTLP collector): the
+//! ring provider, and the platform's roots or those of `SSL_CERT_FILE`.
 
 use std::path::Path;
 use std::sync::Arc;

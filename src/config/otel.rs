@@ -1,0 +1,451 @@
+//! OpenTelemetry trace export (docs/behaviour.md §8.2), from the standard `OTEL_*` variables: off
+//! unless an OTLP endpoint is named, and refused at start-up when a value cannot be what the user
+//! meant (a typo in an endpoint would otherwise lose every span without a word).
+
+use std::time::Duration;
+
+use http::{HeaderName, Uri};
+
+use super::env::Env;
+use super::{ConfigError, Secret, defaults};
+
+/// The variables this section reads, for `--check`'s origins.
+pub(super) const VARIABLES: [&str; 16] = [
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_SCHEDULE_DELAY",
+];
+
+/// Where spans go, and which are kept.
+#[derive(Clone, Debug)]
+pub(crate) struct TraceExport {
+    /// The full OTLP/HTTP traces URL (`…/v1/traces`).
+    pub(crate) endpoint: Uri,
+    /// Sent with every export; the values are often API keys.
+    pub(crate) headers: Vec<(HeaderName, Secret)>,
+    pub(crate) timeout: Duration,
+    pub(crate) service_name: String,
+    /// `OTEL_RESOURCE_ATTRIBUTES`, decoded, in order (`service.name` taken out).
+    pub(crate) resource: Vec<(String, String)>,
+    pub(crate) sampler: Sampler,
+    /// Spans waiting for export at most; more are dropped and counted.
+    pub(crate) queue_size: usize,
+    /// How long a span may wait for its batch.
+    pub(crate) schedule_delay: Duration,
+}
+
+/// `OTEL_TRACES_SAMPLER`: whether a trace's spans are recorded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Sampler {
+    AlwaysOn,
+    AlwaysOff,
+    /// This share of traces, decided by the trace id (the same decision in every service).
+    TraceIdRatio(f64),
+    /// A caller's decision, when it sent a valid `traceparent`; else the root's.
+    ParentBased(Root),
+}
+
+/// A parent-based sampler's choice for traces that start at the sidecar.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Root {
+    AlwaysOn,
+    AlwaysOff,
+    TraceIdRatio(f64),
+}
+
+impl std::fmt::Display for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sampler::AlwaysOn => f.write_str("always_on"),
+            Sampler::AlwaysOff => f.write_str("always_off"),
+            Sampler::TraceIdRatio(ratio) => write!(f, "traceidratio {ratio}"),
+            Sampler::ParentBased(Root::AlwaysOn) => f.write_str("parentbased_always_on"),
+            Sampler::ParentBased(Root::AlwaysOff) => f.write_str("parentbased_always_off"),
+            Sampler::ParentBased(Root::TraceIdRatio(ratio)) => {
+                write!(f, "parentbased_traceidratio {ratio}")
+            }
+        }
+    }
+}
+
+fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(message.into()))
+}
+
+/// The trace export, or `None` when no endpoint is named, `OTEL_TRACES_EXPORTER=none` or
+/// `OTEL_SDK_DISABLED=true`.
+pub(super) fn trace_export(env: &Env<'_>) -> Result<Option<TraceExport>, ConfigError> {
+    if env.flag("OTEL_SDK_DISABLED")? {
+        return Ok(None);
+    }
+    match env.get("OTEL_TRACES_EXPORTER").as_deref() {
+        None | Some("otlp") => {}
+        Some("none") => return Ok(None),
+        Some(other) => {
+            return err(format!(
+                "OTEL_TRACES_EXPORTER={other:?} is not supported: the sidecar exports by OTLP \
+                 (otlp) or not at all (none)"
+            ));
+        }
+    }
+    let Some(endpoint) = endpoint(env)? else {
+        return Ok(None);
+    };
+    protocol(env)?;
+    let mut resource = resource_attributes(env)?;
+    let named = resource.iter().position(|(key, _)| key == "service.name");
+    let from_attributes = named.map(|at| resource.remove(at).1);
+    let service_name = env
+        .get("OTEL_SERVICE_NAME")
+        .or(from_attributes)
+        .unwrap_or_else(|| defaults::OTEL_SERVICE_NAME.to_string());
+    Ok(Some(TraceExport {
+        endpoint,
+        headers: headers(env)?,
+        timeout: millis_var(
+            env,
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+        )?
+        .unwrap_or(defaults::OTEL_EXPORT_TIMEOUT),
+        service_name,
+        resource,
+        sampler: sampler(env)?,
+        queue_size: match env.get("OTEL_BSP_MAX_QUEUE_SIZE") {
+            None => defaults::OTEL_QUEUE_SIZE,
+            Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ConfigError(format!(
+                    "OTEL_BSP_MAX_QUEUE_SIZE={v:?} is not a positive number of spans"
+                ))
+            })?,
+        },
+        schedule_delay: millis_var(env, "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_SCHEDULE_DELAY")?
+            .unwrap_or(defaults::OTEL_SCHEDULE_DELAY),
+    }))
+}
+
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else `OTEL_EXPORTER_OTLP_ENDPOINT` with
+/// `/v1/traces` added (the specification's rule).
+fn endpoint(env: &Env<'_>) -> Result<Option<Uri>, ConfigError> {
+    let (name, url) = match (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        env.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ) {
+        (Some(url), _) => ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url),
+        (None, Some(base)) => (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("{}/v1/traces", base.trim_end_matches('/')),
+        ),
+        (None, None) => return Ok(None),
+    };
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| ConfigError(format!("{name}: {url:?} is not a URL: {e}")))?;
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return err(format!(
+            "{name}: put the collector's credentials in OTEL_EXPORTER_OTLP_HEADERS, not in the \
+             URL (it is shown in logs and in --check)"
+        ));
+    }
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(Some(uri)),
+        _ => err(format!(
+            "{name}={url:?} must be an http:// or https:// URL with a host, e.g. \
+             http://localhost:4318"
+        )),
+    }
+}
+
+/// Only OTLP over HTTP with protobuf bodies is built in.
+fn protocol(env: &Env<'_>) -> Result<(), ConfigError> {
+    for name in [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
+        if let Some(protocol) = env.get(name) {
+            if protocol != "http/protobuf" {
+                return err(format!(
+                    "{name}={protocol:?} is not supported: the sidecar exports OTLP over HTTP \
+                     with protobuf bodies (http/protobuf)"
+                ));
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// `key=value,…` with percent-encoded values (the W3C baggage form the specification uses).
+fn key_values(name: &str, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    text.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                ConfigError(format!(
+                    "{name}: {:?} is not key=value (entries are separated by commas)",
+                    pair.trim()
+                ))
+            })?;
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s.trim())
+                    .decode_utf8()
+                    .map(|s| s.into_owned())
+                    .map_err(|_| {
+                        ConfigError(format!("{name}: an entry's percent-encoding is not UTF-8"))
+                    })
+            };
+            let key = decode(key)?;
+            if key.is_empty() {
+                return err(format!("{name}: an entry has an empty key"));
+            }
+            Ok((key, decode(value)?))
+        })
+        .collect()
+}
+
+/// Headers sent with every export; their values stay secret (never shown, never logged).
+fn headers(env: &Env<'_>) -> Result<Vec<(HeaderName, Secret)>, ConfigError> {
+    let name = if env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS").is_some() {
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+    } else {
+        "OTEL_EXPORTER_OTLP_HEADERS"
+    };
+    let Some(text) = env.get(name) else {
+        return Ok(Vec::new());
+    };
+    key_values(name, &text)?
+        .into_iter()
+        .map(|(key, value)| {
+            let header = HeaderName::from_bytes(key.as_bytes())
+                .map_err(|_| ConfigError(format!("{name}: {key:?} is not a valid header name")))?;
+            if http::HeaderValue::from_str(&value).is_err() {
+                return err(format!(
+                    "{name}: the value of {key:?} cannot be sent in a header"
+                ));
+            }
+            Ok((header, Secret::new(value)))
+        })
+        .collect()
+}
+
+fn resource_attributes(env: &Env<'_>) -> Result<Vec<(String, String)>, ConfigError> {
+    env.get("OTEL_RESOURCE_ATTRIBUTES")
+        .map_or(Ok(Vec::new()), |text| {
+            key_values("OTEL_RESOURCE_ATTRIBUTES", &text)
+        })
+}
+
+/// Whole milliseconds from the first of two variables that is set.
+fn millis_var(env: &Env<'_>, first: &str, second: &str) -> Result<Option<Duration>, ConfigError> {
+    let Some((name, value)) = [first, second]
+        .into_iter()
+        .find_map(|name| env.get(name).map(|v| (name, v)))
+    else {
+        return Ok(None);
+    };
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(|ms| Some(Duration::from_millis(ms)))
+        .ok_or_else(|| {
+            ConfigError(format!(
+                "{name}={value:?} is not a positive number of milliseconds"
+            ))
+        })
+}
+
+/// `OTEL_TRACES_SAMPLER` and its `_ARG`; parent-based, always on, by default.
+fn sampler(env: &Env<'_>) -> Result<Sampler, ConfigError> {
+    let ratio = || -> Result<f64, ConfigError> {
+        match env.get("OTEL_TRACES_SAMPLER_ARG") {
+            None => Ok(1.0),
+            Some(arg) => arg
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "OTEL_TRACES_SAMPLER_ARG={arg:?} is not a ratio between 0 and 1"
+                    ))
+                }),
+        }
+    };
+    Ok(
+        match env.get("OTEL_TRACES_SAMPLER").as_deref().map(str::trim) {
+            None | Some("parentbased_always_on") => Sampler::ParentBased(Root::AlwaysOn),
+            Some("parentbased_always_off") => Sampler::ParentBased(Root::AlwaysOff),
+            Some("parentbased_traceidratio") => Sampler::ParentBased(Root::TraceIdRatio(ratio()?)),
+            Some("always_on") => Sampler::AlwaysOn,
+            Some("always_off") => Sampler::AlwaysOff,
+            Some("traceidratio") => Sampler::TraceIdRatio(ratio()?),
+            Some(other) => {
+                return err(format!(
+                    "OTEL_TRACES_SAMPLER={other:?} is not supported: use parentbased_always_on \
+                     (the default), parentbased_always_off, parentbased_traceidratio, always_on, \
+                     always_off or traceidratio"
+                ));
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn export(vars: &[(&str, &str)]) -> Result<Option<TraceExport>, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        trace_export(&Env::new(&vars))
+    }
+
+    #[test]
+    fn off_without_an_endpoint_or_when_disabled() {
+        assert!(export(&[]).unwrap().is_none());
+        assert!(export(&[("OTEL_SERVICE_NAME", "x")]).unwrap().is_none());
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
+        assert!(export(&[base]).unwrap().is_some());
+        assert!(
+            export(&[base, ("OTEL_SDK_DISABLED", "true")])
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            export(&[base, ("OTEL_TRACES_EXPORTER", "none")])
+                .unwrap()
+                .is_none()
+        );
+        assert!(export(&[base, ("OTEL_TRACES_EXPORTER", "zipkin")]).is_err());
+    }
+
+    #[test]
+    fn the_endpoint_follows_the_specifications_rules() {
+        let base = |url| {
+            export(&[("OTEL_EXPORTER_OTLP_ENDPOINT", url)])
+                .unwrap()
+                .unwrap()
+                .endpoint
+                .to_string()
+        };
+        assert_eq!(base("http://c:4318"), "http://c:4318/v1/traces");
+        assert_eq!(base("https://c/otlp/"), "https://c/otlp/v1/traces");
+        let traces = export(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:9/custom"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(traces.endpoint.to_string(), "http://c:9/custom");
+        for bad in [
+            "http://user:key@c:4318",
+            "htp://c:4318",
+            "collector:4318",
+            "http://",
+            "not a url",
+        ] {
+            let error = export(&[("OTEL_EXPORTER_OTLP_ENDPOINT", bad)]).unwrap_err();
+            assert!(error.0.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{error}");
+        }
+        let grpc = export(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]);
+        assert!(grpc.unwrap_err().0.contains("http/protobuf"));
+    }
+
+    #[test]
+    fn headers_are_decoded_and_kept_secret() {
+        let export = export(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-api-key=s3cr%3Dt, other = two%20words",
+            ),
+        ])
+        .unwrap()
+        .unwrap();
+        let shown: Vec<(&str, &str)> = export
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose()))
+            .collect();
+        assert_eq!(
+            shown,
+            [("x-api-key", "s3cr=t"), ("other", "two words")].to_vec()
+        );
+        assert!(!format!("{export:?}").contains("s3cr"));
+    }
+
+    #[test]
+    fn service_name_and_resource_attributes() {
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        let plain = export(&[base]).unwrap().unwrap();
+        assert_eq!(plain.service_name, "heroku-applink-service-mesh");
+        let attrs = (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=web,deployment.environment=prod",
+        );
+        let named = export(&[base, attrs]).unwrap().unwrap();
+        assert_eq!(named.service_name, "web");
+        assert_eq!(
+            named.resource,
+            [("deployment.environment".into(), "prod".into())].to_vec()
+        );
+        let both = export(&[base, attrs, ("OTEL_SERVICE_NAME", "api")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(both.service_name, "api");
+        assert!(export(&[base, ("OTEL_RESOURCE_ATTRIBUTES", "novalue")]).is_err());
+    }
+
+    #[test]
+    fn samplers_by_name_and_ratio() {
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        let sampler = |vars: &[(&str, &str)]| {
+            let mut all = vec![base];
+            all.extend_from_slice(vars);
+            export(&all).map(|e| e.unwrap().sampler)
+        };
+        assert_eq!(sampler(&[]).unwrap(), Sampler::ParentBased(Root::AlwaysOn));
+        assert_eq!(
+            sampler(&[
+                ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.25")
+            ])
+            .unwrap(),
+            Sampler::ParentBased(Root::TraceIdRatio(0.25))
+        );
+        assert_eq!(
+            sampler(&[("OTEL_TRACES_SAMPLER", "always_off")]).unwrap(),
+            Sampler::AlwaysOff
+        );
+        assert!(sampler(&[("OTEL_TRACES_SAMPLER", "jaeger_remote")]).is_err());
+        assert!(
+            sampler(&[
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "1.5")
+            ])
+            .is_err()
+        );
+    }
+}

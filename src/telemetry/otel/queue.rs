@@ -1,0 +1,182 @@
+//! Spans on their way to the collector, off the request path: a bounded queue that a request only
+//! ever `try_send`s into, and one task that exports it in batches. When the collector is slow or
+//! down the queue fills and further spans are dropped and counted; a request never waits.
+//!
+//! Why not the SDK's `BatchSpanProcessor`: it runs a thread of its own that blocks on each export
+//! (our exporter's HTTP client needs the tokio runtime), and it reports dropped spans only at
+//! shutdown. This task runs on the sidecar's runtime and says what it lost while it runs.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use opentelemetry_otlp::SpanExporter;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use tokio::sync::{mpsc, oneshot};
+
+/// Spans sent in one export at most (the specification's `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+const BATCH: usize = 512;
+
+/// At most one warning about lost spans in this long.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// The request side of the queue.
+pub(super) struct SpanQueue {
+    spans: mpsc::Sender<SpanData>,
+    flushes: mpsc::Sender<oneshot::Sender<()>>,
+    losses: Losses,
+}
+
+impl SpanQueue {
+    /// Starts the export task on the current runtime.
+    pub(super) fn start(
+        exporter: SpanExporter,
+        capacity: usize,
+        delay: Duration,
+        timeout: Duration,
+    ) -> SpanQueue {
+        let (spans, receiver) = mpsc::channel(capacity);
+        let (flushes, flush_requests) = mpsc::channel(1);
+        let queue = SpanQueue {
+            spans,
+            flushes,
+            losses: Losses::default(),
+        };
+        let task = ExportTask {
+            exporter,
+            spans: receiver,
+            flush_requests,
+            delay,
+            timeout,
+            losses: queue.losses.clone(),
+        };
+        tokio::spawn(task.run());
+        queue
+    }
+
+    /// Queues a finished span; a full queue drops it (and counts it).
+    pub(super) fn push(&self, span: SpanData) {
+        if self.spans.try_send(span).is_err() {
+            self.losses.lost(
+                1,
+                "the export queue is full (the collector is slow or down)",
+            );
+        }
+    }
+
+    /// Exports what is queued, waiting at most `limit` (at shutdown, after the drain).
+    pub(super) async fn flush(&self, limit: Duration) {
+        let (done, exported) = oneshot::channel();
+        if self.flushes.send(done).await.is_ok() {
+            let _ = tokio::time::timeout(limit, exported).await;
+        }
+    }
+}
+
+/// The one task that talks to the collector.
+struct ExportTask {
+    exporter: SpanExporter,
+    spans: mpsc::Receiver<SpanData>,
+    flush_requests: mpsc::Receiver<oneshot::Sender<()>>,
+    delay: Duration,
+    timeout: Duration,
+    losses: Losses,
+}
+
+impl ExportTask {
+    async fn run(mut self) {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            // Wait for a first span (or a flush), then for the batch to fill or `delay` to pass.
+            let flush = tokio::select! {
+                received = self.spans.recv_many(&mut batch, BATCH) => {
+                    if received == 0 {
+                        return;
+                    }
+                    self.fill(&mut batch).await
+                }
+                Some(done) = self.flush_requests.recv() => Some(done),
+            };
+            self.export(&mut batch).await;
+            if let Some(done) = flush {
+                while !self.spans.is_empty() {
+                    self.spans.recv_many(&mut batch, BATCH).await;
+                    self.export(&mut batch).await;
+                }
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Adds spans until the batch is full or `delay` has passed; a flush request ends it early.
+    async fn fill(&mut self, batch: &mut Vec<SpanData>) -> Option<oneshot::Sender<()>> {
+        let until = tokio::time::Instant::now() + self.delay;
+        while batch.len() < BATCH {
+            let room = BATCH - batch.len();
+            tokio::select! {
+                received = tokio::time::timeout_at(until, self.spans.recv_many(batch, room)) => {
+                    match received {
+                        Ok(0) | Err(_) => return None,
+                        Ok(_) => {}
+                    }
+                }
+                Some(done) = self.flush_requests.recv() => return Some(done),
+            }
+        }
+        None
+    }
+
+    async fn export(&mut self, batch: &mut Vec<SpanData>) {
+        if batch.is_empty() {
+            return;
+        }
+        let spans = std::mem::replace(batch, Vec::with_capacity(BATCH));
+        let count = spans.len() as u64;
+        match tokio::time::timeout(self.timeout, self.exporter.export(spans)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => self
+                .losses
+                .lost(count, &format!("the export failed: {error}")),
+            Err(_) => self
+                .losses
+                .lost(count, "the collector did not answer in time"),
+        }
+    }
+}
+
+/// Spans lost, counted; reported by one warning at most every [`WARN_EVERY`].
+#[derive(Clone, Default)]
+struct Losses {
+    inner: std::sync::Arc<LossesInner>,
+}
+
+#[derive(Default)]
+struct LossesInner {
+    total: AtomicU64,
+    /// Lost since the last warning, and when that was.
+    unreported: AtomicU64,
+    last_warning: Mutex<Option<Instant>>,
+}
+
+impl Losses {
+    fn lost(&self, spans: u64, why: &str) {
+        let inner = &self.inner;
+        let total = inner.total.fetch_add(spans, Ordering::Relaxed) + spans;
+        inner.unreported.fetch_add(spans, Ordering::Relaxed);
+        let Ok(mut last) = inner.last_warning.try_lock() else {
+            return;
+        };
+        if last.is_some_and(|at| at.elapsed() < WARN_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let since_last = inner.unreported.swap(0, Ordering::Relaxed);
+        tracing::warn!(
+            target: "applink_mesh::traces",
+            spans_lost = since_last,
+            spans_lost_total = total,
+            "trace spans were lost: {why}; requests are not delayed, and this is said at most \
+             once a minute"
+        );
+    }
+}

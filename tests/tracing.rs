@@ -1,0 +1,318 @@
+//! OTLP trace export (docs/behaviour.md §8.2), proven against real OpenTelemetry code: a receiver
+//! that decodes with the official protobuf definitions, and an app instrumented with the official
+//! OpenTelemetry Python SDK behind the sidecar. The app's span is a child of the sidecar's, in the
+//! router's trace, and no secret is in any exported byte. A collector that stops answering costs
+//! spans (counted, one warning), never a request's time.
+
+// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::collector::{ExportedSpan, FakeCollector};
+use common::salesforce::{self, ACCESS_TOKEN, JWT};
+use common::sidecar::{TOKEN, behind_api, run_binary};
+use common::client::wait_for;
+use common::{FakeApi, FakeApp, SidecarProcess, free_port, send, skip};
+
+const ROUTER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+const ROUTER_SPAN: &str = "b7ad6b7169203331";
+const COLLECTOR_KEY: &str = "collector-key-7e57-5ecret";
+const QUERY_SECRET: &str = "q-5ecret-in-the-query";
+const BODY_SECRET: &str = "b0dy-5ecret-in-the-payload";
+
+/// The venv `bin/test` installs the OpenTelemetry Python SDK into.
+fn otel_python() -> Option<PathBuf> {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/otel-python/bin/python");
+    let usable = std::process::Command::new(&python)
+        .args(["-c", "import opentelemetry.exporter.otlp.proto.http"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    usable.then_some(python)
+}
+
+/// Polls the collector (at most 30 s) until `done` holds for the spans it has decoded.
+async fn spans_until(
+    collector: &FakeCollector,
+    done: impl Fn(&[ExportedSpan]) -> bool,
+) -> Vec<ExportedSpan> {
+    let started = Instant::now();
+    loop {
+        let spans = collector.spans();
+        if done(&spans) {
+            return spans;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the spans did not arrive: {spans:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn one<'a>(
+    spans: &'a [ExportedSpan],
+    what: &str,
+    test: impl Fn(&ExportedSpan) -> bool,
+) -> &'a ExportedSpan {
+    let found: Vec<&ExportedSpan> = spans.iter().filter(|s| test(s)).collect();
+    assert_eq!(found.len(), 1, "one {what} span expected in {spans:#?}");
+    found[0]
+}
+
+#[tokio::test]
+async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
+    let Some(python) = otel_python() else {
+        skip(
+            "the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace",
+            "the OpenTelemetry Python SDK is not installed in target/otel-python (bin/test installs it; needs python3-venv and PyPI)",
+        );
+        return;
+    };
+    let collector = FakeCollector::start().await;
+    let api = FakeApi::start().await;
+    let app_port = free_port().to_string();
+    let api_url = api.url();
+    let endpoint = collector.endpoint();
+    let headers = format!("x-collector-key={COLLECTOR_KEY}");
+    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/otel-python/app.py");
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            ("APP_PORT", &app_port),
+            ("HEROKU_APPLINK_API_URL", &api_url),
+            ("HEROKU_APPLINK_TOKEN", TOKEN),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_HEADERS", &headers),
+            ("OTEL_BSP_SCHEDULE_DELAY", "20"),
+        ],
+        &[
+            "--port",
+            "0",
+            "--",
+            python.to_str().unwrap(),
+            app.to_str().unwrap(),
+        ],
+    );
+    let addr = mesh.wait_listening();
+
+    // The router's trace, a Salesforce request with a query and a body that are secrets.
+    let mut request = salesforce::headers();
+    request.push(("traceparent", format!("00-{ROUTER_TRACE}-{ROUTER_SPAN}-01")));
+    let path = format!("/orders?key={QUERY_SECRET}");
+    let reply = send(addr, "POST", &path, &request, BODY_SECRET).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "hello from python");
+
+    let spans = spans_until(&collector, |spans| {
+        spans.iter().any(|s| s.service == "python-app")
+            && spans
+                .iter()
+                .any(|s| s.service == "heroku-applink-service-mesh" && s.kind == 2)
+    })
+    .await;
+    let sidecar = one(&spans, "sidecar server", |s| {
+        s.service == "heroku-applink-service-mesh" && s.kind == 2
+    });
+    let python_span = one(&spans, "python server", |s| s.service == "python-app");
+    let auth_call = one(&spans, "AppLink call", |s| {
+        s.kind == 3 && s.attributes.get("server.port") == Some(&api.addr.port().to_string())
+    });
+    let app_call = one(&spans, "app call", |s| {
+        s.kind == 3 && s.attributes.get("server.port") == Some(&app_port)
+    });
+
+    // One trace, the router's: router → sidecar → (AppLink call, app call, the app's own span).
+    for span in [sidecar, python_span, auth_call, app_call] {
+        assert_eq!(span.trace_id, ROUTER_TRACE, "{span:#?}");
+    }
+    assert_eq!(sidecar.parent_span_id, ROUTER_SPAN);
+    assert_eq!(
+        python_span.parent_span_id, sidecar.span_id,
+        "the app's span is a child of the sidecar's"
+    );
+    assert_eq!(auth_call.parent_span_id, sidecar.span_id);
+    assert_eq!(app_call.parent_span_id, sidecar.span_id);
+
+    // The conventions' attributes, and the sidecar's own.
+    let attribute = |span: &ExportedSpan, key: &str| span.attributes.get(key).cloned();
+    assert_eq!(sidecar.name, "POST");
+    assert_eq!(
+        attribute(sidecar, "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(attribute(sidecar, "url.path").as_deref(), Some("/orders"));
+    assert_eq!(
+        attribute(sidecar, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        attribute(sidecar, "applink.route.kind").as_deref(),
+        Some("salesforce")
+    );
+    assert_eq!(
+        attribute(sidecar, "applink.outcome").as_deref(),
+        Some("forwarded")
+    );
+    assert_eq!(
+        attribute(auth_call, "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(
+        attribute(app_call, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+
+    // A request without a trace starts one at the sidecar, and the app's span still nests under it.
+    let reply = send(addr, "GET", "/fresh", &salesforce::headers(), "").await;
+    assert_eq!(reply.status, 200);
+    let spans = spans_until(&collector, |spans| {
+        let server_spans = |service: &str| {
+            spans
+                .iter()
+                .filter(|s| s.service == service && s.kind == 2)
+                .count()
+        };
+        server_spans("python-app") >= 2 && server_spans("heroku-applink-service-mesh") >= 2
+    })
+    .await;
+    let fresh_python = one(&spans, "second python", |s| {
+        s.service == "python-app" && s.trace_id != ROUTER_TRACE
+    });
+    let fresh_sidecar = one(&spans, "second sidecar server", |s| {
+        s.kind == 2 && s.service == "heroku-applink-service-mesh" && s.trace_id != ROUTER_TRACE
+    });
+    assert_eq!(fresh_sidecar.parent_span_id, "", "a root span");
+    assert_eq!(fresh_python.trace_id, fresh_sidecar.trace_id);
+    assert_eq!(fresh_python.parent_span_id, fresh_sidecar.span_id);
+
+    // The collector's key went as a header of the sidecar's exports, and no secret is in any
+    // exported byte, the sidecar's or the app's.
+    let exports = collector.exports();
+    let from_sidecar: Vec<_> = exports
+        .iter()
+        .filter(|e| {
+            e.headers
+                .get("user-agent")
+                .is_some_and(|ua| ua.to_str().unwrap().contains("Rust"))
+        })
+        .collect();
+    assert!(!from_sidecar.is_empty());
+    for export in &from_sidecar {
+        assert_eq!(
+            export.headers.get("x-collector-key").unwrap(),
+            COLLECTOR_KEY
+        );
+    }
+    let context_headers: Vec<String> = salesforce::headers()
+        .into_iter()
+        .filter(|(name, _)| *name != "x-request-id")
+        .map(|(_, value)| value)
+        .collect();
+    let mut secrets = vec![
+        TOKEN,
+        JWT,
+        ACCESS_TOKEN,
+        COLLECTOR_KEY,
+        QUERY_SECRET,
+        BODY_SECRET,
+    ];
+    secrets.extend(context_headers.iter().map(String::as_str));
+    for export in &exports {
+        for secret in &secrets {
+            assert!(
+                !export
+                    .body
+                    .windows(secret.len())
+                    .any(|w| w == secret.as_bytes()),
+                "an export holds a secret ({secret})"
+            );
+        }
+    }
+    mesh.terminate();
+    let output = mesh.output();
+    assert!(!output.contains(COLLECTOR_KEY), "{output}");
+    assert!(!output.contains(TOKEN));
+}
+
+#[tokio::test]
+async fn a_collector_that_stops_answering_costs_spans_not_requests() {
+    let collector = FakeCollector::start_hanging().await;
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let endpoint = collector.endpoint();
+    let mut mesh = behind_api(
+        &app,
+        &api,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "4"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "1"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
+        ],
+    );
+    let addr = mesh.wait_listening();
+    // The first export hangs, the queue (4 spans) fills, and every later span is dropped; each
+    // request still gets its answer.
+    for i in 0..40 {
+        let reply = send(addr, "GET", &format!("/r{i}"), &salesforce::headers(), "").await;
+        assert_eq!(reply.status, 200);
+    }
+    assert_eq!(app.received().len(), 40);
+    // The first batch went out, and hangs.
+    wait_for(|| !collector.exports().is_empty()).await;
+    let line = mesh.wait_for_output("trace spans were lost");
+    let warnings = line.matches("trace spans were lost").count();
+    assert_eq!(warnings, 1, "one warning a minute at most:\n{line}");
+    let lost: u64 = line
+        .split("spans_lost=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the warning counts the spans: {line}"));
+    assert!(lost >= 1, "{line}");
+    mesh.terminate();
+}
+
+#[test]
+fn check_shows_the_export_with_the_header_values_redacted() {
+    let output = run_binary(
+        &[
+            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://collector.example:4318",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                &format!("x-collector-key={COLLECTOR_KEY}"),
+            ),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ],
+        &["--check"],
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("OTEL_EXPORTER_OTLP_ENDPOINT = https://collector.example:4318/v1/traces"),
+        "{text}"
+    );
+    assert!(text.contains("x-collector-key (values redacted)"), "{text}");
+    assert!(text.contains("parentbased_traceidratio 0.5"), "{text}");
+    assert!(!text.contains(COLLECTOR_KEY), "{text}");
+
+    let refused = run_binary(
+        &[
+            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+        ],
+        &["--check"],
+    );
+    assert_eq!(refused.status.code(), Some(64));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{said}");
+}
