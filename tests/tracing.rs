@@ -12,10 +12,10 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::client::wait_for;
 use common::collector::{ExportedSpan, FakeCollector};
 use common::salesforce::{self, ACCESS_TOKEN, JWT};
 use common::sidecar::{TOKEN, behind_api, run_binary};
-use common::client::wait_for;
 use common::{FakeApi, FakeApp, SidecarProcess, free_port, send, skip};
 
 const ROUTER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
