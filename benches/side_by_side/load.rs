@@ -90,7 +90,27 @@ pub struct RateFigures {
     pub errors: usize,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    pub p999_ms: f64,
     pub max_ms: f64,
+}
+
+impl RateFigures {
+    /// The median run of several, field by field (each percentile its own median).
+    pub fn median(runs: &[RateFigures]) -> RateFigures {
+        let median = |field: fn(&RateFigures) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(field).collect();
+            values.sort_by(f64::total_cmp);
+            values.get(values.len() / 2).copied().unwrap_or(0.0)
+        };
+        RateFigures {
+            sent: runs.iter().map(|r| r.sent).sum(),
+            errors: runs.iter().map(|r| r.errors).sum(),
+            p50_ms: median(|r| r.p50_ms),
+            p99_ms: median(|r| r.p99_ms),
+            p999_ms: median(|r| r.p999_ms),
+            max_ms: median(|r| r.max_ms),
+        }
+    }
 }
 
 /// Sends `rate` requests per second for `seconds` over `connections` keep-alive connections,
@@ -162,6 +182,7 @@ pub async fn fixed_rate(
         errors,
         p50_ms: at(0.50),
         p99_ms: at(0.99),
+        p999_ms: at(0.999),
         max_ms: at(1.0),
     }
 }

@@ -5,7 +5,8 @@
 //! Settings (environment): BENCH_SIDECAR, BENCH_PEER (paths of the release builds), BENCH_SECONDS
 //! (per row, default 10), BENCH_RATE (the fixed rate, default 2000), BENCH_LOAD_CPU (default 0),
 //! BENCH_SERVER_CPU (default 1), BENCH_DIR (scratch folder), BENCH_PARTS (which parts to run, of
-//! `table,rate,memory,dat,dashboard,start-up`; default all; memory needs the table).
+//! `table,rate,memory,dat,dashboard,start-up`, or `guard` for CI's regression guard; default all but
+//! the guard; memory needs the table).
 
 // A benchmark tool: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
@@ -149,6 +150,7 @@ struct Ports {
     nginx_plain: u16,
     sidecar: u16,
     sidecar_info: u16,
+    sidecar_empty: u16,
 }
 
 fn sidecar_command(settings: &Settings, ports: &Ports, port: u16, log: &str) -> Command {
@@ -323,6 +325,7 @@ fn main() {
         nginx_plain: free_port(),
         sidecar: free_port(),
         sidecar_info: free_port(),
+        sidecar_empty: free_port(),
     };
     let headers = salesforce::headers();
     let mut fleet = Fleet::default();
@@ -348,6 +351,18 @@ fn main() {
     std::thread::sleep(Duration::from_millis(200));
     let idle_rss = procfs::rss_kib(sidecar);
     let sidecar_info = start_logging_sidecar(&settings, &ports, &mut fleet);
+    // The same sidecar in front of the API stub that answers with no body (nginx's best case).
+    let mut command = sidecar_command(&settings, &ports, ports.sidecar_empty, "warn");
+    command.env(
+        "HEROKU_APPLINK_API_URL",
+        format!(
+            "http://127.0.0.1:{}/addons/{}",
+            ports.api_empty,
+            salesforce::ADDON_UUID
+        ),
+    );
+    let sidecar_empty = fleet.start(&cpu, &command, Stdio::null());
+    wait_for(ports.sidecar_empty);
     let nginx = start_nginx(&settings, &ports, &mut fleet);
     wait_for(ports.nginx_auth);
     wait_for(ports.nginx_plain);
@@ -437,6 +452,15 @@ fn main() {
             (api_empty, ports.api_empty),
             None,
         ),
+        row(
+            "sidecar, authenticated, bodiless API",
+            ports.sidecar_empty,
+            "/bench",
+            true,
+            &[sidecar_empty],
+            (api_empty, ports.api_empty),
+            Some(6),
+        ),
     ];
     let parts =
         std::env::var("BENCH_PARTS").unwrap_or("table,rate,memory,dat,dashboard,start-up".into());
@@ -444,6 +468,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
+    let mut guard_failed = false;
+    if parts.contains("guard") {
+        let results: Vec<Option<Measured>> = rows
+            .iter()
+            .enumerate()
+            .map(|(index, row)| {
+                let compared = row.peer.is_some() || rows.iter().any(|r| r.peer == Some(index));
+                compared.then(|| measure(&settings, &ports, row, app, &headers))
+            })
+            .collect();
+        guard_failed = !guard(&rows, &results);
+    }
     if parts.contains("table") {
         let results: Vec<Measured> = rows
             .iter()
@@ -469,6 +505,62 @@ fn main() {
         print_start_up(&settings, &ports);
     }
     drop(fleet);
+    if guard_failed {
+        std::process::exit(1);
+    }
+}
+
+/// The committed ratios (sidecar CPU per request / its nginx peer's), one `row name = ratio` a line.
+const BASELINE: &str = include_str!("../baseline.txt");
+
+/// How far past its baseline a row's ratio may go before the guard fails: far beyond this shared
+/// machine's noise (±30%), well inside what a lost optimisation costs.
+const GUARD_FACTOR: f64 = 2.0;
+
+/// CI's regression guard (`bin/bench --guard`): each sidecar row's CPU per request against its
+/// nginx peer, measured in the same run, within [`GUARD_FACTOR`] of the committed baseline.
+fn guard(rows: &[Row], results: &[Option<Measured>]) -> bool {
+    let baseline: Vec<(&str, f64)> = BASELINE
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .filter_map(|line| {
+            let (name, ratio) = line.rsplit_once('=')?;
+            Some((name.trim(), ratio.trim().parse().ok()?))
+        })
+        .collect();
+    println!();
+    println!(
+        "regression guard: sidecar CPU per request / nginx's, in this run, against benches/baseline.txt (fails past {GUARD_FACTOR}× the baseline)"
+    );
+    let mut ok = true;
+    for (row, result) in rows.iter().zip(results) {
+        let (Some(peer), Some(ours)) = (row.peer, result) else {
+            continue;
+        };
+        let Some(theirs) = &results[peer] else {
+            continue;
+        };
+        let ratio = per_request_us(ours.server, ours.requests)
+            / per_request_us(theirs.server, theirs.requests);
+        let Some((_, expected)) = baseline.iter().find(|(name, _)| *name == row.name) else {
+            println!(
+                "  {:<38} {ratio:.2}×  (no baseline: add `{} = {ratio:.2}` to benches/baseline.txt)",
+                row.name, row.name
+            );
+            ok = false;
+            continue;
+        };
+        let within = ratio.is_finite() && ratio <= expected * GUARD_FACTOR && ours.errors == 0;
+        println!(
+            "  {:<38} {ratio:.2}× (baseline {expected:.2}×, limit {:.2}×, {} errors)  {}",
+            row.name,
+            expected * GUARD_FACTOR,
+            ours.errors,
+            if within { "ok" } else { "REGRESSED" }
+        );
+        ok &= within;
+    }
+    ok
 }
 
 fn start_logging_sidecar(settings: &Settings, ports: &Ports, fleet: &mut Fleet) -> u32 {
@@ -484,7 +576,7 @@ fn print_table(rows: &[Row], results: &[Measured]) {
     let direct = results[0].per_second;
     println!();
     println!(
-        "{:<34} {:>8} {:>7} {:>7} {:>9} {:>8} {:>8} {:>9} {:>9} {:>11} {:>13}",
+        "{:<38} {:>8} {:>7} {:>7} {:>9} {:>8} {:>8} {:>9} {:>9} {:>11} {:>13}",
         "target",
         "req/s",
         "/direct",
@@ -508,7 +600,7 @@ fn print_table(rows: &[Row], results: &[Measured]) {
         };
         let server_us = per_request_us(m.server, m.requests);
         println!(
-            "{:<34} {:>8.0} {:>7} {:>7} {:>9} {:>8.1} {:>8} {:>9.4} {:>9} {:>11} {:>13}",
+            "{:<38} {:>8.0} {:>7} {:>7} {:>9} {:>8.1} {:>8} {:>9.4} {:>9} {:>11} {:>13}",
             row.name,
             m.per_second,
             ratio(m.per_second, direct),
@@ -549,7 +641,7 @@ fn print_table(rows: &[Row], results: &[Measured]) {
         .iter()
         .enumerate()
         .filter_map(|(i, r)| Some((i, r.peer?)));
-    for (index, peer) in compared.chain([(2, 6)]) {
+    for (index, peer) in compared {
         let (ours, theirs) = (&results[index], &results[peer]);
         println!(
             "{} vs {}: CPU per request {:.2}×, requests/s {:.2}×, app CPU per request {:.2}×{}",
@@ -583,39 +675,51 @@ fn print_fixed_rate(
     headers: &[(&'static str, String)],
     runtime: &tokio::runtime::Runtime,
 ) {
+    let runs: usize = std::env::var("BENCH_RATE_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     println!();
     println!(
-        "fixed rate: {} req/s for {} s over 16 connections, latency from each request's due time (no coordinated omission)",
+        "fixed rate: {} req/s for {} s over 16 connections, {runs} runs per row taken in turn, the median of each figure; latency from each request's due time (no coordinated omission)",
         settings.rate, settings.seconds
     );
-    let mut direct = None;
-    for row in rows {
-        let addr = SocketAddr::from(([127, 0, 0, 1], row.port));
-        let row_headers: &[(&'static str, String)] = if row.headers { headers } else { &[] };
-        let figures = runtime.block_on(load::fixed_rate(
-            addr,
-            row.path,
-            row_headers,
-            settings.rate,
-            settings.seconds,
-            16,
-        ));
-        let added = direct
-            .as_ref()
-            .map_or(String::new(), |d: &load::RateFigures| {
-                format!(
-                    "   added: p50 {:+.3} ms, p99 {:+.3} ms",
-                    figures.p50_ms - d.p50_ms,
-                    figures.p99_ms - d.p99_ms
-                )
-            });
-        println!(
-            "  {:<34} p50 {:>7.3} ms   p99 {:>7.3} ms   max {:>7.2} ms   ({} sent, {} errors){added}",
-            row.name, figures.p50_ms, figures.p99_ms, figures.max_ms, figures.sent, figures.errors
-        );
-        if direct.is_none() {
-            direct = Some(figures);
+    let mut figures: Vec<Vec<load::RateFigures>> = vec![Vec::new(); rows.len()];
+    for _ in 0..runs {
+        for (row, kept) in rows.iter().zip(&mut figures) {
+            let addr = SocketAddr::from(([127, 0, 0, 1], row.port));
+            let row_headers: &[(&'static str, String)] = if row.headers { headers } else { &[] };
+            kept.push(runtime.block_on(load::fixed_rate(
+                addr,
+                row.path,
+                row_headers,
+                settings.rate,
+                settings.seconds,
+                16,
+            )));
         }
+    }
+    let medians: Vec<load::RateFigures> = figures
+        .iter()
+        .map(|runs| load::RateFigures::median(runs))
+        .collect();
+    let direct = &medians[0];
+    for (index, (row, m)) in rows.iter().zip(&medians).enumerate() {
+        let added = if index == 0 {
+            String::new()
+        } else {
+            format!(
+                "   added: p50 {:+.3}, p99 {:+.3}, p99.9 {:+.3} ms",
+                m.p50_ms - direct.p50_ms,
+                m.p99_ms - direct.p99_ms,
+                m.p999_ms - direct.p999_ms
+            )
+        };
+        println!(
+            "  {:<38} p50 {:>6.3}  p99 {:>6.3}  p99.9 {:>6.3}  max {:>6.2} ms  ({} sent, {} errors){added}",
+            row.name, m.p50_ms, m.p99_ms, m.p999_ms, m.max_ms, m.sent, m.errors
+        );
     }
 }
 
