@@ -111,7 +111,7 @@ struct Millis(Option<Duration>);
 impl std::fmt::Display for Millis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
-            Some(duration) => write!(f, "{}", duration.as_millis()),
+            Some(duration) => f.write_str(itoa::Buffer::new().format(duration.as_millis())),
             None => f.write_str("-"),
         }
     }

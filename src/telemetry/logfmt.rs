@@ -78,13 +78,14 @@ impl<W: Write> Visit for LineVisitor<'_, W> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.result.is_ok() {
-            self.result = write!(self.line, " {}={value}", key(field));
+            // itoa, not `write!`: the request line has five numbers, and `fmt` costs 3x as much.
+            self.result = push_bare(self.line, key(field), itoa::Buffer::new().format(value));
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.result.is_ok() {
-            self.result = write!(self.line, " {}={value}", key(field));
+            self.result = push_bare(self.line, key(field), itoa::Buffer::new().format(value));
         }
     }
 
@@ -121,6 +122,14 @@ fn key(field: &Field) -> &str {
 }
 
 /// Appends ` key=value`, quoting and escaping the value when it needs it.
+/// ` key=value` for a value that never needs quoting (a number).
+fn push_bare(line: &mut impl Write, key: &str, value: &str) -> fmt::Result {
+    line.write_str(" ")?;
+    line.write_str(key)?;
+    line.write_str("=")?;
+    line.write_str(value)
+}
+
 pub(crate) fn push_pair(line: &mut impl Write, key: &str, value: &str) -> fmt::Result {
     // Whole strings, not characters: the line is a `dyn Write`, and every call goes through it.
     line.write_str(" ")?;
