@@ -1,17 +1,17 @@
-//! Forwarding to the app (docs/behaviour.md §6): one pooled keep-alive client, bodies streamed both
-//! ways, upgrades tunnelled.
+//! Forwarding to the app (docs/behaviour.md §6): keep-alive connections ([`AppPool`]), bodies
+//! streamed both ways, upgrades tunnelled.
 
-use std::sync::RwLock;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use http::uri::{self, Authority, PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, Uri, Version, header};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::{Client, connect::HttpConnector};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+use super::app_pool::AppPool;
 
 use crate::body::MeshBody;
 use crate::config::AppTarget;
@@ -25,37 +25,22 @@ use crate::telemetry::{Inbound, RequestScope};
 const SIGNAL_SKEW: Duration = Duration::from_millis(500);
 
 pub(crate) struct AppClient {
-    /// `None` once the drain has ended: dropping the client closes its idle pooled connections.
-    client: RwLock<Option<Client<HttpConnector, MeshBody>>>,
-    /// `host:port` of the app, the authority of every forwarded request's URI.
-    app: Authority,
-    /// The same as a `Host` value, for requests that arrive without one (HTTP/2).
+    pool: AppPool,
+    /// Set once the drain has ended: the pool's connections are closed, and no request is sent.
+    closed: AtomicBool,
+    /// `host:port` of the app as a `Host` value, for requests that arrive without one (HTTP/2).
     authority: HeaderValue,
     /// On a dyno (`DYNO` set), where Heroku signals the app itself when it stops the dyno.
     on_dyno: bool,
 }
 
 impl AppClient {
+    /// The client, and its pool's sweep on the current runtime.
     pub(crate) fn new(app: &AppTarget, pool_idle: Duration, on_dyno: bool) -> AppClient {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(pool_idle)
-            .pool_timer(TokioTimer::new())
-            // A request that fails because a pooled connection closed before it was written is
-            // sent again on a new connection (hyper-util's canceled-request retry, on by default).
-            .retry_canceled_requests(true)
-            // Header names in canonical form (`X-Client-Context`), as the official mesh, written
-            // in Go, sends them: apps that look a name up case-sensitively were written against it.
-            .http1_title_case_headers(true)
-            .set_host(false)
-            .build(http);
         let authority = app.authority();
         AppClient {
-            client: RwLock::new(Some(client)),
-            app: authority
-                .parse()
-                .unwrap_or(Authority::from_static("127.0.0.1")),
+            pool: AppPool::new(authority.clone(), pool_idle),
+            closed: AtomicBool::new(false),
             authority: HeaderValue::from_str(&authority)
                 .unwrap_or(HeaderValue::from_static("127.0.0.1")),
             on_dyno,
@@ -79,13 +64,10 @@ impl AppClient {
         if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             return Err(MeshError::AppTimeout);
         }
-        let sent = {
-            let client = self.client.read().unwrap_or_else(|e| e.into_inner());
-            let Some(client) = client.as_ref() else {
-                return Err(MeshError::ShuttingDown);
-            };
-            client.request(request)
-        };
+        if self.closed.load(Ordering::Acquire) {
+            return Err(MeshError::ShuttingDown);
+        }
+        let sent = self.pool.send(request);
         let result = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, sent)
                 .await
@@ -110,8 +92,8 @@ impl AppClient {
         Err(MeshError::AppUnavailable)
     }
 
-    /// Points the request at the app over HTTP/1.1, keeping its path and query and the caller's
-    /// `Host`; an HTTP/2 request, which has none, gets its `:authority`.
+    /// Points the request at the app over HTTP/1.1 in origin form, keeping its path and query and
+    /// the caller's `Host`; an HTTP/2 request, which has none, gets its `:authority`.
     fn address_to_app(&self, request: &mut Request<MeshBody>) -> Result<(), MeshError> {
         if !request.headers().contains_key(header::HOST) {
             let host = request
@@ -129,22 +111,15 @@ impl AppClient {
         if !path.as_str().starts_with('/') {
             return Err(MeshError::BadPath("the path cannot be forwarded".into()));
         }
-        let mut target = uri::Parts::default();
-        target.scheme = Some(Scheme::HTTP);
-        target.authority = Some(self.app.clone());
-        target.path_and_query = Some(path);
-        *request.uri_mut() = Uri::from_parts(target)
-            .map_err(|_| MeshError::BadPath("the path cannot be forwarded".into()))?;
+        *request.uri_mut() = Uri::from(path);
         *request.version_mut() = Version::HTTP_11;
         Ok(())
     }
 
-    /// Drops the pool: idle connections to the app close now, busy ones when their request ends.
+    /// Closes the pool: idle connections to the app close now, busy ones when their request ends.
     pub(crate) fn close_idle(&self) {
-        self.client
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.closed.store(true, Ordering::Release);
+        self.pool.close();
     }
 }
 

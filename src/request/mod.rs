@@ -9,6 +9,7 @@
 
 pub(crate) mod admission;
 pub(crate) mod app_client;
+mod app_pool;
 pub(crate) mod auth;
 pub(crate) mod boot_gate;
 pub(crate) mod error;

@@ -1,0 +1,171 @@
+//! The keep-alive HTTP/1.1 connections to the app: one host, so a list rather than a keyed pool.
+//!
+//! Why not hyper-util's pooled client, which this replaced (issue 22): per request it hashed its
+//! pool key with SipHash, checked a connection out through its waiter machinery, and spawned a
+//! task to put the connection back once it was ready again; about 8,700 instructions of the ~54,000
+//! a forwarded request costs (callgrind, dev mode). Here a request takes the most recently used
+//! connection that is ready, and the connection stays in the list while it is busy; `is_ready`
+//! says when it may carry the next one. What the pooled client did that matters is kept: a request
+//! that a reused connection closed before writing is sent again on a new one (`try_send_request`
+//! hands it back), idle connections close after `timeouts.appPoolIdle`, and dropping the pool
+//! closes idle connections at once and busy ones when their response ends.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::body::MeshBody;
+
+/// Why a request did not get a response from the app.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// No connection could be opened.
+    Connect(std::io::Error),
+    /// The connection failed while the request was sent or the response awaited.
+    Http(hyper::Error),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Connect(e) => write!(f, "cannot connect to the app: {e}"),
+            SendError::Http(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl SendError {
+    pub(crate) fn is_connect(&self) -> bool {
+        matches!(self, SendError::Connect(_))
+    }
+}
+
+struct Pooled {
+    sender: SendRequest<MeshBody>,
+    /// When it was last seen carrying a request (taken, or busy at a sweep).
+    used: Instant,
+}
+
+pub(crate) struct AppPool {
+    /// `host:port` of the app.
+    address: String,
+    connections: Arc<Mutex<Vec<Pooled>>>,
+}
+
+impl AppPool {
+    /// An empty pool; a task (on the current runtime) closes connections idle for `idle`.
+    pub(crate) fn new(address: String, idle: Duration) -> AppPool {
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(sweep(Arc::downgrade(&connections), idle));
+        AppPool {
+            address,
+            connections,
+        }
+    }
+
+    /// Sends `request` (origin-form, headers final) on a ready connection, or a new one.
+    pub(crate) async fn send(
+        &self,
+        mut request: Request<MeshBody>,
+    ) -> Result<Response<Incoming>, SendError> {
+        let upgrade = request.headers().contains_key(http::header::UPGRADE);
+        if let Some(mut sender) = self.take_ready() {
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    self.keep(sender, upgrade);
+                    return Ok(response);
+                }
+                // The connection closed before the request was written (the app timed it out
+                // while it was idle): the request is whole, and goes on a new connection.
+                Err(mut failed) => match failed.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(SendError::Http(failed.into_error())),
+                },
+            }
+        }
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(request);
+        self.keep(sender, upgrade);
+        response.await.map_err(SendError::Http)
+    }
+
+    /// The most recently used connection that can take a request now; closed ones are dropped.
+    fn take_ready(&self) -> Option<SendRequest<MeshBody>> {
+        let mut connections = self.lock();
+        connections.retain(|pooled| !pooled.sender.is_closed());
+        let at = connections
+            .iter()
+            .rposition(|pooled| pooled.sender.is_ready())?;
+        Some(connections.swap_remove(at).sender)
+    }
+
+    /// Puts a connection that carries a request back in the list (busy until its response ends);
+    /// one that switches protocols leaves HTTP for good.
+    fn keep(&self, sender: SendRequest<MeshBody>, upgrade: bool) {
+        if !upgrade {
+            self.lock().push(Pooled {
+                sender,
+                used: Instant::now(),
+            });
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<MeshBody>, SendError> {
+        let stream = TcpStream::connect(&self.address)
+            .await
+            .map_err(SendError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            // Header names in canonical form (`X-Client-Context`), as the official mesh, written
+            // in Go, sends them: apps that look a name up case-sensitively were written against it.
+            .title_case_headers(true)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(SendError::Http)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.with_upgrades().await {
+                tracing::debug!(error = %e, "connection to the app ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Closes the idle connections now, the busy ones when their response ends.
+    pub(crate) fn close(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Pooled>> {
+        self.connections.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Every half `idle`, closes the connections that have been ready (idle) for `idle`, and marks the
+/// busy ones as used now; ends with the pool.
+async fn sweep(connections: Weak<Mutex<Vec<Pooled>>>, idle: Duration) {
+    let period = (idle / 2).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(connections) = connections.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        let mut connections = connections.lock().unwrap_or_else(|e| e.into_inner());
+        connections.retain_mut(|pooled| {
+            if pooled.sender.is_closed() {
+                return false;
+            }
+            if !pooled.sender.is_ready() {
+                pooled.used = now;
+                return true;
+            }
+            now.duration_since(pooled.used) < idle
+        });
+    }
+}
