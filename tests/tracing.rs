@@ -258,8 +258,14 @@ async fn a_collector_that_stops_answering_costs_spans_not_requests() {
     // The first export hangs, the queue (4 spans) fills, and every later span is dropped; each
     // request still gets its answer.
     for i in 0..40 {
+        let asked = Instant::now();
         let reply = send(addr, "GET", &format!("/r{i}"), &salesforce::headers(), "").await;
         assert_eq!(reply.status, 200);
+        // Not a speed target: a request that waited on the export would wait its 600 s timeout.
+        assert!(
+            asked.elapsed() < Duration::from_secs(20),
+            "request {i} waited on the hanging collector"
+        );
     }
     assert_eq!(app.received().len(), 40);
     // The first batch went out, and hangs.
@@ -315,4 +321,63 @@ fn check_shows_the_export_with_the_header_values_redacted() {
     assert_eq!(refused.status.code(), Some(64));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{said}");
+}
+
+#[tokio::test]
+async fn with_export_on_an_invalid_traceparent_starts_a_new_trace_and_an_unsampled_one_exports_nothing()
+ {
+    let collector = FakeCollector::start().await;
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let endpoint = collector.endpoint();
+    let mut mesh = behind_api(
+        &app,
+        &api,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "1"),
+        ],
+    );
+    let addr = mesh.wait_listening();
+
+    // The caller did not sample its trace: parent-based, the sidecar records nothing of it.
+    let mut unsampled = salesforce::headers();
+    unsampled.push(("traceparent", format!("00-{ROUTER_TRACE}-{ROUTER_SPAN}-00")));
+    assert_eq!(
+        send(addr, "GET", "/unsampled", &unsampled, "").await.status,
+        200
+    );
+    let sent = app.received()[0].headers["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        sent.starts_with(&format!("00-{ROUTER_TRACE}-")) && sent.ends_with("-00"),
+        "{sent}"
+    );
+
+    // A malformed one: a new trace starts at the sidecar, and its tracestate goes with the old.
+    let mut malformed = salesforce::headers();
+    malformed.push(("traceparent", "00-not-a-trace-01".to_string()));
+    malformed.push(("tracestate", "rojo=00f067aa0ba902b7".to_string()));
+    assert_eq!(
+        send(addr, "GET", "/malformed", &malformed, "").await.status,
+        200
+    );
+    let received = app.received();
+    let second = &received[1].headers;
+    let sent = second["traceparent"].to_str().unwrap();
+    assert!(sent.ends_with("-01") && sent.len() == 55, "{sent}");
+    assert!(second.get("tracestate").is_none(), "{second:?}");
+
+    let spans = spans_until(&collector, |spans| spans.iter().any(|s| s.kind == 2)).await;
+    let server = one(&spans, "server", |s| s.kind == 2);
+    assert_eq!(&sent[3..35], server.trace_id);
+    assert_eq!(&sent[36..52], server.span_id);
+    assert_eq!(server.parent_span_id, "");
+    mesh.terminate();
+    assert!(
+        collector.spans().iter().all(|s| s.trace_id != ROUTER_TRACE),
+        "the unsampled trace was exported"
+    );
 }

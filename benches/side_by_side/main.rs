@@ -550,7 +550,10 @@ fn guard(rows: &[Row], results: &[Option<Measured>]) -> bool {
             ok = false;
             continue;
         };
-        let within = ratio.is_finite() && ratio <= expected * GUARD_FACTOR && ours.errors == 0;
+        // Both rows must have served, without errors: a sidecar that is down costs 0 µs.
+        let served = ours.requests > 0 && theirs.requests > 0 && theirs.errors == 0;
+        let within =
+            served && ratio.is_finite() && ratio <= expected * GUARD_FACTOR && ours.errors == 0;
         println!(
             "  {:<38} {ratio:.2}× (baseline {expected:.2}×, limit {:.2}×, {} errors)  {}",
             row.name,
@@ -559,6 +562,12 @@ fn guard(rows: &[Row], results: &[Option<Measured>]) -> bool {
             if within { "ok" } else { "REGRESSED" }
         );
         ok &= within;
+    }
+    for (name, _) in &baseline {
+        if !rows.iter().any(|row| row.name == *name) {
+            println!("  {name}: in benches/baseline.txt but no such row");
+            ok = false;
+        }
     }
     ok
 }

@@ -10,8 +10,9 @@ use super::env::Env;
 use super::{ConfigError, Secret, defaults};
 
 /// The variables this section reads, for `--check`'s origins.
-pub(super) const VARIABLES: [&str; 16] = [
+pub(super) const VARIABLES: [&str; 17] = [
     "OTEL_SDK_DISABLED",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
     "OTEL_TRACES_EXPORTER",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -81,6 +82,9 @@ impl std::fmt::Display for Sampler {
     }
 }
 
+/// The largest export queue: a million waiting spans is already about a gigabyte.
+const MAX_QUEUE_SIZE: usize = 1_000_000;
+
 fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(message.into()))
 }
@@ -88,8 +92,18 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
 /// The trace export, or `None` when no endpoint is named, `OTEL_TRACES_EXPORTER=none` or
 /// `OTEL_SDK_DISABLED=true`.
 pub(super) fn trace_export(env: &Env<'_>) -> Result<Option<TraceExport>, ConfigError> {
-    if env.flag("OTEL_SDK_DISABLED")? {
+    // The specification's booleans: `true` in any case is true, anything else false.
+    if env
+        .get("OTEL_SDK_DISABLED")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
         return Ok(None);
+    }
+    if let Some(compression) = env.get("OTEL_EXPORTER_OTLP_COMPRESSION") {
+        return err(format!(
+            "OTEL_EXPORTER_OTLP_COMPRESSION={compression:?} is not supported: the sidecar sends \
+             spans uncompressed; unset it"
+        ));
     }
     match env.get("OTEL_TRACES_EXPORTER").as_deref() {
         None | Some("otlp") => {}
@@ -126,11 +140,16 @@ pub(super) fn trace_export(env: &Env<'_>) -> Result<Option<TraceExport>, ConfigE
         sampler: sampler(env)?,
         queue_size: match env.get("OTEL_BSP_MAX_QUEUE_SIZE") {
             None => defaults::OTEL_QUEUE_SIZE,
-            Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ConfigError(format!(
-                    "OTEL_BSP_MAX_QUEUE_SIZE={v:?} is not a positive number of spans"
-                ))
-            })?,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_QUEUE_SIZE).contains(n))
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "OTEL_BSP_MAX_QUEUE_SIZE={v:?} is not a number of spans between 1 and \
+                         {MAX_QUEUE_SIZE}"
+                    ))
+                })?,
         },
         schedule_delay: millis_var(env, "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_SCHEDULE_DELAY")?
             .unwrap_or(defaults::OTEL_SCHEDULE_DELAY),
@@ -154,6 +173,11 @@ fn endpoint(env: &Env<'_>) -> Result<Option<Uri>, ConfigError> {
     let uri: Uri = url
         .parse()
         .map_err(|e| ConfigError(format!("{name}: {url:?} is not a URL: {e}")))?;
+    if uri.query().is_some() {
+        return err(format!(
+            "{name}: an OTLP endpoint has no query string (it is shown in logs and in --check)"
+        ));
+    }
     if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
         return err(format!(
             "{name}: put the collector's credentials in OTEL_EXPORTER_OTLP_HEADERS, not in the \
@@ -188,15 +212,22 @@ fn protocol(env: &Env<'_>) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// `key=value,…` with percent-encoded values (the W3C baggage form the specification uses).
-fn key_values(name: &str, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+/// `key=value,…` with percent-encoded values (the W3C baggage form the specification uses). With
+/// `secret` values (headers), an error names an entry by its place, never by its text.
+fn key_values(name: &str, text: &str, secret: bool) -> Result<Vec<(String, String)>, ConfigError> {
     text.split(',')
         .filter(|pair| !pair.trim().is_empty())
-        .map(|pair| {
+        .enumerate()
+        .map(|(at, pair)| {
             let (key, value) = pair.split_once('=').ok_or_else(|| {
+                let entry = if secret {
+                    format!("entry {} (not shown: it may hold a secret)", at + 1)
+                } else {
+                    format!("{:?}", pair.trim())
+                };
                 ConfigError(format!(
-                    "{name}: {:?} is not key=value (entries are separated by commas)",
-                    pair.trim()
+                    "{name}: {entry} is not key=value (entries are separated by commas; a comma \
+                     in a value is written %2C)"
                 ))
             })?;
             let decode = |s: &str| {
@@ -226,7 +257,7 @@ fn headers(env: &Env<'_>) -> Result<Vec<(HeaderName, Secret)>, ConfigError> {
     let Some(text) = env.get(name) else {
         return Ok(Vec::new());
     };
-    key_values(name, &text)?
+    key_values(name, &text, true)?
         .into_iter()
         .map(|(key, value)| {
             let header = HeaderName::from_bytes(key.as_bytes())
@@ -244,7 +275,7 @@ fn headers(env: &Env<'_>) -> Result<Vec<(HeaderName, Secret)>, ConfigError> {
 fn resource_attributes(env: &Env<'_>) -> Result<Vec<(String, String)>, ConfigError> {
     env.get("OTEL_RESOURCE_ATTRIBUTES")
         .map_or(Ok(Vec::new()), |text| {
-            key_values("OTEL_RESOURCE_ATTRIBUTES", &text)
+            key_values("OTEL_RESOURCE_ATTRIBUTES", &text, false)
         })
 }
 
@@ -331,6 +362,13 @@ mod tests {
                 .is_none()
         );
         assert!(
+            export(&[base, ("OTEL_SDK_DISABLED", "yes")])
+                .unwrap()
+                .is_some()
+        );
+        assert!(export(&[base, ("OTEL_BSP_MAX_QUEUE_SIZE", "2000000")]).is_err());
+        assert!(export(&[base, ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")]).is_err());
+        assert!(
             export(&[base, ("OTEL_TRACES_EXPORTER", "none")])
                 .unwrap()
                 .is_none()
@@ -394,6 +432,19 @@ mod tests {
             [("x-api-key", "s3cr=t"), ("other", "two words")].to_vec()
         );
         assert!(!format!("{export:?}").contains("s3cr"));
+        // A malformed entry is named by its place: its text may be the secret.
+        let error = super::trace_export(&Env::new(
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key: s3cret"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ))
+        .unwrap_err();
+        assert!(error.0.contains("entry 1"), "{error}");
+        assert!(!error.0.contains("s3cret"), "{error}");
     }
 
     #[test]

@@ -56,20 +56,37 @@ impl SpanQueue {
 
     /// Queues a finished span; a full queue drops it (and counts it).
     pub(super) fn push(&self, span: SpanData) {
-        if self.spans.try_send(span).is_err() {
-            self.losses.lost(
+        match self.spans.try_send(span) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => self.losses.lost(
                 1,
                 "the export queue is full (the collector is slow or down)",
-            );
+            ),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.losses.lost(1, "the export task has stopped");
+            }
         }
     }
 
     /// Exports what is queued, waiting at most `limit` (at shutdown, after the drain).
     pub(super) async fn flush(&self, limit: Duration) {
         let (done, exported) = oneshot::channel();
-        if self.flushes.send(done).await.is_ok() {
-            let _ = tokio::time::timeout(limit, exported).await;
+        let flushed = async {
+            if self.flushes.send(done).await.is_ok() {
+                let _ = exported.await;
+            }
+        };
+        if tokio::time::timeout(limit, flushed).await.is_err() {
+            let left = self.spans.max_capacity() - self.spans.capacity();
+            if left > 0 {
+                self.losses.lost(
+                    left as u64,
+                    "the collector did not take them before the sidecar exited",
+                );
+            }
         }
+        // What was lost since the last warning is said now, not a minute later.
+        self.losses.report_unreported();
     }
 }
 
@@ -159,6 +176,19 @@ struct LossesInner {
 }
 
 impl Losses {
+    /// At shutdown: spans lost after the last warning, said once.
+    fn report_unreported(&self) {
+        let unreported = self.inner.unreported.swap(0, Ordering::Relaxed);
+        if unreported > 0 {
+            tracing::warn!(
+                target: "applink_mesh::traces",
+                spans_lost = unreported,
+                spans_lost_total = self.inner.total.load(Ordering::Relaxed),
+                "trace spans were lost since the last warning"
+            );
+        }
+    }
+
     fn lost(&self, spans: u64, why: &str) {
         let inner = &self.inner;
         let total = inner.total.fetch_add(spans, Ordering::Relaxed) + spans;

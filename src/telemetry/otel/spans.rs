@@ -122,13 +122,21 @@ pub(super) fn request_spans(
     }
     if let Some(phase) = &log.app {
         let mut attributes = method_attributes();
-        if phase.failed.is_none() && log.status != 0 {
+        let answered = phase.failed.is_none() && log.status != 0;
+        if answered {
             attributes.push(KeyValue::new(
                 "http.response.status_code",
                 i64::from(log.status),
             ));
         }
-        let (attributes, status) = client(phase, &peers.app, attributes);
+        let (mut attributes, mut status) = client(phase, &peers.app, attributes);
+        // A client span is in error for a 4xx or 5xx answer, its `error.type` the status code
+        // (the conventions).
+        if answered && log.status >= 400 {
+            let code = log.status.to_string();
+            status = Status::error(code.clone());
+            attributes.push(KeyValue::new("error.type", code));
+        }
         out(span(
             SpanId::from_bytes(new_span_id()),
             server,
@@ -164,8 +172,14 @@ pub(super) fn request_spans(
     }
     // A server span is in error for a 5xx only: a 4xx is the caller's mistake (the conventions).
     let status = if log.status >= 500 {
-        attributes.push(KeyValue::new("error.type", log.outcome));
-        Status::error(log.outcome)
+        // The app's own 5xx is named by its code; the sidecar's by its reason (`app-timeout`).
+        let error_type = if log.rejected {
+            log.outcome.to_string()
+        } else {
+            log.status.to_string()
+        };
+        attributes.push(KeyValue::new("error.type", error_type.clone()));
+        Status::error(error_type)
     } else {
         Status::Unset
     };
