@@ -4,8 +4,9 @@
 //! pool key with SipHash, checked a connection out through its waiter machinery, and spawned a
 //! task to put the connection back once it was ready again; about 8,700 instructions of the ~54,000
 //! a forwarded request costs (callgrind, dev mode). Here a request takes the most recently used
-//! connection that is ready, and the connection stays in the list while it is busy; `is_ready`
-//! says when it may carry the next one. What the pooled client did that matters is kept: a request
+//! connection that is ready and was not idle for `appPoolIdle`; a connection is listed again once
+//! its answer's head is in, busy until its body ends, and `is_ready` says when it may carry the
+//! next request. What the pooled client did that matters is kept: a request
 //! that a reused connection closed before writing is sent again on a new one (`try_send_request`
 //! hands it back), idle connections close after `timeouts.appPoolIdle`, and dropping the pool
 //! closes idle connections at once and busy ones when their response ends.
@@ -52,19 +53,29 @@ struct Pooled {
     used: Instant,
 }
 
+/// The listed connections, and whether the pool is closed (the drain has ended).
+#[derive(Default)]
+struct Connections {
+    list: Vec<Pooled>,
+    closed: bool,
+}
+
 pub(crate) struct AppPool {
     /// `host:port` of the app.
     address: String,
-    connections: Arc<Mutex<Vec<Pooled>>>,
+    /// `timeouts.appPoolIdle`.
+    idle: Duration,
+    connections: Arc<Mutex<Connections>>,
 }
 
 impl AppPool {
     /// An empty pool; a task (on the current runtime) closes connections idle for `idle`.
     pub(crate) fn new(address: String, idle: Duration) -> AppPool {
-        let connections = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(Mutex::new(Connections::default()));
         tokio::spawn(sweep(Arc::downgrade(&connections), idle));
         AppPool {
             address,
+            idle,
             connections,
         }
     }
@@ -90,26 +101,39 @@ impl AppPool {
             }
         }
         let mut sender = self.connect().await?;
-        let response = sender.send_request(request);
+        // Listed only once the answer's head is in: before that, hyper may call a connection
+        // ready that has a request queued.
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(SendError::Http)?;
         self.keep(sender, upgrade);
-        response.await.map_err(SendError::Http)
+        Ok(response)
     }
 
-    /// The most recently used connection that can take a request now; closed ones are dropped.
+    /// The most recently used connection that can take a request now; closed ones, and ready ones
+    /// idle for `appPoolIdle` (the app may be closing them), are dropped.
     fn take_ready(&self) -> Option<SendRequest<MeshBody>> {
+        let now = Instant::now();
         let mut connections = self.lock();
-        connections.retain(|pooled| !pooled.sender.is_closed());
+        connections.list.retain(|pooled| {
+            let expired = pooled.sender.is_ready() && now.duration_since(pooled.used) >= self.idle;
+            !pooled.sender.is_closed() && !expired
+        });
         let at = connections
+            .list
             .iter()
             .rposition(|pooled| pooled.sender.is_ready())?;
-        Some(connections.swap_remove(at).sender)
+        Some(connections.list.remove(at).sender)
     }
 
     /// Puts a connection that carries a request back in the list (busy until its response ends);
     /// one that switches protocols leaves HTTP for good.
     fn keep(&self, sender: SendRequest<MeshBody>, upgrade: bool) {
-        if !upgrade {
-            self.lock().push(Pooled {
+        let mut connections = self.lock();
+        // After the drain's close, a connection that was busy then closes when its response ends.
+        if !upgrade && !connections.closed {
+            connections.list.push(Pooled {
                 sender,
                 used: Instant::now(),
             });
@@ -138,17 +162,19 @@ impl AppPool {
 
     /// Closes the idle connections now, the busy ones when their response ends.
     pub(crate) fn close(&self) {
-        self.lock().clear();
+        let mut connections = self.lock();
+        connections.closed = true;
+        connections.list.clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Pooled>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connections> {
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 /// Every half `idle`, closes the connections that have been ready (idle) for `idle`, and marks the
 /// busy ones as used now; ends with the pool.
-async fn sweep(connections: Weak<Mutex<Vec<Pooled>>>, idle: Duration) {
+async fn sweep(connections: Weak<Mutex<Connections>>, idle: Duration) {
     let period = (idle / 2).max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(period).await;
@@ -157,7 +183,7 @@ async fn sweep(connections: Weak<Mutex<Vec<Pooled>>>, idle: Duration) {
         };
         let now = Instant::now();
         let mut connections = connections.lock().unwrap_or_else(|e| e.into_inner());
-        connections.retain_mut(|pooled| {
+        connections.list.retain_mut(|pooled| {
             if pooled.sender.is_closed() {
                 return false;
             }
