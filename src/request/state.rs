@@ -6,7 +6,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Config, ConfigError, Mode};
 use crate::request::app_client::AppClient;
-use crate::request::auth::Authenticator;
+use crate::request::auth::{Authenticator, tls};
 use crate::request::boot_gate::BootGate;
 use crate::request::error::MeshError;
 use crate::request::routes::RouteTable;
@@ -51,7 +51,7 @@ impl Mesh {
         let traces = match &config.traces {
             Some(settings) => Some(Arc::new(Traces::start(
                 settings,
-                crate::request::auth::tls::client_config(config.ssl_cert_file.as_deref())?,
+                tls::https_connector(tls::client_config(config.ssl_cert_file.as_deref())?, None),
                 api_peer(&config),
                 (config.app.host.clone(), config.app.port),
             )?)),

@@ -128,16 +128,8 @@ impl ApiClient {
         ssl_cert_file: Option<&std::path::Path>,
         deadline: Duration,
     ) -> Result<Self, ConfigError> {
-        let tls = crate::request::auth::tls::client_config(ssl_cert_file)?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(deadline));
-        http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let tls = super::tls::client_config(ssl_cert_file)?;
+        let connector = super::tls::https_connector(tls, Some(deadline));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
             .pool_max_idle_per_host(POOL_MAX_IDLE)

@@ -4,6 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use rustls::{ClientConfig, RootCertStore};
 
@@ -46,4 +50,21 @@ pub(crate) fn client_config(ssl_cert_file: Option<&Path>) -> Result<ClientConfig
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(config)
+}
+
+/// An HTTP/1.1 connector for `https://` (with `tls`) and `http://` URLs, TCP_NODELAY on: the
+/// AppLink API client's and the OTLP exporter's.
+pub(crate) fn https_connector(
+    tls: ClientConfig,
+    connect_timeout: Option<Duration>,
+) -> HttpsConnector<HttpConnector> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(connect_timeout);
+    http.set_nodelay(true);
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http)
 }

@@ -22,15 +22,7 @@ pub(super) struct CollectorClient {
 }
 
 impl CollectorClient {
-    pub(super) fn new(tls: rustls::ClientConfig) -> CollectorClient {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+    pub(super) fn new(connector: HttpsConnector<HttpConnector>) -> CollectorClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(1)
             .pool_timer(TokioTimer::new())

@@ -36,11 +36,11 @@ pub(crate) struct Traces {
 
 impl Traces {
     /// Builds the exporter and starts its task (on the current runtime). `api` is the AppLink
-    /// API's host and port, `app` the app's; `tls` the client configuration for an `https://`
-    /// collector.
+    /// API's host and port, `app` the app's; `connector` reaches the collector (TLS for
+    /// `https://`).
     pub(crate) fn start(
         settings: &TraceExport,
-        tls: rustls::ClientConfig,
+        connector: hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
         api: Option<(String, u16)>,
         app: (String, u16),
     ) -> Result<Traces, ConfigError> {
@@ -51,7 +51,7 @@ impl Traces {
             .collect();
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
-            .with_http_client(client::CollectorClient::new(tls))
+            .with_http_client(client::CollectorClient::new(connector))
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(settings.endpoint.to_string())
             .with_headers(headers)
