@@ -138,33 +138,23 @@ async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
     assert_eq!(app_call.parent_span_id, sidecar.span_id);
 
     // The conventions' attributes, and the sidecar's own.
-    let attribute = |span: &ExportedSpan, key: &str| span.attributes.get(key).cloned();
     assert_eq!(sidecar.name, "POST");
-    assert_eq!(
-        attribute(sidecar, "http.request.method").as_deref(),
-        Some("POST")
-    );
-    assert_eq!(attribute(sidecar, "url.path").as_deref(), Some("/orders"));
-    assert_eq!(
-        attribute(sidecar, "http.response.status_code").as_deref(),
-        Some("200")
-    );
-    assert_eq!(
-        attribute(sidecar, "applink.route.kind").as_deref(),
-        Some("salesforce")
-    );
-    assert_eq!(
-        attribute(sidecar, "applink.outcome").as_deref(),
-        Some("forwarded")
-    );
-    assert_eq!(
-        attribute(auth_call, "http.request.method").as_deref(),
-        Some("POST")
-    );
-    assert_eq!(
-        attribute(app_call, "http.response.status_code").as_deref(),
-        Some("200")
-    );
+    let expected = [
+        (sidecar, "http.request.method", "POST"),
+        (sidecar, "url.path", "/orders"),
+        (sidecar, "http.response.status_code", "200"),
+        (sidecar, "applink.route.kind", "salesforce"),
+        (sidecar, "applink.outcome", "forwarded"),
+        (auth_call, "http.request.method", "POST"),
+        (app_call, "http.response.status_code", "200"),
+    ];
+    for (span, key, value) in expected {
+        assert_eq!(
+            span.attributes.get(key).map(String::as_str),
+            Some(value),
+            "{key} of {span:#?}"
+        );
+    }
 
     // A request without a trace starts one at the sidecar, and the app's span still nests under it.
     let reply = send(addr, "GET", "/fresh", &salesforce::headers(), "").await;
