@@ -14,7 +14,9 @@ use crate::body::{MeshBody, full};
 use crate::request::admission::{Admission, RequestBody};
 use crate::request::app_client;
 use crate::request::error::MeshError;
-use crate::request::headers::{self, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID};
+use crate::request::headers::{
+    self, APPLINK_REQUEST_KIND, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID,
+};
 use crate::request::state::Mesh;
 use crate::telemetry::{CountingBody, Phase, RequestLog, TRACEPARENT, TRACESTATE};
 
@@ -98,7 +100,7 @@ fn rewrite_request(
         h.insert(name, value);
     }
     h.insert(
-        "x-applink-request-kind",
+        APPLINK_REQUEST_KIND,
         HeaderValue::from_static(admission.kind.as_str()),
     );
     let body = outbound_body(admission.body, log);

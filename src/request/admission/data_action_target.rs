@@ -13,7 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::{Admission, RequestBody, RequestKind, authenticate, header};
 use crate::request::auth::{AuthRequest, Authenticator, json_escaped_len};
 use crate::request::error::MeshError;
-use crate::request::headers::SIGNATURE;
+use crate::request::headers::{APPLINK_ORG_ID, SIGNATURE};
 use crate::request::state::Mesh;
 use crate::telemetry::RequestLog;
 
@@ -35,7 +35,7 @@ pub(super) async fn admit(
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     check_payload(mesh, &bytes)?;
     let context = HeaderValue::from_str(&org_id)
-        .map(|v| vec![("x-applink-org-id", v)])
+        .map(|v| vec![(APPLINK_ORG_ID, v)])
         .unwrap_or_default();
     let request = AuthRequest::DataActionTarget {
         api_name,

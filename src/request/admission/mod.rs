@@ -105,7 +105,7 @@ pub(crate) enum RequestBody {
 pub(crate) struct Admission {
     pub(crate) kind: RequestKind,
     /// Decoded `x-applink-*` headers (without the kind).
-    pub(crate) context: Vec<(&'static str, HeaderValue)>,
+    pub(crate) context: Vec<(HeaderName, HeaderValue)>,
     /// Whether `x-client-context` is forwarded (as the caller sent it).
     pub(crate) keep_client_context: bool,
     pub(crate) body: RequestBody,

@@ -1,8 +1,8 @@
 //! A Salesforce request (Apex, Flow, Agentforce): `x-request-context` and `x-client-context`
 //! (docs/behaviour.md §4.4).
 
-use http::HeaderValue;
 use http::request::Parts;
+use http::{HeaderName, HeaderValue};
 
 use super::{authenticate, header};
 use crate::request::auth::client_context::{ClientContext, org_ids_agree};
@@ -54,7 +54,7 @@ fn check_request_id(parts: &Parts, context_id: &str) -> Result<(), MeshError> {
 /// What the app receives from CC beside CC itself (forwarded as it came): the decoded
 /// `x-applink-*` headers.
 pub(super) struct CheckedClientContext {
-    pub(super) headers: Vec<(&'static str, HeaderValue)>,
+    pub(super) headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Reads CC. With `verifyClientContext` (the default) it must be standard base64 of a JSON object

@@ -2,10 +2,14 @@
 //! `x-applink-*` headers, and the org id cross-check against the request context
 //! (docs/behaviour.md §4.4, §6). The app receives CC byte for byte as the caller sent it.
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
 use super::context::decode_base64;
 use super::json::{Json, Object};
+use crate::request::headers::{
+    APPLINK_API_VERSION, APPLINK_NAMESPACE, APPLINK_ORG_DOMAIN_URL, APPLINK_ORG_ID,
+    APPLINK_USER_ID, APPLINK_USERNAME,
+};
 
 /// What the sidecar reads from CC to build the `x-applink-*` headers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,7 +69,7 @@ impl ClientContext {
 
     /// The decoded `x-applink-*` headers (without the request kind). Values that cannot be header
     /// values are left out.
-    pub(crate) fn headers(&self) -> Vec<(&'static str, HeaderValue)> {
+    pub(crate) fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
         let domain = self.org_domain_url.as_ref().map(|url| {
             if url.contains("://") {
                 url.clone()
@@ -74,12 +78,12 @@ impl ClientContext {
             }
         });
         [
-            ("x-applink-org-id", Some(&self.org_id)),
-            ("x-applink-org-domain-url", domain.as_ref()),
-            ("x-applink-user-id", self.user_id.as_ref()),
-            ("x-applink-username", self.username.as_ref()),
-            ("x-applink-api-version", self.api_version.as_ref()),
-            ("x-applink-namespace", self.namespace.as_ref()),
+            (APPLINK_ORG_ID, Some(&self.org_id)),
+            (APPLINK_ORG_DOMAIN_URL, domain.as_ref()),
+            (APPLINK_USER_ID, self.user_id.as_ref()),
+            (APPLINK_USERNAME, self.username.as_ref()),
+            (APPLINK_API_VERSION, self.api_version.as_ref()),
+            (APPLINK_NAMESPACE, self.namespace.as_ref()),
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name, HeaderValue::from_str(value?).ok()?)))

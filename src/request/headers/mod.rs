@@ -10,6 +10,16 @@ pub(crate) const SIGNATURE: HeaderName = HeaderName::from_static("x-signature");
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) const MESH_ERROR: HeaderName = HeaderName::from_static("x-applink-mesh-error");
 pub(crate) const MESH_MODE: HeaderName = HeaderName::from_static("x-applink-mesh-mode");
+// The decoded context the app receives (docs/behaviour.md §6).
+pub(crate) const APPLINK_ORG_ID: HeaderName = HeaderName::from_static("x-applink-org-id");
+pub(crate) const APPLINK_ORG_DOMAIN_URL: HeaderName =
+    HeaderName::from_static("x-applink-org-domain-url");
+pub(crate) const APPLINK_USER_ID: HeaderName = HeaderName::from_static("x-applink-user-id");
+pub(crate) const APPLINK_USERNAME: HeaderName = HeaderName::from_static("x-applink-username");
+pub(crate) const APPLINK_API_VERSION: HeaderName = HeaderName::from_static("x-applink-api-version");
+pub(crate) const APPLINK_NAMESPACE: HeaderName = HeaderName::from_static("x-applink-namespace");
+pub(crate) const APPLINK_REQUEST_KIND: HeaderName =
+    HeaderName::from_static("x-applink-request-kind");
 /// Prefix of the decoded context headers the sidecar adds; never accepted from a caller.
 pub(crate) const APPLINK_PREFIX: &str = "x-applink-";
 /// Prefix of the sidecar's own response headers; never passed on from the app.
