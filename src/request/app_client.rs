@@ -1,4 +1,4 @@
-//! Forwarding to the app (docs/behaviour.md §6): keep-alive connections ([`AppPool`]), bodies
+//! Forwarding to the app (docs/behaviour.md §6): keep-alive connections ([`Pool`]), bodies
 //! streamed both ways, upgrades tunnelled.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,11 +7,13 @@ use std::time::Duration;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, Uri, Version, header};
 use hyper::body::Incoming;
+use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::app_pool::AppPool;
+use super::pool::{Dial, DialError, Pool};
 
 use crate::body::MeshBody;
 use crate::config::AppTarget;
@@ -24,8 +26,23 @@ use crate::telemetry::{Inbound, RequestScope};
 /// a moment before the sidecar has acted on its own signal; its failures then are the shutdown's.
 const SIGNAL_SKEW: Duration = Duration::from_millis(500);
 
+/// Opens a connection to the app: TCP to `host:port`, `TCP_NODELAY` on.
+struct AppDial {
+    address: String,
+}
+
+impl Dial for AppDial {
+    type Io = TokioIo<TcpStream>;
+
+    async fn dial(&self) -> Result<TokioIo<TcpStream>, DialError> {
+        let stream = TcpStream::connect(&self.address).await?;
+        let _ = stream.set_nodelay(true);
+        Ok(TokioIo::new(stream))
+    }
+}
+
 pub(crate) struct AppClient {
-    pool: AppPool,
+    pool: Pool<AppDial, MeshBody>,
     /// Set once the drain has ended: the pool's connections are closed, and no request is sent.
     closed: AtomicBool,
     /// `host:port` of the app as a `Host` value, for requests that arrive without one (HTTP/2).
@@ -39,7 +56,13 @@ impl AppClient {
     pub(crate) fn new(app: &AppTarget, pool_idle: Duration, on_dyno: bool) -> AppClient {
         let authority = app.authority();
         AppClient {
-            pool: AppPool::new(authority.clone(), pool_idle),
+            pool: Pool::new(
+                AppDial {
+                    address: authority.clone(),
+                },
+                app_http(),
+                pool_idle,
+            ),
             closed: AtomicBool::new(false),
             authority: HeaderValue::from_str(&authority)
                 .unwrap_or(HeaderValue::from_static("127.0.0.1")),
@@ -121,6 +144,15 @@ impl AppClient {
         self.closed.store(true, Ordering::Release);
         self.pool.close();
     }
+}
+
+/// How the sidecar speaks HTTP/1.1 to the app.
+fn app_http() -> http1::Builder {
+    let mut http = http1::Builder::new();
+    // Header names in canonical form (`X-Client-Context`), as the official mesh, written in Go,
+    // sends them: apps that look a name up case-sensitively were written against it.
+    http.title_case_headers(true);
+    http
 }
 
 /// Joins the caller's and the app's upgraded connections and copies bytes both ways until either

@@ -9,7 +9,6 @@
 
 pub(crate) mod admission;
 pub(crate) mod app_client;
-mod app_pool;
 pub(crate) mod auth;
 pub(crate) mod boot_gate;
 pub(crate) mod error;
@@ -17,6 +16,7 @@ mod forward;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub(crate) mod headers;
+mod pool;
 pub(crate) mod routes;
 pub(crate) mod state;
 

@@ -225,15 +225,19 @@ mod tests {
         assert!(lock(&cache.valid_until).contains_key(&[4; 32]));
     }
 
-    #[test]
-    fn key_covers_the_jwt_and_the_attachment() {
+    #[tokio::test]
+    async fn key_covers_the_jwt_and_the_attachment() {
+        let client = ApiClient::new(None, Duration::from_secs(1)).unwrap();
         let attachment = |url: &str| {
-            Attachment::new(&crate::config::ApiConfig {
-                base_url: url.into(),
-                token: crate::config::Secret::new("t"),
-                attachment: "HEROKU_APPLINK".into(),
-                addon_uuid: None,
-            })
+            Attachment::new(
+                &crate::config::ApiConfig {
+                    base_url: url.into(),
+                    token: crate::config::Secret::new("t"),
+                    attachment: "HEROKU_APPLINK".into(),
+                    addon_uuid: None,
+                },
+                &client,
+            )
             .unwrap()
         };
         let (a, b) = (attachment("https://a"), attachment("https://b"));

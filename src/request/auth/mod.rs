@@ -24,8 +24,8 @@ use failure::RateLimitedWarning;
 /// The longest `addonUuid` a log line repeats.
 const LOGGED_UUID_CHARS: usize = 64;
 
-/// Asks the AppLink API whether a request may pass: every attachment, the default first, the one
-/// pooled client they share, and the opt-in cache of positive answers in front of it.
+/// Asks the AppLink API whether a request may pass: every attachment, the default first, with its
+/// own keep-alive connections, and the opt-in cache of positive answers in front of them.
 pub(crate) struct Authenticator {
     api: ApiClient,
     attachments: Vec<Attachment>,
@@ -42,12 +42,13 @@ impl Authenticator {
             return Ok(None);
         };
         let cache = &config.auth;
+        let api = ApiClient::new(config.ssl_cert_file.as_deref(), config.timeouts.auth)?;
         Ok(Some(Authenticator {
-            api: ApiClient::new(config.ssl_cert_file.as_deref(), config.timeouts.auth)?,
             attachments: attachments
                 .iter()
-                .map(Attachment::new)
+                .map(|attachment| Attachment::new(attachment, &api))
                 .collect::<Result<_, _>>()?,
+            api,
             cache: (cache.cache_max_ttl > Duration::ZERO)
                 .then(|| AuthCache::new(cache.cache_max_ttl, cache.cache_max_entries)),
             unknown_addons: RateLimitedWarning::every(Duration::from_secs(60)),
