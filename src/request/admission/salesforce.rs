@@ -23,9 +23,6 @@ pub(super) async fn admit(
 ) -> Result<CheckedClientContext, MeshError> {
     let rc_value = header(parts, REQUEST_CONTEXT).map_or(&b""[..], HeaderValue::as_bytes);
     let rc = RequestContext::decode(rc_value).map_err(MeshError::BadRequestContext)?;
-    if !rc.extra_fields.is_empty() {
-        tracing::debug!(fields = ?rc.extra_fields, "request context has extra fields");
-    }
     check_request_id(parts, &rc.id)?;
     let context = check_client_context(mesh, parts, &rc)?;
     let request = AuthRequest::Salesforce {
@@ -82,7 +79,7 @@ fn check_client_context(
     }
     let cc = ClientContext::decode_checked(cc_value)
         .map_err(|why| MeshError::BadClientContext(why.to_string()))?;
-    org_ids_agree(&rc.org_id, &cc.org_id).map_err(MeshError::BadClientContext)?;
+    org_ids_agree(&rc.org_id, cc.org_id()).map_err(MeshError::BadClientContext)?;
     Ok(CheckedClientContext {
         headers: cc.headers(),
     })

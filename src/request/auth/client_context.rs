@@ -2,6 +2,7 @@
 //! `x-applink-*` headers, and the org id cross-check against the request context
 //! (docs/behaviour.md §4.4, §6). The app receives CC byte for byte as the caller sent it.
 
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
 use super::context::decode_base64;
@@ -11,23 +12,35 @@ use crate::request::headers::{
     APPLINK_USER_ID, APPLINK_USERNAME,
 };
 
-/// What the sidecar reads from CC to build the `x-applink-*` headers.
+/// What the sidecar reads from CC to build the `x-applink-*` headers. Each text shares the decoded
+/// buffer where its JSON string had no escapes, so the headers are built without copying it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ClientContext {
-    pub(crate) org_id: String,
-    pub(crate) org_domain_url: Option<String>,
-    pub(crate) user_id: Option<String>,
-    pub(crate) username: Option<String>,
-    pub(crate) api_version: Option<String>,
-    pub(crate) namespace: Option<String>,
+    org_id: Bytes,
+    org_domain_url: Option<Bytes>,
+    user_id: Option<Bytes>,
+    username: Option<Bytes>,
+    api_version: Option<Bytes>,
+    namespace: Option<Bytes>,
 }
 
-/// A non-empty string, or a number as text.
-fn text(value: Option<&Json<'_>>) -> Option<String> {
+/// A non-empty string, or a number as text; UTF-8 either way.
+fn text(decoded: &Bytes, value: Option<&Json<'_>>) -> Option<Bytes> {
     match value {
-        Some(Json::Str(s)) if !s.is_empty() => Some(s.to_string()),
-        Some(Json::Number(n)) => Some(n.to_string()),
+        Some(Json::Str(s)) if !s.is_empty() => Some(share(decoded, s)),
+        Some(Json::Number(n)) => Some(Bytes::from(n.to_string())),
         _ => None,
+    }
+}
+
+/// `s` as a share of `decoded` when it lies within it (a string without escapes), else a copy.
+fn share(decoded: &Bytes, s: &str) -> Bytes {
+    let within = decoded.as_ptr_range();
+    let range = s.as_bytes().as_ptr_range();
+    if within.start <= range.start && range.end <= within.end {
+        decoded.slice_ref(s.as_bytes())
+    } else {
+        Bytes::copy_from_slice(s.as_bytes())
     }
 }
 
@@ -36,7 +49,7 @@ impl ClientContext {
     /// why it yields no context headers.
     pub(crate) fn decode(value: &[u8]) -> Result<ClientContext, &'static str> {
         let bytes = decode_base64(value).ok_or("it is not base64")?;
-        Self::read(&bytes)
+        Self::read(&Bytes::from(bytes))
     }
 
     /// Decodes CC for the org id cross-check, which the app relies on: only the standard
@@ -50,8 +63,9 @@ impl ClientContext {
         Self::decode(value)
     }
 
-    fn read(bytes: &[u8]) -> Result<ClientContext, &'static str> {
-        let object = Object::parse(bytes)?;
+    fn read(decoded: &Bytes) -> Result<ClientContext, &'static str> {
+        let object = Object::parse(decoded)?;
+        let text = |value| text(decoded, value);
         let org_id = text(object.get("orgId")).ok_or("it has no orgId")?;
         let user = match object.get("userContext") {
             Some(Json::Object(user)) => Some(user),
@@ -67,14 +81,22 @@ impl ClientContext {
         })
     }
 
+    /// CC's `orgId`.
+    pub(crate) fn org_id(&self) -> &str {
+        // Read from a JSON string or number: always UTF-8.
+        std::str::from_utf8(&self.org_id).unwrap_or_default()
+    }
+
     /// The decoded `x-applink-*` headers (without the request kind). Values that cannot be header
     /// values are left out.
     pub(crate) fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
         let domain = self.org_domain_url.as_ref().map(|url| {
-            if url.contains("://") {
+            if url.windows(3).any(|w| w == b"://") {
                 url.clone()
             } else {
-                format!("https://{url}")
+                let mut with_scheme = b"https://".to_vec();
+                with_scheme.extend_from_slice(url);
+                Bytes::from(with_scheme)
             }
         });
         [
@@ -86,7 +108,11 @@ impl ClientContext {
             (APPLINK_NAMESPACE, self.namespace.as_ref()),
         ]
         .into_iter()
-        .filter_map(|(name, value)| Some((name, HeaderValue::from_str(value?).ok()?)))
+        // Visible ASCII only, as `HeaderValue::from_str` takes it; the value's bytes are shared.
+        .filter_map(|(name, value)| {
+            let value = value.filter(|v| v.is_ascii())?.clone();
+            Some((name, HeaderValue::from_maybe_shared(value).ok()?))
+        })
         .collect()
     }
 }
@@ -149,6 +175,15 @@ mod tests {
         assert_eq!(get("x-applink-api-version").as_deref(), Some("62.0"));
         assert_eq!(get("x-applink-namespace"), None);
         assert!(headers.iter().all(|(_, v)| v != "secret"));
+        // Values a header cannot carry as visible ASCII are left out, the others kept.
+        let cc = json!({"orgId": "00Dxx0000000001AAA", "apiVersion": 62,
+                        "userContext": {"userId": "005\nxx", "username": "José"}});
+        let headers = ClientContext::decode(B64.encode(cc.to_string()).as_bytes())
+            .unwrap()
+            .headers();
+        let names: Vec<&str> = headers.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["x-applink-org-id", "x-applink-api-version"]);
+        assert_eq!(headers[1].1, "62");
         assert_eq!(
             ClientContext::decode(B64.encode("{}").as_bytes()).unwrap_err(),
             "it has no orgId"

@@ -53,8 +53,6 @@ pub(crate) struct RequestContext {
     pub(crate) app_uuid: String,
     /// The add-on the call is for, when Salesforce names it; it picks the attachment.
     pub(crate) addon_uuid: Option<String>,
-    /// Names of fields beyond the required ones (e.g. `addonUuid`), for the logs.
-    pub(crate) extra_fields: Vec<String>,
 }
 
 impl fmt::Debug for RequestContext {
@@ -80,9 +78,9 @@ const REQUIRED: [&str; 8] = [
 ];
 
 /// A required field: a non-empty string.
-fn required_text(object: &Object<'_>, name: &str) -> Result<String, String> {
+fn required_text<'o>(object: &'o Object<'_>, name: &str) -> Result<&'o str, String> {
     match object.get(name) {
-        Some(Json::Str(s)) if !s.is_empty() => Ok(s.to_string()),
+        Some(Json::Str(s)) if !s.is_empty() => Ok(s),
         Some(Json::Str(_)) => Err(format!("field '{name}' is empty")),
         Some(_) => Err(format!("field '{name}' must be a string")),
         None => Err(format!("field '{name}' is missing")),
@@ -94,35 +92,37 @@ impl RequestContext {
     pub(crate) fn decode(value: &[u8]) -> Result<RequestContext, String> {
         let bytes = decode_base64(value).ok_or("it is not base64")?;
         let object = Object::parse(&bytes).map_err(str::to_string)?;
-        let fields = REQUIRED.map(|name| required_text(&object, name));
+        let mut fields = [""; REQUIRED.len()];
         // The error names the first bad field, in this order.
-        if let Some(Err(why)) = fields.iter().find(|field| field.is_err()) {
-            return Err(why.clone());
+        for (field, name) in fields.iter_mut().zip(REQUIRED) {
+            *field = required_text(&object, name)?;
         }
         // `loginUrl` and `resource` are required but not used.
-        let [id, auth, _, org_domain_url, org_id, _, kind, app_uuid] =
-            fields.map(Result::unwrap_or_default);
+        let [id, auth, _, org_domain_url, org_id, _, kind, app_uuid] = fields;
         // Optional: absent, empty or `null` mean the default attachment.
         let addon_uuid = match object.get("addonUuid") {
             None | Some(Json::Null) => None,
             Some(Json::Str(s)) => (!s.is_empty()).then(|| s.to_string()),
             Some(_) => return Err("field 'addonUuid' must be a string".into()),
         };
+        if extra_fields(&object).next().is_some() {
+            tracing::debug!(fields = ?extra_fields(&object).collect::<Vec<_>>(), "request context has extra fields");
+        }
         Ok(RequestContext {
-            id,
-            auth,
-            org_domain_url,
-            org_id,
-            kind,
-            app_uuid,
+            id: id.to_string(),
+            auth: auth.to_string(),
+            org_domain_url: org_domain_url.to_string(),
+            org_id: org_id.to_string(),
+            kind: kind.to_string(),
+            app_uuid: app_uuid.to_string(),
             addon_uuid,
-            extra_fields: object
-                .names()
-                .filter(|name| !REQUIRED.contains(name))
-                .map(str::to_string)
-                .collect(),
         })
     }
+}
+
+/// Names of fields beyond the required ones (e.g. `addonUuid`), for the logs.
+fn extra_fields<'o>(object: &'o Object<'_>) -> impl Iterator<Item = &'o str> {
+    object.names().filter(|name| !REQUIRED.contains(name))
 }
 
 #[cfg(test)]
@@ -156,9 +156,15 @@ mod tests {
             let rc = RequestContext::decode(encoded.as_bytes()).unwrap();
             assert_eq!(rc.id, "00Dxx0000000001-1");
             assert_eq!(rc.kind, "ApexCallout");
-            assert_eq!(rc.extra_fields, ["addonUuid"]);
             assert_eq!(rc.addon_uuid.as_deref(), Some("a-1"));
         }
+    }
+
+    #[test]
+    fn extra_fields_are_the_unrequired_ones() {
+        let raw = rc_json().to_string();
+        let object = Object::parse(raw.as_bytes()).unwrap();
+        assert_eq!(extra_fields(&object).collect::<Vec<_>>(), ["addonUuid"]);
     }
 
     #[test]
