@@ -27,6 +27,8 @@ struct Sent {
     inbound_upgrade: Option<OnUpgrade>,
     /// The caller's protocol version, which the response keeps.
     version: Version,
+    /// The caller's `x-request-id` when it is the request's id, for the response to share.
+    callers_request_id: Option<HeaderValue>,
 }
 
 /// Sends the admitted request to the app and returns the app's response, rewritten.
@@ -67,11 +69,11 @@ fn rewrite_request(
     log: &RequestLog,
 ) -> (Request<MeshBody>, Sent) {
     let upgrade = headers::is_websocket_upgrade(&parts.headers);
-    let sent = Sent {
-        upgrade,
-        inbound_upgrade: parts.extensions.remove::<OnUpgrade>(),
-        version: parts.version,
-    };
+    let callers_request_id = parts
+        .headers
+        .get(REQUEST_ID)
+        .filter(|sent| sent.as_bytes() == log.request_id.as_bytes())
+        .cloned();
     let h = &mut parts.headers;
     headers::strip_hop_by_hop(h, upgrade);
     if upgrade {
@@ -93,7 +95,10 @@ fn rewrite_request(
     if !admission.keep_client_context {
         h.remove(CLIENT_CONTEXT);
     }
-    if let Ok(id) = HeaderValue::from_str(&log.request_id) {
+    // The caller's id is already there as it came; a new one is added.
+    if callers_request_id.is_none()
+        && let Ok(id) = HeaderValue::from_str(&log.request_id)
+    {
         h.insert(REQUEST_ID, id);
     }
     for (name, value) in admission.context {
@@ -103,6 +108,12 @@ fn rewrite_request(
         APPLINK_REQUEST_KIND,
         HeaderValue::from_static(admission.kind.as_str()),
     );
+    let sent = Sent {
+        upgrade,
+        inbound_upgrade: parts.extensions.remove::<OnUpgrade>(),
+        version: parts.version,
+        callers_request_id,
+    };
     let body = outbound_body(admission.body, log);
     (Request::from_parts(parts, body), sent)
 }
@@ -160,7 +171,10 @@ fn rewrite_response(
         headers::strip_hop_by_hop(response.headers_mut(), false);
     }
     headers::remove_mesh_headers(response.headers_mut());
-    if let Ok(id) = HeaderValue::from_str(&log.request_id) {
+    if let Some(id) = sent
+        .callers_request_id
+        .or_else(|| HeaderValue::from_str(&log.request_id).ok())
+    {
         response.headers_mut().insert(REQUEST_ID, id);
     }
     // The caller talks to the sidecar: answer in its protocol version, not the app's (an

@@ -35,6 +35,10 @@ pub(crate) const SINGLE_VALUED: [(HeaderName, &str); 4] = [
 
 /// The first of [`SINGLE_VALUED`] that appears more than once.
 pub(crate) fn first_duplicate(headers: &HeaderMap) -> Option<&'static str> {
+    // The usual case, no name at all more than once, without a lookup.
+    if headers.len() == headers.keys_len() {
+        return None;
+    }
     SINGLE_VALUED
         .into_iter()
         .find(|(name, _)| headers.get_all(name).iter().nth(1).is_some())
@@ -83,12 +87,25 @@ const METHOD_OVERRIDES: [&str; 3] = [
 pub(crate) fn remove_method_overrides(headers: &mut HeaderMap) {
     let overrides: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| METHOD_OVERRIDES.contains(&name.as_str().replace('_', "-").as_str()))
+        .filter(|name| {
+            METHOD_OVERRIDES
+                .iter()
+                .any(|dashed| same_but_underscores(name.as_str(), dashed))
+        })
         .cloned()
         .collect();
     for name in overrides {
         headers.remove(name);
     }
+}
+
+/// Whether `name` is `dashed` with any of its `-` written as `_` (or none).
+fn same_but_underscores(name: &str, dashed: &str) -> bool {
+    name.len() == dashed.len()
+        && name
+            .bytes()
+            .zip(dashed.bytes())
+            .all(|(a, b)| a == b || (a == b'_' && b == b'-'))
 }
 
 /// Removes the app's `x-applink-mesh-*` response headers (or trailers): those say what the
@@ -139,6 +156,12 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// Strips hop-by-hop headers and any header the `Connection` header names. For an upgrade, the
 /// `Connection` and `Upgrade` headers themselves are kept so the handshake reaches the other side.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // The usual case, none of them (HTTP/1.1 keeps connections alive without `Connection`), in one
+    // pass of comparisons rather than a lookup per name; a name `Connection` nominates can be
+    // there only with `Connection` itself.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let nominated: Vec<HeaderName> = connection_tokens(headers)
         .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .filter(|name| !(keep_upgrade && name == header::UPGRADE))
@@ -305,6 +328,62 @@ mod tests {
         filter_trailers(&mut trailers);
         let names: Vec<&str> = trailers.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["x-checksum"]);
+    }
+
+    #[test]
+    fn each_hop_by_hop_name_alone_is_stripped() {
+        for name in HOP_BY_HOP {
+            let mut headers = map(&[(name.as_str(), "x"), ("accept", "a")]);
+            strip_hop_by_hop(&mut headers, false);
+            let names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+            assert_eq!(names, ["accept"], "{name}");
+        }
+        let mut none = map(&[("accept", "a"), ("x-keep-alive", "1"), ("accept", "b")]);
+        strip_hop_by_hop(&mut none, false);
+        assert_eq!(none.len(), 3);
+    }
+
+    #[test]
+    fn repeats_of_other_names_are_no_duplicates() {
+        assert_eq!(
+            first_duplicate(&map(&[
+                ("accept", "a"),
+                ("accept", "b"),
+                ("x-request-id", "1")
+            ])),
+            None
+        );
+        assert_eq!(
+            first_duplicate(&map(&[
+                ("accept", "a"),
+                ("x-request-id", "1"),
+                ("x-request-id", "2")
+            ])),
+            Some("x-request-id")
+        );
+    }
+
+    #[test]
+    fn method_overrides_go_in_either_spelling() {
+        let mut headers = map(&[
+            ("x-http-method-override", "DELETE"),
+            ("x_http_method", "DELETE"),
+            ("x-method_override", "DELETE"),
+            ("x-http-method-overrides", "kept"),
+            ("x-http-methodx", "kept"),
+            ("x-method-overrid", "kept"),
+        ]);
+        remove_method_overrides(&mut headers);
+        let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "x-http-method-overrides",
+                "x-http-methodx",
+                "x-method-overrid"
+            ]
+        );
     }
 
     #[test]
