@@ -294,6 +294,14 @@ fn per_request_us(usage: Usage, requests: u64) -> f64 {
     usage.cpu_seconds * 1e6 / requests as f64
 }
 
+/// The user-space part of [`per_request_us`].
+fn per_request_user_us(usage: Usage, requests: u64) -> f64 {
+    if requests == 0 {
+        return 0.0;
+    }
+    usage.user_seconds * 1e6 / requests as f64
+}
+
 fn per_request(count: u64, requests: u64) -> f64 {
     if requests == 0 {
         return 0.0;
@@ -652,8 +660,13 @@ fn print_table(rows: &[Row], results: &[Measured]) {
         .filter_map(|(i, r)| Some((i, r.peer?)));
     for (index, peer) in compared {
         let (ours, theirs) = (&results[index], &results[peer]);
+        let split = |m: &Measured| {
+            let user = per_request_user_us(m.server, m.requests);
+            (user, per_request_us(m.server, m.requests) - user)
+        };
+        let ((our_user, our_kernel), (their_user, their_kernel)) = (split(ours), split(theirs));
         println!(
-            "{} vs {}: CPU per request {:.2}×, requests/s {:.2}×, app CPU per request {:.2}×{}",
+            "{} vs {}: CPU per request {:.2}× (user {our_user:.1} + kernel {our_kernel:.1} µs vs {their_user:.1} + {their_kernel:.1}), requests/s {:.2}×, app CPU per request {:.2}×{}",
             rows[index].name,
             rows[peer].name,
             per_request_us(ours.server, ours.requests)

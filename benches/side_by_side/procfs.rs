@@ -10,6 +10,8 @@ const TICKS_PER_SECOND: f64 = 100.0;
 pub struct Usage {
     /// User + system CPU seconds of every thread, living or exited.
     pub cpu_seconds: f64,
+    /// The user-space part of `cpu_seconds`.
+    pub user_seconds: f64,
     /// Voluntary context switches of the living threads.
     pub voluntary_switches: u64,
 }
@@ -19,6 +21,7 @@ impl std::ops::Sub for Usage {
     fn sub(self, earlier: Usage) -> Usage {
         Usage {
             cpu_seconds: self.cpu_seconds - earlier.cpu_seconds,
+            user_seconds: self.user_seconds - earlier.user_seconds,
             voluntary_switches: self
                 .voluntary_switches
                 .saturating_sub(earlier.voluntary_switches),
@@ -31,6 +34,7 @@ impl std::ops::Add for Usage {
     fn add(self, other: Usage) -> Usage {
         Usage {
             cpu_seconds: self.cpu_seconds + other.cpu_seconds,
+            user_seconds: self.user_seconds + other.user_seconds,
             voluntary_switches: self.voluntary_switches + other.voluntary_switches,
         }
     }
@@ -38,7 +42,7 @@ impl std::ops::Add for Usage {
 
 /// The counters of `pid` (zero if it is gone).
 pub fn usage(pid: u32) -> Usage {
-    let cpu_seconds = fs::read_to_string(format!("/proc/{pid}/stat"))
+    let (cpu_seconds, user_seconds) = fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {
             // Fields after the command name, which is in parentheses and may hold spaces.
@@ -47,9 +51,9 @@ pub fn usage(pid: u32) -> Usage {
             // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
             let utime: f64 = fields.get(11)?.parse().ok()?;
             let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) / TICKS_PER_SECOND)
+            Some(((utime + stime) / TICKS_PER_SECOND, utime / TICKS_PER_SECOND))
         })
-        .unwrap_or(0.0);
+        .unwrap_or((0.0, 0.0));
     let voluntary_switches = fs::read_dir(format!("/proc/{pid}/task"))
         .map(|tasks| {
             tasks
@@ -61,6 +65,7 @@ pub fn usage(pid: u32) -> Usage {
         .unwrap_or(0);
     Usage {
         cpu_seconds,
+        user_seconds,
         voluntary_switches,
     }
 }
