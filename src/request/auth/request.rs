@@ -35,6 +35,26 @@ impl AuthRequest {
     /// The exact JSON body the AppLink API expects, in a buffer of exactly its size.
     pub(crate) fn body(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(self.body_len());
+        let fields = self.fields();
+        // The usual case, no value that JSON escapes, written as serde_json writes it, without
+        // its per-character escaping; a payload that is not UTF-8 goes to serde_json's refusal.
+        let plain = fields.iter().all(|(_, value)| !needs_escapes(value))
+            && std::str::from_utf8(fields[3].1).is_ok();
+        if plain {
+            body.push(b'{');
+            for (at, (key, value)) in fields.iter().enumerate() {
+                if at > 0 {
+                    body.push(b',');
+                }
+                body.push(b'"');
+                body.extend_from_slice(key.as_bytes());
+                body.extend_from_slice(b"\":\"");
+                body.extend_from_slice(value);
+                body.push(b'"');
+            }
+            body.push(b'}');
+            return body;
+        }
         // Serialising a struct of strings cannot fail; an empty body would be refused by the API.
         if serde_json::to_writer(&mut body, self).is_err() {
             body.clear();
@@ -44,7 +64,17 @@ impl AuthRequest {
 
     /// The length of [`AuthRequest::body`], known before it is written.
     pub(crate) fn body_len(&self) -> usize {
-        let fields: [(&str, &[u8]); 4] = match self {
+        // `{`, `}`, three commas, and per field `"key":"value"`.
+        5 + self
+            .fields()
+            .iter()
+            .map(|(key, value)| key.len() + 5 + json_escaped_len(value))
+            .sum::<usize>()
+    }
+
+    /// The body's fields in order: names, and values as bytes.
+    fn fields(&self) -> [(&'static str, &[u8]); 4] {
+        match self {
             AuthRequest::Salesforce {
                 org_domain_url,
                 core_jwt_token,
@@ -67,17 +97,23 @@ impl AuthRequest {
                 ("signature", signature.as_bytes()),
                 ("payload", payload),
             ],
-        };
-        // `{`, `}`, three commas, and per field `"key":"value"`.
-        5 + fields
-            .iter()
-            .map(|(key, value)| key.len() + 5 + json_escaped_len(value))
-            .sum::<usize>()
+        }
     }
+}
+
+/// Whether JSON escapes any byte of `text`: `"`, `\` and the control characters, as serde_json
+/// does (a fold rather than an early return, which the compiler vectorises).
+fn needs_escapes(text: &[u8]) -> bool {
+    text.iter().fold(false, |any, &b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
 }
 
 /// The length of `text` as the contents of a JSON string, as serde_json escapes it.
 pub(crate) fn json_escaped_len(text: &[u8]) -> usize {
+    if !needs_escapes(text) {
+        return text.len();
+    }
     text.iter()
         .map(|b| match b {
             b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
@@ -173,5 +209,42 @@ mod tests {
             json!({"api_name": "A", "org_id": "00D", "signature": "s", "payload": "{}"})
         );
         assert_eq!(dat.path(), "/data_action_targets/authenticate");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the values hold (quotes, backslashes, control characters, any Unicode), the
+        /// body is byte for byte what serde_json writes, and exactly `body_len` long.
+        #[test]
+        fn the_body_is_serde_jsons(
+            values in proptest::collection::vec(any::<String>(), 4),
+            plain in proptest::collection::vec("[ -~&&[^\"\\\\]]{0,40}", 4),
+            use_plain in any::<bool>(),
+        ) {
+            let v = if use_plain { &plain } else { &values };
+            for request in [
+                AuthRequest::Salesforce {
+                    org_domain_url: v[0].clone(),
+                    core_jwt_token: v[1].clone(),
+                    org_id: v[2].clone(),
+                    app_uuid: v[3].clone(),
+                },
+                AuthRequest::DataActionTarget {
+                    api_name: v[0].clone(),
+                    org_id: v[1].clone(),
+                    signature: v[2].clone(),
+                    payload: Bytes::from(v[3].clone()),
+                },
+            ] {
+                let body = request.body();
+                prop_assert_eq!(&body, &serde_json::to_vec(&request).unwrap());
+                prop_assert_eq!(body.len(), request.body_len());
+            }
+        }
     }
 }
