@@ -136,6 +136,11 @@ enum State {
 #[derive(Debug, Clone)]
 pub(crate) struct Glob {
     states: Vec<State>,
+    /// The bytes every match starts with: the pattern up to its first wildcard. A path without
+    /// them is refused without running the states (most requests match no bypass route).
+    prefix: Box<[u8]>,
+    /// The pattern has no wildcard: a match is the path equal to `prefix`.
+    literal: bool,
 }
 
 impl Glob {
@@ -147,7 +152,21 @@ impl Glob {
             i += Self::compile_next(&bytes[i..], &mut states);
         }
         states.push(State::Accept);
-        Glob { states }
+        // Leading bytes are states no fork skips and no wildcard loops back to: every match
+        // starts with them.
+        let prefix: Box<[u8]> = states
+            .iter()
+            .map_while(|state| match state {
+                State::Byte(b) => Some(*b),
+                _ => None,
+            })
+            .collect();
+        let literal = prefix.len() + 1 == states.len();
+        Glob {
+            states,
+            prefix,
+            literal,
+        }
     }
 
     /// Compiles the token at the start of `rest` into `states`; returns the bytes it took.
@@ -186,6 +205,17 @@ impl Glob {
     }
 
     pub(crate) fn matches(&self, path: &str) -> bool {
+        if self.literal {
+            return path.as_bytes() == &*self.prefix;
+        }
+        if !path.as_bytes().starts_with(&self.prefix) {
+            return false;
+        }
+        self.run(path)
+    }
+
+    /// Runs the states over the whole path.
+    fn run(&self, path: &str) -> bool {
         // Two sets of active states, swapped at each byte: two allocations per match, not one
         // per byte of the path.
         let mut current = vec![false; self.states.len()];

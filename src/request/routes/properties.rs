@@ -64,6 +64,14 @@ proptest! {
         }
     }
 
+    /// Refusing by the literal prefix, or matching a literal pattern by equality, decides as
+    /// running the states would.
+    #[test]
+    fn the_shortcuts_decide_as_the_states(pattern in "[/a*]{0,8}", path in "[/ab]{0,8}") {
+        let glob = Glob::new(&pattern);
+        prop_assert_eq!(glob.matches(&path), glob.run(&path), "{} {}", pattern, path);
+    }
+
     /// A pattern without wildcards matches only itself; `P/**` matches `P` and everything below.
     #[test]
     fn literal_and_subtree_patterns(prefix in "(/[a-z.]{1,4}){1,3}", rest in "(/[a-z.]{0,4}){0,3}", other in "(/[a-z.]{1,4}){1,3}") {
