@@ -70,9 +70,23 @@ async fn request_id_is_kept_or_made_and_returned() {
         uuid::Uuid::parse_str(&made).is_ok_and(|u| u.get_version_num() == 4),
         "{made}"
     );
+    // A `Connection` header that nominates it does not keep it from the app.
+    let reply = send(
+        mesh.addr,
+        "GET",
+        "/",
+        &[
+            ("x-request-id", "hop-1".to_string()),
+            ("connection", "x-request-id".to_string()),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(reply.headers["x-request-id"], "hop-1");
     let received = app.received();
     assert_eq!(received[0].headers["x-request-id"], "abc-123");
     assert_eq!(received[1].headers["x-request-id"], made.as_str());
+    assert_eq!(received[2].headers["x-request-id"], "hop-1");
     // Rejections carry it too.
     let (_app, _api, mesh) = common::production().await;
     let reply = send(

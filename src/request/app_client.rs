@@ -33,6 +33,7 @@ struct AppDial {
 
 impl Dial for AppDial {
     type Io = TokioIo<TcpStream>;
+    const PEER: &'static str = "the app";
 
     async fn dial(&self) -> Result<TokioIo<TcpStream>, DialError> {
         let stream = TcpStream::connect(&self.address).await?;

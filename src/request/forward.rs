@@ -69,13 +69,13 @@ fn rewrite_request(
     log: &RequestLog,
 ) -> (Request<MeshBody>, Sent) {
     let upgrade = headers::is_websocket_upgrade(&parts.headers);
-    let callers_request_id = parts
-        .headers
+    let h = &mut parts.headers;
+    headers::strip_hop_by_hop(h, upgrade);
+    // What is left of the caller's `x-request-id` once `Connection` may have nominated it away.
+    let callers_request_id = h
         .get(REQUEST_ID)
         .filter(|sent| sent.as_bytes() == log.request_id.as_bytes())
         .cloned();
-    let h = &mut parts.headers;
-    headers::strip_hop_by_hop(h, upgrade);
     if upgrade {
         // Only WebSocket is asked for, whatever else the caller listed beside it.
         h.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));

@@ -29,6 +29,8 @@ pub(crate) type DialError = Box<dyn StdError + Send + Sync>;
 /// Opens a new connection to the pool's origin.
 pub(crate) trait Dial: Send + Sync + 'static {
     type Io: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static;
+    /// Who is dialled, for the logs: `the app`.
+    const PEER: &'static str;
 
     fn dial(&self) -> impl Future<Output = Result<Self::Io, DialError>> + Send;
 }
@@ -36,8 +38,8 @@ pub(crate) trait Dial: Send + Sync + 'static {
 /// Why a request did not get a response.
 #[derive(Debug)]
 pub(crate) enum SendError {
-    /// No connection could be opened.
-    Connect(DialError),
+    /// No connection could be opened to the peer named.
+    Connect(&'static str, DialError),
     /// The connection failed while the request was sent or the response awaited.
     Http(hyper::Error),
 }
@@ -45,7 +47,7 @@ pub(crate) enum SendError {
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SendError::Connect(e) => write!(f, "cannot connect: {e}"),
+            SendError::Connect(peer, e) => write!(f, "cannot connect to {peer}: {e}"),
             SendError::Http(e) => write!(f, "{e}"),
         }
     }
@@ -54,7 +56,7 @@ impl std::fmt::Display for SendError {
 impl StdError for SendError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            SendError::Connect(e) => Some(e.as_ref()),
+            SendError::Connect(_, e) => Some(e.as_ref()),
             SendError::Http(e) => Some(e),
         }
     }
@@ -62,7 +64,7 @@ impl StdError for SendError {
 
 impl SendError {
     pub(crate) fn is_connect(&self) -> bool {
-        matches!(self, SendError::Connect(_))
+        matches!(self, SendError::Connect(..))
     }
 }
 
@@ -170,7 +172,11 @@ where
     }
 
     async fn connect(&self) -> Result<SendRequest<B>, SendError> {
-        let io = self.dial.dial().await.map_err(SendError::Connect)?;
+        let io = self
+            .dial
+            .dial()
+            .await
+            .map_err(|e| SendError::Connect(D::PEER, e))?;
         let (sender, connection) = self.http.handshake(io).await.map_err(SendError::Http)?;
         tokio::spawn(async move {
             if let Err(e) = connection.with_upgrades().await {

@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 /// How long an idle connection to the AppLink API is kept; one is closed at most half as long
-/// again after its last call. Connections are never more than the calls that run at once
+/// again after its last call. Idle connections are not capped below the calls that may run at once
 /// ([`MAX_CONCURRENT_CALLS`]), so a steady load of concurrent calls reuses its connections
 /// instead of opening new ones (with hyper-util's old default of 32 idle connections, 64 callers
 /// opened 0.21 connections per call and cost 45% more CPU per request).
@@ -106,18 +106,19 @@ impl Attachment {
                 api.base_url
             ))
         };
-        let (Some(scheme), Some(authority)) = (salesforce.scheme(), salesforce.authority()) else {
+        let (Some(scheme), Some(host)) = (salesforce.scheme(), host(&salesforce)) else {
             return Err(invalid());
         };
+        let authority = Authority::try_from(host.as_str()).map_err(|_| invalid())?;
         let dial = ApiDial {
             connector: client.connector.clone(),
-            origin: origin(scheme.clone(), authority.clone()).map_err(|_| invalid())?,
+            origin: origin(scheme.clone(), authority).map_err(|_| invalid())?,
         };
         Ok(Attachment {
             name: api.attachment.clone(),
             base_url: api.base_url.clone(),
             addon_uuid: api.addon_uuid.clone(),
-            host: HeaderValue::from_str(authority.as_str()).map_err(|_| invalid())?,
+            host: HeaderValue::from_str(&host).map_err(|_| invalid())?,
             salesforce_path: origin_form(&salesforce),
             data_action_target_path: origin_form(&endpoint(
                 api,
@@ -146,6 +147,21 @@ impl Attachment {
     }
 }
 
+/// The `Host` of a call, as hyper-util's client wrote it: the host, and the port unless it is the
+/// scheme's default (no user information).
+fn host(uri: &Uri) -> Option<String> {
+    let host = uri.host()?;
+    let default = match uri.scheme_str() {
+        Some("https") => 443,
+        Some("http") => 80,
+        _ => return None,
+    };
+    Some(match uri.port_u16() {
+        Some(port) if port != default => format!("{host}:{port}"),
+        _ => host.to_string(),
+    })
+}
+
 /// `scheme://authority/`: where a connection goes.
 fn origin(scheme: Scheme, authority: Authority) -> Result<Uri, http::Error> {
     Uri::builder()
@@ -170,6 +186,7 @@ struct ApiDial {
 
 impl Dial for ApiDial {
     type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
+    const PEER: &'static str = "the AppLink API";
 
     async fn dial(&self) -> Result<Self::Io, DialError> {
         use tower_service::Service;
@@ -306,6 +323,26 @@ struct Call<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_is_written_as_hyper_util_wrote_it() {
+        for (url, expected) in [
+            ("https://api.example/addons/x", Some("api.example")),
+            ("https://api.example:443/addons/x", Some("api.example")),
+            (
+                "https://api.example:8443/addons/x",
+                Some("api.example:8443"),
+            ),
+            ("http://127.0.0.1:3101/addons/x", Some("127.0.0.1:3101")),
+            ("http://localhost:80/", Some("localhost")),
+            ("https://user:pw@api.example/x", Some("api.example")),
+            ("https://[::1]:8443/x", Some("[::1]:8443")),
+            ("ftp://api.example/x", None),
+        ] {
+            let uri: Uri = url.parse().unwrap();
+            assert_eq!(host(&uri).as_deref(), expected, "{url}");
+        }
+    }
 
     #[test]
     fn outcome_table() {
