@@ -6,7 +6,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Config, ConfigError, Mode};
 use crate::request::app_client::AppClient;
-use crate::request::auth::{Authenticator, tls};
+use crate::request::auth::{Authenticator, default_port, tls};
 use crate::request::boot_gate::BootGate;
 use crate::request::error::MeshError;
 use crate::request::routes::RouteTable;
@@ -119,12 +119,6 @@ fn api_peer(config: &Config) -> Option<(String, u16)> {
         return None;
     };
     let uri: http::Uri = attachments.iter().next()?.base_url.parse().ok()?;
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("http") {
-            80
-        } else {
-            443
-        });
+    let port = uri.port_u16().or_else(|| default_port(&uri))?;
     Some((uri.host()?.to_string(), port))
 }

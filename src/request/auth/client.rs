@@ -151,15 +151,20 @@ impl Attachment {
 /// scheme's default (no user information).
 fn host(uri: &Uri) -> Option<String> {
     let host = uri.host()?;
-    let default = match uri.scheme_str() {
-        Some("https") => 443,
-        Some("http") => 80,
-        _ => return None,
-    };
+    let default = default_port(uri)?;
     Some(match uri.port_u16() {
         Some(port) if port != default => format!("{host}:{port}"),
         _ => host.to_string(),
     })
+}
+
+/// The port an `http://` or `https://` URL's scheme implies.
+pub(crate) fn default_port(uri: &Uri) -> Option<u16> {
+    match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    }
 }
 
 /// `scheme://authority/`: where a connection goes.

@@ -13,6 +13,7 @@ pub(crate) mod tls;
 
 use std::time::Duration;
 
+pub(crate) use client::default_port;
 pub(crate) use request::{AuthRequest, json_escaped_len};
 
 use crate::config::{Config, ConfigError, Mode};
