@@ -6,6 +6,8 @@
 //! - `--term-exit-code C`: on SIGTERM or SIGINT, stop accepting, finish in-flight requests, exit C;
 //! - `--ignore-term`: ignore SIGTERM and SIGINT (an app that will not stop);
 //! - `--listen-port N`: listen on N instead of `$APP_PORT` (an app that reads the wrong variable);
+//! - `--listen-host H`: listen on the address H instead of `127.0.0.1` (`0.0.0.0`: every
+//!   interface, as many frameworks' defaults do);
 //! - `--workers N`: serve at most N connections at once, each for one request, answered with
 //!   `connection: close` (a pre-fork server with N sync workers): the rest wait in the listen
 //!   queue, and are reset when the app stops listening;
@@ -43,6 +45,7 @@ struct Options {
     term_exit_code: i32,
     ignore_term: bool,
     listen_port: Option<u16>,
+    listen_host: Option<String>,
     workers: Option<usize>,
     grandchild: bool,
     orphan: bool,
@@ -64,6 +67,7 @@ fn options() -> Options {
             "--listen-port" => {
                 options.listen_port = Some(value().parse().expect("a port"));
             }
+            "--listen-host" => options.listen_host = Some(value()),
             "--workers" => options.workers = Some(value().parse().expect("a number of workers")),
             "--grandchild" => options.grandchild = true,
             "--orphan" => options.orphan = true,
@@ -177,7 +181,8 @@ async fn main() {
     let port: u16 = options
         .listen_port
         .unwrap_or_else(|| std::env::var("APP_PORT").unwrap().parse().unwrap());
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let host = options.listen_host.as_deref().unwrap_or("127.0.0.1");
+    let listener = TcpListener::bind((host, port)).await.unwrap();
     say(&format!("listening on {port}"));
 
     if options.orphan {

@@ -148,3 +148,47 @@ async fn a_request_waiting_for_an_app_on_the_wrong_port_is_told_where_it_listens
         reply.assert_error_mentions(&format!("set APP_PORT={elsewhere}"));
     }
 }
+
+/// In a Private Space (`HEROKU_PRIVATE_IP` set) other dynos can connect to any port a dyno
+/// listens on: an app bound to every interface is named at start-up, with the address other dynos
+/// would use and the fix; one bound to 127.0.0.1 is said to be safe. The sidecar only reads the
+/// variable and the app's listeners.
+#[tokio::test]
+async fn an_app_on_every_interface_in_a_private_space_is_named() {
+    for (host, exposed) in [("0.0.0.0", true), ("127.0.0.1", false)] {
+        let app_port = common::free_port().to_string();
+        let mut mesh = SidecarProcess::spawn(
+            &[
+                ("APP_PORT", app_port.as_str()),
+                ("HEROKU_PRIVATE_IP", "127.0.0.2"),
+                ("PATH", "/usr/bin:/bin"),
+            ],
+            &[
+                "--dev",
+                "--port",
+                "0",
+                "--",
+                &test_app::command(),
+                "--listen-host",
+                host,
+            ],
+        );
+        let addr = mesh.wait_listening();
+        assert_eq!(send(addr, "GET", "/", &[], "").await.status, 200);
+        let output = mesh.wait_for_output("in this Private Space");
+        let warning = format!(
+            "the app listens on every interface (0.0.0.0:{app_port}): in this Private Space other dynos can call it at 127.0.0.2:{app_port} around the sidecar"
+        );
+        assert_eq!(output.contains(&warning), exposed, "{host}: {output}");
+        assert_eq!(
+            output.contains("make the app listen on 127.0.0.1 only"),
+            exposed,
+            "{host}: {output}"
+        );
+        assert_eq!(
+            output.contains("other dynos cannot call the app around the sidecar"),
+            !exposed,
+            "{host}: {output}"
+        );
+    }
+}

@@ -245,18 +245,71 @@ async fn asterisk_form_is_refused_not_forwarded() {
     assert!(app.received().is_empty(), "{:?}", app.received());
 }
 
-/// Context forged through trailers: the protected names (and their `_` spellings) never reach
-/// the app; other trailers do.
+/// Context forged through trailers: the protected names (and their `_` and `.` spellings) and the
+/// method overrides never reach the app; other trailers do.
 #[tokio::test]
 async fn protected_names_never_arrive_as_trailers() {
     let (app, _api, mesh) = common::production_with_public_bypass().await;
     let head = "POST /public/upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\
-                te: trailers\r\ntrailer: x-applink-org-id, x-client-context, x_client_context, x-request-context, x-checksum";
-    let body = b"5\r\nhello\r\n0\r\nx-applink-org-id: 00Dforged000000AAA\r\nx-client-context: Zm9yZ2Vk\r\nx_client_context: Zm9yZ2Vk\r\nx-request-context: Zm9yZ2Vk\r\nx-checksum: kept\r\n\r\n";
+                te: trailers\r\ntrailer: x-applink-org-id, x-client-context, x_client_context, X.Client.Context, \
+                x.applink_org.id, X-HTTP-Method-Override, x.http.method.override, x-request-context, x-checksum";
+    let body = b"5\r\nhello\r\n0\r\nx-applink-org-id: 00Dforged000000AAA\r\nx-client-context: Zm9yZ2Vk\r\nx_client_context: Zm9yZ2Vk\r\nX.Client.Context: Zm9yZ2Vk\r\nx.applink_org.id: 00Dforged000000AAA\r\nX-HTTP-Method-Override: DELETE\r\nx.http.method.override: DELETE\r\nx-request-context: Zm9yZ2Vk\r\nx-checksum: kept\r\n\r\n";
     let reply = raw_request(mesh.addr, head, body).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let seen = app.only_request();
     assert_eq!(seen.body, "hello");
+    let trailers = seen.trailers.expect("the trailers reach the app");
+    let names: Vec<&str> = trailers.keys().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["x-checksum"], "{trailers:?}");
+}
+
+/// Over HTTP/2 too, a name PHP would fold onto a protected one (`x.client.context` is
+/// `HTTP_X_CLIENT_CONTEXT` to it) never reaches the app, as a header or as a trailer.
+#[tokio::test]
+async fn http2_names_that_fold_onto_protected_ones_never_arrive() {
+    let (app, _api, mesh) = common::production_with_public_bypass().await;
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<StreamBody<
+            futures_util::stream::Iter<
+                std::vec::IntoIter<Result<Frame<Bytes>, std::convert::Infallible>>,
+            >,
+        >>();
+    let mut trailers = http::HeaderMap::new();
+    for name in ["x.client.context", "x_applink_org_id", "x-checksum"] {
+        trailers.insert(
+            http::HeaderName::from_static(name),
+            http::HeaderValue::from_static("Zm9yZ2Vk"),
+        );
+    }
+    let frames = vec![
+        Ok(Frame::data(Bytes::from_static(b"hello"))),
+        Ok(Frame::trailers(trailers)),
+    ];
+    let request = http::Request::post(format!("http://{}/public/h2", mesh.addr))
+        .header("x.client.context", "Zm9yZ2Vk")
+        .header("x.applink.org-id", "00Dforged000000AAA")
+        .header("x_applink_user.id", "005forged")
+        .header("x.request.id", "forged")
+        .header("x.custom", "kept")
+        .header("te", "trailers")
+        .header("trailer", "x.client.context, x_applink_org_id, x-checksum")
+        .body(StreamBody::new(futures_util::stream::iter(frames)))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    let seen = app.only_request();
+    let mut names: Vec<&str> = seen.headers.keys().map(|k| k.as_str()).collect();
+    names.retain(|name| name.starts_with('x'));
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["x-applink-request-kind", "x-request-id", "x.custom"],
+        "{:?}",
+        seen.headers
+    );
+    assert_ne!(seen.headers["x-request-id"], "forged");
     let trailers = seen.trailers.expect("the trailers reach the app");
     let names: Vec<&str> = trailers.keys().map(|k| k.as_str()).collect();
     assert_eq!(names, ["x-checksum"], "{trailers:?}");

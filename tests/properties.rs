@@ -84,12 +84,9 @@ fn name() -> impl Strategy<Value = String> {
         "x-signature",
         "x-other",
     ]);
-    (base, any::<bool>(), any::<bool>()).prop_map(|(base, underscore, upper)| {
-        let name = if underscore {
-            base.replace('-', "_")
-        } else {
-            base.to_string()
-        };
+    (base, 0..3usize, any::<bool>()).prop_map(|(base, separator, upper)| {
+        // `-` as sent, or `_` or `.`, which PHP (and `_` WSGI and Rack) read as `-`.
+        let name = base.replace('-', ["-", "_", "."][separator]);
         if upper {
             name.to_ascii_uppercase()
         } else {
@@ -133,9 +130,9 @@ fn attempt() -> impl Strategy<Value = Attempt> {
         })
 }
 
-/// Whether an app that reads `_` as `-` would take `name` for a protected header.
+/// Whether an app that reads `_` and `.` as `-` (PHP) would take `name` for a protected header.
 fn reads_as_protected(name: &str) -> bool {
-    let dashed = name.to_ascii_lowercase().replace('_', "-");
+    let dashed = name.to_ascii_lowercase().replace(['_', '.'], "-");
     dashed == "x-request-context"
         || dashed == "x-client-context"
         || dashed == "http2-settings"

@@ -178,7 +178,7 @@ async fn cross_check_can_be_turned_off() {
 async fn undecodable_client_context_is_refused_when_verified() {
     let (app, _api, mesh) = common::production().await;
     let mut headers = salesforce::headers();
-    headers[1].1 = "bm90IGpzb24".into(); // "not json"
+    headers[1].1 = "bm90IGpzb24=".into(); // "not json"
     let reply = send(mesh.addr, "GET", "/", &headers, "").await;
     reply.assert_mesh_error(400, "bad-client-context");
     reply.assert_error_mentions("not JSON");
@@ -199,18 +199,35 @@ async fn undecodable_client_context_is_forwarded_unverified_without_context_head
     assert_eq!(seen.headers["x-applink-request-kind"], "salesforce");
 }
 
-/// The app reads the client context byte for byte as the caller sent it, never re-encoded: here
-/// without padding and with a space inside, which the sidecar reads leniently for its checks.
+/// The app reads the client context byte for byte as the caller sent it, never re-encoded. Checked,
+/// it must be spelled as Salesforce spells it (padded standard base64, no whitespace), since the
+/// app's decoder may refuse anything else (Go's, Ruby's and strict Python's refuse what is not
+/// padded, Java's a space); unchecked (compat), any spelling the sidecar can read is forwarded as
+/// it came, here without padding and with a space inside.
 #[tokio::test]
 async fn the_client_context_is_forwarded_as_it_came() {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD_NO_PAD;
-    let (app, _api, mesh) = common::production().await;
     let json = salesforce::client_context().to_string();
     let spelled = STANDARD_NO_PAD.encode(&json);
     let spelled = format!("{} {}", &spelled[..20], &spelled[20..]);
     let mut headers = salesforce::headers();
     headers[1].1 = spelled.clone();
+
+    let (app, _api, mesh) = common::production().await;
+    let reply = send(mesh.addr, "GET", "/", &headers, "").await;
+    reply.assert_mesh_error(400, "bad-client-context");
+    reply.assert_error_mentions("standard base64 with padding and without whitespace");
+    assert!(app.received().is_empty());
+    let valid = salesforce::headers();
+    assert_eq!(send(mesh.addr, "GET", "/", &valid, "").await.status, 200);
+    assert_eq!(
+        app.only_request().headers["x-client-context"],
+        valid[1].1.as_str()
+    );
+
+    let (app, _api, mesh) =
+        common::production_with("mesh:\n  authentication:\n    verifyClientContext: false\n").await;
     let reply = send(mesh.addr, "GET", "/", &headers, "").await;
     assert_eq!(reply.status, 200);
     let seen = app.only_request();

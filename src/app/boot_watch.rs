@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::app::exposure::Exposure;
 use crate::app::listeners::{Listening, listening_ports};
 use crate::request::boot_gate::BootGate;
 
@@ -19,18 +20,20 @@ const REPEAT_EVERY: Duration = Duration::from_secs(15);
 const LOOK_EVERY: Duration = Duration::from_millis(100);
 
 /// What is being watched: the app's address, its process group (with an app command), the boot
-/// deadline.
+/// deadline, and the dyno's address in a Private Space (`HEROKU_PRIVATE_IP`).
 pub(crate) struct BootWatch {
     pub(crate) authority: String,
     pub(crate) app_port: u16,
     pub(crate) app_group: Option<i32>,
     pub(crate) app_boot: Duration,
+    pub(crate) private_ip: Option<String>,
 }
 
 impl BootWatch {
     /// Resolves only when an app command never listened by `timeouts.appBoot` (after logging the
-    /// error); pending for ever once the app is up, without an app command, or with an `appBoot`
-    /// of zero (no boot deadline at all).
+    /// error); pending for ever once the app is up (after naming, in a Private Space, the sockets
+    /// other dynos can reach it on), without an app command, or with an `appBoot` of zero (no boot
+    /// deadline at all).
     pub(crate) async fn never_listened(self, gate: &BootGate) {
         let started = Instant::now();
         let mut next_warning = started + FIRST_WARNING.min(self.app_boot / 2).max(LOOK_EVERY);
@@ -38,6 +41,14 @@ impl BootWatch {
         let may_end = self.app_group.is_some() && !self.app_boot.is_zero();
         loop {
             if gate.is_ready() {
+                if let Some(private_ip) = self.private_ip.clone() {
+                    let exposure = Exposure {
+                        private_ip,
+                        app_group: self.app_group,
+                        app_port: self.app_port,
+                    };
+                    exposure.warn_if_exposed().await;
+                }
                 return std::future::pending().await;
             }
             let now = Instant::now();

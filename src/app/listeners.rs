@@ -1,6 +1,7 @@
 //! Which TCP ports a process group listens on, read from /proc: the sockets its processes hold
 //! (`/proc/<pid>/fd`) matched against the kernel's listening sockets (`/proc/net/tcp`, `tcp6`).
-//! Used to tell a user where their app listens when it is not where the sidecar looks.
+//! Used to tell a user where their app listens when it is not where the sidecar looks, and when it
+//! listens where other dynos can reach it.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -23,17 +24,36 @@ impl fmt::Display for Listening {
     }
 }
 
+impl Listening {
+    /// Whether the socket listens on every interface (`0.0.0.0` or `::`), not one address.
+    pub(crate) fn is_wildcard(&self) -> bool {
+        self.ip.is_unspecified()
+    }
+}
+
 /// Where the processes of group `pgid` listen, sorted; empty when nowhere (or unreadable).
 pub(crate) fn listening_ports(pgid: i32) -> Vec<Listening> {
     let inodes = socket_inodes(pgid);
     if inodes.is_empty() {
         return Vec::new();
     }
+    every_listener(|inode| inodes.contains(&inode))
+}
+
+/// Every listening socket on `port`, whoever holds it, sorted.
+pub(crate) fn listening_on(port: u16) -> Vec<Listening> {
+    let mut found = every_listener(|_| true);
+    found.retain(|at| at.port == port);
+    found
+}
+
+/// The machine's listening sockets whose inode `keep` accepts, sorted and without repeats.
+fn every_listener(keep: impl Fn(u64) -> bool) -> Vec<Listening> {
     let found: BTreeSet<Listening> = ["/proc/net/tcp", "/proc/net/tcp6"]
         .into_iter()
         .filter_map(|table| fs::read_to_string(table).ok())
         .flat_map(|table| listening(&table))
-        .filter(|(_, inode)| inodes.contains(inode))
+        .filter(|(_, inode)| keep(*inode))
         .map(|(at, _)| at)
         .collect();
     found.into_iter().collect()

@@ -8,6 +8,7 @@
 
 pub(crate) mod boot_watch;
 pub(crate) mod command;
+pub(crate) mod exposure;
 mod guard;
 mod listeners;
 pub(crate) mod port_hints;

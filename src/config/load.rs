@@ -44,6 +44,7 @@ pub(crate) fn load(flags: &Flags, vars: &HashMap<String, String>) -> Result<Conf
         ssl_cert_file: env.get("SSL_CERT_FILE").map(PathBuf::from),
         app_name: env.get("HEROKU_APP_NAME"),
         dyno,
+        private_ip: env.get("HEROKU_PRIVATE_IP"),
         app_command: flags.command.clone(),
         config_file,
         sources: Sources {

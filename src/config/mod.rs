@@ -204,6 +204,9 @@ pub struct Config {
     pub(crate) ssl_cert_file: Option<PathBuf>,
     pub(crate) app_name: Option<String>,
     pub(crate) dyno: Option<String>,
+    /// The dyno's address in a Private Space (`HEROKU_PRIVATE_IP`): an app listening on every
+    /// interface is named at start-up (docs/behaviour.md §7).
+    pub(crate) private_ip: Option<String>,
     /// The app command, verbatim; empty means proxy only.
     pub(crate) app_command: Vec<String>,
     /// The YAML file that was read, if any.

@@ -6,6 +6,12 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use crate::body::{MeshBody, full};
 use crate::request::headers::{MESH_ERROR, REQUEST_ID};
 
+/// `Cache-Control` on every response the sidecar makes itself (docs/behaviour.md §10).
+pub(crate) const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+/// The `WWW-Authenticate` challenge of a 401 (docs/behaviour.md §10).
+const APPLINK_CHALLENGE: HeaderValue =
+    HeaderValue::from_static("HerokuAppLink realm=\"Heroku AppLink\"");
+
 /// How many header fields the HTTP/1.1 parser reads (hyper's fixed limit).
 pub(crate) const MAX_HEADER_FIELDS: usize = 100;
 /// The longest request target the HTTP/1.1 parser reads (hyper's fixed limit).
@@ -222,6 +228,14 @@ impl MeshError {
         if let Ok(id) = HeaderValue::from_str(request_id) {
             headers.insert(REQUEST_ID, id);
         }
+        // A refusal is about this one request: no cache may answer another with it.
+        headers.insert(header::CACHE_CONTROL, NO_STORE);
+        if self.status() == StatusCode::UNAUTHORIZED {
+            // RFC 9110 (HTTP Semantics), section 15.5.2: a 401 carries a challenge. The scheme
+            // names what the sidecar wants: a Salesforce context, or a Data Action Target's
+            // signature, as Heroku AppLink sends them.
+            headers.insert(header::WWW_AUTHENTICATE, APPLINK_CHALLENGE);
+        }
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
@@ -295,6 +309,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_refusal_is_not_stored_and_a_401_challenges() {
+        let refused = MeshError::MissingContext.into_response("req-1");
+        assert_eq!(refused.status(), 401);
+        assert_eq!(refused.headers()[header::CACHE_CONTROL], "no-store");
+        assert_eq!(
+            refused.headers()[header::WWW_AUTHENTICATE],
+            "HerokuAppLink realm=\"Heroku AppLink\""
+        );
+        for error in [MeshError::Forbidden, MeshError::BadPath("x".into())] {
+            let headers = error.headers("req-1");
+            assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+            assert!(!headers.contains_key(header::WWW_AUTHENTICATE));
+        }
+    }
+
     #[tokio::test]
     async fn response_is_json_with_reason_and_request_id() {
         let response = MeshError::AuthUnavailable.into_response("req-1");
@@ -302,6 +332,8 @@ mod tests {
         assert_eq!(response.headers()[MESH_ERROR], "auth-unavailable");
         assert_eq!(response.headers()[REQUEST_ID], "req-1");
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(!response.headers().contains_key(header::WWW_AUTHENTICATE));
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["requestId"], "req-1");

@@ -2,8 +2,8 @@
 //! → header size → path → protected headers → classify → admit (validate, authenticate) → boot
 //! gate → forward (rewrite the request, send it, rewrite the response) → log once.
 //!
-//! Its parts: `state` (the `Mesh` every request shares), `headers` and `routes` (the rules on a
-//! request's head and path), `admission` (classify and admit, with `auth`, the AppLink API),
+//! Its parts: `state` (the `Mesh` every request shares), `headers`, `routes` and `query` (the
+//! rules on a request's head, path and query), `admission` (classify and admit, with `auth`, the AppLink API),
 //! `boot_gate` (waiting for the app's first connection), `forward` and `app_client` (to the app
 //! and back).
 
@@ -17,6 +17,7 @@ mod forward;
 pub mod fuzzing;
 pub(crate) mod headers;
 mod pool;
+pub(crate) mod query;
 pub(crate) mod routes;
 pub(crate) mod state;
 
@@ -207,7 +208,7 @@ async fn pipeline(
 }
 
 /// The checks on the request's head (docs/behaviour.md §4.1, §4.3, §11): its size, its path, and
-/// its protected and repeated headers (underscore spellings of protected names are removed).
+/// its protected and repeated headers (protected names spelled with `_` or `.` are removed).
 /// Returns the head and whether the path is in normal form.
 fn check_head(mesh: &Mesh, mut parts: Parts) -> Result<(Parts, bool), MeshError> {
     let limit = mesh.config.limits.header_bytes;
@@ -216,7 +217,7 @@ fn check_head(mesh: &Mesh, mut parts: Parts) -> Result<(Parts, bool), MeshError>
     }
     let normal_form =
         routes::check_path(parts.uri.path()).map_err(|why| MeshError::BadPath(why.into()))?;
-    headers::remove_underscore_spellings(&mut parts.headers);
+    headers::remove_disguised_protected_names(&mut parts.headers);
     if let Some(name) = headers::first_duplicate(&parts.headers) {
         return Err(MeshError::DuplicateHeader(name));
     }
@@ -235,8 +236,9 @@ fn head_bytes(parts: &Parts) -> u64 {
 
 fn info_response() -> Response<MeshBody> {
     let mut response = Response::new(full(format!("v{}", env!("CARGO_PKG_VERSION"))));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    // The version changes with a deploy: a cache must not keep the old one.
+    headers.insert(header::CACHE_CONTROL, error::NO_STORE);
     response
 }

@@ -107,6 +107,7 @@ async fn until_the_end(
         app_port: config.app.port,
         app_group: app.as_ref().map(|app| app.pid() as i32),
         app_boot: config.timeouts.app_boot,
+        private_ip: config.private_ip.clone(),
     };
     tokio::select! {
         // The app's own exit first: when it coincides with the boot deadline, its code wins.

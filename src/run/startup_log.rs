@@ -3,6 +3,7 @@
 use crate::app::port_hints::{empty_expansions, public_port_in_args};
 use crate::config::{Config, Mode, bypass_list};
 use crate::request::INFO_ROUTE;
+use crate::request::query;
 use crate::request::routes::{self, Bypass, RouteTable};
 use crate::run::runtime::Shape;
 
@@ -64,7 +65,10 @@ pub fn check(config: &Config) -> String {
 /// `--check METHOD PATH`: whether that request would be authenticated, and why not if not. The
 /// decision is the server's own (the same [`RouteTable`] and path check).
 pub fn check_route(config: &Config, method: &str, target: &str) -> String {
-    let path = target.split('?').next().unwrap_or(target);
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
     let asked = format!("route = {method} {path}");
     if path == INFO_ROUTE {
         return format!("{asked}: answered by the sidecar itself (its version), never forwarded");
@@ -83,7 +87,8 @@ pub fn check_route(config: &Config, method: &str, target: &str) -> String {
         &config.auth.bypass_routes,
         config.auth.bypass_all,
     );
-    match table.bypass(method, path, normal_form) {
+    let overridable = query::names_method_override(query);
+    match table.bypass(method, path, normal_form, overridable) {
         Some(Bypass::Health) => format!(
             "{asked}: forwarded without authentication: it is the health route (mesh.healthcheck.route)"
         ),
@@ -97,17 +102,30 @@ pub fn check_route(config: &Config, method: &str, target: &str) -> String {
         ),
         None => format!(
             "{asked}: authenticated{}",
-            why_not_bypassed(config, &table, path, normal_form)
+            why_not_bypassed(config, &table, (method, path), normal_form, overridable)
         ),
     }
 }
 
 /// For an authenticated route: the bypass entry that nearly applied, if any.
-fn why_not_bypassed(config: &Config, table: &RouteTable, path: &str, normal_form: bool) -> String {
+fn why_not_bypassed(
+    config: &Config,
+    table: &RouteTable,
+    request: (&str, &str),
+    normal_form: bool,
+    overridable: bool,
+) -> String {
+    let (method, path) = request;
     if !normal_form {
         return " (the path is not in normal form, so no bypass entry applies to it)".into();
     }
     if let Some(route) = table.matching_path(path) {
+        if overridable && route.allows(method) {
+            return format!(
+                " ({route} matches the path, but the query names _method, with which the app \
+                 could run the request as another method)"
+            );
+        }
         return format!(" ({route} matches the path, but not this method)");
     }
     let ignored = RouteTable::new(None, &config.auth.ignored_bypass_routes, false);

@@ -49,11 +49,19 @@ impl Reply {
         );
     }
 
-    /// Asserts a response the sidecar made itself: status, reason, JSON body with the request id.
+    /// Asserts a response the sidecar made itself: status, reason, JSON body with the request id,
+    /// never to be stored, and a challenge on a 401 (RFC 9110, section 15.5.2).
     pub fn assert_mesh_error(&self, status: u16, reason: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
         assert_eq!(self.reason(), reason, "body: {}", self.text());
         assert_eq!(self.headers["content-type"], "application/json");
+        assert_eq!(self.headers["cache-control"], "no-store");
+        assert_eq!(
+            self.headers.get("www-authenticate").is_some(),
+            status == 401,
+            "{:?}",
+            self.headers
+        );
         let json = self.json();
         assert!(
             !json["error"].as_str().unwrap_or_default().is_empty(),

@@ -14,6 +14,7 @@ use super::{Admission, RequestBody, RequestKind, authenticate, header};
 use crate::request::auth::{AuthRequest, Authenticator, json_escaped_len};
 use crate::request::error::MeshError;
 use crate::request::headers::{APPLINK_ORG_ID, SIGNATURE};
+use crate::request::query;
 use crate::request::state::Mesh;
 use crate::telemetry::RequestLog;
 
@@ -77,18 +78,18 @@ fn bad_data_action_target(why: &str) -> MeshError {
     MeshError::BadDataActionTarget(why.to_string())
 }
 
-/// `orgId` and `apiName` from the query, and the signature.
+/// `orgId` and `apiName` from the query, and the signature. The app reads the query again, so
+/// each parameter must have one reading in every runtime (docs/behaviour.md §4.4).
 fn data_action_target_params(parts: &Parts) -> Result<(String, String, String), MeshError> {
     let query = parts.uri.query().unwrap_or("");
     let param = |name: &str| {
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .filter(|v| !v.is_empty())
+        query::single_value(query, name)
+            .map_err(MeshError::BadDataActionTarget)
+            .map(|value| value.filter(|v| !v.is_empty()))
     };
-    let org_id = param("orgId")
+    let org_id = param("orgId")?
         .ok_or_else(|| bad_data_action_target("the orgId query parameter is required"))?;
-    let api_name = param("apiName")
+    let api_name = param("apiName")?
         .ok_or_else(|| bad_data_action_target("the apiName query parameter is required"))?;
     let signature = header(parts, SIGNATURE)
         .and_then(|v| v.to_str().ok())

@@ -19,6 +19,7 @@ use crate::request::auth::client_context::ClientContext;
 use crate::request::auth::{AuthRequest, Authenticator};
 use crate::request::error::MeshError;
 use crate::request::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, SIGNATURE};
+use crate::request::query;
 use crate::request::routes::Bypass;
 use crate::request::state::Mesh;
 use crate::telemetry::{Phase, RequestLog};
@@ -151,10 +152,13 @@ pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<
             (false, false) => RequestKind::DevWithoutContext,
         }));
     }
-    if let Some(bypass) = mesh
-        .routes
-        .bypass(parts.method.as_str(), parts.uri.path(), normal_form)
-    {
+    let overridable = query::names_method_override(parts.uri.query());
+    if let Some(bypass) = mesh.routes.bypass(
+        parts.method.as_str(),
+        parts.uri.path(),
+        normal_form,
+        overridable,
+    ) {
         if bypass == Bypass::All {
             tracing::warn!(
                 "authentication is off for every route (HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES)"

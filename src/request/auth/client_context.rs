@@ -2,6 +2,8 @@
 //! `x-applink-*` headers, and the org id cross-check against the request context
 //! (docs/behaviour.md §4.4, §6). The app receives CC byte for byte as the caller sent it.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
@@ -44,33 +46,67 @@ fn share(decoded: &Bytes, s: &str) -> Bytes {
     }
 }
 
+/// The members the sidecar reads, at the top of CC and inside its `userContext`.
+const TOP_FIELDS: [&str; 5] = [
+    "orgId",
+    "orgDomainUrl",
+    "apiVersion",
+    "namespace",
+    "userContext",
+];
+const USER_FIELDS: [&str; 2] = ["userId", "username"];
+
+/// How CC is read: leniently where nothing relies on it (dev mode, `verifyClientContext` off), or
+/// checked, where the app relies on the org id the sidecar compared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Lenient,
+    Checked,
+}
+
 impl ClientContext {
     /// Decodes CC, leniently (either alphabet, padding optional, whitespace ignored). `Err` says
     /// why it yields no context headers.
     pub(crate) fn decode(value: &[u8]) -> Result<ClientContext, &'static str> {
         let bytes = decode_base64(value).ok_or("it is not base64")?;
-        Self::read(&Bytes::from(bytes))
+        Self::read(&Bytes::from(bytes), Reading::Lenient)
     }
 
-    /// Decodes CC for the org id cross-check, which the app relies on: only the standard
-    /// alphabet Salesforce uses, because the app decodes the very bytes the caller sent, and some
-    /// decoders read URL-safe characters differently (Python's `b64decode` drops `-` and `_`, so
-    /// one string could be one org here and another there).
+    /// Decodes CC for the org id cross-check, which the app relies on: exactly as Salesforce
+    /// sends it, because the app decodes the very bytes the caller sent, and decoders differ on
+    /// anything else. Standard base64 only, padded, no whitespace: Python's `b64decode` drops `-`
+    /// and `_`, so one string could be one org here and another there, and Go's and Java's
+    /// decoders refuse what is not padded. And the members the sidecar reads must have the types
+    /// Salesforce sends (text, or `null`): a number read as text here would fail to decode into a
+    /// Go struct's string.
     pub(crate) fn decode_checked(value: &[u8]) -> Result<ClientContext, &'static str> {
-        if value.iter().any(|b| *b == b'-' || *b == b'_') {
-            return Err("it is not standard base64 (it has - or _), as Salesforce sends it");
-        }
-        Self::decode(value)
+        let bytes = STANDARD.decode(value).map_err(|_| {
+            "it is not standard base64 with padding and without whitespace, as Salesforce sends it"
+        })?;
+        Self::read(&Bytes::from(bytes), Reading::Checked)
     }
 
-    fn read(decoded: &Bytes) -> Result<ClientContext, &'static str> {
+    fn read(decoded: &Bytes, reading: Reading) -> Result<ClientContext, &'static str> {
         let object = Object::parse(decoded)?;
-        let text = |value| text(decoded, value);
-        let org_id = text(object.get("orgId")).ok_or("it has no orgId")?;
+        if let Some(field) = object.case_variant_of(&TOP_FIELDS) {
+            return Err(case_variant_error(field));
+        }
         let user = match object.get("userContext") {
             Some(Json::Object(user)) => Some(user),
-            _ => None,
+            None | Some(Json::Null) => None,
+            Some(_) if reading == Reading::Checked => {
+                return Err("its userContext must be an object");
+            }
+            Some(_) => None,
         };
+        if let Some(field) = user.and_then(|user| user.case_variant_of(&USER_FIELDS)) {
+            return Err(case_variant_error(field));
+        }
+        if reading == Reading::Checked {
+            check_types(&object, user)?;
+        }
+        let text = |value| text(decoded, value);
+        let org_id = text(object.get("orgId")).ok_or("it has no orgId")?;
         Ok(ClientContext {
             org_id,
             org_domain_url: text(object.get("orgDomainUrl")),
@@ -115,6 +151,46 @@ impl ClientContext {
         })
         .collect()
     }
+}
+
+/// A member spelled as a field the sidecar reads in other letter cases (docs/behaviour.md §4.4).
+fn case_variant_error(field: &str) -> &'static str {
+    match field {
+        "orgId" => "a member spells orgId in other letter cases",
+        "orgDomainUrl" => "a member spells orgDomainUrl in other letter cases",
+        "apiVersion" => "a member spells apiVersion in other letter cases",
+        "namespace" => "a member spells namespace in other letter cases",
+        "userContext" => "a member spells userContext in other letter cases",
+        "userId" => "a member of userContext spells userId in other letter cases",
+        _ => "a member of userContext spells username in other letter cases",
+    }
+}
+
+/// The checked reading's types: `orgId` a string; the other fields read, strings or `null`.
+fn check_types(object: &Object<'_>, user: Option<&Object<'_>>) -> Result<(), &'static str> {
+    let text_or_null =
+        |value: Option<&Json<'_>>| matches!(value, None | Some(Json::Null) | Some(Json::Str(_)));
+    if !matches!(object.get("orgId"), Some(Json::Str(_)) | None) {
+        return Err("its orgId must be a string");
+    }
+    for (field, why) in [
+        ("orgDomainUrl", "its orgDomainUrl must be a string"),
+        ("apiVersion", "its apiVersion must be a string"),
+        ("namespace", "its namespace must be a string"),
+    ] {
+        if !text_or_null(object.get(field)) {
+            return Err(why);
+        }
+    }
+    if let Some(user) = user {
+        if !text_or_null(user.get("userId")) {
+            return Err("its userContext.userId must be a string");
+        }
+        if !text_or_null(user.get("username")) {
+            return Err("its userContext.username must be a string");
+        }
+    }
+    Ok(())
 }
 
 fn is_org_id(id: &str) -> bool {
@@ -187,6 +263,75 @@ mod tests {
         assert_eq!(
             ClientContext::decode(B64.encode("{}").as_bytes()).unwrap_err(),
             "it has no orgId"
+        );
+    }
+
+    #[test]
+    fn the_checked_reading_takes_only_what_salesforce_sends() {
+        let valid = json!({"orgId": "00Dxx0000000001AAA", "apiVersion": "62.0", "namespace": null,
+                           "userContext": {"userId": "005xx", "username": "a@b.c"}, "x": [1]})
+        .to_string();
+        let encoded = B64.encode(&valid);
+        assert!(ClientContext::decode_checked(encoded.as_bytes()).is_ok());
+        let unpadded = encoded.trim_end_matches('=').to_string();
+        assert_ne!(unpadded, encoded, "the test needs padding to remove");
+        let spaced = format!("{} {}", &encoded[..8], &encoded[8..]);
+        for bad in [unpadded, spaced] {
+            assert!(
+                ClientContext::decode_checked(bad.as_bytes())
+                    .unwrap_err()
+                    .starts_with("it is not standard base64"),
+                "{bad}"
+            );
+            // The lenient reading (dev mode, verifyClientContext off) still takes them.
+            assert!(ClientContext::decode(bad.as_bytes()).is_ok(), "{bad}");
+        }
+        for (text, expected) in [
+            (
+                r#"{"orgId":"00Dxx0000000001AAA","OrgId":"00Dxx0000000002AAA"}"#,
+                "it repeats a member name (exactly or in other letter cases)",
+            ),
+            (
+                r#"{"orgId":"00Dxx0000000001AAA","userContext":{"userId":"a","USERID":"b"}}"#,
+                "it repeats a member name (exactly or in other letter cases)",
+            ),
+            (
+                r#"{"ORGID":"00Dxx0000000002AAA"}"#,
+                "a member spells orgId in other letter cases",
+            ),
+            (
+                r#"{"orgId":"00Dxx0000000001AAA","UserContext":{"userId":"a"}}"#,
+                "a member spells userContext in other letter cases",
+            ),
+            (
+                r#"{"orgId":"00Dxx0000000001AAA","userContext":{"UserId":"a"}}"#,
+                "a member of userContext spells userId in other letter cases",
+            ),
+            (r#"{"orgId":100000000000000}"#, "its orgId must be a string"),
+            (
+                r#"{"orgId":"00Dxx0000000001AAA","apiVersion":62}"#,
+                "its apiVersion must be a string",
+            ),
+            (
+                r#"{"orgId":"00Dxx0000000001AAA","userContext":"005xx"}"#,
+                "its userContext must be an object",
+            ),
+            (
+                r#"{"orgId":"00Dxx0000000001AAA","userContext":{"userId":5}}"#,
+                "its userContext.userId must be a string",
+            ),
+        ] {
+            let err = ClientContext::decode_checked(B64.encode(text).as_bytes()).unwrap_err();
+            assert_eq!(err, expected, "{text}");
+        }
+        // Names and types: the lenient reading refuses the names too (no context headers), and
+        // reads a number as text, as it always did.
+        let variant = B64.encode(r#"{"orgId":"00Dxx0000000001AAA","OrgId":"x"}"#);
+        assert!(ClientContext::decode(variant.as_bytes()).is_err());
+        let number = B64.encode(r#"{"orgId":100000000000000}"#);
+        assert_eq!(
+            ClientContext::decode(number.as_bytes()).unwrap().org_id(),
+            "100000000000000"
         );
     }
 

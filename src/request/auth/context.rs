@@ -92,6 +92,12 @@ impl RequestContext {
     pub(crate) fn decode(value: &[u8]) -> Result<RequestContext, String> {
         let bytes = decode_base64(value).ok_or("it is not base64")?;
         let object = Object::parse(&bytes).map_err(str::to_string)?;
+        if let Some(field) = object
+            .case_variant_of(&REQUIRED)
+            .or_else(|| object.case_variant_of(&["addonUuid"]))
+        {
+            return Err(format!("a member spells {field} in other letter cases"));
+        }
         let mut fields = [""; REQUIRED.len()];
         // The error names the first bad field, in this order.
         for (field, name) in fields.iter_mut().zip(REQUIRED) {
@@ -197,6 +203,36 @@ mod tests {
             RequestContext::decode(B64.encode("{").as_bytes()).unwrap_err(),
             "it is not JSON"
         );
+    }
+
+    #[test]
+    fn one_reading_of_every_member() {
+        let valid = rc_json().to_string();
+        let with = |extra: &str| valid.replacen('{', &format!("{{{extra},"), 1);
+        for (text, expected) in [
+            (
+                with(r#""orgId":"00Dxx0000000002AAA""#),
+                "it repeats a member name (exactly or in other letter cases)",
+            ),
+            (
+                with(r#""OrgId":"00Dxx0000000002AAA""#),
+                "it repeats a member name (exactly or in other letter cases)",
+            ),
+            (
+                valid.replace("\"addonUuid\"", "\"AddonUUID\""),
+                "a member spells addonUuid in other letter cases",
+            ),
+            (
+                valid.replace("\"appUuid\"", "\"appUUID\""),
+                "a member spells appUuid in other letter cases",
+            ),
+        ] {
+            let err = RequestContext::decode(B64.encode(&text).as_bytes()).unwrap_err();
+            assert_eq!(err, expected, "{text}");
+        }
+        // Unknown members pass, a name that only looks alike too.
+        let text = with(r#""orgIdentity":"x","custom":{"a":1}"#);
+        assert!(RequestContext::decode(B64.encode(&text).as_bytes()).is_ok());
     }
 
     #[test]

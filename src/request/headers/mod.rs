@@ -1,5 +1,9 @@
 //! Header names and the header rules of docs/behaviour.md §4.3 and §6: protected headers,
-//! hop-by-hop stripping.
+//! hop-by-hop stripping; names as the app's runtime folds them are in [`folding`].
+
+mod folding;
+
+pub(crate) use folding::{remove_disguised_protected_names, remove_method_overrides};
 
 use http::header::{self, HeaderMap, HeaderName};
 
@@ -45,67 +49,9 @@ pub(crate) fn first_duplicate(headers: &HeaderMap) -> Option<&'static str> {
         .map(|(_, spelled)| spelled)
 }
 
-/// Removes headers that a WSGI/Rack/PHP app would read as a protected header although they are
-/// not spelled with `-` (`x_client_context` becomes `HTTP_X_CLIENT_CONTEXT`): a caller could
-/// otherwise smuggle a context past the sidecar.
-pub(crate) fn remove_underscore_spellings(headers: &mut HeaderMap) {
-    let smuggled: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| {
-            let name = name.as_str();
-            if !name.contains('_') {
-                return false;
-            }
-            let dashed = name.replace('_', "-");
-            dashed == REQUEST_CONTEXT.as_str()
-                || dashed == CLIENT_CONTEXT.as_str()
-                || dashed.starts_with(APPLINK_PREFIX)
-        })
-        .cloned()
-        .collect();
-    for name in smuggled {
-        headers.remove(name);
-    }
-}
-
 /// Removes every inbound `x-applink-*` header: only the sidecar sets those.
 pub(crate) fn remove_applink_headers(headers: &mut HeaderMap) {
     remove_prefixed(headers, APPLINK_PREFIX);
-}
-
-/// Headers with which frameworks let a request stand for another method (Rails' and Express'
-/// method-override middleware, Symfony and Laravel behind a proxy).
-const METHOD_OVERRIDES: [&str; 3] = [
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-];
-
-/// Removes the method-override headers from a request let through for its method only, in either
-/// spelling (`_` for `-`, which WSGI, Rack and PHP read alike): an anonymous `POST` to a webhook
-/// must not reach the app as a `DELETE` (docs/behaviour.md §4.2).
-pub(crate) fn remove_method_overrides(headers: &mut HeaderMap) {
-    let overrides: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| {
-            METHOD_OVERRIDES
-                .iter()
-                .any(|dashed| same_but_underscores(name.as_str(), dashed))
-        })
-        .cloned()
-        .collect();
-    for name in overrides {
-        headers.remove(name);
-    }
-}
-
-/// Whether `name` is `dashed` with any of its `-` written as `_` (or none).
-fn same_but_underscores(name: &str, dashed: &str) -> bool {
-    name.len() == dashed.len()
-        && name
-            .bytes()
-            .zip(dashed.bytes())
-            .all(|(a, b)| a == b || (a == b'_' && b == b'-'))
 }
 
 /// Removes the app's `x-applink-mesh-*` response headers (or trailers): those say what the
@@ -190,10 +136,11 @@ pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 }
 
 /// Removes from request trailers what is removed from request headers: the context headers,
-/// inbound `x-applink-*`, their underscore spellings and hop-by-hop names. A trailer was never
-/// checked, so not even a verified `x-client-context` may arrive as one.
+/// inbound `x-applink-*`, their spellings with `_` or `.`, method overrides and hop-by-hop names.
+/// A trailer was never checked, so not even a verified `x-client-context` may arrive as one.
 pub(crate) fn filter_trailers(trailers: &mut HeaderMap) {
-    remove_underscore_spellings(trailers);
+    remove_disguised_protected_names(trailers);
+    remove_method_overrides(trailers);
     remove_applink_headers(trailers);
     trailers.remove(REQUEST_CONTEXT);
     trailers.remove(CLIENT_CONTEXT);
@@ -255,21 +202,6 @@ mod tests {
     }
 
     #[test]
-    fn removes_underscore_spellings_only() {
-        let mut headers = map(&[
-            ("x_client_context", "smuggled"),
-            ("x_request_context", "smuggled"),
-            ("x_applink_org_id", "smuggled"),
-            ("x-client-context", "real"),
-            ("x_custom", "kept"),
-        ]);
-        remove_underscore_spellings(&mut headers);
-        let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
-        names.sort_unstable();
-        assert_eq!(names, ["x-client-context", "x_custom"]);
-    }
-
-    #[test]
     fn strips_hop_by_hop_and_nominated_headers() {
         let mut headers = map(&[
             ("connection", "keep-alive, x-secret-hop"),
@@ -323,6 +255,8 @@ mod tests {
             ("x-request-context", "forged"),
             ("x_client_context", "forged"),
             ("X_Applink_User_Id", "forged"),
+            ("X.Client.Context", "forged"),
+            ("x.http.method.override", "DELETE"),
             ("x-checksum", "kept"),
         ]);
         filter_trailers(&mut trailers);
@@ -360,29 +294,6 @@ mod tests {
                 ("x-request-id", "2")
             ])),
             Some("x-request-id")
-        );
-    }
-
-    #[test]
-    fn method_overrides_go_in_either_spelling() {
-        let mut headers = map(&[
-            ("x-http-method-override", "DELETE"),
-            ("x_http_method", "DELETE"),
-            ("x-method_override", "DELETE"),
-            ("x-http-method-overrides", "kept"),
-            ("x-http-methodx", "kept"),
-            ("x-method-overrid", "kept"),
-        ]);
-        remove_method_overrides(&mut headers);
-        let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
-        names.sort_unstable();
-        assert_eq!(
-            names,
-            [
-                "x-http-method-overrides",
-                "x-http-methodx",
-                "x-method-overrid"
-            ]
         );
     }
 

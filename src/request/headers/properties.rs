@@ -3,7 +3,7 @@
 use super::*;
 use proptest::prelude::*;
 
-/// A protected name or a name like it, in any case, with `-` or `_`.
+/// A protected name or a name like it, in any case, with `-`, `_` or `.`.
 fn header_name() -> impl Strategy<Value = String> {
     let base = prop::sample::select(vec![
         "x-request-context",
@@ -19,13 +19,13 @@ fn header_name() -> impl Strategy<Value = String> {
     (
         base,
         prop::collection::vec(any::<bool>(), 24),
-        prop::collection::vec(any::<bool>(), 24),
+        prop::collection::vec(0..3u8, 24),
     )
-        .prop_map(|(base, upper, underscore)| {
+        .prop_map(|(base, upper, separator)| {
             base.chars()
                 .enumerate()
                 .map(|(i, c)| match c {
-                    '-' if underscore[i % 24] => '_',
+                    '-' => ['-', '_', '.'][usize::from(separator[i % 24])],
                     c if upper[i % 24] => c.to_ascii_uppercase(),
                     c => c,
                 })
@@ -33,12 +33,16 @@ fn header_name() -> impl Strategy<Value = String> {
         })
 }
 
-/// Whether a WSGI/Rack/PHP app (which reads `_` as `-`) would take `name` for a protected one.
+/// Whether a WSGI/Rack/PHP app (which reads `_`, and PHP `.`, as `-`) would take `name` for a
+/// protected one.
 fn reads_as_protected(name: &str) -> bool {
-    let dashed = name.to_ascii_lowercase().replace('_', "-");
+    let dashed = name.to_ascii_lowercase().replace(['_', '.'], "-");
     dashed == REQUEST_CONTEXT.as_str()
         || dashed == CLIENT_CONTEXT.as_str()
         || dashed.starts_with(APPLINK_PREFIX)
+        // The signature and the request id may come as trailers only spelled as such.
+        || ((dashed == SIGNATURE.as_str() || dashed == REQUEST_ID.as_str())
+            && dashed != name.to_ascii_lowercase())
 }
 
 proptest! {

@@ -41,16 +41,26 @@ impl RouteTable {
 
     /// The bypass decision for a request whose path was already checked with [`check_path`].
     /// A path not in normal form never matches the health route or a pattern; an entry with
-    /// methods applies to those methods only.
-    pub(crate) fn bypass(&self, method: &str, path: &str, normal_form: bool) -> Option<Bypass> {
+    /// methods applies to those methods only, and not at all to a request whose query could change
+    /// its method at the app (`overridable`: it names `_method`).
+    pub(crate) fn bypass(
+        &self,
+        method: &str,
+        path: &str,
+        normal_form: bool,
+        overridable: bool,
+    ) -> Option<Bypass> {
         if normal_form {
             if self.health.as_deref() == Some(path) {
                 return Some(Bypass::Health);
             }
+            let applies = |route: &BypassRoute| {
+                route.methods.is_empty() || (!overridable && route.allows(method))
+            };
             if let Some(at) = self
                 .bypass
                 .iter()
-                .position(|(glob, route)| route.allows(method) && glob.matches(path))
+                .position(|(glob, route)| applies(route) && glob.matches(path))
             {
                 return Some(Bypass::Route(at));
             }
@@ -347,31 +357,41 @@ mod tests {
         ];
         let table = RouteTable::new(Some("/healthcheck".into()), &routes, false);
         assert_eq!(
-            table.bypass("GET", "/healthcheck", true),
+            table.bypass("GET", "/healthcheck", true, false),
             Some(Bypass::Health)
         );
-        assert_eq!(table.bypass("GET", "/healthcheck/", true), None);
+        assert_eq!(table.bypass("GET", "/healthcheck/", true, false), None);
         assert_eq!(
-            table.bypass("PUT", "/public/x", true),
+            table.bypass("PUT", "/public/x", true, false),
             Some(Bypass::Route(0))
         );
-        assert_eq!(table.bypass("GET", "/public/x", false), None);
+        assert_eq!(table.bypass("GET", "/public/x", false, false), None);
         assert_eq!(
-            table.bypass("POST", "/hooks/a", true),
+            table.bypass("POST", "/hooks/a", true, false),
             Some(Bypass::Route(1))
         );
         assert_eq!(
-            table.bypass("GET", "/hooks/a", true),
+            table.bypass("GET", "/hooks/a", true, false),
             None,
             "another method"
         );
         assert_eq!(
-            table.bypass("post", "/hooks/a", true),
+            table.bypass("post", "/hooks/a", true, false),
             None,
             "methods are case-sensitive"
         );
+        // A query that could change the method takes the request out of a method-only entry,
+        // not out of one for every method.
+        assert_eq!(table.bypass("POST", "/hooks/a", true, true), None);
+        assert_eq!(
+            table.bypass("POST", "/public/x", true, true),
+            Some(Bypass::Route(0))
+        );
         let all = RouteTable::new(None, &[], true);
-        assert_eq!(all.bypass("GET", "/anything", false), Some(Bypass::All));
+        assert_eq!(
+            all.bypass("GET", "/anything", false, false),
+            Some(Bypass::All)
+        );
     }
 }
 

@@ -60,7 +60,7 @@ proptest! {
         let routes = [BypassRoute::any_method("/public/**"), BypassRoute::any_method("/*")];
         let table = RouteTable::new(Some("/healthcheck".into()), &routes, false);
         if let Ok(false) = check_path(&path) {
-            prop_assert_eq!(table.bypass("GET", &path, false), None);
+            prop_assert_eq!(table.bypass("GET", &path, false, false), None);
         }
     }
 
