@@ -6,6 +6,8 @@ pub mod api;
 pub mod app;
 pub mod client;
 pub mod collector;
+pub mod hostile;
+pub mod languages;
 pub mod salesforce;
 pub mod sidecar;
 pub mod test_app;

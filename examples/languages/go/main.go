@@ -1,8 +1,9 @@
 // An AppLink app in Go with the standard library only (net/http, encoding/base64,
-// encoding/json).
+// encoding/json), reading the request as a Go web app would.
 //
 // Procfile (the Go buildpack builds bin/<name>): web: APP_PORT=3000 heroku-applink-service-mesh bin/app
-// It listens on $PORT, which the sidecar sets to the app's port.
+// It listens on $PORT, which the sidecar sets to the app's port. Every route but /healthcheck and
+// /slow answers with what this runtime read: method, client context, AppLink headers and query.
 package main
 
 import (
@@ -21,12 +22,99 @@ import (
 
 func say(line string) { fmt.Printf("app: %s\n", line) }
 
+// The usual struct: encoding/json matches keys ignoring case, and the last match wins.
 type clientContext struct {
 	OrgID       string `json:"orgId"`
 	Version     string `json:"version"`
 	UserContext struct {
 		UserID string `json:"userId"`
 	} `json:"userContext"`
+}
+
+type reading struct {
+	Via    string `json:"via"`
+	OrgID  any    `json:"orgId"`
+	UserID any    `json:"userId"`
+	Error  string `json:"error,omitempty"`
+}
+
+type answer struct {
+	Language  string         `json:"language"`
+	Method    string         `json:"method"`
+	RequestID any            `json:"requestId"`
+	OrgID     any            `json:"orgId"`
+	UserID    any            `json:"userId"`
+	Version   any            `json:"version"`
+	Readings  []reading      `json:"readings"`
+	Query     map[string]any `json:"query"`
+}
+
+// orNull reports an empty Header.Get or Query().Get (Go's "absent") as null.
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// gorilla/handlers' HTTPMethodOverrideHandler: on POST, the form's _method (body, then query),
+// else the X-HTTP-Method-Override header, applied when it is exactly PUT, PATCH or DELETE.
+func method(r *http.Request) string {
+	if r.Method != "POST" {
+		return r.Method
+	}
+	om := r.FormValue("_method")
+	if om == "" {
+		om = r.Header.Get("X-HTTP-Method-Override")
+	}
+	if om == "PUT" || om == "PATCH" || om == "DELETE" {
+		return om
+	}
+	return r.Method
+}
+
+func read(r *http.Request) answer {
+	// Header.Get canonicalises the name (X-Client-Context), as the official mesh (Go) reads it.
+	encoded := r.Header.Get("X-Client-Context")
+	byStruct := reading{Via: "r.Header.Get + encoding/json struct"}
+	byMap := reading{Via: "r.Header.Get + encoding/json map[string]any"}
+	var version any
+	if encoded != "" {
+		raw, err := base64.StdEncoding.DecodeString(encoded) // strict: padding required
+		if err != nil {
+			byStruct.Error, byMap.Error = err.Error(), err.Error()
+		} else {
+			var cc clientContext
+			if err := json.Unmarshal(raw, &cc); err != nil {
+				byStruct.Error = err.Error()
+			} else {
+				byStruct.OrgID, byStruct.UserID, version = cc.OrgID, cc.UserContext.UserID, cc.Version
+			}
+			var m map[string]any // exact keys, any JSON type
+			if err := json.Unmarshal(raw, &m); err != nil {
+				byMap.Error = err.Error()
+			} else {
+				byMap.OrgID = m["orgId"]
+				if user, ok := m["userContext"].(map[string]any); ok {
+					byMap.UserID = user["userId"]
+				}
+			}
+		}
+	}
+	// The sidecar's decoded context headers, by Header.Get.
+	byHeaders := reading{Via: "r.Header.Get(\"X-Applink-Org-Id\")",
+		OrgID: orNull(r.Header.Get("X-Applink-Org-Id")), UserID: orNull(r.Header.Get("X-Applink-User-Id"))}
+	query := r.URL.Query() // Get: the first value; a ";" pair is dropped (Go 1.17+)
+	return answer{
+		Language:  "go",
+		Method:    method(r),
+		RequestID: orNull(r.Header.Get("X-Request-Id")),
+		OrgID:     byStruct.OrgID,
+		UserID:    byStruct.UserID,
+		Version:   version,
+		Readings:  []reading{byStruct, byMap, byHeaders},
+		Query:     map[string]any{"orgId": orNull(query.Get("orgId")), "apiName": orNull(query.Get("apiName"))},
+	}
 }
 
 func handle(w http.ResponseWriter, r *http.Request) {
@@ -44,30 +132,8 @@ func handle(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "slow ok")
 		return
 	}
-	// As the official mesh (Go) sends it; Header.Get canonicalises the name.
-	encoded := r.Header.Get("X-Client-Context")
-	if encoded == "" {
-		http.Error(w, "no client context", http.StatusUnauthorized)
-		return
-	}
-	raw, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil {
-		http.Error(w, "bad base64: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	var cc clientContext
-	if err := json.Unmarshal(raw, &cc); err != nil {
-		http.Error(w, "bad JSON: "+err.Error(), http.StatusBadRequest)
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{
-		"language":  "go",
-		"orgId":     cc.OrgID,
-		"userId":    cc.UserContext.UserID,
-		"requestId": r.Header.Get("X-Request-Id"),
-		"version":   cc.Version,
-	})
+	json.NewEncoder(w).Encode(read(r))
 }
 
 func main() {

@@ -1,24 +1,52 @@
 // An AppLink app in Java with the JDK's own HTTP server (com.sun.net.httpserver) and
-// java.util.Base64; JSON with Jackson, the JDK having no JSON parser of its own.
+// java.util.Base64; JSON with Jackson, the JDK having no JSON parser of its own. It reads the
+// request as a Spring or servlet app would.
 //
 // Procfile: web: APP_PORT=3000 heroku-applink-service-mesh java App.java
-// It listens on $PORT, which the sidecar sets to the app's port.
+// It listens on $PORT, which the sidecar sets to the app's port. Every route but /healthcheck and
+// /slow answers with what this runtime read: method, client context, AppLink headers and query.
 
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Executors;
 
 public class App {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    // Default settings but unknown properties ignored, as Spring Boot configures it.
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
+    // The same with case-insensitive property names (an ASP.NET-like or so-configured Spring app).
+    private static final ObjectMapper JSON_ANY_CASE = JsonMapper.builder()
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_PROPERTIES).build();
+    // Spring's HiddenHttpMethodFilter.ALLOWED_METHODS.
+    private static final Set<String> OVERRIDABLE = Set.of("PUT", "DELETE", "PATCH");
+
+    public static class UserContext {
+        public String userId;
+    }
+
+    public static class ClientContext {
+        public String orgId;
+        public String version;
+        public UserContext userContext;
+    }
 
     static void say(String line) {
         System.out.println("app: " + line);
@@ -49,23 +77,108 @@ public class App {
                 answer(exchange, 200, "text/plain", "slow ok");
                 return;
             }
-            // The common filter idiom: the header by its exact name, decoded strictly.
-            String encoded = exchange.getRequestHeaders().getFirst("X-Client-Context");
-            if (encoded == null) {
-                answer(exchange, 401, "text/plain", "no client context");
-                return;
-            }
-            JsonNode context = JSON.readTree(Base64.getDecoder().decode(encoded));
-            Map<String, String> body = new LinkedHashMap<>();
-            body.put("language", "java");
-            body.put("orgId", context.path("orgId").asText());
-            body.put("userId", context.path("userContext").path("userId").asText());
-            body.put("requestId", exchange.getRequestHeaders().getFirst("X-Request-Id"));
-            body.put("version", context.path("version").asText());
-            answer(exchange, 200, "application/json", JSON.writeValueAsString(body));
+            answer(exchange, 200, "application/json", JSON.writeValueAsString(read(exchange)));
         } catch (Exception e) {
-            answer(exchange, 400, "text/plain", "bad request: " + e.getMessage());
+            answer(exchange, 500, "text/plain", "app bug: " + e);
         }
+    }
+
+    static Map<String, Object> read(HttpExchange exchange) throws IOException {
+        Headers headers = exchange.getRequestHeaders(); // case-insensitive; getFirst: the first value
+        String encoded = headers.getFirst("X-Client-Context");
+        Map<String, Object> primary = clientContext(encoded, JSON, "getFirst + Jackson POJO");
+        List<Map<String, Object>> readings = new ArrayList<>();
+        readings.add(primary);
+        readings.add(clientContext(encoded, JSON_ANY_CASE, "getFirst + Jackson POJO, ACCEPT_CASE_INSENSITIVE_PROPERTIES"));
+        // The sidecar's decoded context headers, by getFirst.
+        readings.add(reading("getFirst(\"X-Applink-Org-Id\")", headers.getFirst("X-Applink-Org-Id"),
+                headers.getFirst("X-Applink-User-Id"), null));
+        String rawQuery = exchange.getRequestURI().getRawQuery();
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("language", "java");
+        body.put("method", method(exchange, rawQuery));
+        body.put("requestId", headers.getFirst("X-Request-Id"));
+        body.put("orgId", primary.get("orgId"));
+        body.put("userId", primary.get("userId"));
+        body.put("version", primary.remove("version"));
+        body.put("readings", readings);
+        Map<String, Object> query = new LinkedHashMap<>();
+        query.put("orgId", parameter(rawQuery, "orgId"));
+        query.put("apiName", parameter(rawQuery, "apiName"));
+        body.put("query", query);
+        return body;
+    }
+
+    // Strict base64 (RFC 4648 alphabet, padding optional), then Jackson into the POJO.
+    static Map<String, Object> clientContext(String encoded, ObjectMapper mapper, String via) {
+        if (encoded == null) {
+            return reading(via, null, null, null);
+        }
+        try {
+            ClientContext context = mapper.readValue(Base64.getDecoder().decode(encoded), ClientContext.class);
+            if (context == null) { // the JSON null
+                context = new ClientContext();
+            }
+            Map<String, Object> read = reading(via, context.orgId,
+                    context.userContext == null ? null : context.userContext.userId, null);
+            read.put("version", context.version);
+            return read;
+        } catch (IllegalArgumentException | IOException e) {
+            return reading(via, null, null, e.getClass().getSimpleName() + ": " + e.getMessage());
+        }
+    }
+
+    static Map<String, Object> reading(String via, Object orgId, Object userId, String error) {
+        Map<String, Object> read = new LinkedHashMap<>();
+        read.put("via", via);
+        read.put("orgId", orgId);
+        read.put("userId", userId);
+        if (error != null) {
+            read.put("error", error);
+        }
+        return read;
+    }
+
+    // Spring's HiddenHttpMethodFilter on POST: the first _method parameter (query, then a form
+    // body, as getParameter reads them) if PUT, DELETE or PATCH; else, as a header filter after
+    // it would, the X-HTTP-Method-Override header (getFirst) by the same rule.
+    static String method(HttpExchange exchange, String rawQuery) throws IOException {
+        String real = exchange.getRequestMethod();
+        if (!real.equals("POST")) {
+            return real;
+        }
+        String param = parameter(rawQuery, "_method");
+        String type = exchange.getRequestHeaders().getFirst("Content-Type");
+        if (param == null && type != null && type.startsWith("application/x-www-form-urlencoded")) {
+            param = parameter(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.ISO_8859_1), "_method");
+        }
+        for (String candidate : new String[] {param, exchange.getRequestHeaders().getFirst("X-HTTP-Method-Override")}) {
+            String upper = candidate == null ? null : candidate.toUpperCase(Locale.ENGLISH);
+            if (upper != null && OVERRIDABLE.contains(upper)) {
+                return upper;
+            }
+        }
+        return real;
+    }
+
+    // A servlet's getParameter: split on &, URL-decode (UTF-8), the first value; a pair that
+    // fails to decode is skipped, as Tomcat does.
+    static String parameter(String raw, String name) {
+        if (raw == null) {
+            return null;
+        }
+        for (String pair : raw.split("&")) {
+            int eq = pair.indexOf('=');
+            try {
+                String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+                if (key.equals(name)) {
+                    return eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+                }
+            } catch (IllegalArgumentException skipped) {
+                // A malformed %-escape: the pair is ignored.
+            }
+        }
+        return null;
     }
 
     static void answer(HttpExchange exchange, int status, String type, String text) throws IOException {

@@ -1,0 +1,414 @@
+//! The differential table (docs/behaviour.md §4): hostile requests, each tried as an attacker
+//! holding a valid request context for one connected org would, sent through the sidecar to every
+//! app of the language matrix. Each app answers with what its runtime's idiomatic reading gives:
+//!
+//! - `readings`: every reading of the caller's identity, each `{via, orgId, userId, error?}`:
+//!   `X-Client-Context` decoded each idiomatic way (PHP's `$_SERVER` and `getallheaders()`, Go's
+//!   struct, Jackson, the SDKs, ...), and the sidecar's `X-Applink-Org-Id`/`X-Applink-User-Id`;
+//! - `method`: the method after the ecosystem's method-override idiom;
+//! - `query`: `orgId` and `apiName` as its query parser reads them.
+//!
+//! For every case, either the sidecar refused it, or every runtime read exactly the org and user
+//! the sidecar verified, and no other method. A new case is one line in [`cases`].
+
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+
+use super::client::raw_request;
+use super::salesforce::{self, CONTEXT_ID, ORG_ID};
+
+/// The request id of the Salesforce cases, which contains RC's `id` as the sidecar requires.
+fn verified_request_id() -> String {
+    format!("{CONTEXT_ID}-1234")
+}
+
+/// Another org, and another user, than the ones the attacker holds a context for.
+pub const OTHER_ORG: &str = "00DJS0000000999XYZ";
+pub const USER_ID: &str = "005JS000000ABCD";
+pub const OTHER_USER: &str = "005JS000000EVIL";
+/// The Data Action Target the cases call.
+const API_NAME: &str = "Acme_Action";
+
+/// What the sidecar verified, and so what every runtime must read, when it forwards the request.
+#[derive(Debug, Clone, Copy)]
+pub enum Verified {
+    /// A Salesforce context: the attacker's own org and user, in CC and the context headers.
+    Salesforce,
+    /// Nothing: no context, no context headers.
+    Nothing,
+    /// A Data Action Target: the org and API name of its query, the org in `X-Applink-Org-Id`.
+    DataActionTarget,
+}
+
+/// One hostile request.
+pub struct Case {
+    pub name: &'static str,
+    pub method: &'static str,
+    pub target: String,
+    /// Header lines as sent, name spelling and all (a value may hold `\r\n ` for obs-fold).
+    pub headers: Vec<(String, String)>,
+    pub body: &'static str,
+    pub verified: Verified,
+    /// A control: refusing it would be a bug (the table must not pass by refusing everything).
+    pub must_forward: bool,
+}
+
+impl Case {
+    fn forwarded(mut self) -> Case {
+        self.must_forward = true;
+        self
+    }
+
+    fn verifying(mut self, verified: Verified) -> Case {
+        self.verified = verified;
+        self
+    }
+}
+
+fn owned(headers: &[(&str, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.clone()))
+        .collect()
+}
+
+/// `GET /read` with a valid Salesforce context and `extra` header lines after it.
+fn salesforce(name: &'static str, extra: &[(&str, String)]) -> Case {
+    let mut headers = owned(&salesforce::headers());
+    headers.extend(owned(extra));
+    Case {
+        name,
+        method: "GET",
+        target: "/read".into(),
+        headers,
+        body: "",
+        verified: Verified::Salesforce,
+        must_forward: false,
+    }
+}
+
+/// A Salesforce request whose CC header carries `cc` (already encoded) and whose RC is valid.
+fn with_client_context(name: &'static str, cc: String) -> Case {
+    let mut case = salesforce(name, &[]);
+    case.headers[1].1 = cc;
+    case
+}
+
+/// A Salesforce request whose RC carries the JSON text `rc`, and whose CC is valid.
+fn with_request_context(name: &'static str, rc: &str) -> Case {
+    let mut case = salesforce(name, &[]);
+    case.headers[0].1 = b64(rc);
+    case
+}
+
+/// A request to the public route (`/public/**`, bypassed for every method).
+fn public(name: &'static str, headers: &[(&str, String)]) -> Case {
+    Case {
+        name,
+        method: "GET",
+        target: "/public/read".into(),
+        headers: owned(headers),
+        body: "",
+        verified: Verified::Nothing,
+        must_forward: false,
+    }
+}
+
+/// A `POST` to the webhook route (`/webhooks/**`, bypassed for `POST` only).
+fn webhook(name: &'static str, query: &str, headers: &[(&str, String)]) -> Case {
+    let mut headers = owned(headers);
+    headers.push(("Content-Type".into(), "application/json".into()));
+    Case {
+        name,
+        method: "POST",
+        target: format!("/webhooks/read{query}"),
+        headers,
+        body: "{}",
+        verified: Verified::Nothing,
+        must_forward: false,
+    }
+}
+
+/// A Data Action Target with this query and a signature.
+fn data_action_target(name: &'static str, query: &str) -> Case {
+    Case {
+        name,
+        method: "POST",
+        target: format!("/dat/read?{query}"),
+        headers: vec![
+            ("X-Signature".into(), "c2lnbmF0dXJl".into()),
+            ("Content-Type".into(), "application/json".into()),
+        ],
+        body: r#"{"events":[]}"#,
+        verified: Verified::DataActionTarget,
+        must_forward: false,
+    }
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// The valid client context's JSON text, with `edit` applied to its object.
+fn cc_json(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
+    let mut cc = salesforce::client_context();
+    edit(cc.as_object_mut().unwrap());
+    cc.to_string()
+}
+
+/// The valid client context's text with `member` (a `"name":value` pair) put in front or at the
+/// end (`serde_json` would keep only one of two equal names).
+fn cc_with_member(member: &str, at_end: bool) -> String {
+    let valid = salesforce::client_context().to_string();
+    if at_end {
+        format!("{},{member}}}", &valid[..valid.len() - 1])
+    } else {
+        format!("{{{member},{}", &valid[1..])
+    }
+}
+
+/// A context for another org and user, as an attacker would forge it.
+fn forged_cc() -> String {
+    b64(&cc_json(|cc| {
+        cc.insert("orgId".into(), OTHER_ORG.into());
+        cc.insert(
+            "userContext".into(),
+            json!({"userId": OTHER_USER, "username": "evil@example.com"}),
+        );
+    }))
+}
+
+/// The valid client context encoded so that the standard alphabet holds `+` or `/`, and so the
+/// URL-safe one `-` or `_`: a namespace is padded until it does.
+fn cc_url_safe() -> String {
+    use base64::Engine;
+    (0..64)
+        .map(|n| cc_json(|cc| _ = cc.insert("namespace".into(), "~".repeat(n).into())))
+        .map(|text| base64::engine::general_purpose::URL_SAFE.encode(text))
+        .find(|encoded| encoded.contains(['-', '_']))
+        .unwrap()
+}
+
+/// The table: every hostile case, one line each (kept so by `rustfmt::skip`).
+#[rustfmt::skip]
+pub fn cases() -> Vec<Case> {
+    let valid_cc = salesforce::encode(&salesforce::client_context());
+    let other = || OTHER_ORG.to_string();
+    let forged = forged_cc;
+    let query = |extra: &str| format!("orgId={ORG_ID}&apiName={API_NAME}{extra}");
+    let cc_member = |member: String, at_end| b64(&cc_with_member(&member, at_end));
+    vec![
+        // Controls: forwarded, and read alike everywhere.
+        salesforce("valid", &[]).forwarded(),
+        public("public route, no context", &[]).forwarded(),
+        public("public route, a valid context", &salesforce::headers()).verifying(Verified::Salesforce).forwarded(),
+        webhook("webhook POST", "", &[]).forwarded(),
+        data_action_target("data action target", &query("")).forwarded(),
+        // Header names as runtimes fold them (PHP: case, and `-` `.` ` ` into `_`).
+        salesforce("X.Client.Context after the verified one", &[("X.Client.Context", forged())]),
+        salesforce("X_Client_Context after the verified one", &[("X_Client_Context", forged())]),
+        salesforce("x.client-CONTEXT after the verified one", &[("x.client-CONTEXT", forged())]),
+        salesforce("X.Applink.Org.Id beside a verified context", &[("X.Applink.Org.Id", other()), ("X_Applink_User_Id", OTHER_USER.into())]),
+        salesforce("X-Applink-Org-Id beside a verified context", &[("X-Applink-Org-Id", other())]),
+        salesforce("X.Request.Id beside the verified one", &[("X.Request.Id", "forged".into())]),
+        public("public route, X.Client.Context and X.Applink.Org.Id", &[("X.Client.Context", forged()), ("X.Applink.Org.Id", other())]),
+        public("public route, X_Client_Context", &[("X_Client_Context", forged())]),
+        public("public route, x.APPLINK.user_ID", &[("x.APPLINK.user_ID", OTHER_USER.into())]),
+        salesforce("X-Client-Context in another letter case", &[]).respelled("x-CLIENT-context").forwarded(),
+        salesforce("a second X-Client-Context", &[("X-Client-Context", forged())]),
+        salesforce("obs-fold continuing X-Client-Context", &[]).obs_folded(),
+        // One reading of the context JSON.
+        with_client_context("CC: orgId then OrgId", cc_member(format!("\"OrgId\":\"{OTHER_ORG}\""), true)),
+        with_client_context("CC: ORGID before orgId", cc_member(format!("\"ORGID\":\"{OTHER_ORG}\""), false)),
+        with_client_context("CC: orgId twice, the verified one last", cc_member(format!("\"orgId\":\"{OTHER_ORG}\""), false)),
+        with_client_context("CC: an escaped orgId (org\\u0049d) twice", cc_member(format!("\"org\\u0049d\":\"{OTHER_ORG}\""), true)),
+        with_client_context("CC: userId then UserId", b64(&cc_json(|cc| _ = cc.insert("userContext".into(), json!({"userId": USER_ID, "username": "a@b.c", "UserId": OTHER_USER}))))),
+        with_client_context("CC: UserContext instead of userContext", b64(&cc_json(|cc| { cc.remove("userContext"); cc.insert("UserContext".into(), json!({"userId": OTHER_USER})); }))),
+        with_client_context("CC: u\\u017ferContext (Go folds it onto userContext)", cc_member(format!("\"u\\u017ferContext\":{{\"userId\":\"{OTHER_USER}\"}}"), true)),
+        with_client_context("CC: base64 without padding", valid_cc.trim_end_matches('=').to_string()),
+        with_client_context("CC: base64 with a space inside", format!("{} {}", &valid_cc[..12], &valid_cc[12..])),
+        with_client_context("CC: URL-safe base64", cc_url_safe()),
+        with_client_context("CC: userId a number", b64(&cc_json(|cc| _ = cc.insert("userContext".into(), json!({"userId": 5, "username": "a@b.c"}))))),
+        with_request_context("RC: orgId then OrgId", &rc_with_member(&format!("\"OrgId\":\"{OTHER_ORG}\""))),
+        with_request_context("RC: orgId twice", &rc_with_member(&format!("\"orgId\":\"{OTHER_ORG}\""))),
+        // One reading of the Data Action Target query.
+        data_action_target("orgId twice", &query(&format!("&orgId={OTHER_ORG}"))),
+        data_action_target("orgId and orgId[]", &query(&format!("&orgId[]={OTHER_ORG}"))),
+        data_action_target("orgId after a ;", &query(&format!(";orgId={OTHER_ORG}"))),
+        data_action_target("orgId and OrgId", &query(&format!("&OrgId={OTHER_ORG}"))),
+        data_action_target("apiName twice", &query("&apiName=Other_Action")),
+        // A method-only bypass keeps its method.
+        webhook("webhook POST ?_method=DELETE", "?_method=DELETE", &[]),
+        webhook("webhook POST ?.method=DELETE", "?.method=DELETE", &[]),
+        webhook("webhook POST ?_METHOD=delete", "?_METHOD=delete", &[]),
+        webhook("webhook POST, X-HTTP-Method-Override", "", &[("X-HTTP-Method-Override", "DELETE".into())]),
+        webhook("webhook POST, X.HTTP.Method.Override", "", &[("X.HTTP.Method.Override", "DELETE".into())]),
+        webhook("webhook POST, X_HTTP_Method_Override", "", &[("X_HTTP_Method_Override", "DELETE".into())]),
+    ]
+}
+
+/// The valid request context's text with `member` put in front.
+fn rc_with_member(member: &str) -> String {
+    let valid = salesforce::request_context().to_string();
+    format!("{{{member},{}", &valid[1..])
+}
+
+impl Case {
+    /// The case with its CC header name spelled `name` (a valid request all the same).
+    fn respelled(mut self, name: &str) -> Case {
+        self.headers[1].0 = name.into();
+        self
+    }
+
+    /// The case with its CC value folded over two lines (obs-fold, RFC 9112 §5.2).
+    fn obs_folded(mut self) -> Case {
+        let value = self.headers[1].1.clone();
+        self.headers[1].1 = format!("{}\r\n {}", &value[..10], &value[10..]);
+        self
+    }
+
+    /// The request as bytes on the wire, sent on a new connection.
+    async fn send(&self, addr: SocketAddr) -> super::Reply {
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: localhost",
+            self.method, self.target
+        );
+        for (name, value) in &self.headers {
+            head.push_str(&format!("\r\n{name}: {value}"));
+        }
+        raw_request(addr, &head, self.body.as_bytes()).await
+    }
+}
+
+/// What one case came to with one app.
+pub enum Outcome {
+    Refused(String),
+    /// Forwarded, and every runtime read what the sidecar verified.
+    ReadAlike,
+    /// Forwarded, and a runtime read something else: what.
+    Differs(String),
+}
+
+/// Sends `case` to the sidecar at `addr` and judges what the app answered.
+pub async fn run(case: &Case, addr: SocketAddr) -> Outcome {
+    let reply = case.send(addr).await;
+    if !reply.reason().is_empty() {
+        let refused = format!("refused {} {}", reply.status.as_u16(), reply.reason());
+        return if case.must_forward {
+            Outcome::Differs(format!(
+                "{refused}, but it must be forwarded: {}",
+                reply.text()
+            ))
+        } else {
+            Outcome::Refused(refused)
+        };
+    }
+    if reply.status != 200 {
+        return Outcome::Differs(format!(
+            "the app answered {}: {}",
+            reply.status,
+            reply.text()
+        ));
+    }
+    let read: Value = match serde_json::from_slice(&dechunked(&reply)) {
+        Ok(read) => read,
+        Err(_) => return Outcome::Differs(format!("not the app's reading: {}", reply.text())),
+    };
+    let mut differences = Vec::new();
+    if read["method"] != case.method {
+        differences.push(format!("the app runs it as {}", read["method"]));
+    }
+    for reading in read["readings"].as_array().into_iter().flatten() {
+        let expected = expected(case.verified, is_context_header(reading));
+        let got = (&reading["orgId"], &reading["userId"]);
+        if got != (&expected.0, &expected.1) || reading.get("error").is_some() {
+            differences.push(format!(
+                "{} read org {} user {}{}",
+                reading["via"],
+                got.0,
+                got.1,
+                reading
+                    .get("error")
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if matches!(case.verified, Verified::Salesforce) && read["requestId"] != verified_request_id() {
+        differences.push(format!("the request id reads {}", read["requestId"]));
+    }
+    if matches!(case.verified, Verified::DataActionTarget) {
+        let query = &read["query"];
+        if query["orgId"] != ORG_ID || query["apiName"] != API_NAME {
+            differences.push(format!("the query reads {query}"));
+        }
+    }
+    if differences.is_empty() {
+        Outcome::ReadAlike
+    } else {
+        Outcome::Differs(differences.join("; "))
+    }
+}
+
+/// Whether a reading is of the sidecar's context headers (`X-Applink-Org-Id`) rather than CC.
+fn is_context_header(reading: &Value) -> bool {
+    let via = reading["via"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    via.contains("applink-org-id") || via.contains("applink_org_id")
+}
+
+/// The org and user a reading must give.
+fn expected(verified: Verified, context_header: bool) -> (Value, Value) {
+    match (verified, context_header) {
+        (Verified::Salesforce, _) => (json!(ORG_ID), json!(USER_ID)),
+        (Verified::DataActionTarget, true) => (json!(ORG_ID), Value::Null),
+        (Verified::DataActionTarget, false) | (Verified::Nothing, _) => (Value::Null, Value::Null),
+    }
+}
+
+/// The body, with chunked transfer coding undone (the apps' servers choose it).
+fn dechunked(reply: &super::Reply) -> Vec<u8> {
+    let chunked = reply
+        .headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.to_str().unwrap_or_default().contains("chunked"));
+    if !chunked {
+        return reply.body.to_vec();
+    }
+    let mut body = Vec::new();
+    let mut rest = &reply.body[..];
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&rest[..line_end]);
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        body.extend_from_slice(&rest[start..start + size]);
+        rest = &rest[start + size + 2..];
+    }
+    body
+}
+
+/// Runs the whole table against one app; returns a line per case and the cases that differ.
+pub async fn run_table(language: &str, addr: SocketAddr) -> (Vec<String>, Vec<String>) {
+    let mut lines = Vec::new();
+    let mut differing = Vec::new();
+    for case in cases() {
+        let line = match run(&case, addr).await {
+            Outcome::Refused(how) => how,
+            Outcome::ReadAlike => "read what the sidecar verified".to_string(),
+            Outcome::Differs(how) => {
+                differing.push(format!("{language}: {}: {how}", case.name));
+                format!("DIFFERS: {how}")
+            }
+        };
+        lines.push(format!("differential {language} | {} | {line}", case.name));
+    }
+    (lines, differing)
+}
