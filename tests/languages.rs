@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::languages::{self, Running};
 use common::salesforce::{self, CONTEXT_ID, ORG_ID};
-use common::{hostile, send};
+use common::{differential, hostile, send};
 use nix::sys::signal::Signal;
 
 /// Polls the sidecar's output (the app's lines included) until it holds `text`, without blocking
@@ -90,7 +90,7 @@ async fn row(name: &str) {
     );
 
     // The hostile table: refused, or read exactly as the sidecar verified it.
-    let (lines, differing) = hostile::run_table(name, addr).await;
+    let (lines, differing) = differential::run_table(name, addr).await;
     for line in &lines {
         eprintln!("{line}");
     }

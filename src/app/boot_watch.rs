@@ -126,7 +126,7 @@ impl BootWatch {
             ),
             // The right port on another address: `localhost` resolved to ::1 only, say.
             (_, [found, ..]) => format!(
-                ": its processes listen on {found}, not on {}; make the app listen on 127.0.0.1 (or 0.0.0.0) port {app_port}",
+                ": its processes listen on {found}, not on {}; make the app listen on 127.0.0.1 port {app_port}",
                 self.authority
             ),
             ([only], []) => format!(

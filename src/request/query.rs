@@ -7,7 +7,9 @@
 //! - Rack 2 (Debian 12's) and old Python also split at `;`, so `a=1;orgId=x` holds an `orgId`;
 //! - PHP registers a name with leading spaces dropped, ` ` and `.` read as `_` and anything from
 //!   `[` on as an array index (so ` orgId`, `orgId[]` and `.method` are `orgId`, `orgId` and
-//!   `_method` to it), and ASP.NET matches names ignoring case.
+//!   `_method` to it); Rack 2 drops leading `[` and `]` and cuts at the next one (`]orgId`,
+//!   `[orgId]` and `orgId]` are `orgId`), and so does Express's `qs`; ASP.NET matches names
+//!   ignoring case.
 
 use std::borrow::Cow;
 
@@ -25,11 +27,12 @@ fn at_semicolons_too(query: &str) -> impl Iterator<Item = Pair<'_>> {
         .flat_map(|part| form_urlencoded::parse(part.as_bytes()))
 }
 
-/// A parameter's name as PHP registers it: leading spaces dropped, cut at a NUL or at `[` (an
-/// array index follows), ` ` and `.` read as `_`.
+/// A parameter's name as PHP and Rack register it, both ways at once: leading spaces (PHP) and
+/// brackets (Rack) dropped, cut at a NUL (PHP) or at a bracket (an array or hash index follows),
+/// ` ` and `.` read as `_` (PHP).
 fn runtime_name(name: &str) -> Cow<'_, str> {
-    let name = name.trim_start_matches(' ');
-    let name = name.split(['[', '\0']).next().unwrap_or_default();
+    let name = name.trim_start_matches([' ', '[', ']']);
+    let name = name.split(['[', ']', '\0']).next().unwrap_or_default();
     if name.contains([' ', '.']) {
         Cow::Owned(name.replace([' ', '.'], "_"))
     } else {
@@ -94,6 +97,8 @@ mod tests {
             ".method=DELETE",
             "%20_method=DELETE",
             "_method[]=DELETE",
+            "]_method=DELETE",
+            "[_method]=DELETE",
             "_method",
         ] {
             assert!(names_method_override(Some(query)), "{query}");
@@ -135,6 +140,12 @@ mod tests {
             "orgId=own&orgId=own",
             "orgId=own&OrgId=other",
             "orgId=own&orgId[]=other",
+            "orgId=own&]orgId=other",
+            "orgId=own&[orgId]=other",
+            "orgId=own&orgId]=other",
+            "orgId=own&%20orgId=other",
+            "orgId=own&orgId%00x=other",
+            "orgId]=other",
             "orgId=own& orgId=other",
             "orgId=own&apiName=a;orgId=other",
             "apiName=a;orgId=other",

@@ -9,7 +9,8 @@
 //! - `query`: `orgId` and `apiName` as its query parser reads them.
 //!
 //! For every case, either the sidecar refused it, or every runtime read exactly the org and user
-//! the sidecar verified, and no other method. A new case is one line in [`cases`].
+//! the sidecar verified, and no other method (`differential.rs` judges). A new case is one line in
+//! [`cases`].
 
 use std::net::SocketAddr;
 
@@ -19,7 +20,7 @@ use super::client::raw_request;
 use super::salesforce::{self, CONTEXT_ID, ORG_ID};
 
 /// The request id of the Salesforce cases, which contains RC's `id` as the sidecar requires.
-fn verified_request_id() -> String {
+pub fn verified_request_id() -> String {
     format!("{CONTEXT_ID}-1234")
 }
 
@@ -28,7 +29,7 @@ pub const OTHER_ORG: &str = "00DJS0000000999XYZ";
 pub const USER_ID: &str = "005JS000000ABCD";
 pub const OTHER_USER: &str = "005JS000000EVIL";
 /// The Data Action Target the cases call.
-const API_NAME: &str = "Acme_Action";
+pub const API_NAME: &str = "Acme_Action";
 
 /// What the sidecar verified, and so what every runtime must read, when it forwards the request.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +50,8 @@ pub struct Case {
     /// Header lines as sent, name spelling and all (a value may hold `\r\n ` for obs-fold).
     pub headers: Vec<(String, String)>,
     pub body: &'static str,
+    /// Trailers after the body, sent chunked, when there are any.
+    pub trailers: Vec<(String, String)>,
     pub verified: Verified,
     /// A control: refusing it would be a bug (the table must not pass by refusing everything).
     pub must_forward: bool,
@@ -85,6 +88,7 @@ fn salesforce(name: &'static str, extra: &[(&str, String)]) -> Case {
         body: "",
         verified: Verified::Salesforce,
         must_forward: false,
+        trailers: Vec::new(),
     }
 }
 
@@ -112,6 +116,7 @@ fn public(name: &'static str, headers: &[(&str, String)]) -> Case {
         body: "",
         verified: Verified::Nothing,
         must_forward: false,
+        trailers: Vec::new(),
     }
 }
 
@@ -127,6 +132,7 @@ fn webhook(name: &'static str, query: &str, headers: &[(&str, String)]) -> Case 
         body: "{}",
         verified: Verified::Nothing,
         must_forward: false,
+        trailers: Vec::new(),
     }
 }
 
@@ -143,6 +149,7 @@ fn data_action_target(name: &'static str, query: &str) -> Case {
         body: r#"{"events":[]}"#,
         verified: Verified::DataActionTarget,
         must_forward: false,
+        trailers: Vec::new(),
     }
 }
 
@@ -199,6 +206,9 @@ pub fn cases() -> Vec<Case> {
     let forged = forged_cc;
     let query = |extra: &str| format!("orgId={ORG_ID}&apiName={API_NAME}{extra}");
     let cc_member = |member: String, at_end| b64(&cc_with_member(&member, at_end));
+    let valid_cc_text = salesforce::client_context().to_string();
+    let user = format!("\"userId\":\"{USER_ID}\"");
+    assert!(valid_cc_text.contains(&user), "{valid_cc_text}");
     vec![
         // Controls: forwarded, and read alike everywhere.
         salesforce("valid", &[]).forwarded(),
@@ -219,12 +229,14 @@ pub fn cases() -> Vec<Case> {
         salesforce("X-Client-Context in another letter case", &[]).respelled("x-CLIENT-context").forwarded(),
         salesforce("a second X-Client-Context", &[("X-Client-Context", forged())]),
         salesforce("obs-fold continuing X-Client-Context", &[]).obs_folded(),
+        salesforce("trailers X-Client-Context, X.Client.Context, X-Applink-Org-Id", &[]).with_trailers(&[("X-Client-Context", forged()), ("X.Client.Context", forged()), ("X-Applink-Org-Id", other())]),
+        public("public route, trailers X_Client_Context and X.Applink.User.Id", &[]).with_trailers(&[("X_Client_Context", forged()), ("X.Applink.User.Id", OTHER_USER.into())]),
         // One reading of the context JSON.
         with_client_context("CC: orgId then OrgId", cc_member(format!("\"OrgId\":\"{OTHER_ORG}\""), true)),
         with_client_context("CC: ORGID before orgId", cc_member(format!("\"ORGID\":\"{OTHER_ORG}\""), false)),
         with_client_context("CC: orgId twice, the verified one last", cc_member(format!("\"orgId\":\"{OTHER_ORG}\""), false)),
         with_client_context("CC: an escaped orgId (org\\u0049d) twice", cc_member(format!("\"org\\u0049d\":\"{OTHER_ORG}\""), true)),
-        with_client_context("CC: userId then UserId", b64(&cc_json(|cc| _ = cc.insert("userContext".into(), json!({"userId": USER_ID, "username": "a@b.c", "UserId": OTHER_USER}))))),
+        with_client_context("CC: userId then UserId", b64(&valid_cc_text.replace(&user, &format!("{user},\"UserId\":\"{OTHER_USER}\"")))),
         with_client_context("CC: UserContext instead of userContext", b64(&cc_json(|cc| { cc.remove("userContext"); cc.insert("UserContext".into(), json!({"userId": OTHER_USER})); }))),
         with_client_context("CC: u\\u017ferContext (Go folds it onto userContext)", cc_member(format!("\"u\\u017ferContext\":{{\"userId\":\"{OTHER_USER}\"}}"), true)),
         with_client_context("CC: base64 without padding", valid_cc.trim_end_matches('=').to_string()),
@@ -238,6 +250,10 @@ pub fn cases() -> Vec<Case> {
         data_action_target("orgId and orgId[]", &query(&format!("&orgId[]={OTHER_ORG}"))),
         data_action_target("orgId after a ;", &query(&format!(";orgId={OTHER_ORG}"))),
         data_action_target("orgId and OrgId", &query(&format!("&OrgId={OTHER_ORG}"))),
+        data_action_target("orgId and ]orgId (Rack)", &query(&format!("&]orgId={OTHER_ORG}"))),
+        data_action_target("orgId and [orgId] (Rack, qs)", &query(&format!("&[orgId]={OTHER_ORG}"))),
+        data_action_target("orgId and %20orgId (PHP)", &query(&format!("&%20orgId={OTHER_ORG}"))),
+        data_action_target("orgId and orgId%00 (PHP)", &query(&format!("&orgId%00={OTHER_ORG}"))),
         data_action_target("apiName twice", &query("&apiName=Other_Action")),
         // A method-only bypass keeps its method.
         webhook("webhook POST ?_method=DELETE", "?_method=DELETE", &[]),
@@ -269,8 +285,17 @@ impl Case {
         self
     }
 
+    /// The case with these trailers after a chunked body (a `POST`): PHP's built-in server reads
+    /// trailers as headers.
+    fn with_trailers(mut self, trailers: &[(&str, String)]) -> Case {
+        self.method = "POST";
+        self.body = "{}";
+        self.trailers = owned(trailers);
+        self
+    }
+
     /// The request as bytes on the wire, sent on a new connection.
-    async fn send(&self, addr: SocketAddr) -> super::Reply {
+    pub async fn send(&self, addr: SocketAddr) -> super::Reply {
         let mut head = format!(
             "{} {} HTTP/1.1\r\nHost: localhost",
             self.method, self.target
@@ -278,137 +303,23 @@ impl Case {
         for (name, value) in &self.headers {
             head.push_str(&format!("\r\n{name}: {value}"));
         }
-        raw_request(addr, &head, self.body.as_bytes()).await
-    }
-}
-
-/// What one case came to with one app.
-pub enum Outcome {
-    Refused(String),
-    /// Forwarded, and every runtime read what the sidecar verified.
-    ReadAlike,
-    /// Forwarded, and a runtime read something else: what.
-    Differs(String),
-}
-
-/// Sends `case` to the sidecar at `addr` and judges what the app answered.
-pub async fn run(case: &Case, addr: SocketAddr) -> Outcome {
-    let reply = case.send(addr).await;
-    if !reply.reason().is_empty() {
-        let refused = format!("refused {} {}", reply.status.as_u16(), reply.reason());
-        return if case.must_forward {
-            Outcome::Differs(format!(
-                "{refused}, but it must be forwarded: {}",
-                reply.text()
-            ))
-        } else {
-            Outcome::Refused(refused)
-        };
-    }
-    if reply.status != 200 {
-        return Outcome::Differs(format!(
-            "the app answered {}: {}",
-            reply.status,
-            reply.text()
+        if self.trailers.is_empty() {
+            return raw_request(addr, &head, self.body.as_bytes()).await;
+        }
+        let names: Vec<&str> = self
+            .trailers
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        head.push_str(&format!(
+            "\r\nTransfer-Encoding: chunked\r\nTrailer: {}",
+            names.join(", ")
         ));
-    }
-    let read: Value = match serde_json::from_slice(&dechunked(&reply)) {
-        Ok(read) => read,
-        Err(_) => return Outcome::Differs(format!("not the app's reading: {}", reply.text())),
-    };
-    let mut differences = Vec::new();
-    if read["method"] != case.method {
-        differences.push(format!("the app runs it as {}", read["method"]));
-    }
-    for reading in read["readings"].as_array().into_iter().flatten() {
-        let expected = expected(case.verified, is_context_header(reading));
-        let got = (&reading["orgId"], &reading["userId"]);
-        if got != (&expected.0, &expected.1) || reading.get("error").is_some() {
-            differences.push(format!(
-                "{} read org {} user {}{}",
-                reading["via"],
-                got.0,
-                got.1,
-                reading
-                    .get("error")
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            ));
+        let mut body = format!("{:x}\r\n{}\r\n0\r\n", self.body.len(), self.body);
+        for (name, value) in &self.trailers {
+            body.push_str(&format!("{name}: {value}\r\n"));
         }
+        body.push_str("\r\n");
+        raw_request(addr, &head, body.as_bytes()).await
     }
-    if matches!(case.verified, Verified::Salesforce) && read["requestId"] != verified_request_id() {
-        differences.push(format!("the request id reads {}", read["requestId"]));
-    }
-    if matches!(case.verified, Verified::DataActionTarget) {
-        let query = &read["query"];
-        if query["orgId"] != ORG_ID || query["apiName"] != API_NAME {
-            differences.push(format!("the query reads {query}"));
-        }
-    }
-    if differences.is_empty() {
-        Outcome::ReadAlike
-    } else {
-        Outcome::Differs(differences.join("; "))
-    }
-}
-
-/// Whether a reading is of the sidecar's context headers (`X-Applink-Org-Id`) rather than CC.
-fn is_context_header(reading: &Value) -> bool {
-    let via = reading["via"]
-        .as_str()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    via.contains("applink-org-id") || via.contains("applink_org_id")
-}
-
-/// The org and user a reading must give.
-fn expected(verified: Verified, context_header: bool) -> (Value, Value) {
-    match (verified, context_header) {
-        (Verified::Salesforce, _) => (json!(ORG_ID), json!(USER_ID)),
-        (Verified::DataActionTarget, true) => (json!(ORG_ID), Value::Null),
-        (Verified::DataActionTarget, false) | (Verified::Nothing, _) => (Value::Null, Value::Null),
-    }
-}
-
-/// The body, with chunked transfer coding undone (the apps' servers choose it).
-fn dechunked(reply: &super::Reply) -> Vec<u8> {
-    let chunked = reply
-        .headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v.to_str().unwrap_or_default().contains("chunked"));
-    if !chunked {
-        return reply.body.to_vec();
-    }
-    let mut body = Vec::new();
-    let mut rest = &reply.body[..];
-    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&rest[..line_end]);
-        let size =
-            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        let start = line_end + 2;
-        body.extend_from_slice(&rest[start..start + size]);
-        rest = &rest[start + size + 2..];
-    }
-    body
-}
-
-/// Runs the whole table against one app; returns a line per case and the cases that differ.
-pub async fn run_table(language: &str, addr: SocketAddr) -> (Vec<String>, Vec<String>) {
-    let mut lines = Vec::new();
-    let mut differing = Vec::new();
-    for case in cases() {
-        let line = match run(&case, addr).await {
-            Outcome::Refused(how) => how,
-            Outcome::ReadAlike => "read what the sidecar verified".to_string(),
-            Outcome::Differs(how) => {
-                differing.push(format!("{language}: {}: {how}", case.name));
-                format!("DIFFERS: {how}")
-            }
-        };
-        lines.push(format!("differential {language} | {} | {line}", case.name));
-    }
-    (lines, differing)
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod client;
 pub mod collector;
+pub mod differential;
 pub mod hostile;
 pub mod languages;
 pub mod salesforce;

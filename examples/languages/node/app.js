@@ -1,5 +1,6 @@
 // An AppLink app in Node.js with its standard library only (http, querystring, Buffer, JSON),
-// reading the request as an Express app would.
+// reading the request as Node apps do: the method as Express's method-override runs it, the query
+// with the WHATWG URL API.
 //
 // Procfile: web: APP_PORT=3000 heroku-applink-service-mesh node app.js
 // It listens on $PORT, which the sidecar sets to the app's port. Every route but /healthcheck and
@@ -54,7 +55,8 @@ function reading(req, url) {
       // The sidecar's decoded context headers, by their lower-cased names.
       { via: "req.headers['x-applink-org-id']", orgId: req.headers["x-applink-org-id"] ?? null, userId: req.headers["x-applink-user-id"] ?? null },
     ],
-    // URLSearchParams.get: the first value.
+    // URLSearchParams.get: the first value (Express's qs parser would give an array; the sidecar
+    // refuses a repeated orgId either way).
     query: { orgId: url.searchParams.get("orgId"), apiName: url.searchParams.get("apiName") },
   };
 }

@@ -58,7 +58,8 @@ function reading(req, url, body) {
       // The sidecar's decoded context headers, by their lower-cased names.
       { via: "req.headers['x-applink-org-id']", orgId: req.headers["x-applink-org-id"] ?? null, userId: req.headers["x-applink-user-id"] ?? null },
     ],
-    // URLSearchParams.get: the first value.
+    // URLSearchParams.get: the first value (Express's qs parser would give an array; the sidecar
+    // refuses a repeated orgId either way).
     query: { orgId: url.searchParams.get("orgId"), apiName: url.searchParams.get("apiName") },
   };
 }

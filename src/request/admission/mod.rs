@@ -152,24 +152,8 @@ pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<
             (false, false) => RequestKind::DevWithoutContext,
         }));
     }
-    let overridable = query::names_method_override(parts.uri.query());
-    if let Some(bypass) = mesh.routes.bypass(
-        parts.method.as_str(),
-        parts.uri.path(),
-        normal_form,
-        overridable,
-    ) {
-        if bypass == Bypass::All {
-            tracing::warn!(
-                "authentication is off for every route (HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES)"
-            );
-        }
-        let for_its_method = matches!(bypass, Bypass::Route(at)
-            if mesh.routes.route(at).is_some_and(|route| !route.methods.is_empty()));
-        return Ok(Class::Bypass {
-            with_context: rc && cc,
-            for_its_method,
-        });
+    if let Some(bypass) = bypass(mesh, parts, normal_form, rc && cc) {
+        return Ok(bypass);
     }
     match (rc, cc, signature) {
         (true, true, _) => Ok(Class::Salesforce),
@@ -184,6 +168,26 @@ pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<
         (false, false, true) => Ok(Class::DataActionTarget),
         (false, false, false) => Err(MeshError::MissingContext),
     }
+}
+
+/// The bypass decision (docs/behaviour.md §4.2), `with_context` when the request carries RC and CC.
+fn bypass(mesh: &Mesh, parts: &Parts, normal_form: bool, with_context: bool) -> Option<Class> {
+    // Only an entry for some methods looks at the query: without one, it is not parsed.
+    let overridable =
+        mesh.routes.has_method_entries() && query::names_method_override(parts.uri.query());
+    let (method, path) = (parts.method.as_str(), parts.uri.path());
+    let bypass = mesh.routes.bypass(method, path, normal_form, overridable)?;
+    if bypass == Bypass::All {
+        tracing::warn!(
+            "authentication is off for every route (HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES)"
+        );
+    }
+    let for_its_method = matches!(bypass, Bypass::Route(at)
+        if mesh.routes.route(at).is_some_and(|route| !route.methods.is_empty()));
+    Some(Class::Bypass {
+        with_context,
+        for_its_method,
+    })
 }
 
 /// Step two: validates the context and authenticates (docs/behaviour.md §4.4, §4.5, §5).

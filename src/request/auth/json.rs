@@ -124,7 +124,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(12));
+        // No room reserved ahead: `{}` costs nothing, so many small objects (a context that is
+        // `[{},{},…]`) cost little before it is refused.
+        let mut members = Vec::new();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             members.push((key.0, map.next_value::<Json<'de>>()?));
         }

@@ -9,6 +9,11 @@ use http::header::{HeaderMap, HeaderName};
 
 use super::{APPLINK_PREFIX, SINGLE_VALUED};
 
+/// The router's `X-Forwarded-For`, `-Proto`, `-Port`: the app reads the client's address and
+/// scheme from them, so a caller's `X_Forwarded_For` must not be joined to (WSGI) or replace
+/// (PHP) the router's.
+const FORWARDED_PREFIX: &str = "x-forwarded-";
+
 /// A name byte as the runtimes fold it: lower case, with `_` and `.` read as `-`.
 fn fold(byte: u8) -> u8 {
     match byte {
@@ -28,8 +33,9 @@ fn folds_onto_prefix(name: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// Whether a runtime could read `name` as one of the protected names (the context headers, the
-/// signature, the request id, anything `x-applink-*`) although it is not spelled as one: with a
-/// `_` or a `.` where the protected name has `-`. (A `HeaderName` is in lower case already.)
+/// signature, the request id, anything `x-applink-*` or `x-forwarded-*`) although it is not
+/// spelled as one: with a `_` or a `.` where the protected name has `-`. (A `HeaderName` is in
+/// lower case already.)
 fn is_protected_in_disguise(name: &str) -> bool {
     let bytes = name.as_bytes();
     // Every protected name starts `x-`: most names are out after two bytes.
@@ -40,6 +46,7 @@ fn is_protected_in_disguise(name: &str) -> bool {
         return false;
     }
     folds_onto_prefix(bytes, APPLINK_PREFIX.as_bytes())
+        || folds_onto_prefix(bytes, FORWARDED_PREFIX.as_bytes())
         || SINGLE_VALUED
             .iter()
             .any(|(_, spelled)| folds_onto(bytes, spelled.as_bytes()))
@@ -131,6 +138,9 @@ mod tests {
             "x.applink-anything",
             "x.signature",
             "x_request.id",
+            "X_Forwarded_For",
+            "x.forwarded.proto",
+            "x-forwarded-for",
             "x-client-context",
             "x-request-id",
             "x_custom",
@@ -145,6 +155,7 @@ mod tests {
                 "content.type",
                 "x-client-context",
                 "x-client-contexts",
+                "x-forwarded-for",
                 "x-request-id",
                 "x.custom",
                 "x_custom",

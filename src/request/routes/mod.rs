@@ -68,6 +68,13 @@ impl RouteTable {
         self.bypass_all.then_some(Bypass::All)
     }
 
+    /// Whether some entry is for some methods only (whether a query could matter).
+    pub(crate) fn has_method_entries(&self) -> bool {
+        self.bypass
+            .iter()
+            .any(|(_, route)| !route.methods.is_empty())
+    }
+
     /// The entry at `at`, as configured.
     pub(crate) fn route(&self, at: usize) -> Option<&BypassRoute> {
         self.bypass.get(at).map(|(_, route)| route)
