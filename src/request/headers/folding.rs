@@ -5,9 +5,9 @@
 //! compares names after the same folding: ASCII case, and `-`, `_`, `.` as one character. (A space
 //! cannot be in a header name.)
 
-use http::header::{HeaderMap, HeaderName};
+use http::header::HeaderMap;
 
-use super::{APPLINK_PREFIX, SINGLE_VALUED};
+use super::{APPLINK_PREFIX, SINGLE_VALUED, remove_where};
 
 /// The router's `X-Forwarded-For`, `-Proto`, `-Port`: the app reads the client's address and
 /// scheme from them, so a caller's `X_Forwarded_For` must not be joined to (WSGI) or replace
@@ -56,21 +56,7 @@ fn is_protected_in_disguise(name: &str) -> bool {
 /// with `_` or `.` (docs/behaviour.md §4.3): a caller could otherwise hand the app a context, a
 /// signature or a request id the sidecar never checked, or replace the one it did.
 pub(crate) fn remove_disguised_protected_names(headers: &mut HeaderMap) {
-    // The usual case, no such name, allocates nothing.
-    if !headers
-        .keys()
-        .any(|name| is_protected_in_disguise(name.as_str()))
-    {
-        return;
-    }
-    let disguised: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_protected_in_disguise(name.as_str()))
-        .cloned()
-        .collect();
-    for name in disguised {
-        headers.remove(name);
-    }
+    remove_where(headers, is_protected_in_disguise);
 }
 
 /// Headers with which frameworks let a request stand for another method (Rails' and Express'
@@ -93,20 +79,13 @@ fn is_method_override(name: &str) -> bool {
 /// `DELETE` (docs/behaviour.md §4.2); and from every request's trailers, which cannot change a
 /// method that was decided before the body.
 pub(crate) fn remove_method_overrides(headers: &mut HeaderMap) {
-    let overrides: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_method_override(name.as_str()))
-        .cloned()
-        .collect();
-    for name in overrides {
-        headers.remove(name);
-    }
+    remove_where(headers, is_method_override);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::{HeaderName, HeaderValue};
 
     fn map(names: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();

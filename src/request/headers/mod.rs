@@ -61,13 +61,18 @@ pub(crate) fn remove_mesh_headers(headers: &mut HeaderMap) {
 }
 
 fn remove_prefixed(headers: &mut HeaderMap, prefix: &str) {
+    remove_where(headers, |name| name.starts_with(prefix));
+}
+
+/// Removes every header whose name `doomed` picks.
+fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&str) -> bool) {
     // The common case, nothing to remove, allocates nothing.
-    if !headers.keys().any(|name| name.as_str().starts_with(prefix)) {
+    if !headers.keys().any(|name| doomed(name.as_str())) {
         return;
     }
     let names: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(prefix))
+        .filter(|name| doomed(name.as_str()))
         .cloned()
         .collect();
     for name in names {
