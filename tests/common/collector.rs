@@ -1,6 +1,7 @@
 //! A local OTLP/HTTP trace receiver: it keeps every export's headers and raw bytes, and decodes
 //! them with the official protobuf definitions (`opentelemetry-proto`). It answers each export, or
-//! (as a collector that has stopped answering) holds it open forever.
+//! misbehaves as a collector can: holds it open forever, throttles it, fails it, or closes the
+//! connection at once.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -50,18 +51,32 @@ pub struct FakeCollector {
     exports: Arc<Mutex<Vec<Export>>>,
 }
 
+/// How the collector treats an export.
+#[derive(Clone, Copy, Debug)]
+pub enum Behaviour {
+    /// 200 with an OTLP answer.
+    Answers,
+    /// Reads the export and never answers.
+    Hangs,
+    /// This status, with this `Retry-After` if any (429 throttles, 503 fails).
+    Status(u16, Option<&'static str>),
+    /// Closes each connection as soon as it is accepted.
+    ClosesAtOnce,
+}
+
 impl FakeCollector {
     /// Answers every export with 200.
     pub async fn start() -> FakeCollector {
-        FakeCollector::serve(true).await
+        FakeCollector::serve(Behaviour::Answers).await
     }
 
     /// Reads every export and never answers (a collector that hangs).
     pub async fn start_hanging() -> FakeCollector {
-        FakeCollector::serve(false).await
+        FakeCollector::serve(Behaviour::Hangs).await
     }
 
-    async fn serve(answers: bool) -> FakeCollector {
+    /// Treats every export as `behaviour` says.
+    pub async fn serve(behaviour: Behaviour) -> FakeCollector {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let exports: Arc<Mutex<Vec<Export>>> = Arc::default();
@@ -71,6 +86,10 @@ impl FakeCollector {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                if matches!(behaviour, Behaviour::ClosesAtOnce) {
+                    drop(stream);
+                    continue;
+                }
                 let kept = kept.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
@@ -83,15 +102,20 @@ impl FakeCollector {
                                 headers: parts.headers,
                                 body,
                             });
-                            if !answers {
-                                std::future::pending::<()>().await;
-                            }
+                            let (status, retry_after) = match behaviour {
+                                Behaviour::Hangs => std::future::pending().await,
+                                Behaviour::Status(status, retry_after) => (status, retry_after),
+                                Behaviour::Answers | Behaviour::ClosesAtOnce => (200, None),
+                            };
                             let answer = ExportTraceServiceResponse::default().encode_to_vec();
+                            let mut response = Response::builder()
+                                .status(status)
+                                .header("content-type", "application/x-protobuf");
+                            if let Some(seconds) = retry_after {
+                                response = response.header("retry-after", seconds);
+                            }
                             Ok::<_, Infallible>(
-                                Response::builder()
-                                    .header("content-type", "application/x-protobuf")
-                                    .body(Full::new(Bytes::from(answer)))
-                                    .unwrap(),
+                                response.body(Full::new(Bytes::from(answer))).unwrap(),
                             )
                         }
                     });

@@ -1,0 +1,104 @@
+//! A collector can never hurt the requests the sidecar serves (docs/behaviour.md §8.2): with trace
+//! export on, a collector that throttles (429 with `Retry-After`), fails (503), refuses connections
+//! or closes them at once costs spans, never a worker's time. Not a speed target: each behaviour
+//! is compared with export off on the same machine, by how many sequential requests one worker
+//! serves in the same window; a worker held by the exporter's backoff (5 s a `Retry-After`) would
+//! serve a handful where export off serves hundreds.
+
+// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::collector::{Behaviour, FakeCollector};
+use common::sidecar::behind_api;
+use common::{FakeApi, FakeApp, salesforce, send};
+
+/// How long each behaviour is measured.
+const WINDOW: Duration = Duration::from_secs(2);
+
+/// Requests served one after another within [`WINDOW`] by a sidecar with one worker, exporting
+/// every span to `endpoint` (or not exporting), and the slowest of them.
+async fn served(endpoint: Option<&str>) -> (usize, Duration) {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mut env = vec![
+        ("HEROKU_APPLINK_SERVICE_MESH_WORKERS", "1"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "1"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "20000"),
+    ];
+    if let Some(endpoint) = endpoint {
+        env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint));
+    }
+    let mut mesh = behind_api(&app, &api, &env);
+    let addr = mesh.wait_listening();
+    // The first request opens the boot gate; the window starts after it.
+    assert_eq!(
+        send(addr, "GET", "/", &salesforce::headers(), "")
+            .await
+            .status,
+        200
+    );
+    let (mut count, mut slowest) = (0, Duration::ZERO);
+    let started = Instant::now();
+    while started.elapsed() < WINDOW {
+        let asked = Instant::now();
+        let reply = send(addr, "GET", "/r", &salesforce::headers(), "").await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        slowest = slowest.max(asked.elapsed());
+        count += 1;
+    }
+    mesh.terminate();
+    (count, slowest)
+}
+
+#[tokio::test]
+async fn a_collector_that_throttles_fails_refuses_or_closes_costs_no_request_time() {
+    let (baseline, baseline_slowest) = served(None).await;
+    eprintln!("export off: {baseline} requests in {WINDOW:?}, slowest {baseline_slowest:?}");
+    let (refused_port, _kept) = common::reserved_port();
+    let refusing = format!("http://127.0.0.1:{refused_port}");
+    let collectors = [
+        (
+            "throttles (429, Retry-After: 5)",
+            Some(Behaviour::Status(429, Some("5"))),
+        ),
+        ("fails (503)", Some(Behaviour::Status(503, None))),
+        ("closes connections at once", Some(Behaviour::ClosesAtOnce)),
+        ("refuses connections", None),
+    ];
+    let mut too_slow = Vec::new();
+    for (name, behaviour) in collectors {
+        let collector = match behaviour {
+            Some(behaviour) => Some(FakeCollector::serve(behaviour).await),
+            None => None,
+        };
+        let endpoint = collector
+            .as_ref()
+            .map_or(refusing.clone(), FakeCollector::endpoint);
+        let (count, slowest) = served(Some(&endpoint)).await;
+        eprintln!("a collector that {name}: {count} requests in {WINDOW:?}, slowest {slowest:?}");
+        if let Some(collector) = &collector {
+            // The exporter did meet the collector's behaviour: the test measures what it claims.
+            assert!(
+                !collector.exports().is_empty()
+                    || matches!(behaviour, Some(Behaviour::ClosesAtOnce)),
+                "{name}: no export arrived"
+            );
+        }
+        // Noise moves the count by tens of percent on a shared machine; a worker held by the
+        // exporter cuts it to a few.
+        if count * 2 < baseline {
+            too_slow.push(format!(
+                "{name}: {count} requests against {baseline} with export off"
+            ));
+        }
+    }
+    assert!(
+        too_slow.is_empty(),
+        "the exporter held the worker:\n{}",
+        too_slow.join("\n")
+    );
+}
