@@ -65,5 +65,8 @@ pub(crate) const OTEL_SERVICE_NAME: &str = "heroku-applink-service-mesh";
 pub(crate) const OTEL_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `OTEL_BSP_MAX_QUEUE_SIZE`: the specification's 2,048 spans.
 pub(crate) const OTEL_QUEUE_SIZE: usize = 2_048;
+/// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`: the specification sets none, but a caller chooses the
+/// path and the request id, up to the 64 KiB of a request head; 1 KiB holds any real one.
+pub(crate) const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 1_024;
 /// `OTEL_BSP_SCHEDULE_DELAY`: the specification's 5 s.
 pub(crate) const OTEL_SCHEDULE_DELAY: Duration = Duration::from_secs(5);

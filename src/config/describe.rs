@@ -250,5 +250,14 @@ impl Config {
             "OTEL_BSP_SCHEDULE_DELAY",
             show_duration(traces.schedule_delay),
         );
+        // The span-specific variable wins; the line names the one the value came from.
+        let limit_from = [
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        ]
+        .into_iter()
+        .find(|name| self.sources.env.contains(name))
+        .unwrap_or("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT");
+        lines.variable(limit_from, traces.value_limit.to_string());
     }
 }

@@ -10,7 +10,7 @@ use super::env::Env;
 use super::{ConfigError, Secret, defaults};
 
 /// The variables this section reads, for `--check`'s origins.
-pub(super) const VARIABLES: [&str; 17] = [
+pub(super) const VARIABLES: [&str; 19] = [
     "OTEL_SDK_DISABLED",
     "OTEL_EXPORTER_OTLP_COMPRESSION",
     "OTEL_TRACES_EXPORTER",
@@ -28,6 +28,8 @@ pub(super) const VARIABLES: [&str; 17] = [
     "OTEL_TRACES_SAMPLER_ARG",
     "OTEL_BSP_MAX_QUEUE_SIZE",
     "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
 ];
 
 /// Where spans go, and which are kept.
@@ -46,6 +48,8 @@ pub(crate) struct TraceExport {
     pub(crate) queue_size: usize,
     /// How long a span may wait for its batch.
     pub(crate) schedule_delay: Duration,
+    /// The longest text attribute value, in bytes; a longer one is cut (the path, the request id).
+    pub(crate) value_limit: usize,
 }
 
 /// `OTEL_TRACES_SAMPLER`: whether a trace's spans are recorded.
@@ -153,7 +157,28 @@ pub(super) fn trace_export(env: &Env<'_>) -> Result<Option<TraceExport>, ConfigE
         },
         schedule_delay: millis_var(env, "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_SCHEDULE_DELAY")?
             .unwrap_or(defaults::OTEL_SCHEDULE_DELAY),
+        value_limit: value_limit(env)?,
     }))
+}
+
+/// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` (the
+/// specification's order), else ours: a whole number of bytes.
+fn value_limit(env: &Env<'_>) -> Result<usize, ConfigError> {
+    let names = [
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    ];
+    let Some((name, value)) = names
+        .into_iter()
+        .find_map(|name| env.get(name).map(|value| (name, value)))
+    else {
+        return Ok(defaults::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT);
+    };
+    value.trim().parse().map_err(|_| {
+        ConfigError(format!(
+            "{name}={value:?} is not a whole number of bytes (the longest span attribute value)"
+        ))
+    })
 }
 
 /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else `OTEL_EXPORTER_OTLP_ENDPOINT` with
@@ -467,6 +492,32 @@ mod tests {
             .unwrap();
         assert_eq!(both.service_name, "api");
         assert!(export(&[base, ("OTEL_RESOURCE_ATTRIBUTES", "novalue")]).is_err());
+    }
+
+    #[test]
+    fn the_attribute_value_limit_is_the_span_ones_then_the_generic_ones() {
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        let limit = |vars: &[(&str, &str)]| {
+            let mut all = vec![base];
+            all.extend_from_slice(vars);
+            export(&all).map(|export| export.unwrap().value_limit)
+        };
+        assert_eq!(limit(&[]).unwrap(), 1024);
+        assert_eq!(
+            limit(&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20")]).unwrap(),
+            20
+        );
+        let both = [
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
+            ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "10"),
+        ];
+        assert_eq!(limit(&both).unwrap(), 10);
+        let err = limit(&[("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1k")]).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT=\"1k\""),
+            "{err:?}"
+        );
     }
 
     #[test]

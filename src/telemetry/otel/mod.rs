@@ -77,6 +77,7 @@ impl Traces {
                 scope,
                 api: api.map(|(host, port)| (host, i64::from(port))),
                 app: (app.0, i64::from(app.1)),
+                value_limit: settings.value_limit,
             },
             queue: queue::SpanQueue::start(
                 exporter,

@@ -1,21 +1,42 @@
 //! Spans on their way to the collector, off the request path: a bounded queue that a request only
 //! ever `try_send`s into, and one task that exports it in batches. When the collector is slow or
-//! down the queue fills and further spans are dropped and counted; a request never waits.
+//! down the queue fills and further spans are dropped and counted; a request never waits. The queue
+//! is bounded twice: in spans (`OTEL_BSP_MAX_QUEUE_SIZE`) and in bytes ([`QUEUE_BYTES`], the spans
+//! queued and the batch being exported), so that large spans cannot take the app's memory.
 //!
 //! Why not the SDK's `BatchSpanProcessor`: it runs a thread of its own that blocks on each export
 //! (our exporter's HTTP client needs the tokio runtime), and it reports dropped spans only at
 //! shutdown. This task runs on the sidecar's runtime and says what it lost while it runs.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use opentelemetry::{KeyValue, Value};
 use opentelemetry_otlp::SpanExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 use tokio::sync::{mpsc, oneshot};
 
 /// Spans sent in one export at most (the specification's `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
 const BATCH: usize = 512;
+
+/// The bytes queued spans may hold, with the batch being exported (docs/behaviour.md §8.2): about
+/// 8,000 ordinary spans, or 1,300 whose every value is at the 1 KiB limit.
+pub(super) const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
+/// About what a span holds in memory: its record, its name and its attributes' text.
+fn span_bytes(span: &SpanData) -> usize {
+    let attribute = |kv: &KeyValue| {
+        let text = match &kv.value {
+            Value::String(text) => text.as_str().len(),
+            _ => 0,
+        };
+        std::mem::size_of::<KeyValue>() + kv.key.as_str().len() + text
+    };
+    std::mem::size_of::<SpanData>()
+        + span.name.len()
+        + span.attributes.iter().map(attribute).sum::<usize>()
+}
 
 /// At most one warning about lost spans in this long.
 const WARN_EVERY: Duration = Duration::from_secs(60);
@@ -25,6 +46,8 @@ pub(super) struct SpanQueue {
     spans: mpsc::Sender<SpanData>,
     flushes: mpsc::Sender<oneshot::Sender<()>>,
     losses: Losses,
+    /// Bytes held by queued spans and the batch being exported.
+    held: Arc<AtomicUsize>,
 }
 
 impl SpanQueue {
@@ -41,6 +64,7 @@ impl SpanQueue {
             spans,
             flushes,
             losses: Losses::default(),
+            held: Arc::default(),
         };
         let task = ExportTask {
             exporter,
@@ -49,23 +73,32 @@ impl SpanQueue {
             delay,
             timeout,
             losses: queue.losses.clone(),
+            held: queue.held.clone(),
         };
         tokio::spawn(task.run());
         queue
     }
 
-    /// Queues a finished span; a full queue drops it (and counts it).
+    /// Queues a finished span; a full queue, in spans or in bytes, drops it (and counts it).
     pub(super) fn push(&self, span: SpanData) {
-        match self.spans.try_send(span) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.losses.lost(
+        let size = span_bytes(&span);
+        if self.held.fetch_add(size, Ordering::Relaxed) + size > QUEUE_BYTES {
+            self.held.fetch_sub(size, Ordering::Relaxed);
+            self.losses.lost(
                 1,
-                "the export queue is full (the collector is slow or down)",
-            ),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.losses.lost(1, "the export task has stopped");
-            }
+                "the export queue's 4 MiB are spent (the collector is slow or down)",
+            );
+            return;
         }
+        let refused = match self.spans.try_send(span) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                "the export queue is full (the collector is slow or down)"
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => "the export task has stopped",
+        };
+        self.held.fetch_sub(size, Ordering::Relaxed);
+        self.losses.lost(1, refused);
     }
 
     /// Exports what is queued, waiting at most `limit` (at shutdown, after the drain).
@@ -98,6 +131,7 @@ struct ExportTask {
     delay: Duration,
     timeout: Duration,
     losses: Losses,
+    held: Arc<AtomicUsize>,
 }
 
 impl ExportTask {
@@ -149,7 +183,11 @@ impl ExportTask {
         }
         let spans = std::mem::replace(batch, Vec::with_capacity(BATCH));
         let count = spans.len() as u64;
-        match tokio::time::timeout(self.timeout, self.exporter.export(spans)).await {
+        let size: usize = spans.iter().map(span_bytes).sum();
+        let exported = tokio::time::timeout(self.timeout, self.exporter.export(spans)).await;
+        // The batch's memory is free again, whatever became of it.
+        self.held.fetch_sub(size, Ordering::Relaxed);
+        match exported {
             Ok(Ok(())) => {}
             Ok(Err(error)) => self
                 .losses

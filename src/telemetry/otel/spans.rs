@@ -1,7 +1,9 @@
 //! A finished request's spans, built from its log record (the same measurements as its log line):
 //! the sidecar's server span, and a client span each for the AppLink API call and the call to the
 //! app when the request reached them. Attributes follow the OpenTelemetry HTTP semantic
-//! conventions; a span never holds a token, a JWT, a context header, a query or a body.
+//! conventions; a span never holds a token, a JWT, a context header, a query or a body, and a
+//! value the caller chose (the path, the request id, an unknown method) is cut at the attribute
+//! value limit, so that a queued span's memory has a bound.
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -21,12 +23,26 @@ const KNOWN_METHODS: [&str; 9] = [
     "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
 ];
 
-/// Who the client spans call.
+/// Who the client spans call, and what every span is built with.
 pub(super) struct Peers {
     pub(super) scope: InstrumentationScope,
     /// The AppLink API's host and port, when the sidecar authenticates.
     pub(super) api: Option<(String, i64)>,
     pub(super) app: (String, i64),
+    /// The longest text value a caller's input may give an attribute, in bytes.
+    pub(super) value_limit: usize,
+}
+
+/// `text` cut to at most `limit` bytes, at a character boundary.
+fn capped(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 /// Wall-clock times for the monotonic instants a request recorded.
@@ -61,7 +77,10 @@ pub(super) fn request_spans(
         Some(known) => vec![KeyValue::new("http.request.method", known)],
         None => vec![
             KeyValue::new("http.request.method", "_OTHER"),
-            KeyValue::new("http.request.method_original", log.method.clone()),
+            KeyValue::new(
+                "http.request.method_original",
+                capped(&log.method, peers.value_limit),
+            ),
         ],
     };
     let name = Cow::Borrowed(method.unwrap_or("HTTP"));
@@ -150,11 +169,19 @@ pub(super) fn request_spans(
 
     let mut attributes = method_attributes();
     attributes.extend([
-        KeyValue::new("url.path", log.path.clone()),
+        KeyValue::new("url.path", capped(&log.path, peers.value_limit)),
         KeyValue::new("url.scheme", "http"),
         KeyValue::new("applink.route.kind", log.kind),
         KeyValue::new("applink.outcome", log.outcome),
-        KeyValue::new("applink.request_id", log.request_id.clone()),
+        if log.request_id.len() <= peers.value_limit {
+            // The usual id shares the log record's allocation.
+            KeyValue::new("applink.request_id", log.request_id.clone())
+        } else {
+            KeyValue::new(
+                "applink.request_id",
+                capped(&log.request_id, peers.value_limit),
+            )
+        },
         KeyValue::new(
             "http.request.body.size",
             i64::try_from(log.inbound.bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
@@ -194,4 +221,19 @@ pub(super) fn request_spans(
         attributes,
         status,
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capped;
+
+    #[test]
+    fn values_are_cut_at_the_limit_on_a_character_boundary() {
+        assert_eq!(capped("/short", 1024), "/short");
+        assert_eq!(capped("/abcdef", 4), "/abc");
+        // 'é' is two bytes: a cut inside it moves back before it.
+        assert_eq!(capped("/é", 2), "/");
+        assert_eq!(capped("/é", 3), "/é");
+        assert_eq!(capped("/x", 0), "");
+    }
 }

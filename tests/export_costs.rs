@@ -12,6 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::client::wait_for;
 use common::collector::{Behaviour, FakeCollector};
 use common::sidecar::behind_api;
 use common::{FakeApi, FakeApp, salesforce, send};
@@ -101,4 +102,104 @@ async fn a_collector_that_throttles_fails_refuses_or_closes_costs_no_request_tim
         "the exporter held the worker:\n{}",
         too_slow.join("\n")
     );
+}
+
+/// Spans have a memory budget (docs/behaviour.md §8.2): a value the caller chose is cut at the
+/// attribute value limit (1 KiB unless `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` or
+/// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` says otherwise), so a 60 KB path costs a queued span 1 KiB.
+#[tokio::test]
+async fn a_long_path_or_request_id_is_cut_at_the_attribute_value_limit() {
+    let long_path = format!("/{}", "p".repeat(5_000));
+    let long_id = "i".repeat(3_000);
+    for (variables, limit) in [
+        (&[][..], 1024),
+        (&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20")][..], 20),
+        (
+            &[
+                ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
+                ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "10"),
+            ][..],
+            10,
+        ),
+    ] {
+        let collector = FakeCollector::start().await;
+        let app = FakeApp::start().await;
+        let api = FakeApi::start().await;
+        let endpoint = collector.endpoint();
+        let mut env = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "1"),
+        ];
+        env.extend_from_slice(variables);
+        let mut mesh = behind_api(&app, &api, &env);
+        let addr = mesh.wait_listening();
+        let reply = send(
+            addr,
+            "GET",
+            &long_path,
+            &[("x-request-id", long_id.clone())],
+            "",
+        )
+        .await;
+        assert_eq!(reply.status, 401);
+        wait_for(|| !collector.spans().is_empty()).await;
+        let span = collector.spans().remove(0);
+        assert_eq!(
+            span.attributes["url.path"],
+            long_path[..limit],
+            "{variables:?}"
+        );
+        assert_eq!(
+            span.attributes["applink.request_id"],
+            long_id[..limit],
+            "{variables:?}"
+        );
+        mesh.terminate();
+    }
+}
+
+/// The export queue is bounded in bytes as well as in spans: with a collector that hangs and a
+/// queue of a million spans, requests with 1 KiB paths fill its 4 MiB, and further spans are
+/// dropped and counted, never held. (The resident memory is printed, for the record.)
+#[tokio::test]
+async fn the_export_queue_holds_four_mebibytes_at_most() {
+    let collector = FakeCollector::start_hanging().await;
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let endpoint = collector.endpoint();
+    let mut mesh = behind_api(
+        &app,
+        &api,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "1000000"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "1"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
+        ],
+    );
+    let addr = mesh.wait_listening();
+    let before = resident_kib(mesh.child.id());
+    let path = format!("/{}", "p".repeat(1_023));
+    for _ in 0..3_000 {
+        let reply = send(addr, "GET", &path, &[], "").await;
+        assert_eq!(reply.status, 401);
+    }
+    let output = mesh.wait_for_output("the export queue's 4 MiB are spent");
+    eprintln!(
+        "resident memory: {before} KiB before, {} KiB after 3,000 requests with 1 KiB paths",
+        resident_kib(mesh.child.id())
+    );
+    assert!(output.contains("spans_lost="), "{output}");
+    mesh.terminate();
+}
+
+/// The process's resident memory, from /proc.
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap()
 }
