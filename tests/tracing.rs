@@ -311,6 +311,26 @@ fn check_shows_the_export_with_the_header_values_redacted() {
     assert_eq!(refused.status.code(), Some(64));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{said}");
+    // A malformed entry (`:` for `=`) or a credential in the URL is refused without being shown.
+    let authorization = format!("Authorization:Basic {COLLECTOR_KEY}");
+    let in_url = format!("https://user:{COLLECTOR_KEY}@collector.example");
+    for (name, value) in [
+        ("OTEL_EXPORTER_OTLP_HEADERS", authorization.as_str()),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", in_url.as_str()),
+    ] {
+        let refused = run_binary(
+            &[
+                ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example"),
+                (name, value),
+            ],
+            &["--check"],
+        );
+        assert_eq!(refused.status.code(), Some(64));
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains(name), "{said}");
+        assert!(!said.contains(COLLECTOR_KEY), "{name}: {said}");
+    }
 }
 
 #[tokio::test]

@@ -195,9 +195,19 @@ fn endpoint(env: &Env<'_>) -> Result<Option<Uri>, ConfigError> {
         ),
         (None, None) => return Ok(None),
     };
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| ConfigError(format!("{name}: {url:?} is not a URL: {e}")))?;
+    // The URL is never shown: it may hold credentials (`user:key@host`) or a key in its query.
+    if !url.contains("://") {
+        return err(format!(
+            "{name} must be an http:// or https:// URL with a host, e.g. http://localhost:4318: \
+             it has no scheme"
+        ));
+    }
+    let uri: Uri = url.parse().map_err(|e| {
+        ConfigError(format!(
+            "{name} is not a URL ({e}); it must be an http:// or https:// URL with a host, e.g. \
+             http://localhost:4318"
+        ))
+    })?;
     if uri.query().is_some() {
         return err(format!(
             "{name}: an OTLP endpoint has no query string (it is shown in logs and in --check)"
@@ -209,13 +219,18 @@ fn endpoint(env: &Env<'_>) -> Result<Option<Uri>, ConfigError> {
              URL (it is shown in logs and in --check)"
         ));
     }
-    match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(Some(uri)),
-        _ => err(format!(
-            "{name}={url:?} must be an http:// or https:// URL with a host, e.g. \
-             http://localhost:4318"
-        )),
-    }
+    let wrong = match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => return Ok(Some(uri)),
+        (Some("http" | "https"), _) => "it has no host".to_string(),
+        (Some(scheme), _) if scheme.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            format!("its scheme is {scheme}://")
+        }
+        _ => "it has no http:// or https:// scheme".to_string(),
+    };
+    err(format!(
+        "{name} must be an http:// or https:// URL with a host, e.g. http://localhost:4318: \
+         {wrong}"
+    ))
 }
 
 /// Only OTLP over HTTP with protobuf bodies is built in.
@@ -282,14 +297,22 @@ fn headers(env: &Env<'_>) -> Result<Vec<(HeaderName, Secret)>, ConfigError> {
     let Some(text) = env.get(name) else {
         return Ok(Vec::new());
     };
+    // An entry is named by its place: a malformed one (`Authorization:Basic …`, a `:` for the
+    // `=`) holds its secret in what would be its key.
     key_values(name, &text, true)?
         .into_iter()
-        .map(|(key, value)| {
-            let header = HeaderName::from_bytes(key.as_bytes())
-                .map_err(|_| ConfigError(format!("{name}: {key:?} is not a valid header name")))?;
+        .enumerate()
+        .map(|(at, (key, value))| {
+            let entry = at + 1;
+            let header = HeaderName::from_bytes(key.as_bytes()).map_err(|_| {
+                ConfigError(format!(
+                    "{name}: entry {entry}'s key is not a valid header name (not shown: it may \
+                     hold a secret; entries are key=value, e.g. Authorization=Basic%20…)"
+                ))
+            })?;
             if http::HeaderValue::from_str(&value).is_err() {
                 return err(format!(
-                    "{name}: the value of {key:?} cannot be sent in a header"
+                    "{name}: entry {entry}'s value ({header}) cannot be sent in a header"
                 ));
             }
             Ok((header, Secret::new(value)))
@@ -419,21 +442,51 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(traces.endpoint.to_string(), "http://c:9/custom");
-        for bad in [
-            "http://user:key@c:4318",
-            "htp://c:4318",
-            "collector:4318",
-            "http://",
-            "not a url",
+        // Each error says what is wrong, and never shows the URL: it may hold a credential.
+        for (bad, says) in [
+            (
+                "http://user:s3cret@c:4318",
+                "credentials in OTEL_EXPORTER_OTLP_HEADERS",
+            ),
+            ("http://c:4318/?api_key=s3cret", "no query string"),
+            ("htp://c:4318", "its scheme is htp://"),
+            ("s3cret@collector:4318", "it has no scheme"),
+            ("collector:4318", "it has no scheme"),
+            ("http://", "http:// or https:// URL with a host"),
+            ("not a s3cret url", "it has no scheme"),
+            ("http://s3cret host", "is not a URL"),
         ] {
             let error = export(&[("OTEL_EXPORTER_OTLP_ENDPOINT", bad)]).unwrap_err();
             assert!(error.0.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{error}");
+            assert!(error.0.contains(says), "{bad}: {error}");
+            assert!(!error.0.contains("s3cret"), "{bad}: {error}");
         }
         let grpc = export(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ]);
         assert!(grpc.unwrap_err().0.contains("http/protobuf"));
+    }
+
+    #[test]
+    fn a_bad_header_entry_is_named_by_its_place_never_by_its_text() {
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        for (headers, says) in [
+            // A `:` for the `=`: the credential would be the key.
+            (
+                "Authorization:Basic czNjcmV0==",
+                "entry 1's key is not a valid header name",
+            ),
+            ("x-ok=1,Authorization Basic czNjcmV0", "entry 2 (not shown"),
+            (
+                "x-ok=1,authorization=a%0AczNjcmV0",
+                "entry 2's value (authorization) cannot be sent",
+            ),
+        ] {
+            let error = export(&[base, ("OTEL_EXPORTER_OTLP_HEADERS", headers)]).unwrap_err();
+            assert!(error.0.contains(says), "{headers}: {error}");
+            assert!(!error.0.contains("czNjcmV0"), "{headers}: {error}");
+        }
     }
 
     #[test]
