@@ -308,7 +308,7 @@ fn dev_after_the_app_command_is_named() {
     assert!(
         stderr.contains("HEROKU_APPLINK_API_URL and HEROKU_APPLINK_TOKEN must be set")
             && stderr.trim_end().ends_with(
-                "options go before the app command: heroku-applink-service-mesh --dev -- npm start"
+                "options go before the app command: heroku-applink-service-mesh --dev -- npm …"
             ),
         "{stderr}"
     );

@@ -288,13 +288,22 @@ fn a_missing_program_exits_127_with_one_line() {
 
 #[test]
 fn an_assignment_or_a_builtin_as_the_program_gets_its_fix() {
+    // The fix names the one word at fault, a secret in it masked, never the rest of the command.
     for (command, fix) in [
         (
-            vec!["NODE_ENV=production", "node", "app.js"],
+            vec!["NODE_ENV=production", "node", "app.js", "--token=s3cret"],
             "put variable assignments before heroku-applink-service-mesh (NODE_ENV=production \
-             heroku-applink-service-mesh -- node app.js)",
+             heroku-applink-service-mesh -- <the rest of the command>)",
         ),
-        (vec!["cd", "web"], "wrap it: sh -c 'cd web'"),
+        (
+            vec!["API_KEY=s3cret", "node", "app.js"],
+            "'API_KEY=***' is a variable assignment",
+        ),
+        (
+            vec!["export", "TOKEN=s3cret"],
+            "wrap the command in a shell: sh -c 'export …'",
+        ),
+        (vec!["cd", "web"], "sh -c 'cd …'"),
     ] {
         let output = std::process::Command::new(binary())
             .args(["--dev", "--port", "0", "--"])
@@ -307,6 +316,7 @@ fn an_assignment_or_a_builtin_as_the_program_gets_its_fix() {
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains(fix), "{command:?}: {stderr}");
+        assert!(!stderr.contains("s3cret"), "{command:?}: {stderr}");
     }
 }
 

@@ -1,5 +1,9 @@
 //! How the app command is run (docs/behaviour.md §7): as separate words, or one string through
-//! `/bin/sh -c`; and, when its program is not found, what the command shows went wrong.
+//! `/bin/sh -c`; and, when its program is not found, what the command shows went wrong. A message
+//! names the program, with any secret in it masked (`config::shown`), never the rest of the
+//! command.
+
+use crate::config::shown::shown;
 
 /// The program and arguments to run. A command that is one argument with whitespace in it and
 /// not an existing file (a Procfile's `heroku-applink-service-mesh "java $JAVA_OPTS -jar app.jar"`)
@@ -44,17 +48,19 @@ pub(crate) fn not_found_hint(command: &[String]) -> Option<String> {
         name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     });
+    let more = if args.is_empty() { "" } else { " …" };
     if is_assignment {
+        let assignment = shown(program);
         return Some(format!(
-            "'{program}' is a variable assignment, not a program: put variable assignments before \
-             heroku-applink-service-mesh ({program} heroku-applink-service-mesh -- {})",
-            args.join(" ")
+            "'{assignment}' is a variable assignment, not a program: put variable assignments \
+             before heroku-applink-service-mesh ({assignment} heroku-applink-service-mesh -- \
+             <the rest of the command>)"
         ));
     }
     SHELL_BUILTINS.contains(&program.as_str()).then(|| {
         format!(
-            "'{program}' is a shell builtin, not a program: wrap it: sh -c '{}'",
-            command.join(" ")
+            "'{program}' is a shell builtin, not a program: wrap the command in a shell: \
+             sh -c '{program}{more}'"
         )
     })
 }
@@ -62,6 +68,7 @@ pub(crate) fn not_found_hint(command: &[String]) -> Option<String> {
 /// Why `program` was not found, in words: where it was looked for, and the usual causes. `path`
 /// is the `PATH` the app was started with.
 pub(crate) fn not_found_reason(program: &str, path: Option<&str>) -> String {
+    let program = &shown(program);
     if program.starts_with('~') {
         return format!(
             "'{program}' was not found: `~` is expanded only by a shell, and not inside quotes; the \
@@ -165,12 +172,23 @@ mod tests {
             not_found_hint(&command(&["NODE_ENV=production", "node", "app.js"])).unwrap(),
             "'NODE_ENV=production' is a variable assignment, not a program: put variable \
              assignments before heroku-applink-service-mesh (NODE_ENV=production \
-             heroku-applink-service-mesh -- node app.js)"
+             heroku-applink-service-mesh -- <the rest of the command>)"
         );
         assert_eq!(
             not_found_hint(&command(&["cd", "web"])).unwrap(),
-            "'cd' is a shell builtin, not a program: wrap it: sh -c 'cd web'"
+            "'cd' is a shell builtin, not a program: wrap the command in a shell: sh -c 'cd …'"
         );
+        // The rest of the command, and a secret in the one word shown, never appear.
+        for words in [
+            &["API_KEY=s3cret", "node", "app.js", "--token=s3cret"][..],
+            &["export", "TOKEN=s3cret"],
+            &["app", "--password=s3cret"],
+        ] {
+            let said = not_found_hint(&command(words)).unwrap_or_default()
+                + &not_found_reason(words[0], None);
+            assert!(!said.contains("s3cret"), "{said}");
+        }
+        assert!(not_found_reason("API_KEY=s3cret", None).starts_with("'API_KEY=***'"));
         assert_eq!(not_found_hint(&command(&["nodee", "app.js"])), None);
         assert_eq!(not_found_hint(&command(&["./a=b"])), None);
     }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::app::AppExit;
+use crate::config::shown::shown_at;
 
 /// Port mistakes visible before the app starts (docs/behaviour.md §7), said at once and again if
 /// the app then exits with an error.
@@ -62,8 +63,8 @@ impl PortHints {
 /// The warning for an app command that is given the public port, if it is, with the arguments
 /// that work: the app's port written as a number. (`$APP_PORT` would not do in a Procfile line
 /// that sets `APP_PORT=3000` itself: the shell expands the line before the assignment applies.)
-/// Only the arguments that hold the port are shown, each after the option it follows: the rest of
-/// the command may hold secrets, and this goes to the log.
+/// Only the arguments that hold the port are shown, each after the option it follows, with any
+/// secret in them masked: the rest of the command may hold secrets, and this goes to the log.
 pub(crate) fn public_port_in_args(
     command: &[String],
     public_port: u16,
@@ -84,7 +85,10 @@ pub(crate) fn public_port_in_args(
                     .get(n - 1)
                     .filter(|before| n > 1 && before.starts_with('-'))
                     .map_or(String::new(), |option| format!("{option} "));
-                Some(format!("`{option}{rest}{app}` for `{option}{arg}`"))
+                // The argument as a message may show it (`user:***@0.0.0.0:5006`), the port kept.
+                let shown = shown_at(command, n);
+                let shown_rest = shown.strip_suffix(public.as_str())?;
+                Some(format!("`{option}{shown_rest}{app}` for `{option}{shown}`"))
             })
             .collect();
         format!(
@@ -102,15 +106,21 @@ pub(crate) fn public_port_in_args(
 pub(crate) fn empty_expansions(command: &[String], app_port: u16) -> Vec<String> {
     command
         .iter()
+        .enumerate()
         .skip(1)
-        .filter(|arg| arg.len() > 1 && arg.ends_with([':', '=']))
-        .map(|arg| {
+        .filter(|(_, arg)| arg.len() > 1 && arg.ends_with([':', '=']))
+        .map(|(n, original)| {
+            let ending = &original[original.len() - 1..];
+            // The argument as a message may show it: a secret's value masked (its ending kept).
+            let mut arg = shown_at(command, n);
+            if !arg.ends_with(ending) {
+                arg.push_str(ending);
+            }
             format!(
-                "the app's argument '{arg}' ends in '{}': a variable that expanded to nothing? \
-                 In a Procfile, `APP_PORT={app_port} heroku-applink-service-mesh -- app {arg}$APP_PORT` \
-                 expands $APP_PORT before APP_PORT is set; write the port as a number \
-                 ({arg}{app_port}), or set APP_PORT as a config var instead of on the line",
-                &arg[arg.len() - 1..]
+                "the app's argument '{arg}' ends in '{ending}': a variable that expanded to \
+                 nothing? In a Procfile, `APP_PORT={app_port} heroku-applink-service-mesh -- app \
+                 {arg}$APP_PORT` expands $APP_PORT before APP_PORT is set; write the port as a \
+                 number ({arg}{app_port}), or set APP_PORT as a config var instead of on the line"
             )
         })
         .collect()
@@ -178,6 +188,15 @@ mod tests {
         );
         let command = words(&["app", "3000"]);
         assert_eq!(public_port_in_args(&command, 5006, 3000), None);
+        // The one argument shown has its credentials masked, the port kept.
+        let command = words(&["app", "--listen", "http://user:s3cret@0.0.0.0:5006"]);
+        let hint = public_port_in_args(&command, 5006, 3000).unwrap();
+        assert!(
+            hint.ends_with(
+                "`--listen http://***@0.0.0.0:3000` for `--listen http://***@0.0.0.0:5006`"
+            ),
+            "{hint}"
+        );
     }
 
     #[test]
@@ -196,6 +215,33 @@ mod tests {
         assert!(
             empty_expansions(&words(&["host:"]), 3000).is_empty(),
             "the program itself"
+        );
+        // A secret that ends in `:` or `=` is named masked, its ending kept.
+        let warnings = empty_expansions(
+            &words(&[
+                "app",
+                "--token",
+                "s3cret:",
+                "--api-key=s3cret=",
+                "postgres://u:s3cret@db:",
+            ]),
+            3000,
+        );
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("the app's argument '***:' ends in ':'"),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[1].contains("'--api-key=***='"), "{}", warnings[1]);
+        assert!(
+            warnings[2].contains("'postgres://***@db:'"),
+            "{}",
+            warnings[2]
+        );
+        assert!(
+            warnings.iter().all(|w| !w.contains("s3cret")),
+            "{warnings:?}"
         );
     }
 

@@ -33,17 +33,15 @@ pub(crate) fn misplaced_option(command: &[String]) -> Option<String> {
     let takes_value = args[at] == "--config";
     let option_words = &args[at..=at + usize::from(takes_value)];
     let option = option_words.join(" ");
-    let rest: Vec<&str> = std::iter::once(command[0].as_str())
-        .chain(
-            args.iter()
-                .enumerate()
-                .filter(|(n, _)| *n < at || *n > at + usize::from(takes_value))
-                .map(|(_, arg)| arg.as_str()),
-        )
-        .collect();
+    // Only the option and the program are shown: the rest of the command may hold secrets.
+    let more = if command.len() > 1 + option_words.len() {
+        " …"
+    } else {
+        ""
+    };
     Some(format!(
         "`{option}` is written after the app command, so it goes to the app, not to the sidecar; \
-         options go before the app command: heroku-applink-service-mesh {option} -- {}",
-        rest.join(" ")
+         options go before the app command: heroku-applink-service-mesh {option} -- {}{more}",
+        super::shown::shown(&command[0])
     ))
 }

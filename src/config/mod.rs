@@ -13,6 +13,7 @@ mod limits;
 mod load;
 mod otel;
 mod place;
+pub(crate) mod shown;
 pub(crate) mod values;
 
 use std::collections::HashMap;

@@ -258,7 +258,7 @@ fn options_after_the_app_command_are_named() {
         command: vec!["npm".into(), "start".into(), "--dev".into()],
         ..cli_with_file(None)
     };
-    let hint = "options go before the app command: heroku-applink-service-mesh --dev -- npm start";
+    let hint = "options go before the app command: heroku-applink-service-mesh --dev -- npm …";
     // Without the add-on, the error says why dev mode is not on.
     let err = load_with(&cli, &env(&[("HEROKU_APPLINK_API_URL", "")])).unwrap_err();
     assert!(
@@ -283,7 +283,22 @@ fn options_after_the_app_command_are_named() {
     };
     let config = load_with(&cli, &env(&[])).unwrap();
     assert!(
-        config.warnings[0].ends_with("heroku-applink-service-mesh --config x.yaml -- node app.js"),
+        config.warnings[0].ends_with("heroku-applink-service-mesh --config x.yaml -- node …"),
+        "{:?}",
+        config.warnings
+    );
+    // The rest of the command is never shown: it may hold secrets.
+    let cli = Flags {
+        command: ["node", "app.js", "--api-key=s3cret", "--dev"]
+            .iter()
+            .map(|w| w.to_string())
+            .collect(),
+        ..cli_with_file(None)
+    };
+    let config = load_with(&cli, &env(&[])).unwrap();
+    assert!(
+        config.warnings[0].ends_with("heroku-applink-service-mesh --dev -- node …")
+            && !config.warnings[0].contains("s3cret"),
         "{:?}",
         config.warnings
     );

@@ -13,10 +13,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::app::boot_watch::BootWatch;
-use crate::app::command::shell_not_found;
+use crate::app::command::{script_program, shell_not_found};
 use crate::app::port_hints::PortHints;
 use crate::app::{App, AppExit, SpawnError};
 use crate::config::Config;
+use crate::config::shown::shown;
 use crate::connection::{Running, start};
 use crate::run::runtime::Shape;
 use crate::run::startup_log::{log_open_files_limit, log_start_up};
@@ -169,9 +170,16 @@ fn start_app(command: &[String], app_port: u16) -> Result<Option<App>, SpawnErro
             "the app command is one argument with spaces: running it through /bin/sh -c"
         );
     }
+    // The program only, never its arguments (they may hold secrets): for a one-string command,
+    // the first program its shell runs.
+    let program = if app.through_shell() {
+        script_program(program).unwrap_or("/bin/sh")
+    } else {
+        program
+    };
     tracing::info!(
         pid = app.pid(),
-        program = program.as_str(),
+        program = shown(program).as_str(),
         app_port,
         "started the app with APP_PORT and PORT set to the app port"
     );
