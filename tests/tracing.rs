@@ -391,3 +391,56 @@ async fn with_export_on_an_invalid_traceparent_starts_a_new_trace_and_an_unsampl
         "the unsampled trace was exported"
     );
 }
+
+/// Spans a Fir dashboard can place (docs/behaviour.md §8.2): on a dyno, the sidecar's resource
+/// carries Heroku's dyno metadata as the conventions name it, and a service of its own. The app
+/// inherits the environment, so `OTEL_SERVICE_NAME` is the app's: it places the sidecar (as the
+/// namespace, after the app's name) and does not rename it.
+#[tokio::test]
+async fn the_sidecars_spans_carry_herokus_metadata_and_a_service_of_their_own() {
+    let collector = FakeCollector::start().await;
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let endpoint = collector.endpoint();
+    let metadata = [
+        ("HEROKU_APP_ID", "2daa2797-e42b-4624-9322-ec3f968df4da"),
+        ("HEROKU_DYNO_ID", "1vac4117-c29f-4312-521e-ba4d8638c1ac"),
+        ("HEROKU_RELEASE_VERSION", "v42"),
+        (
+            "HEROKU_SLUG_COMMIT",
+            "e6134959463efd8966b20e75b913cafe3f5ec",
+        ),
+        ("HEROKU_RELEASE_CREATED_AT", "2022-10-23T18:00:42Z"),
+    ];
+    let mut env = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "1"),
+        ("OTEL_SERVICE_NAME", "orders"),
+        ("HEROKU_APP_NAME", "acme-orders"),
+    ];
+    env.extend_from_slice(&metadata);
+    let mut mesh = behind_api(&app, &api, &env);
+    let addr = mesh.wait_listening();
+    let reply = send(addr, "GET", "/r", &salesforce::headers(), "").await;
+    assert_eq!(reply.status, 200);
+    let spans = spans_until(&collector, |spans| spans.iter().any(|s| s.kind == 2)).await;
+    let server = one(&spans, "the sidecar's server span", |s| s.kind == 2);
+    assert_eq!(server.service, "heroku-applink-service-mesh");
+    let resource = &server.resource;
+    assert_eq!(resource["cloud.provider"], "heroku");
+    assert_eq!(resource["service.namespace"], "acme-orders");
+    for (variable, key) in [
+        ("HEROKU_APP_ID", "heroku.app.id"),
+        ("HEROKU_DYNO_ID", "service.instance.id"),
+        ("HEROKU_RELEASE_VERSION", "service.version"),
+        ("HEROKU_SLUG_COMMIT", "heroku.release.commit"),
+        (
+            "HEROKU_RELEASE_CREATED_AT",
+            "heroku.release.creation_timestamp",
+        ),
+    ] {
+        let value = metadata.iter().find(|(v, _)| *v == variable).unwrap().1;
+        assert_eq!(resource[key], value, "{key}: {resource:?}");
+    }
+    mesh.terminate();
+}

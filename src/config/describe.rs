@@ -242,7 +242,10 @@ impl Config {
                 format!("{} (values redacted)", names.join(", "))
             },
         );
-        lines.variable("OTEL_SERVICE_NAME", traces.service_name.clone());
+        lines.variable(
+            super::resource::SERVICE_NAME_VARIABLE,
+            traces.service_name.clone(),
+        );
         lines.variable("OTEL_TRACES_SAMPLER", traces.sampler.to_string());
         lines.variable("OTEL_EXPORTER_OTLP_TIMEOUT", show_duration(traces.timeout));
         lines.variable("OTEL_BSP_MAX_QUEUE_SIZE", traces.queue_size.to_string());

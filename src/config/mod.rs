@@ -13,6 +13,7 @@ mod limits;
 mod load;
 mod otel;
 mod place;
+mod resource;
 pub(crate) mod shown;
 pub(crate) mod values;
 

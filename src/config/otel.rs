@@ -10,7 +10,8 @@ use super::env::Env;
 use super::{ConfigError, Secret, defaults};
 
 /// The variables this section reads, for `--check`'s origins.
-pub(super) const VARIABLES: [&str; 19] = [
+pub(super) const VARIABLES: [&str; 20] = [
+    super::resource::SERVICE_NAME_VARIABLE,
     "OTEL_SDK_DISABLED",
     "OTEL_EXPORTER_OTLP_COMPRESSION",
     "OTEL_TRACES_EXPORTER",
@@ -123,13 +124,7 @@ pub(super) fn trace_export(env: &Env<'_>) -> Result<Option<TraceExport>, ConfigE
         return Ok(None);
     };
     protocol(env)?;
-    let mut resource = resource_attributes(env)?;
-    let named = resource.iter().position(|(key, _)| key == "service.name");
-    let from_attributes = named.map(|at| resource.remove(at).1);
-    let service_name = env
-        .get("OTEL_SERVICE_NAME")
-        .or(from_attributes)
-        .unwrap_or_else(|| defaults::OTEL_SERVICE_NAME.to_string());
+    let resource = super::resource::resource(env)?;
     Ok(Some(TraceExport {
         endpoint,
         headers: headers(env)?,
@@ -139,8 +134,8 @@ pub(super) fn trace_export(env: &Env<'_>) -> Result<Option<TraceExport>, ConfigE
             "OTEL_EXPORTER_OTLP_TIMEOUT",
         )?
         .unwrap_or(defaults::OTEL_EXPORT_TIMEOUT),
-        service_name,
-        resource,
+        service_name: resource.service_name,
+        resource: resource.attributes,
         sampler: sampler(env)?,
         queue_size: match env.get("OTEL_BSP_MAX_QUEUE_SIZE") {
             None => defaults::OTEL_QUEUE_SIZE,
@@ -254,7 +249,11 @@ fn protocol(env: &Env<'_>) -> Result<(), ConfigError> {
 
 /// `key=value,…` with percent-encoded values (the W3C baggage form the specification uses). With
 /// `secret` values (headers), an error names an entry by its place, never by its text.
-fn key_values(name: &str, text: &str, secret: bool) -> Result<Vec<(String, String)>, ConfigError> {
+pub(super) fn key_values(
+    name: &str,
+    text: &str,
+    secret: bool,
+) -> Result<Vec<(String, String)>, ConfigError> {
     text.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .enumerate()
@@ -318,13 +317,6 @@ fn headers(env: &Env<'_>) -> Result<Vec<(HeaderName, Secret)>, ConfigError> {
             Ok((header, Secret::new(value)))
         })
         .collect()
-}
-
-fn resource_attributes(env: &Env<'_>) -> Result<Vec<(String, String)>, ConfigError> {
-    env.get("OTEL_RESOURCE_ATTRIBUTES")
-        .map_or(Ok(Vec::new()), |text| {
-            key_values("OTEL_RESOURCE_ATTRIBUTES", &text, false)
-        })
 }
 
 /// Whole milliseconds from the first of two variables that is set.
@@ -526,24 +518,24 @@ mod tests {
     }
 
     #[test]
-    fn service_name_and_resource_attributes() {
+    fn the_resource_is_the_sidecars_own_placed_beside_the_apps() {
         let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
-        let plain = export(&[base]).unwrap().unwrap();
-        assert_eq!(plain.service_name, "heroku-applink-service-mesh");
         let attrs = (
             "OTEL_RESOURCE_ATTRIBUTES",
             "service.name=web,deployment.environment=prod",
         );
-        let named = export(&[base, attrs]).unwrap().unwrap();
-        assert_eq!(named.service_name, "web");
-        assert_eq!(
-            named.resource,
-            [("deployment.environment".into(), "prod".into())].to_vec()
-        );
-        let both = export(&[base, attrs, ("OTEL_SERVICE_NAME", "api")])
+        let named = export(&[base, attrs, ("OTEL_SERVICE_NAME", "api")])
             .unwrap()
             .unwrap();
-        assert_eq!(both.service_name, "api");
+        assert_eq!(named.service_name, "heroku-applink-service-mesh");
+        assert_eq!(
+            named.resource,
+            [
+                ("service.namespace".into(), "api".into()),
+                ("deployment.environment".into(), "prod".into())
+            ]
+            .to_vec()
+        );
         assert!(export(&[base, ("OTEL_RESOURCE_ATTRIBUTES", "novalue")]).is_err());
     }
 

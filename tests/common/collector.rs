@@ -34,6 +34,8 @@ pub struct Export {
 #[derive(Clone, Debug)]
 pub struct ExportedSpan {
     pub service: String,
+    /// The span's resource's attributes, `service.name` included.
+    pub resource: HashMap<String, String>,
     pub trace_id: String,
     pub span_id: String,
     /// Empty for a root span.
@@ -146,13 +148,13 @@ impl FakeCollector {
                 .unwrap_or_else(|e| panic!("not an OTLP trace export: {e}"));
             for resource_spans in request.resource_spans {
                 let resource = resource_spans.resource.unwrap_or_default();
-                let service = text_attributes(&resource.attributes)
-                    .remove("service.name")
-                    .unwrap_or_default();
+                let resource = text_attributes(&resource.attributes);
+                let service = resource.get("service.name").cloned().unwrap_or_default();
                 for scope_spans in resource_spans.scope_spans {
                     for span in scope_spans.spans {
                         spans.push(ExportedSpan {
                             service: service.clone(),
+                            resource: resource.clone(),
                             trace_id: hex(&span.trace_id),
                             span_id: hex(&span.span_id),
                             parent_span_id: hex(&span.parent_span_id),
