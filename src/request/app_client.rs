@@ -147,12 +147,19 @@ impl AppClient {
     }
 }
 
+/// The most the sidecar reads from the app ahead of the caller, per connection: the read buffer,
+/// and so the largest chunk of a response body (hyper's default grows to 400 KiB). A caller that
+/// stops reading holds one chunk queued for it and one on its way, so this bounds what it costs
+/// (docs/behaviour.md §11), as nginx's `proxy_buffers` do.
+pub(crate) const APP_READ_BUFFER: usize = 32 * 1024;
+
 /// How the sidecar speaks HTTP/1.1 to the app.
 fn app_http() -> http1::Builder {
     let mut http = http1::Builder::new();
     // Header names in canonical form (`X-Client-Context`), as the official mesh, written in Go,
     // sends them: apps that look a name up case-sensitively were written against it.
     http.title_case_headers(true);
+    http.max_buf_size(APP_READ_BUFFER);
     http
 }
 
