@@ -207,3 +207,40 @@ async fn a_stalled_stdout_never_holds_up_requests() {
         "{logged} written and {dropped} counted: some request lines vanished"
     );
 }
+
+/// One connection cannot flood the log (docs/behaviour.md §8): the HTTP/2 library writes a warning
+/// for each unsolicited PING ACK a caller sends; 2,000 of them make one counted notice, not 2,000
+/// lines.
+#[tokio::test]
+async fn a_flood_of_http2_protocol_errors_is_one_counted_line() {
+    let app = FakeApp::start().await;
+    let app_port = app.port().to_string();
+    let mut mesh = SidecarProcess::spawn(
+        &[
+            ("APP_PORT", app_port.as_str()),
+            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+        ],
+        &["--port", "0"],
+    );
+    let addr = mesh.wait_listening();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The HTTP/2 preface, an empty SETTINGS frame, then PING frames flagged ACK that were never
+    // asked for (type 6, flags 1, stream 0, 8 bytes of data).
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    for n in 0..2_000u64 {
+        bytes.extend_from_slice(&[0, 0, 8, 6, 1, 0, 0, 0, 0]);
+        bytes.extend_from_slice(&n.to_be_bytes());
+    }
+    tokio::io::AsyncWriteExt::write_all(&mut stream, &bytes)
+        .await
+        .unwrap();
+    mesh.wait_for_output("protocol_errors=");
+    drop(stream);
+    mesh.terminate();
+    let output = mesh.output();
+    let per_frame = output.lines().filter(|l| l.contains("PING")).count();
+    assert_eq!(per_frame, 0, "{output}");
+    let notices = output.matches("protocol_errors=").count();
+    assert_eq!(notices, 1, "one notice a minute at most: {output}");
+}

@@ -2,6 +2,7 @@
 //! finished request, and an l2met line every minute.
 
 mod access;
+mod caller_noise;
 mod json_lines;
 mod logfmt;
 mod metrics;
@@ -39,7 +40,17 @@ const CAPPED_TARGETS: [&str; 5] = ["hyper", "h2", "rustls", "tokio_rustls", "hyp
 pub(crate) fn init(settings: &LogSettings) -> LogFlusher {
     let (out, flusher) = writer::spawn(std::io::stdout(), writer::DEFAULT_LIMIT, settings.json);
     let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let capped = filter_fn(|meta| {
+    // The HTTP/2 library's line per caller protocol error is counted, unless the filter asks for
+    // the library by name.
+    let noise = (!settings.filter.contains("h2"))
+        .then(|| caller_noise::CallerNoise::new(out.clone(), settings.json));
+    let capped = filter_fn(move |meta| {
+        if let Some(noise) = &noise
+            && caller_noise::CallerNoise::is_noise(meta)
+        {
+            noise.count();
+            return false;
+        }
         *meta.level() <= Level::INFO || !CAPPED_TARGETS.iter().any(|t| meta.target().starts_with(t))
     });
     let registry = tracing_subscriber::registry().with(filter).with(capped);

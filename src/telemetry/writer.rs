@@ -138,7 +138,8 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
 }
 
 impl LogWriter {
-    fn push(&self, line: &[u8]) {
+    /// Appends a whole line (or drops and counts it when the buffer is full).
+    pub(crate) fn push(&self, line: &[u8]) {
         let mut pending = self.shared.lock();
         if pending.closed || pending.lines.len() + line.len() > self.shared.limit {
             pending.dropped += 1;
