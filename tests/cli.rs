@@ -313,3 +313,32 @@ fn dev_after_the_app_command_is_named() {
         "{stderr}"
     );
 }
+
+/// `--check` shows the app command with its secrets masked: its output is pasted into tickets.
+#[test]
+fn check_masks_the_app_commands_secrets() {
+    let output = run(
+        &[],
+        &[
+            "--dev",
+            "--check",
+            "--",
+            "node",
+            "app.js",
+            "--token=s3cret",
+            "--password",
+            "s3cret",
+            "postgres://u:s3cret@db/x",
+        ],
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("app command = "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(!line.contains("s3cret"), "{line}");
+    assert!(
+        line.contains(r#""--token=***", "--password", "***", "postgres://***@db/x""#),
+        "{line}"
+    );
+}

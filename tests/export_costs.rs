@@ -20,6 +20,9 @@ use common::{FakeApi, FakeApp, salesforce, send};
 /// How long each behaviour is measured.
 const WINDOW: Duration = Duration::from_secs(2);
 
+/// One test at a time: a test's load would skew another's count of requests served.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Requests served one after another within [`WINDOW`] by a sidecar with one worker, exporting
 /// every span to `endpoint` (or not exporting), and the slowest of them.
 async fn served(endpoint: Option<&str>) -> (usize, Duration) {
@@ -57,6 +60,7 @@ async fn served(endpoint: Option<&str>) -> (usize, Duration) {
 
 #[tokio::test]
 async fn a_collector_that_throttles_fails_refuses_or_closes_costs_no_request_time() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let (baseline, baseline_slowest) = served(None).await;
     eprintln!("export off: {baseline} requests in {WINDOW:?}, slowest {baseline_slowest:?}");
     let (refused_port, _kept) = common::reserved_port();
@@ -109,6 +113,7 @@ async fn a_collector_that_throttles_fails_refuses_or_closes_costs_no_request_tim
 /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` says otherwise), so a 60 KB path costs a queued span 1 KiB.
 #[tokio::test]
 async fn a_long_path_or_request_id_is_cut_at_the_attribute_value_limit() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let long_path = format!("/{}", "p".repeat(5_000));
     let long_id = "i".repeat(3_000);
     for (variables, limit) in [
@@ -163,6 +168,7 @@ async fn a_long_path_or_request_id_is_cut_at_the_attribute_value_limit() {
 /// dropped and counted, never held. (The resident memory is printed, for the record.)
 #[tokio::test]
 async fn the_export_queue_holds_four_mebibytes_at_most() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let collector = FakeCollector::start_hanging().await;
     let app = FakeApp::start().await;
     let api = FakeApi::start().await;
@@ -178,7 +184,7 @@ async fn the_export_queue_holds_four_mebibytes_at_most() {
         ],
     );
     let addr = mesh.wait_listening();
-    let before = resident_kib(mesh.child.id());
+    let before = mesh.resident_kib();
     let path = format!("/{}", "p".repeat(1_023));
     for _ in 0..3_000 {
         let reply = send(addr, "GET", &path, &[], "").await;
@@ -187,19 +193,8 @@ async fn the_export_queue_holds_four_mebibytes_at_most() {
     let output = mesh.wait_for_output("the export queue's 4 MiB are spent");
     eprintln!(
         "resident memory: {before} KiB before, {} KiB after 3,000 requests with 1 KiB paths",
-        resident_kib(mesh.child.id())
+        mesh.resident_kib()
     );
     assert!(output.contains("spans_lost="), "{output}");
     mesh.terminate();
-}
-
-/// The process's resident memory, from /proc.
-fn resident_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap()
 }

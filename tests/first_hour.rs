@@ -195,29 +195,34 @@ async fn an_app_on_every_interface_in_a_private_space_is_named() {
 
 /// The app's command line stays out of the log (docs/behaviour.md §7): the start-up line names
 /// the program only, also for a one-string command, whose first program is named rather than the
-/// whole string.
+/// whole string (or the shell, when quotes make its words uncertain).
 #[tokio::test]
 async fn the_start_line_names_the_program_never_its_arguments() {
-    let app_port = common::free_port().to_string();
-    let one_string = format!(
-        "{} --listen-host 127.0.0.1 # --api-key=s3cret",
-        test_app::command()
-    );
-    let mut mesh = SidecarProcess::spawn(
-        &[("APP_PORT", app_port.as_str()), ("PATH", "/usr/bin:/bin")],
-        &["--dev", "--port", "0", "--", &one_string],
-    );
-    let addr = mesh.wait_listening();
-    assert_eq!(send(addr, "GET", "/", &[], "").await.status, 200);
-    let output = mesh.wait_for_output("started the app");
-    let line = output
-        .lines()
-        .find(|line| line.contains("started the app"))
-        .unwrap();
-    assert!(
-        line.contains(&format!("program={}", test_app::command())),
-        "{line}"
-    );
-    mesh.terminate();
-    assert!(!mesh.output().contains("s3cret"), "{}", mesh.output());
+    let app = test_app::command();
+    for (one_string, program) in [
+        (
+            format!("{app} --listen-host 127.0.0.1 # --api-key=s3cret"),
+            app.clone(),
+        ),
+        (
+            format!("DB_PASSWORD='s3cret horse' {app}"),
+            "/bin/sh".to_string(),
+        ),
+    ] {
+        let app_port = common::free_port().to_string();
+        let mut mesh = SidecarProcess::spawn(
+            &[("APP_PORT", app_port.as_str()), ("PATH", "/usr/bin:/bin")],
+            &["--dev", "--port", "0", "--", &one_string],
+        );
+        let addr = mesh.wait_listening();
+        assert_eq!(send(addr, "GET", "/", &[], "").await.status, 200);
+        let output = mesh.wait_for_output("started the app");
+        let line = output
+            .lines()
+            .find(|line| line.contains("started the app"))
+            .unwrap();
+        assert!(line.contains(&format!("program={program} ")), "{line}");
+        mesh.terminate();
+        assert!(!mesh.output().contains("s3cret"), "{}", mesh.output());
+    }
 }

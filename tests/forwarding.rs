@@ -380,3 +380,36 @@ async fn broken_chunked_framing_is_a_400() {
         reply.assert_mesh_error(400, "bad-request-body");
     }
 }
+
+/// The sidecar reads at most 64 KiB ahead from the app (docs/behaviour.md §11), and the app's
+/// response head must fit in it, as the caller's request head does by default: a 40 KiB head
+/// passes, a 70 KiB one is the app's failure, a 502, never a hang.
+#[tokio::test]
+async fn an_app_response_head_must_fit_in_64_kib() {
+    for (kib, status) in [(40, 200), (70, 502)] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    let _ = stream.read(&mut buffer).await;
+                    let big = "c".repeat(kib * 1024);
+                    let answer =
+                        format!("HTTP/1.1 200 OK\r\nx-big: {big}\r\ncontent-length: 2\r\n\r\nok");
+                    // In pieces, as a head larger than one read arrives.
+                    for piece in answer.as_bytes().chunks(4096) {
+                        let _ = stream.write_all(piece).await;
+                        tokio::task::yield_now().await;
+                    }
+                });
+            }
+        });
+        let mesh = Sidecar::dev(port).start().await;
+        let reply = send(mesh.addr, "GET", "/", &[], "").await;
+        assert_eq!(reply.status, status, "a {kib} KiB head: {}", reply.text());
+        if status == 502 {
+            reply.assert_mesh_error(502, "app-unavailable");
+        }
+    }
+}

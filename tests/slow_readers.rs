@@ -13,6 +13,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::client::wait_for;
 use common::{FakeApp, SidecarProcess, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -20,16 +21,6 @@ use tokio::net::TcpStream;
 /// Callers, and the most their held responses may add to the sidecar's resident memory.
 const CALLERS: usize = 100;
 const BOUND_KIB: u64 = CALLERS as u64 * 512;
-
-fn resident_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap()
-}
 
 /// A caller with a small receive buffer that asks for the large response, reads its head, and
 /// then reads nothing more.
@@ -66,24 +57,26 @@ async fn callers_that_stop_reading_hold_a_bounded_share_of_their_responses() {
     );
     let addr = mesh.wait_listening();
     assert_eq!(send(addr, "GET", "/", &[], "").await.status, 200);
-    let pid = mesh.child.id();
-    let before = resident_kib(pid);
+    let before = mesh.resident_kib();
     let mut callers = Vec::new();
     for _ in 0..CALLERS {
         callers.push(stop_reading_after_the_head(addr).await);
     }
-    // Until the sidecar has taken what it will take: its memory stops growing.
+    // Every request reached the app (each caller read its response's head); then the sidecar's
+    // memory stops growing once it has taken what it will take: three equal readings.
+    wait_for(|| app.received().len() > CALLERS).await;
     let started = Instant::now();
-    let mut last = resident_kib(pid);
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = resident_kib(pid);
-        if now == last || started.elapsed() > Duration::from_secs(20) {
-            break;
-        }
-        last = now;
+    let mut readings = vec![mesh.resident_kib()];
+    while readings.len() < 3
+        || readings[readings.len() - 3..]
+            .windows(2)
+            .any(|w| w[0] != w[1])
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "{readings:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        readings.push(mesh.resident_kib());
     }
-    let added = resident_kib(pid).saturating_sub(before);
+    let added = mesh.resident_kib().saturating_sub(before);
     eprintln!(
         "{CALLERS} callers that stopped reading added {added} KiB to the sidecar ({} KiB each)",
         added / CALLERS as u64

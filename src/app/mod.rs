@@ -81,7 +81,8 @@ impl SpawnError {
 
 impl std::fmt::Display for SpawnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let program = &self.program;
+        // The program as a message may show it (a secret in it masked).
+        let program = &crate::config::shown::shown(&self.program);
         match (self.error.kind(), &self.hint) {
             (io::ErrorKind::NotFound, Some(hint)) => write!(f, "cannot start the app: {hint}"),
             (io::ErrorKind::NotFound, None) => write!(

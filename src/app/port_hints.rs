@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::app::AppExit;
-use crate::config::shown::shown_at;
+use crate::config::shown::{shown, shown_at};
 
 /// Port mistakes visible before the app starts (docs/behaviour.md §7), said at once and again if
 /// the app then exits with an error.
@@ -84,7 +84,7 @@ pub(crate) fn public_port_in_args(
                 let option = command
                     .get(n - 1)
                     .filter(|before| n > 1 && before.starts_with('-'))
-                    .map_or(String::new(), |option| format!("{option} "));
+                    .map_or(String::new(), |option| format!("{} ", shown(option)));
                 // The argument as a message may show it (`user:***@0.0.0.0:5006`), the port kept.
                 let shown = shown_at(command, n);
                 let shown_rest = shown.strip_suffix(public.as_str())?;
@@ -188,6 +188,18 @@ mod tests {
         );
         let command = words(&["app", "3000"]);
         assert_eq!(public_port_in_args(&command, 5006, 3000), None);
+        // The option before the port is shown masked too.
+        let command = words(&["app", "--api-key=s3cret", "0.0.0.0:5006"]);
+        if let Some(hint) = public_port_in_args(&command, 5006, 3000) {
+            assert!(!hint.contains("s3cret"), "{hint}");
+        }
+        // A port is never taken for a secret, even after an option named `auth`.
+        let command = words(&["app", "--auth-port", "5006"]);
+        let hint = public_port_in_args(&command, 5006, 3000).unwrap();
+        assert!(
+            hint.ends_with("`--auth-port 3000` for `--auth-port 5006`"),
+            "{hint}"
+        );
         // The one argument shown has its credentials masked, the port kept.
         let command = words(&["app", "--listen", "http://user:s3cret@0.0.0.0:5006"]);
         let hint = public_port_in_args(&command, 5006, 3000).unwrap();

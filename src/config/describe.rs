@@ -124,7 +124,11 @@ impl Config {
         let command = if self.app_command.is_empty() {
             "(none: proxy to an app started separately)".to_string()
         } else {
-            format!("{:?}", self.app_command)
+            // Each word as a message may show it: `--check` output is pasted into tickets.
+            let shown: Vec<String> = (0..self.app_command.len())
+                .map(|at| super::shown::shown_at(&self.app_command, at))
+                .collect();
+            format!("{shown:?}")
         };
         lines.line("app command", command, "command line");
     }

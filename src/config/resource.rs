@@ -1,10 +1,12 @@
 //! The resource the sidecar's spans carry (docs/behaviour.md §8.2): a service of its own, placed
 //! beside the app's, and Heroku's dyno metadata as the OpenTelemetry conventions map it.
 //!
-//! The app inherits the sidecar's environment, so `OTEL_SERVICE_NAME` and a `service.name` in
-//! `OTEL_RESOURCE_ATTRIBUTES` are the app's: taken as the sidecar's name, they would merge its
-//! spans into the app's service. The sidecar names itself (`heroku-applink-service-mesh`, or
-//! [`SERVICE_NAME_VARIABLE`]) and takes the app's name as its `service.namespace`.
+//! The app inherits the sidecar's environment, so `OTEL_SERVICE_NAME` and the `service.*`
+//! attributes of `OTEL_RESOURCE_ATTRIBUTES` describe the app's service: taken as the sidecar's,
+//! they would merge its spans into the app's service. The sidecar names itself
+//! (`heroku-applink-service-mesh`, or [`SERVICE_NAME_VARIABLE`]) and takes the app's name as its
+//! `service.namespace`; the other attributes (`deployment.environment`, …) describe the dyno and
+//! apply.
 
 use super::ConfigError;
 use super::defaults;
@@ -37,10 +39,10 @@ pub(super) struct Resource {
 }
 
 /// The resource: Heroku's metadata, the app's name as the namespace, then
-/// `OTEL_RESOURCE_ATTRIBUTES` (which wins, but for `service.name`, the app's).
+/// `OTEL_RESOURCE_ATTRIBUTES` (which wins, but for its `service.*` attributes, the app's).
 pub(super) fn resource(env: &Env<'_>) -> Result<Resource, ConfigError> {
     let given = match env.get("OTEL_RESOURCE_ATTRIBUTES") {
-        Some(text) => super::otel::key_values("OTEL_RESOURCE_ATTRIBUTES", &text, false)?,
+        Some(text) => super::otel::key_values("OTEL_RESOURCE_ATTRIBUTES", &text)?,
         None => Vec::new(),
     };
     let mut attributes: Vec<(String, String)> = Vec::new();
@@ -72,7 +74,7 @@ pub(super) fn resource(env: &Env<'_>) -> Result<Resource, ConfigError> {
         set("service.namespace", namespace);
     }
     for (key, value) in given {
-        if key != "service.name" {
+        if !key.starts_with("service.") {
             set(&key, value);
         }
     }
@@ -145,17 +147,20 @@ mod tests {
                 "e6134959463efd8966b20e75b913cafe3f5ec",
             ),
             ("HEROKU_RELEASE_CREATED_AT", "2022-10-23T18:00:42Z"),
-            ("OTEL_RESOURCE_ATTRIBUTES", "service.version=custom"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.version=app-1.2,heroku.app.id=given",
+            ),
         ]);
         for (key, value) in [
             ("cloud.provider", "heroku"),
-            ("heroku.app.id", "2daa2797-e42b-4624-9322-ec3f968df4da"),
+            ("heroku.app.id", "given"),
             (
                 "service.instance.id",
                 "1vac4117-c29f-4312-521e-ba4d8638c1ac",
             ),
-            // OTEL_RESOURCE_ATTRIBUTES wins over what is detected.
-            ("service.version", "custom"),
+            // OTEL_RESOURCE_ATTRIBUTES wins over what is detected, but for the app's service.
+            ("service.version", "v42"),
             (
                 "heroku.release.commit",
                 "e6134959463efd8966b20e75b913cafe3f5ec",

@@ -4,25 +4,31 @@
 //! it the value of anything named like a key, token, secret or password, and a URL's user
 //! information.
 
-/// What a name holds when it names a secret (compared ignoring case).
-const SECRET_WORDS: [&str; 8] = [
+/// What a name holds when it names a secret (compared ignoring case): `pass` covers `password`,
+/// `passwd`, `PGPASSWORD` and `DB_PASS`.
+const SECRET_WORDS: [&str; 12] = [
     "key",
     "token",
     "secret",
-    "password",
-    "passwd",
+    "pass",
     "pwd",
     "auth",
     "credential",
+    "jwt",
+    "bearer",
+    "session",
+    "cookie",
+    "private",
 ];
 
 /// What stands for a masked value.
 pub(crate) const MASK: &str = "***";
 
-/// Whether `name` (an option, a variable, a query parameter) names a secret.
+/// Whether `name` (an option, a variable, a query parameter) names a secret. A port is never one
+/// (`--auth-port 5006`): the port warnings must be able to show it.
 fn names_a_secret(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|word| lower.contains(word))
+    SECRET_WORDS.iter().any(|word| lower.contains(word)) && !lower.contains("port")
 }
 
 /// The word at `at` of `command`, as a message may show it: a value after an option named like a
@@ -63,12 +69,15 @@ fn shown_url(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else {
         return text.to_string();
     };
+    // The user information ends at the last `@`: a password may hold an unencoded `/` or `?`
+    // (`postgres://u:ab/cd@db/x`), so an `@` anywhere masks all before it.
+    let (user, rest) = match rest.rfind('@') {
+        Some(at) => (format!("{MASK}@"), &rest[at + 1..]),
+        None => (String::new(), rest),
+    };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    let host = match authority.rfind('@') {
-        Some(at) => format!("{MASK}@{}", &authority[at + 1..]),
-        None => authority.to_string(),
-    };
+    let host = format!("{user}{authority}");
     let tail = match tail.split_once('?') {
         Some((path, query)) => {
             let parameters: Vec<String> = query
@@ -113,6 +122,12 @@ mod tests {
                 "http://h/p?page=2&api_key=***",
             ),
             ("http://*:", "http://*:"),
+            ("postgres://u:ab/cd@db/x", "postgres://***@db/x"),
+            ("DB_PASS=hunter2", "DB_PASS=***"),
+            ("PGPASSWORD=hunter2", "PGPASSWORD=***"),
+            ("--client_secret=x", "--client_secret=***"),
+            ("SESSION_JWT=x", "SESSION_JWT=***"),
+            ("--auth-port=5006", "--auth-port=5006"),
             ("0.0.0.0:5006", "0.0.0.0:5006"),
             ("app.js", "app.js"),
         ] {

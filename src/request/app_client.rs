@@ -150,8 +150,9 @@ impl AppClient {
 /// The most the sidecar reads from the app ahead of the caller, per connection: the read buffer,
 /// and so the largest chunk of a response body (hyper's default grows to 400 KiB). A caller that
 /// stops reading holds one chunk queued for it and one on its way, so this bounds what it costs
-/// (docs/behaviour.md §11), as nginx's `proxy_buffers` do.
-pub(crate) const APP_READ_BUFFER: usize = 32 * 1024;
+/// (docs/behaviour.md §11), as nginx's `proxy_buffers` do. The app's response head must fit in it
+/// too: 64 KiB, the default limit of a caller's request head (Envoy's is 60 KiB).
+pub(crate) const APP_READ_BUFFER: usize = 64 * 1024;
 
 /// How the sidecar speaks HTTP/1.1 to the app.
 fn app_http() -> http1::Builder {

@@ -171,11 +171,14 @@ fn start_app(command: &[String], app_port: u16) -> Result<Option<App>, SpawnErro
         );
     }
     // The program only, never its arguments (they may hold secrets): for a one-string command,
-    // the first program its shell runs.
-    let program = if app.through_shell() {
-        script_program(program).unwrap_or("/bin/sh")
-    } else {
+    // the first program its shell runs, or the shell itself when quotes make words uncertain
+    // (`DB_PASSWORD='correct horse' node app.js`).
+    let program = if !app.through_shell() {
         program
+    } else if program.contains(['\'', '"']) {
+        "/bin/sh"
+    } else {
+        script_program(program).unwrap_or("/bin/sh")
     };
     tracing::info!(
         pid = app.pid(),

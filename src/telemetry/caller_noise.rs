@@ -1,20 +1,17 @@
 //! Library lines a caller can cause by the thousand (docs/behaviour.md §8): the HTTP/2 library
 //! writes a warning for each of a caller's protocol errors (an unsolicited PING ACK, a flood of
 //! resets), so one connection could write thousands of lines a second. They are counted instead,
-//! and the count is said at once the first time and then at most once a minute, as the other
-//! rate-limited warnings are. A filter naming `h2` (`HEROKU_APPLINK_SERVICE_MESH_LOG=info,h2=debug`)
-//! shows them one by one.
+//! and the count is said at once the first time, then at most once a minute, and at exit for what
+//! is left, as the other rate-limited warnings are. A filter naming `h2`
+//! (`HEROKU_APPLINK_SERVICE_MESH_LOG=info,h2=debug`) shows them one by one.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::{Level, Metadata};
 
+use super::at_most::AtMostEvery;
 use super::writer::LogWriter;
-
-/// At most one notice in this long.
-const NOTICE_EVERY: Duration = Duration::from_secs(60);
 
 /// Counts the HTTP/2 library's warnings about callers and says how many, now and then.
 pub(crate) struct CallerNoise {
@@ -22,17 +19,28 @@ pub(crate) struct CallerNoise {
     json: bool,
     /// Counted since the last notice.
     counted: AtomicU64,
-    last_notice: Mutex<Option<Instant>>,
+    notices: AtMostEvery,
 }
 
 impl CallerNoise {
-    pub(crate) fn new(writer: LogWriter, json: bool) -> CallerNoise {
-        CallerNoise {
+    /// The counter, unless `filter` (the log filter) shows the library's lines itself (it names
+    /// `h2`) or shows no warnings at all.
+    pub(crate) fn for_filter(filter: &str, writer: LogWriter, json: bool) -> Option<CallerNoise> {
+        let names_h2 = filter.split(',').any(|directive| {
+            let target = directive.split('=').next().unwrap_or_default().trim();
+            target == "h2" || target.starts_with("h2::")
+        });
+        let level = filter
+            .split(',')
+            .find(|directive| !directive.contains('='))
+            .map(|level| level.trim().to_ascii_lowercase());
+        let quiet = matches!(level.as_deref(), Some("error" | "off"));
+        (!names_h2 && !quiet).then(|| CallerNoise {
             writer,
             json,
             counted: AtomicU64::new(0),
-            last_notice: Mutex::new(None),
-        }
+            notices: AtMostEvery::new(Duration::from_secs(60)),
+        })
     }
 
     /// Whether the event is one of the library's warnings (or errors) about a caller.
@@ -44,13 +52,19 @@ impl CallerNoise {
     /// the notice goes straight to the writer's buffer, not through the subscriber again.
     pub(crate) fn count(&self) {
         self.counted.fetch_add(1, Ordering::Relaxed);
-        let Ok(mut last) = self.last_notice.try_lock() else {
-            return;
-        };
-        if last.is_some_and(|at| at.elapsed() < NOTICE_EVERY) {
-            return;
+        if self.notices.due() {
+            self.say();
         }
-        *last = Some(Instant::now());
+    }
+
+    /// At exit: what was counted since the last notice.
+    pub(crate) fn say_the_rest(&self) {
+        if self.counted.load(Ordering::Relaxed) > 0 {
+            self.say();
+        }
+    }
+
+    fn say(&self) {
         let counted = self.counted.swap(0, Ordering::Relaxed);
         self.writer.push(notice(counted, self.json).as_bytes());
     }
@@ -73,6 +87,7 @@ fn notice(counted: u64, json: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::writer;
 
     #[test]
     fn the_notice_is_a_line_of_either_format() {
@@ -82,5 +97,18 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&notice(3, true)).unwrap();
         assert_eq!(json["protocol_errors"], 3);
         assert_eq!(json["level"], "WARN");
+    }
+
+    #[test]
+    fn counted_unless_the_filter_shows_the_library_or_no_warnings() {
+        let (out, _flusher) = writer::spawn(std::io::sink(), 1024, false);
+        let counts = |filter: &str| CallerNoise::for_filter(filter, out.clone(), false).is_some();
+        assert!(counts("info"));
+        assert!(counts("warn,applink_mesh=debug"));
+        assert!(counts("info,oauth2=debug"), "a target that merely holds h2");
+        assert!(!counts("info,h2=debug"));
+        assert!(!counts("info,h2::proto=trace"));
+        assert!(!counts("error"));
+        assert!(!counts("off"));
     }
 }

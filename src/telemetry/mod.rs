@@ -2,6 +2,7 @@
 //! finished request, and an l2met line every minute.
 
 mod access;
+mod at_most;
 mod caller_noise;
 mod json_lines;
 mod logfmt;
@@ -24,34 +25,68 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::Level;
+use tracing::subscriber::Interest;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::dynamic_filter_fn;
 use tracing_subscriber::prelude::*;
 
 use crate::config::LogSettings;
+use caller_noise::CallerNoise;
 
 /// Crates whose debug and trace events may print request details (URIs with query strings,
 /// headers); they are capped at `info` whatever the filter says, so no secret reaches the logs.
 const CAPPED_TARGETS: [&str; 5] = ["hyper", "h2", "rustls", "tokio_rustls", "hyper_rustls"];
 
+/// The log output's handle: at exit, what is left is said and written.
+pub(crate) struct Logs {
+    noise: Option<Arc<CallerNoise>>,
+    flusher: LogFlusher,
+}
+
+impl Logs {
+    /// Says the protocol errors counted since the last notice, writes what is buffered, and stops
+    /// the writer thread.
+    pub(crate) fn flush_and_stop(self) {
+        if let Some(noise) = &self.noise {
+            noise.say_the_rest();
+        }
+        self.flusher.flush_and_stop();
+    }
+}
+
 /// Installs the global subscriber (the binary calls this once; tests run without one). Lines go to
 /// stdout through a writer thread of their own, so logging never blocks a request; the returned
-/// flusher writes what is left at exit.
-pub(crate) fn init(settings: &LogSettings) -> LogFlusher {
+/// handle writes what is left at exit.
+pub(crate) fn init(settings: &LogSettings) -> Logs {
     let (out, flusher) = writer::spawn(std::io::stdout(), writer::DEFAULT_LIMIT, settings.json);
     let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     // The HTTP/2 library's line per caller protocol error is counted, unless the filter asks for
-    // the library by name.
-    let noise = (!settings.filter.contains("h2"))
-        .then(|| caller_noise::CallerNoise::new(out.clone(), settings.json));
-    let capped = filter_fn(move |meta| {
-        if let Some(noise) = &noise
-            && caller_noise::CallerNoise::is_noise(meta)
+    // the library by name (or shows no warnings).
+    let noise = CallerNoise::for_filter(&settings.filter, out.clone(), settings.json).map(Arc::new);
+    let counter = noise.clone();
+    let counting = noise.is_some();
+    // What passes by its metadata alone: library events at debug and trace are dropped.
+    let passes = |meta: &tracing::Metadata<'_>| {
+        *meta.level() <= Level::INFO || !CAPPED_TARGETS.iter().any(|t| meta.target().starts_with(t))
+    };
+    let capped = dynamic_filter_fn(move |meta, _| {
+        if let Some(noise) = &counter
+            && CallerNoise::is_noise(meta)
         {
             noise.count();
             return false;
         }
-        *meta.level() <= Level::INFO || !CAPPED_TARGETS.iter().any(|t| meta.target().starts_with(t))
+        passes(meta)
+    })
+    // Decided once per callsite, but for the counted ones: each of their events must be seen.
+    .with_callsite_filter(move |meta| {
+        if counting && CallerNoise::is_noise(meta) {
+            Interest::sometimes()
+        } else if passes(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
     });
     let registry = tracing_subscriber::registry().with(filter).with(capped);
     let result = if settings.json {
@@ -77,7 +112,7 @@ pub(crate) fn init(settings: &LogSettings) -> LogFlusher {
     if result.is_err() {
         eprintln!("heroku-applink-service-mesh: logging was already set up");
     }
-    flusher
+    Logs { noise, flusher }
 }
 
 /// Whole milliseconds, saturating (no duration the sidecar measures comes near the limit).

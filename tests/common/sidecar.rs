@@ -154,6 +154,17 @@ impl SidecarProcess {
         self.output.lock().unwrap().clone()
     }
 
+    /// The process's resident memory in KiB, from /proc.
+    pub fn resident_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .unwrap()
+    }
+
     /// The output in JSON mode, a value per line; a line that is not JSON fails the test.
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
         self.output()
