@@ -1,5 +1,6 @@
-//! Keep-alive HTTP/1.1 connections to one origin, the app's or the AppLink API's: one origin, so a
-//! list rather than a keyed pool.
+//! Keep-alive HTTP/1.1 connections to the app: one origin, so a list rather than a keyed pool. (The
+//! AppLink API's connections, HTTP/2 or HTTP/1.1 and kept warm, are `auth::connections`; they
+//! share [`Dial`] and [`SendError`].)
 //!
 //! Why not hyper-util's pooled client, which this replaced (issue 22): per request it hashed its
 //! pool key with SipHash, checked a connection out through its waiter machinery, and spawned a

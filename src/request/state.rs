@@ -51,7 +51,11 @@ impl Mesh {
         let traces = match &config.traces {
             Some(settings) => Some(Arc::new(Traces::start(
                 settings,
-                tls::https_connector(tls::client_config(config.ssl_cert_file.as_deref())?, None),
+                tls::https_connector(
+                    tls::client_config(config.ssl_cert_file.as_deref())?,
+                    None,
+                    false,
+                ),
                 api_peer(&config),
                 (config.app.host.clone(), config.app.port),
             )?)),

@@ -47,6 +47,8 @@ impl Answer {
 #[derive(Debug, Clone)]
 pub struct Call {
     pub path: String,
+    /// HTTP/1.1, or HTTP/2 when the sidecar chose it by ALPN.
+    pub version: http::Version,
     pub headers: HeaderMap,
     pub body: serde_json::Value,
 }
@@ -69,6 +71,10 @@ pub struct FakeApi {
     default: Arc<Mutex<Answer>>,
     /// The CA certificate (PEM file) that signed the HTTPS server's certificate.
     pub ca_file: Option<PathBuf>,
+    /// TLS handshakes so far: full, and resumed.
+    handshakes: Arc<Mutex<(usize, usize)>>,
+    /// Bumped to close every open connection gracefully (HTTP/2: `GOAWAY`).
+    close: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl FakeApi {
@@ -77,15 +83,21 @@ impl FakeApi {
         FakeApi::start_with(None).await
     }
 
-    /// An HTTPS fake whose certificate (for `localhost` and 127.0.0.1) is signed by a new test CA.
+    /// An HTTPS fake whose certificate (for `localhost` and 127.0.0.1) is signed by a new test CA;
+    /// it offers no protocol by ALPN, so the sidecar speaks HTTP/1.1.
     pub async fn start_tls() -> FakeApi {
-        FakeApi::start_with(Some(tls::acceptor(false))).await
+        FakeApi::start_with(Some(tls::acceptor(false, false))).await
+    }
+
+    /// The same, offering `h2` and `http/1.1` by ALPN.
+    pub async fn start_tls_h2() -> FakeApi {
+        FakeApi::start_with(Some(tls::acceptor(false, true))).await
     }
 
     /// An HTTPS fake that presents its CA certificate itself as the server certificate, a common
     /// mistake with self-made certificates.
     pub async fn start_tls_with_a_ca_as_server() -> FakeApi {
-        FakeApi::start_with(Some(tls::acceptor(true))).await
+        FakeApi::start_with(Some(tls::acceptor(true, false))).await
     }
 
     async fn start_with(tls: Option<(tokio_rustls::TlsAcceptor, PathBuf)>) -> FakeApi {
@@ -98,6 +110,8 @@ impl FakeApi {
             script: Arc::default(),
             default: Arc::new(Mutex::new(Answer::status(200))),
             ca_file: tls.as_ref().map(|(_, path)| path.clone()),
+            handshakes: Arc::default(),
+            close: Arc::new(tokio::sync::watch::channel(0).0),
         };
         let acceptor = tls.map(|(acceptor, _)| acceptor);
         let shared = api.clone();
@@ -110,22 +124,22 @@ impl FakeApi {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let open = api.connection_opened();
+                    let close = api.close.subscribe();
+                    let handshakes = api.handshakes.clone();
                     let service = service_fn(move |request| {
                         let api = api.clone();
                         async move { api.answer(request).await }
                     });
-                    let builder = auto::Builder::new(TokioExecutor::new());
                     match acceptor {
                         Some(acceptor) => {
                             if let Ok(tls) = acceptor.accept(stream).await {
-                                let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                                let resumed = tls.get_ref().1.handshake_kind()
+                                    == Some(rustls::HandshakeKind::Resumed);
+                                count_handshake(&handshakes, resumed);
+                                serve(TokioIo::new(tls), service, close).await;
                             }
                         }
-                        None => {
-                            let _ = builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        }
+                        None => serve(TokioIo::new(stream), service, close).await,
                     }
                     drop(open);
                 });
@@ -188,6 +202,17 @@ impl FakeApi {
         self.connections.lock().unwrap().1
     }
 
+    /// TLS handshakes so far: full, and resumed (a session the sidecar kept).
+    pub fn handshakes(&self) -> (usize, usize) {
+        *self.handshakes.lock().unwrap()
+    }
+
+    /// Closes every open connection as a server that is going away does: an HTTP/1.1 one once it
+    /// is idle, an HTTP/2 one with `GOAWAY` (calls in flight finish).
+    pub fn close_connections(&self) {
+        self.close.send_modify(|generation| *generation += 1);
+    }
+
     fn connection_opened(&self) -> OpenConnection {
         let mut connections = self.connections.lock().unwrap();
         connections.0 += 1;
@@ -208,6 +233,7 @@ impl FakeApi {
             .unwrap_or_default();
         self.calls.lock().unwrap().push(Call {
             path: parts.uri.path().to_string(),
+            version: parts.version,
             headers: parts.headers,
             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
         });
@@ -240,6 +266,34 @@ impl FakeApi {
     }
 }
 
+fn count_handshake(handshakes: &Mutex<(usize, usize)>, resumed: bool) {
+    let mut counts = handshakes.lock().unwrap();
+    if resumed {
+        counts.1 += 1;
+    } else {
+        counts.0 += 1;
+    }
+}
+
+/// Serves one connection, HTTP/1.1 or HTTP/2, until it ends; closes it gracefully when `close`
+/// changes.
+async fn serve<I, S>(io: I, service: S, mut close: tokio::sync::watch::Receiver<u64>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<Full<Bytes>>> + Send,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = close.changed() => connection.as_mut().graceful_shutdown(),
+    }
+    let _ = connection.await;
+}
+
 /// A connection to the fake, counted until it closes.
 struct OpenConnection(Arc<Mutex<(usize, usize)>>);
 
@@ -249,7 +303,7 @@ impl Drop for OpenConnection {
     }
 }
 
-mod tls {
+pub mod tls {
     use std::path::PathBuf;
     use std::sync::Arc;
 
@@ -261,7 +315,7 @@ mod tls {
 
     /// A new CA, a server certificate it signs (or, with `ca_as_server`, the CA certificate
     /// itself), and the CA written to a PEM file.
-    pub fn acceptor(ca_as_server: bool) -> (TlsAcceptor, PathBuf) {
+    pub fn acceptor(ca_as_server: bool, offers_h2: bool) -> (TlsAcceptor, PathBuf) {
         let ca_key = KeyPair::generate().unwrap();
         let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         let mut ca_params = CertificateParams::new(if ca_as_server {
@@ -296,7 +350,7 @@ mod tls {
         std::fs::write(&ca_file, ca_cert.pem()).unwrap();
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
@@ -305,6 +359,9 @@ mod tls {
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(served_key)),
             )
             .unwrap();
+        if offers_h2 {
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        }
         (TlsAcceptor::from(Arc::new(config)), ca_file)
     }
 }

@@ -11,25 +11,19 @@ use crate::telemetry::millis;
 use bytes::Bytes;
 
 use super::call_body::CallBody;
+use super::connections::ApiConnections;
 use super::failure::{REFUSALS_BEFORE_WARNING, Refusals, cause};
 use super::request::AuthRequest;
-use crate::request::pool::{Dial, DialError, Pool, SendError};
+use crate::request::pool::{Dial, DialError, SendError};
 use http::uri::{Authority, Scheme};
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::BodyExt;
-use hyper::client::conn::http1;
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-/// How long an idle connection to the AppLink API is kept; one is closed at most half as long
-/// again after its last call. Idle connections are not capped below the calls that may run at once
-/// ([`MAX_CONCURRENT_CALLS`]), so a steady load of concurrent calls reuses its connections
-/// instead of opening new ones (with hyper-util's old default of 32 idle connections, 64 callers
-/// opened 0.21 connections per call and cost 45% more CPU per request).
-const POOL_IDLE: Duration = Duration::from_secs(15);
 /// AppLink API calls at once; a burst beyond it waits for a slot within `timeouts.auth`.
 pub(crate) const MAX_CONCURRENT_CALLS: usize = 128;
 /// The most of an AppLink API answer the sidecar reads (it only needs the status).
@@ -92,7 +86,7 @@ pub(crate) struct Attachment {
     host: HeaderValue,
     /// `Bearer <token>`, marked sensitive.
     authorization: HeaderValue,
-    connections: Pool<ApiDial, CallBody>,
+    connections: ApiConnections<ApiDial>,
     refusals: Refusals,
 }
 
@@ -125,9 +119,14 @@ impl Attachment {
                 AuthRequest::DATA_ACTION_TARGET_PATH,
             )?),
             authorization: bearer(api)?,
-            connections: Pool::new(dial, http1::Builder::new(), POOL_IDLE),
+            connections: ApiConnections::new(dial, client.deadline, &api.attachment),
             refusals: Refusals::default(),
         })
+    }
+
+    /// Opens a connection in the background, while the app boots (docs/behaviour.md §5).
+    pub(crate) fn warm(&self) {
+        self.connections.warm();
     }
 
     /// Counts the answer; after several refusals in a row, says what they may mean.
@@ -217,7 +216,7 @@ impl ApiClient {
     ) -> Result<Self, ConfigError> {
         let tls = super::tls::client_config(ssl_cert_file)?;
         Ok(ApiClient {
-            connector: super::tls::https_connector(tls, Some(deadline)),
+            connector: super::tls::https_connector(tls, Some(deadline), true),
             calls: Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS)),
             deadline,
         })

@@ -5,8 +5,10 @@ mod cache;
 mod call_body;
 mod client;
 pub(crate) mod client_context;
+mod connections;
 pub(crate) mod context;
 mod failure;
+mod handshake;
 mod json;
 mod request;
 pub(crate) mod tls;
@@ -44,11 +46,16 @@ impl Authenticator {
         };
         let cache = &config.auth;
         let api = ApiClient::new(config.ssl_cert_file.as_deref(), config.timeouts.auth)?;
+        let attachments: Vec<Attachment> = attachments
+            .iter()
+            .map(|attachment| Attachment::new(attachment, &api))
+            .collect::<Result<_, _>>()?;
+        // Each opens a connection while the app boots, so the first request pays one round trip.
+        for attachment in &attachments {
+            attachment.warm();
+        }
         Ok(Some(Authenticator {
-            attachments: attachments
-                .iter()
-                .map(|attachment| Attachment::new(attachment, &api))
-                .collect::<Result<_, _>>()?,
+            attachments,
             api,
             cache: (cache.cache_max_ttl > Duration::ZERO)
                 .then(|| AuthCache::new(cache.cache_max_ttl, cache.cache_max_entries)),

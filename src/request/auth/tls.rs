@@ -52,19 +52,24 @@ pub(crate) fn client_config(ssl_cert_file: Option<&Path>) -> Result<ClientConfig
     Ok(config)
 }
 
-/// An HTTP/1.1 connector for `https://` (with `tls`) and `http://` URLs, TCP_NODELAY on: the
-/// AppLink API client's and the OTLP exporter's.
+/// A connector for `https://` (with `tls`) and `http://` URLs, TCP_NODELAY on: the AppLink API
+/// client's, which offers `h2` and `http/1.1` by ALPN (`offer_h2`), and the OTLP exporter's,
+/// HTTP/1.1 only.
 pub(crate) fn https_connector(
     tls: ClientConfig,
     connect_timeout: Option<Duration>,
+    offer_h2: bool,
 ) -> HttpsConnector<HttpConnector> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(connect_timeout);
     http.set_nodelay(true);
-    hyper_rustls::HttpsConnectorBuilder::new()
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http)
+        .https_or_http();
+    if offer_h2 {
+        builder.enable_all_versions().wrap_connector(http)
+    } else {
+        builder.enable_http1().wrap_connector(http)
+    }
 }

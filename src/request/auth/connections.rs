@@ -1,0 +1,398 @@
+//! The connections to one attachment's AppLink API (docs/behaviour.md §5), kept so that a call
+//! costs one round trip in every traffic shape:
+//!
+//! - **HTTP/2 when the API offers it** (ALPN `h2`, then `http/1.1`): concurrent calls share one
+//!   connection, up to [`STREAMS_PER_CONNECTION`] at once (the least RFC 9113 recommends a
+//!   server allow); another connection opens only past that. With HTTP/1.1, a call takes an idle
+//!   connection or opens its own, as before. While the protocol is not yet known, concurrent calls
+//!   wait for the one dial under way rather than each opening a connection.
+//! - **Opened before the first request**: [`ApiConnections::warm`] dials at start-up, while the app
+//!   boots, so the first call finds a connection ready; a failure there is logged once.
+//! - **Kept warm**: no connection is closed for being idle while the API keeps it. When the API
+//!   closes the last one (its idle timeout, a `GOAWAY`), a fresh one is opened in the background:
+//!   at once if calls went out since the last one opened, else after a backoff doubling up to
+//!   [`MAX_BACKOFF`], so an idle API with a short timeout is not redialled in a loop. Its TLS
+//!   session is resumed (rustls keeps the tickets of the one client configuration).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+
+use super::call_body::CallBody;
+use super::failure::cause;
+use super::handshake::{Connection, Io, handshake};
+use crate::request::pool::{Dial, SendError};
+use crate::telemetry::millis;
+
+/// Calls on one HTTP/2 connection at once; past it, another connection opens.
+pub(crate) const STREAMS_PER_CONNECTION: usize = 100;
+/// The longest wait before a background redial.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The first wait before redialling an API that closed an unused connection, or failed a dial.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// One HTTP/2 connection and the calls it carries now.
+struct H2 {
+    sender: http2::SendRequest<CallBody>,
+    streams: Arc<AtomicUsize>,
+}
+
+/// The connections open now.
+#[derive(Default)]
+struct Open {
+    /// HTTP/1.1 connections, busy or ready.
+    h1: Vec<http1::SendRequest<CallBody>>,
+    h2: Vec<H2>,
+    /// Connections whose task is still running.
+    live: usize,
+    /// The protocol the API chose last, once known.
+    speaks_h2: Option<bool>,
+}
+
+struct Shared<D> {
+    dial: D,
+    /// Bounds a background dial (the calls' own deadline bounds theirs).
+    dial_timeout: Duration,
+    /// Who the connections are to, for the logs.
+    attachment: String,
+    open: Mutex<Open>,
+    /// Held while a dial decides the protocol: concurrent calls wait to share an HTTP/2 one.
+    deciding: tokio::sync::Mutex<()>,
+    /// Whether a call went out since the last background dial.
+    used: AtomicBool,
+    /// The next background redial's wait, in milliseconds.
+    backoff_ms: AtomicU64,
+    /// A background dial is under way.
+    redialling: AtomicBool,
+}
+
+/// The connections to one attachment's API.
+pub(crate) struct ApiConnections<D: Dial<Io = Io>> {
+    shared: Arc<Shared<D>>,
+}
+
+/// What one try of a call came to.
+enum Attempt {
+    Sent(Result<Response<Incoming>, SendError>),
+    /// No connection took it, or the one taken closed before the call was written: it is whole.
+    Unsent(Request<CallBody>),
+}
+
+impl<D: Dial<Io = Io>> ApiConnections<D> {
+    pub(crate) fn new(dial: D, dial_timeout: Duration, attachment: &str) -> ApiConnections<D> {
+        ApiConnections {
+            shared: Arc::new(Shared {
+                dial,
+                dial_timeout,
+                attachment: attachment.to_string(),
+                open: Mutex::new(Open::default()),
+                deciding: tokio::sync::Mutex::new(()),
+                used: AtomicBool::new(false),
+                backoff_ms: AtomicU64::new(millis(FIRST_BACKOFF)),
+                redialling: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Opens a connection in the background (at start-up, while the app boots); a failure is
+    /// logged once and changes nothing else.
+    pub(crate) fn warm(&self) {
+        let shared = Arc::downgrade(&self.shared);
+        tokio::spawn(async move {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if let Err(e) = shared.open_in_background().await {
+                tracing::warn!(
+                    attachment = shared.attachment.as_str(),
+                    cause = %cause(&e),
+                    "could not open a connection to the AppLink API at start-up; the first call \
+                     will open one"
+                );
+            }
+        });
+    }
+
+    /// Sends one call; its answer's head. A call a connection gave back unwritten (the API closed
+    /// it meanwhile) goes on another, a few times at most.
+    pub(crate) async fn send(
+        &self,
+        mut request: Request<CallBody>,
+    ) -> Result<Response<Incoming>, SendError> {
+        self.shared.used.store(true, Ordering::Relaxed);
+        for _ in 0..3 {
+            request = match self.shared.send_on_open(request).await {
+                Attempt::Sent(response) => return response,
+                Attempt::Unsent(request) => request,
+            };
+            request = match Shared::send_on_new(&self.shared, request).await {
+                Attempt::Sent(response) => return response,
+                Attempt::Unsent(request) => request,
+            };
+        }
+        Err(SendError::Connect(
+            D::PEER,
+            "every connection closed before the call could be written".into(),
+        ))
+    }
+}
+
+impl<D: Dial<Io = Io>> Shared<D> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends on an open connection with room (HTTP/2) or a ready one (HTTP/1.1).
+    async fn send_on_open(&self, request: Request<CallBody>) -> Attempt {
+        if let Some((sender, streams)) = self.h2_with_room() {
+            return self.send_h2(sender, streams, request).await;
+        }
+        let Some(mut sender) = self.ready_h1() else {
+            return Attempt::Unsent(request);
+        };
+        match sender.try_send_request(request).await {
+            Ok(response) => {
+                self.lock().h1.push(sender);
+                Attempt::Sent(Ok(response))
+            }
+            // Closed by the API while idle, before the call was written: the call goes on another.
+            Err(mut failed) => match failed.take_message() {
+                Some(unsent) => Attempt::Unsent(unsent),
+                None => Attempt::Sent(Err(SendError::Http(failed.into_error()))),
+            },
+        }
+    }
+
+    /// Sends on a new connection: one the call opens (HTTP/1.1), or the HTTP/2 one that a dial
+    /// under way, or this one, opens and shares.
+    async fn send_on_new(shared: &Arc<Self>, request: Request<CallBody>) -> Attempt {
+        let known_h1 = shared.lock().speaks_h2 == Some(false);
+        let gate = if known_h1 {
+            None
+        } else {
+            let gate = shared.deciding.lock().await;
+            // The dial this call waited for may have opened a connection it can take: it goes
+            // back to the open ones.
+            if shared.can_take_a_call() {
+                return Attempt::Unsent(request);
+            }
+            (shared.lock().speaks_h2 != Some(false)).then_some(gate)
+        };
+        let opened = match Shared::open(shared).await {
+            Ok(opened) => opened,
+            Err(e) => return Attempt::Sent(Err(e)),
+        };
+        drop(gate);
+        match opened {
+            Opened::H2(sender, streams) => shared.send_h2(sender, streams, request).await,
+            Opened::H1(mut sender) => {
+                let response = sender.send_request(request).await;
+                if response.is_ok() {
+                    shared.lock().h1.push(sender);
+                }
+                Attempt::Sent(response.map_err(SendError::Http))
+            }
+        }
+    }
+
+    /// Sends on an HTTP/2 connection, counting the call among its streams; a connection that
+    /// failed is dropped from the list, so a retry takes another.
+    async fn send_h2(
+        &self,
+        mut sender: http2::SendRequest<CallBody>,
+        streams: Arc<AtomicUsize>,
+        request: Request<CallBody>,
+    ) -> Attempt {
+        let _stream = Stream::count(streams);
+        if sender.ready().await.is_err() {
+            self.forget_closed_h2();
+            return Attempt::Unsent(request);
+        }
+        match sender.try_send_request(request).await {
+            Ok(response) => Attempt::Sent(Ok(response)),
+            Err(mut failed) => {
+                self.forget_closed_h2();
+                match failed.take_message() {
+                    Some(unsent) => Attempt::Unsent(unsent),
+                    None => Attempt::Sent(Err(SendError::Http(failed.into_error()))),
+                }
+            }
+        }
+    }
+
+    /// Whether an open connection could take a call now.
+    fn can_take_a_call(&self) -> bool {
+        let open = self.lock();
+        open.h2.iter().any(|h2| {
+            !h2.sender.is_closed() && h2.streams.load(Ordering::Relaxed) < STREAMS_PER_CONNECTION
+        }) || open.h1.iter().any(http1::SendRequest::is_ready)
+    }
+
+    /// An HTTP/2 connection with room for one more call.
+    fn h2_with_room(&self) -> Option<(http2::SendRequest<CallBody>, Arc<AtomicUsize>)> {
+        let mut open = self.lock();
+        open.h2.retain(|h2| !h2.sender.is_closed());
+        open.h2
+            .iter()
+            .find(|h2| h2.streams.load(Ordering::Relaxed) < STREAMS_PER_CONNECTION)
+            .map(|h2| (h2.sender.clone(), h2.streams.clone()))
+    }
+
+    /// A ready HTTP/1.1 connection, the most recently listed.
+    fn ready_h1(&self) -> Option<http1::SendRequest<CallBody>> {
+        let mut open = self.lock();
+        open.h1.retain(|sender| !sender.is_closed());
+        let at = open.h1.iter().rposition(http1::SendRequest::is_ready)?;
+        Some(open.h1.remove(at))
+    }
+
+    /// Drops the HTTP/2 connections that refuse calls now (a `GOAWAY`, a failure).
+    fn forget_closed_h2(&self) {
+        self.lock().h2.retain(|h2| !h2.sender.is_closed());
+    }
+
+    /// Dials and handshakes a new connection, in the protocol the API chose; when its task ends,
+    /// a connection is kept warm ([`connection_ended`]).
+    async fn open(shared: &Arc<Self>) -> Result<Opened, SendError> {
+        let io = shared
+            .dial
+            .dial()
+            .await
+            .map_err(|e| SendError::Connect(D::PEER, e))?;
+        let ended = Arc::downgrade(shared);
+        let connection = handshake(io, move || connection_ended(&ended))
+            .await
+            .map_err(SendError::Http)?;
+        let mut open = shared.lock();
+        open.live += 1;
+        Ok(match connection {
+            Connection::H2(sender) => {
+                open.speaks_h2 = Some(true);
+                let streams = Arc::new(AtomicUsize::new(0));
+                open.h2.push(H2 {
+                    sender: sender.clone(),
+                    streams: streams.clone(),
+                });
+                Opened::H2(sender, streams)
+            }
+            Connection::H1(sender) => {
+                open.speaks_h2 = Some(false);
+                Opened::H1(sender)
+            }
+        })
+    }
+
+    /// Opens a connection for later calls, within the dial timeout, and lists it. Calls that find
+    /// no connection meanwhile wait for it, as for a call's own dial, unless the API is known to
+    /// speak HTTP/1.1 only.
+    async fn open_in_background(self: &Arc<Self>) -> Result<(), SendError> {
+        let _gate = if self.lock().speaks_h2 == Some(false) {
+            None
+        } else {
+            Some(self.deciding.lock().await)
+        };
+        // A call's dial, which this one waited for, opened what a later call needs.
+        if self.can_take_a_call() {
+            return Ok(());
+        }
+        let opened = tokio::time::timeout(self.dial_timeout, Shared::open(self))
+            .await
+            .map_err(|_| {
+                SendError::Connect(D::PEER, "the connection did not open in time".into())
+            })??;
+        self.used.store(false, Ordering::Relaxed);
+        if let Opened::H1(sender) = opened {
+            self.lock().h1.push(sender);
+        }
+        Ok(())
+    }
+
+    /// How long to wait before the next background dial: none when calls went out since the last
+    /// one (and the backoff starts over), else the backoff, doubled for the next time.
+    fn next_wait(&self, after_a_failure: bool) -> Duration {
+        if self.used.load(Ordering::Relaxed) && !after_a_failure {
+            self.backoff_ms
+                .store(millis(FIRST_BACKOFF), Ordering::Relaxed);
+            return Duration::ZERO;
+        }
+        let wait = Duration::from_millis(self.backoff_ms.load(Ordering::Relaxed));
+        self.backoff_ms
+            .store(millis((wait * 2).min(MAX_BACKOFF)), Ordering::Relaxed);
+        wait
+    }
+}
+
+/// A new connection, as the API chose its protocol.
+enum Opened {
+    H1(http1::SendRequest<CallBody>),
+    H2(http2::SendRequest<CallBody>, Arc<AtomicUsize>),
+}
+
+/// One call counted among an HTTP/2 connection's streams until it is dropped.
+struct Stream(Arc<AtomicUsize>);
+
+impl Stream {
+    fn count(streams: Arc<AtomicUsize>) -> Stream {
+        streams.fetch_add(1, Ordering::Relaxed);
+        Stream(streams)
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection's task ended. When it was the last, a fresh one is opened in the background.
+fn connection_ended<D: Dial<Io = Io>>(shared: &Weak<Shared<D>>) {
+    let Some(strong) = shared.upgrade() else {
+        return;
+    };
+    let last = {
+        let mut open = strong.lock();
+        open.live = open.live.saturating_sub(1);
+        open.h1.retain(|sender| !sender.is_closed());
+        open.h2.retain(|h2| !h2.sender.is_closed());
+        open.live == 0
+    };
+    if last && !strong.redialling.swap(true, Ordering::AcqRel) {
+        tokio::spawn(redial(shared.clone()));
+    }
+}
+
+/// Keeps one connection open: redials (after [`Shared::next_wait`]) until one opens, or one is
+/// open already, or the attachment is gone.
+async fn redial<D: Dial<Io = Io>>(shared: Weak<Shared<D>>) {
+    let mut failed = false;
+    loop {
+        let Some(wait) = shared.upgrade().map(|s| s.next_wait(failed)) else {
+            return;
+        };
+        tokio::time::sleep(wait).await;
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        if strong.lock().live > 0 {
+            break;
+        }
+        match strong.open_in_background().await {
+            Ok(()) => break,
+            Err(e) => {
+                failed = true;
+                tracing::debug!(
+                    attachment = strong.attachment.as_str(),
+                    cause = %cause(&e),
+                    "could not reopen a connection to the AppLink API; trying again later"
+                );
+            }
+        }
+    }
+    if let Some(strong) = shared.upgrade() {
+        strong.redialling.store(false, Ordering::Release);
+    }
+}
