@@ -300,11 +300,12 @@ async fn send(call: &Call<'_>, body: Bytes) -> Result<StatusCode, SendError> {
         headers.insert(REQUEST_ID, id.clone());
         headers.insert(API_REQUEST_ID, id);
     }
-    let response = call.attachment.connections.send(request).await?;
-    let status = response.status();
+    // The answer holds its HTTP/2 stream until the body is read, when it is dropped.
+    let answer = call.attachment.connections.send(request).await?;
+    let status = answer.response.status();
     // Read (a bounded part of) the answer so the connection can carry the next call; its content
     // never reaches the caller, so it is not kept. A longer answer closes its connection.
-    let mut body = response.into_body();
+    let mut body = answer.response.into_body();
     let mut read = 0;
     while read <= MAX_ANSWER_BYTES {
         match body.frame().await {

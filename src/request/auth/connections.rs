@@ -34,6 +34,9 @@ pub(crate) const STREAMS_PER_CONNECTION: usize = 100;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// The first wait before redialling an API that closed an unused connection, or failed a dial.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// How long a call waits for a dial under way (to share its HTTP/2 connection) before it dials
+/// its own.
+const GATE_WAIT: Duration = Duration::from_secs(1);
 
 /// One HTTP/2 connection and the calls it carries now.
 struct H2 {
@@ -68,6 +71,8 @@ struct Shared<D> {
     backoff_ms: AtomicU64,
     /// A background dial is under way.
     redialling: AtomicBool,
+    /// Wakes a background dial waiting out its backoff: the last connection ended again.
+    wake_redial: Arc<tokio::sync::Notify>,
 }
 
 /// The connections to one attachment's API.
@@ -75,9 +80,25 @@ pub(crate) struct ApiConnections<D: Dial<Io = Io>> {
     shared: Arc<Shared<D>>,
 }
 
+/// An answer's head, and the HTTP/2 stream it holds until it is dropped: keep it while reading
+/// the body, so the connection's count of calls stays true.
+pub(crate) struct Answer {
+    pub(crate) response: Response<Incoming>,
+    _stream: Option<Stream>,
+}
+
+impl Answer {
+    fn h1(response: Response<Incoming>) -> Answer {
+        Answer {
+            response,
+            _stream: None,
+        }
+    }
+}
+
 /// What one try of a call came to.
 enum Attempt {
-    Sent(Result<Response<Incoming>, SendError>),
+    Sent(Result<Answer, SendError>),
     /// No connection took it, or the one taken closed before the call was written: it is whole.
     Unsent(Request<CallBody>),
 }
@@ -94,6 +115,7 @@ impl<D: Dial<Io = Io>> ApiConnections<D> {
                 used: AtomicBool::new(false),
                 backoff_ms: AtomicU64::new(millis(FIRST_BACKOFF)),
                 redialling: AtomicBool::new(false),
+                wake_redial: Arc::new(tokio::sync::Notify::new()),
             }),
         }
     }
@@ -119,10 +141,7 @@ impl<D: Dial<Io = Io>> ApiConnections<D> {
 
     /// Sends one call; its answer's head. A call a connection gave back unwritten (the API closed
     /// it meanwhile) goes on another, a few times at most.
-    pub(crate) async fn send(
-        &self,
-        mut request: Request<CallBody>,
-    ) -> Result<Response<Incoming>, SendError> {
+    pub(crate) async fn send(&self, mut request: Request<CallBody>) -> Result<Answer, SendError> {
         self.shared.used.store(true, Ordering::Relaxed);
         for _ in 0..3 {
             request = match self.shared.send_on_open(request).await {
@@ -148,8 +167,8 @@ impl<D: Dial<Io = Io>> Shared<D> {
 
     /// Sends on an open connection with room (HTTP/2) or a ready one (HTTP/1.1).
     async fn send_on_open(&self, request: Request<CallBody>) -> Attempt {
-        if let Some((sender, streams)) = self.h2_with_room() {
-            return self.send_h2(sender, streams, request).await;
+        if let Some((sender, stream)) = self.h2_with_room() {
+            return self.send_h2(sender, stream, request).await;
         }
         let Some(mut sender) = self.ready_h1() else {
             return Attempt::Unsent(request);
@@ -157,7 +176,7 @@ impl<D: Dial<Io = Io>> Shared<D> {
         match sender.try_send_request(request).await {
             Ok(response) => {
                 self.lock().h1.push(sender);
-                Attempt::Sent(Ok(response))
+                Attempt::Sent(Ok(Answer::h1(response)))
             }
             // Closed by the API while idle, before the call was written: the call goes on another.
             Err(mut failed) => match failed.take_message() {
@@ -171,16 +190,19 @@ impl<D: Dial<Io = Io>> Shared<D> {
     /// under way, or this one, opens and shares.
     async fn send_on_new(shared: &Arc<Self>, request: Request<CallBody>) -> Attempt {
         let known_h1 = shared.lock().speaks_h2 == Some(false);
+        // A dial under way is waited for a moment at most: one that stalls (a lost SYN, a slow
+        // handshake) must not spend every waiting call's deadline; past it, a call dials its own.
         let gate = if known_h1 {
             None
-        } else {
-            let gate = shared.deciding.lock().await;
+        } else if let Ok(gate) = tokio::time::timeout(GATE_WAIT, shared.deciding.lock()).await {
             // The dial this call waited for may have opened a connection it can take: it goes
             // back to the open ones.
             if shared.can_take_a_call() {
                 return Attempt::Unsent(request);
             }
             (shared.lock().speaks_h2 != Some(false)).then_some(gate)
+        } else {
+            None
         };
         let opened = match Shared::open(shared).await {
             Ok(opened) => opened,
@@ -188,32 +210,35 @@ impl<D: Dial<Io = Io>> Shared<D> {
         };
         drop(gate);
         match opened {
-            Opened::H2(sender, streams) => shared.send_h2(sender, streams, request).await,
+            Opened::H2(sender, stream) => shared.send_h2(sender, stream, request).await,
             Opened::H1(mut sender) => {
                 let response = sender.send_request(request).await;
                 if response.is_ok() {
                     shared.lock().h1.push(sender);
                 }
-                Attempt::Sent(response.map_err(SendError::Http))
+                Attempt::Sent(response.map(Answer::h1).map_err(SendError::Http))
             }
         }
     }
 
-    /// Sends on an HTTP/2 connection, counting the call among its streams; a connection that
-    /// failed is dropped from the list, so a retry takes another.
+    /// Sends on an HTTP/2 connection, the call counted among its streams (`stream`, held by the
+    /// answer until it is dropped); a connection that failed is dropped from the list, so a retry
+    /// takes another.
     async fn send_h2(
         &self,
         mut sender: http2::SendRequest<CallBody>,
-        streams: Arc<AtomicUsize>,
+        stream: Stream,
         request: Request<CallBody>,
     ) -> Attempt {
-        let _stream = Stream::count(streams);
         if sender.ready().await.is_err() {
             self.forget_closed_h2();
             return Attempt::Unsent(request);
         }
         match sender.try_send_request(request).await {
-            Ok(response) => Attempt::Sent(Ok(response)),
+            Ok(response) => Attempt::Sent(Ok(Answer {
+                response,
+                _stream: Some(stream),
+            })),
             Err(mut failed) => {
                 self.forget_closed_h2();
                 match failed.take_message() {
@@ -232,14 +257,15 @@ impl<D: Dial<Io = Io>> Shared<D> {
         }) || open.h1.iter().any(http1::SendRequest::is_ready)
     }
 
-    /// An HTTP/2 connection with room for one more call.
-    fn h2_with_room(&self) -> Option<(http2::SendRequest<CallBody>, Arc<AtomicUsize>)> {
+    /// An HTTP/2 connection with room for one more call, the call's stream counted on it at once
+    /// (under the lock, so that concurrent calls cannot overfill it).
+    fn h2_with_room(&self) -> Option<(http2::SendRequest<CallBody>, Stream)> {
         let mut open = self.lock();
         open.h2.retain(|h2| !h2.sender.is_closed());
         open.h2
             .iter()
             .find(|h2| h2.streams.load(Ordering::Relaxed) < STREAMS_PER_CONNECTION)
-            .map(|h2| (h2.sender.clone(), h2.streams.clone()))
+            .map(|h2| (h2.sender.clone(), Stream::count(h2.streams.clone())))
     }
 
     /// A ready HTTP/1.1 connection, the most recently listed.
@@ -263,21 +289,24 @@ impl<D: Dial<Io = Io>> Shared<D> {
             .dial()
             .await
             .map_err(|e| SendError::Connect(D::PEER, e))?;
-        let ended = Arc::downgrade(shared);
-        let connection = handshake(io, move || connection_ended(&ended))
+        // Counted before its task can end, and uncounted whichever way it ends (the task done,
+        // aborted or panicked, or the handshake failed): the guard goes with the task.
+        shared.lock().live += 1;
+        let live = Live(Arc::downgrade(shared));
+        let connection = handshake(io, move || drop(live))
             .await
             .map_err(SendError::Http)?;
         let mut open = shared.lock();
-        open.live += 1;
         Ok(match connection {
             Connection::H2(sender) => {
                 open.speaks_h2 = Some(true);
                 let streams = Arc::new(AtomicUsize::new(0));
+                let stream = Stream::count(streams.clone());
                 open.h2.push(H2 {
                     sender: sender.clone(),
-                    streams: streams.clone(),
+                    streams,
                 });
-                Opened::H2(sender, streams)
+                Opened::H2(sender, stream)
             }
             Connection::H1(sender) => {
                 open.speaks_h2 = Some(false);
@@ -326,14 +355,15 @@ impl<D: Dial<Io = Io>> Shared<D> {
     }
 }
 
-/// A new connection, as the API chose its protocol.
+/// A new connection, as the API chose its protocol (on HTTP/2, one stream counted for the call that
+/// opened it; the background dial drops it at once).
 enum Opened {
     H1(http1::SendRequest<CallBody>),
-    H2(http2::SendRequest<CallBody>, Arc<AtomicUsize>),
+    H2(http2::SendRequest<CallBody>, Stream),
 }
 
 /// One call counted among an HTTP/2 connection's streams until it is dropped.
-struct Stream(Arc<AtomicUsize>);
+pub(crate) struct Stream(Arc<AtomicUsize>);
 
 impl Stream {
     fn count(streams: Arc<AtomicUsize>) -> Stream {
@@ -348,7 +378,17 @@ impl Drop for Stream {
     }
 }
 
-/// A connection's task ended. When it was the last, a fresh one is opened in the background.
+/// One connection counted among the live ones while its task runs: dropped with the task.
+struct Live<D: Dial<Io = Io>>(Weak<Shared<D>>);
+
+impl<D: Dial<Io = Io>> Drop for Live<D> {
+    fn drop(&mut self) {
+        connection_ended(&self.0);
+    }
+}
+
+/// A connection's task ended. When it was the last, a fresh one is opened in the background, or
+/// the redial waiting out a backoff is woken to look again.
 fn connection_ended<D: Dial<Io = Io>>(shared: &Weak<Shared<D>>) {
     let Some(strong) = shared.upgrade() else {
         return;
@@ -360,39 +400,54 @@ fn connection_ended<D: Dial<Io = Io>>(shared: &Weak<Shared<D>>) {
         open.h2.retain(|h2| !h2.sender.is_closed());
         open.live == 0
     };
-    if last && !strong.redialling.swap(true, Ordering::AcqRel) {
+    if !last {
+        return;
+    }
+    if strong.redialling.swap(true, Ordering::AcqRel) {
+        strong.wake_redial.notify_one();
+    } else {
         tokio::spawn(redial(shared.clone()));
     }
 }
 
-/// Keeps one connection open: redials (after [`Shared::next_wait`]) until one opens, or one is
-/// open already, or the attachment is gone.
+/// Keeps one connection open: redials (after [`Shared::next_wait`], or sooner when woken) until
+/// one opens, or one is open already, or the attachment is gone. The last connection may end
+/// just as this stops: then it goes on.
 async fn redial<D: Dial<Io = Io>>(shared: Weak<Shared<D>>) {
     let mut failed = false;
     loop {
-        let Some(wait) = shared.upgrade().map(|s| s.next_wait(failed)) else {
+        // The wait holds no strong reference: the attachment may go meanwhile.
+        let Some((wait, wake)) = shared
+            .upgrade()
+            .map(|s| (s.next_wait(failed), s.wake_redial.clone()))
+        else {
             return;
         };
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => {}
+        }
         let Some(strong) = shared.upgrade() else {
             return;
         };
-        if strong.lock().live > 0 {
-            break;
-        }
-        match strong.open_in_background().await {
-            Ok(()) => break,
-            Err(e) => {
-                failed = true;
-                tracing::debug!(
-                    attachment = strong.attachment.as_str(),
-                    cause = %cause(&e),
-                    "could not reopen a connection to the AppLink API; trying again later"
-                );
+        if strong.lock().live == 0 {
+            match strong.open_in_background().await {
+                Ok(()) => {}
+                Err(e) => {
+                    failed = true;
+                    tracing::debug!(
+                        attachment = strong.attachment.as_str(),
+                        cause = %cause(&e),
+                        "could not reopen a connection to the AppLink API; trying again later"
+                    );
+                    continue;
+                }
             }
         }
-    }
-    if let Some(strong) = shared.upgrade() {
         strong.redialling.store(false, Ordering::Release);
+        if strong.lock().live > 0 || strong.redialling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        failed = false;
     }
 }

@@ -11,10 +11,11 @@ use tokio::net::TcpStream;
 
 use super::call_body::CallBody;
 
-/// How often an idle HTTP/2 connection is pinged, and how long the answer may take: a dead one is
-/// closed rather than handed a call.
+/// How often an HTTP/2 connection that received nothing is pinged (idle too: no connection is
+/// closed for being idle, so a dead one must be found), and how long the answer may take, well
+/// within a call's 5 s default deadline: a dead connection is closed rather than handed calls.
 const PING_EVERY: Duration = Duration::from_secs(30);
-const PING_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection to the API as dialled: TLS (or plain, for a loopback host).
 pub(crate) type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
@@ -39,6 +40,7 @@ pub(crate) async fn handshake(
             .timer(TokioTimer::new())
             .keep_alive_interval(PING_EVERY)
             .keep_alive_timeout(PING_TIMEOUT)
+            .keep_alive_while_idle(true)
             .handshake(io)
             .await?;
         tokio::spawn(async move {

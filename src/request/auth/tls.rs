@@ -64,6 +64,12 @@ pub(crate) fn https_connector(
     http.enforce_http(false);
     http.set_connect_timeout(connect_timeout);
     http.set_nodelay(true);
+    // TCP keep-alive on a connection kept open while idle: probes after 30 s of silence keep a
+    // NAT's or load balancer's entry for it, and find a peer that vanished (3 probes 10 s apart)
+    // on HTTP/1.1, which has no ping of its own.
+    http.set_keepalive(Some(Duration::from_secs(30)));
+    http.set_keepalive_interval(Some(Duration::from_secs(10)));
+    http.set_keepalive_retries(Some(3));
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();
