@@ -117,6 +117,58 @@ fn an_argument_that_expanded_to_nothing_is_named() {
     );
 }
 
+/// The README's own example of that mistake: `--listen-port $APP_PORT` on a line that sets
+/// `APP_PORT` itself leaves `--listen-port` with no value; the sidecar names it with the fix.
+#[test]
+fn a_port_option_left_without_its_value_is_named() {
+    let app_port = common::free_port().to_string();
+    let procfile_line = format!(
+        "APP_PORT={app_port} exec {} --dev --port 0 -- {} --listen-port $APP_PORT",
+        binary(),
+        test_app::command()
+    );
+    let mut mesh = SidecarProcess::spawn_program(
+        "/bin/sh",
+        &[("PATH", "/usr/bin:/bin")],
+        &["-c", &procfile_line],
+    );
+    let output = mesh.wait_for_output("has no value after it");
+    assert!(
+        output.contains(&format!("'--listen-port' has no value after it")),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("(--listen-port {app_port})")),
+        "{output}"
+    );
+}
+
+/// `'$PORT'` quoted on the Procfile line reaches the app as text (the sidecar starts the app's
+/// words without a shell): named at start-up, with the two fixes.
+#[test]
+fn a_port_variable_no_shell_expanded_is_named() {
+    let app_port = common::free_port().to_string();
+    let procfile_line = format!(
+        "APP_PORT={app_port} exec {} --dev --port 0 -- {} --listen-port '$PORT'",
+        binary(),
+        test_app::command()
+    );
+    let mut mesh = SidecarProcess::spawn_program(
+        "/bin/sh",
+        &[("PATH", "/usr/bin:/bin")],
+        &["-c", &procfile_line],
+    );
+    let output = mesh.wait_for_output("which no shell expands");
+    assert!(
+        output.contains("the app's argument '$PORT' holds the text $PORT"),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("Write the port as a number ({app_port})")),
+        "{output}"
+    );
+}
+
 /// A request that waits at the boot gate while the app listens on another port is told where the
 /// app listens and the fix, once the sidecar has seen it, instead of a generic `app-booting` after
 /// 25 s; and so is the next request, at once.

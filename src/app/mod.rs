@@ -4,10 +4,11 @@
 //! stealing the app's exit status); signalled as a group. Beside it: how its command runs
 //! (`command`), the watcher that stops it if the sidecar dies (`guard`), and what the user is told
 //! when it does not listen where the sidecar forwards (`boot_watch`, from `listeners`) or is given
-//! the wrong port (`port_hints`).
+//! the wrong port (`port_hints`) or a variable no shell filled in (`expansion_hints`).
 
 pub(crate) mod boot_watch;
 pub(crate) mod command;
+pub(crate) mod expansion_hints;
 pub(crate) mod exposure;
 mod guard;
 mod listeners;

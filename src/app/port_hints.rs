@@ -100,32 +100,6 @@ pub(crate) fn public_port_in_args(
     })
 }
 
-/// Warnings for arguments that end in `:` or `=` (`http://*:`, `--port=`): most likely a variable
-/// that expanded to nothing, such as `$APP_PORT` in a Procfile line that sets `APP_PORT=3000`
-/// itself, where the shell expands the line before the assignment applies.
-pub(crate) fn empty_expansions(command: &[String], app_port: u16) -> Vec<String> {
-    command
-        .iter()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, arg)| arg.len() > 1 && arg.ends_with([':', '=']))
-        .map(|(n, original)| {
-            let ending = &original[original.len() - 1..];
-            // The argument as a message may show it: a secret's value masked (its ending kept).
-            let mut arg = shown_at(command, n);
-            if !arg.ends_with(ending) {
-                arg.push_str(ending);
-            }
-            format!(
-                "the app's argument '{arg}' ends in '{ending}': a variable that expanded to \
-                 nothing? In a Procfile, `APP_PORT={app_port} heroku-applink-service-mesh -- app \
-                 {arg}$APP_PORT` expands $APP_PORT before APP_PORT is set; write the port as a \
-                 number ({arg}{app_port}), or set APP_PORT as a config var instead of on the line"
-            )
-        })
-        .collect()
-}
-
 /// Whether the app's arguments give it `port` to listen on: after `-p`, `-b`, `--bind` or an
 /// option whose name says port (`--port`, `--listen-port`), as `--port=N`, `PORT=N`, `host:N`, or
 /// as a bare argument that does not follow an option (`python -m http.server 5006`); not a number
@@ -162,7 +136,7 @@ fn ends_with_port(value: &str, port: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{empty_expansions, gives_port, public_port_in_args};
+    use super::{gives_port, public_port_in_args};
 
     fn words(c: &[&str]) -> Vec<String> {
         c.iter().map(|s| s.to_string()).collect()
@@ -208,52 +182,6 @@ mod tests {
                 "`--listen http://***@0.0.0.0:3000` for `--listen http://***@0.0.0.0:5006`"
             ),
             "{hint}"
-        );
-    }
-
-    #[test]
-    fn an_argument_ending_in_a_colon_or_equals_is_named() {
-        let warnings = empty_expansions(
-            &words(&["./api", "--urls", "http://*:", "--port=", ":", "a=b"]),
-            3000,
-        );
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(
-            warnings[0].contains("'http://*:'") && warnings[0].contains("(http://*:3000)"),
-            "{}",
-            warnings[0]
-        );
-        assert!(warnings[1].contains("'--port='"), "{}", warnings[1]);
-        assert!(
-            empty_expansions(&words(&["host:"]), 3000).is_empty(),
-            "the program itself"
-        );
-        // A secret that ends in `:` or `=` is named masked, its ending kept.
-        let warnings = empty_expansions(
-            &words(&[
-                "app",
-                "--token",
-                "s3cret:",
-                "--api-key=s3cret=",
-                "postgres://u:s3cret@db:",
-            ]),
-            3000,
-        );
-        assert_eq!(warnings.len(), 3, "{warnings:?}");
-        assert!(
-            warnings[0].starts_with("the app's argument '***:' ends in ':'"),
-            "{}",
-            warnings[0]
-        );
-        assert!(warnings[1].contains("'--api-key=***='"), "{}", warnings[1]);
-        assert!(
-            warnings[2].contains("'postgres://***@db:'"),
-            "{}",
-            warnings[2]
-        );
-        assert!(
-            warnings.iter().all(|w| !w.contains("s3cret")),
-            "{warnings:?}"
         );
     }
 

@@ -1,6 +1,7 @@
 //! The start-up log: what runs, how, and loudly what is not authenticated (docs/behaviour.md §8).
 
-use crate::app::port_hints::{empty_expansions, public_port_in_args};
+use crate::app::expansion_hints::expansion_warnings;
+use crate::app::port_hints::public_port_in_args;
 use crate::config::{Config, Mode, bypass_list};
 use crate::request::INFO_ROUTE;
 use crate::request::query;
@@ -178,7 +179,7 @@ pub(crate) fn warnings(config: &Config) -> Vec<String> {
         config.port,
         config.app.port,
     ));
-    warnings.extend(empty_expansions(&config.app_command, config.app.port));
+    warnings.extend(expansion_warnings(&config.app_command, config.app.port));
     warnings
 }
 
