@@ -134,7 +134,7 @@ fn a_port_option_left_without_its_value_is_named() {
     );
     let output = mesh.wait_for_output("has no value after it");
     assert!(
-        output.contains(&format!("'--listen-port' has no value after it")),
+        output.contains("'--listen-port' has no value after it"),
         "{output}"
     );
     assert!(

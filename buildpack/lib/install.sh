@@ -70,9 +70,7 @@ install::expected_checksum() {
       "Pick a version built for ${arch}, or unset ${VERSION_VAR} to use the packaged version."
   fi
   if [[ ! -d "${BUILDPACK_DIR}/binaries" ]]; then
-    output::fail "This is the buildpack's source folder: it carries no binary and no checksum for ${version}." \
-      "Package it with bin/package (see Releasing in docs/architecture.md) and add the packaged buildpack:" \
-      "heroku buildpacks:add --index 1 <URL of heroku-applink-service-mesh-buildpack-${version}.tgz>"
+    install::fail_source_folder "${version}"
   fi
   versions=$(awk '!seen[$1]++ { printf "%s ", $1 }' "${file}")
   versions="${versions% }"
@@ -110,8 +108,8 @@ install::download() {
 }
 
 # Decides what this build installs, from the config var files in folder $1 (may be empty). Sets
-# INSTALL_ARCH, INSTALL_VERSION, INSTALL_SHA256 (the recorded checksum) and INSTALL_BASE_URL (the
-# download URL, or empty); fails the build for a version or architecture it cannot verify.
+# INSTALL_ARCH, INSTALL_VERSION, INSTALL_REQUESTED (the config var, or empty), INSTALL_SHA256 (the
+# recorded checksum) and INSTALL_BASE_URL (the download URL, or empty); fails the build for a version or architecture it cannot verify.
 install::plan() {
   local env_dir="$1" packaged requested
   INSTALL_ARCH=$(install::arch)
@@ -119,7 +117,20 @@ install::plan() {
   requested=$(install::config_var "${env_dir}" "${VERSION_VAR}")
   INSTALL_VERSION=$(install::requested_version "${requested}" "${packaged}")
   INSTALL_BASE_URL=$(install::config_var "${env_dir}" "${URL_VAR}")
+  INSTALL_REQUESTED="${requested}"
+  # The source folder carries no binary, whatever buildpack/checksums says: bin/package appends the
+  # release's lines there before a release is tagged, and that must not change this answer.
+  if [[ -z "${INSTALL_BASE_URL}" && ! -d "${BUILDPACK_DIR}/binaries" ]]; then
+    install::fail_source_folder "${INSTALL_VERSION}"
+  fi
   INSTALL_SHA256=$(install::expected_checksum "${INSTALL_VERSION}" "${INSTALL_ARCH}")
+}
+
+# Fails the build of the buildpack's source folder, which carries no binary: how to package it.
+install::fail_source_folder() {
+  output::fail "This is the buildpack's source folder: it carries no binary for ${1}." \
+    "Package it with bin/package (see Releasing in docs/architecture.md) and add the packaged buildpack:" \
+    "heroku buildpacks:add --index 1 <URL of heroku-applink-service-mesh-buildpack-${1}.tgz>"
 }
 
 # Puts a verified binary at $1, as install::plan decided (call it first). Uses, in order: a download
@@ -143,9 +154,12 @@ install::obtain() {
   elif install::cached "${cache}/${name}" "${expected}"; then
     output::info "Using the cached download of ${version}"
     cp "${cache}/${name}" "${dest}"
-  elif [[ -z "${base}" ]]; then
+  elif [[ -z "${base}" && -n "${INSTALL_REQUESTED}" ]]; then
     output::fail "This buildpack does not carry version ${version} for ${arch}." \
       "Set ${URL_VAR} to where release binaries are published, or unset ${VERSION_VAR}."
+  elif [[ -z "${base}" ]]; then
+    output::fail "This buildpack does not carry its own version ${version} for ${arch}: it is damaged." \
+      "Use a fresh copy of the packaged buildpack, or package it again with bin/package."
   else
     local url="${base%/}/${version}/${name}"
     output::info "Downloading ${url}"
