@@ -108,3 +108,31 @@ fn every_relative_link_in_the_docs_leads_somewhere() {
     assert!(checked >= 15, "only {checked} links were read");
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
+
+/// A `cargo install` the docs show builds the versions CI tested: `--locked` makes cargo use
+/// `Cargo.lock`, which it otherwise ignores.
+#[test]
+fn every_cargo_install_in_the_docs_is_locked() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        pages.push(entry.unwrap().path());
+    }
+    let mut seen = 0;
+    for page in pages
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(page).unwrap();
+        for (at, _) in text.match_indices("cargo install ") {
+            let command = text[at..].split(['`', '\n']).next().unwrap();
+            seen += 1;
+            assert!(
+                command.contains("--locked"),
+                "{}: `{command}` builds whatever versions are newest; add --locked",
+                page.display()
+            );
+        }
+    }
+    assert!(seen >= 1, "no cargo install found in the docs");
+}

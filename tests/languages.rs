@@ -162,3 +162,30 @@ async fn python_sdk() {
 async fn node_sdk() {
     row("node-sdk").await;
 }
+
+/// The README's `web:` line for each language app is the command this matrix runs, word for word,
+/// so the line a user copies starts the app (Go's names the binary its buildpack builds, `bin/app`;
+/// here it is built into `target/`).
+#[test]
+fn the_readme_shows_the_command_each_app_runs_with() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let mut checked = 0;
+    for language in languages::LANGUAGES
+        .iter()
+        .filter(|l| l.folder.starts_with("examples/languages/") && l.name != "go")
+    {
+        let line = format!(
+            "`APP_PORT=3000 heroku-applink-service-mesh {}`",
+            (language.command)(3000).join(" ")
+        );
+        assert!(
+            readme.contains(&line),
+            "the README does not show {}'s command as the matrix runs it: {line}",
+            language.name
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 5, "the languages were not read");
+}

@@ -2,7 +2,8 @@
 // java.util.Base64; JSON with Jackson, the JDK having no JSON parser of its own. It reads the
 // request as a Spring or servlet app would.
 //
-// Procfile: web: APP_PORT=3000 heroku-applink-service-mesh java App.java
+// Procfile: web: APP_PORT=3000 heroku-applink-service-mesh java -cp <the Jackson jars> App.java
+// (on Debian: -cp /usr/share/java/jackson-databind.jar:/usr/share/java/jackson-core.jar:/usr/share/java/jackson-annotations.jar)
 // It listens on $PORT, which the sidecar sets to the app's port. Every route but /healthcheck and
 // /slow answers with what this runtime read: method, client context, AppLink headers and query.
 
