@@ -109,7 +109,8 @@ install::download() {
 
 # Decides what this build installs, from the config var files in folder $1 (may be empty). Sets
 # INSTALL_ARCH, INSTALL_VERSION, INSTALL_REQUESTED (the config var, or empty), INSTALL_SHA256 (the
-# recorded checksum) and INSTALL_BASE_URL (the download URL, or empty); fails the build for a version or architecture it cannot verify.
+# recorded checksum) and INSTALL_BASE_URL (the download URL, or empty); fails the build for a
+# version or architecture it cannot verify, and in the source folder, which carries no binary.
 install::plan() {
   local env_dir="$1" packaged requested
   INSTALL_ARCH=$(install::arch)
