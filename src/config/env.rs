@@ -13,7 +13,7 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
 }
 
 /// The variables whose values `--check` attributes (the attachment's own are shown apart).
-const KNOWN: [&str; 12] = [
+pub(super) const KNOWN: [&str; 12] = [
     "PORT",
     "APP_PORT",
     "HEROKU_APPLINK_SERVICE_MESH_DEV",
@@ -44,16 +44,6 @@ impl<'a> Env<'a> {
 
     pub(super) fn get(&self, name: &str) -> Option<String> {
         self.vars.get(name).filter(|v| !v.is_empty()).cloned()
-    }
-
-    /// The variables the sidecar reads that are set, for `--check`.
-    pub(super) fn known_set(&self) -> Vec<&'static str> {
-        KNOWN
-            .iter()
-            .chain(&super::otel::VARIABLES)
-            .copied()
-            .filter(|name| self.get(name).is_some())
-            .collect()
     }
 
     /// The names of the variables that are set, sorted.

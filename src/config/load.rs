@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::defaults;
-use super::env::{Env, dashboard_requests, log_settings, mode, workers};
+use super::env::{Env, KNOWN, dashboard_requests, log_settings, mode, workers};
 use super::file::{self, FileConfig};
 use super::file_values::{file_bool, file_err, file_value, keys_set};
 use super::flags::{Flags, misplaced_option};
@@ -56,7 +56,7 @@ pub(crate) fn load(flags: &Flags, vars: &HashMap<String, String>) -> Result<Conf
             .into_iter()
             .filter_map(|(flag, given)| given.then_some(flag))
             .collect(),
-            env: env.known_set(),
+            env: known_set(&env),
             file: keys_set(&file)
                 .into_iter()
                 .map(|key| (key, file.line(key)))
@@ -257,4 +257,15 @@ fn read_file(
         .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
     let parsed = file::parse(&path.display().to_string(), &text).map_err(ConfigError)?;
     Ok((parsed, Some(path)))
+}
+
+/// The variables the sidecar reads that are set, for `--check`: the environment's own and trace
+/// export's (here, above both, so that neither needs the other's list).
+fn known_set(env: &Env<'_>) -> Vec<&'static str> {
+    KNOWN
+        .iter()
+        .chain(&super::otel::VARIABLES)
+        .copied()
+        .filter(|name| env.get(name).is_some())
+        .collect()
 }

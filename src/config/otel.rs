@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::{HeaderName, Uri};
 
 use super::env::Env;
+use super::values::key_values;
 use super::{ConfigError, Secret, defaults};
 
 /// The variables this section reads, for `--check`'s origins.
@@ -243,37 +244,6 @@ fn protocol(env: &Env<'_>) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-/// `key=value,…` with percent-encoded values (the W3C baggage form the specification uses). An
-/// error names an entry by its place, never by its text: a value may be a secret.
-pub(super) fn key_values(name: &str, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    text.split(',')
-        .filter(|pair| !pair.trim().is_empty())
-        .enumerate()
-        .map(|(at, pair)| {
-            let (key, value) = pair.split_once('=').ok_or_else(|| {
-                ConfigError(format!(
-                    "{name}: entry {} (not shown: it may hold a secret) is not key=value (entries \
-                     are separated by commas; a comma in a value is written %2C)",
-                    at + 1
-                ))
-            })?;
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(s.trim())
-                    .decode_utf8()
-                    .map(|s| s.into_owned())
-                    .map_err(|_| {
-                        ConfigError(format!("{name}: an entry's percent-encoding is not UTF-8"))
-                    })
-            };
-            let key = decode(key)?;
-            if key.is_empty() {
-                return err(format!("{name}: an entry has an empty key"));
-            }
-            Ok((key, decode(value)?))
-        })
-        .collect()
 }
 
 /// Headers sent with every export; their values stay secret (never shown, never logged).

@@ -42,7 +42,7 @@ pub(super) struct Resource {
 /// `OTEL_RESOURCE_ATTRIBUTES` (which wins, but for its `service.*` attributes, the app's).
 pub(super) fn resource(env: &Env<'_>) -> Result<Resource, ConfigError> {
     let given = match env.get("OTEL_RESOURCE_ATTRIBUTES") {
-        Some(text) => super::otel::key_values("OTEL_RESOURCE_ATTRIBUTES", &text)?,
+        Some(text) => super::values::key_values("OTEL_RESOURCE_ATTRIBUTES", &text)?,
         None => Vec::new(),
     };
     let mut attributes: Vec<(String, String)> = Vec::new();

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::ConfigError;
+
 /// Go's `strconv.ParseBool` (compat): `Some(b)` for the accepted spellings, `None` otherwise.
 pub(crate) fn parse_go_bool(value: &str) -> Option<bool> {
     match value {
@@ -92,6 +94,37 @@ pub(crate) fn parse_port(value: &str) -> Result<u16, String> {
         .trim()
         .parse()
         .map_err(|_| format!("'{value}' is not a port number (0-65535)"))
+}
+
+/// `key=value,…` with percent-encoded values (the W3C baggage form the specification uses). An
+/// error names an entry by its place, never by its text: a value may be a secret.
+pub(super) fn key_values(name: &str, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    text.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .enumerate()
+        .map(|(at, pair)| {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                ConfigError(format!(
+                    "{name}: entry {} (not shown: it may hold a secret) is not key=value (entries \
+                     are separated by commas; a comma in a value is written %2C)",
+                    at + 1
+                ))
+            })?;
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s.trim())
+                    .decode_utf8()
+                    .map(|s| s.into_owned())
+                    .map_err(|_| {
+                        ConfigError(format!("{name}: an entry's percent-encoding is not UTF-8"))
+                    })
+            };
+            let key = decode(key)?;
+            if key.is_empty() {
+                return Err(ConfigError(format!("{name}: an entry has an empty key")));
+            }
+            Ok((key, decode(value)?))
+        })
+        .collect()
 }
 
 #[cfg(test)]
