@@ -1,69 +1,20 @@
 //! The per-request log line, written once when the response body has been sent (or dropped).
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use super::millis;
-use super::observe::{Observation, keep_preview};
+use super::record::{Inbound, RequestLog};
 use super::{Metrics, Traces};
 use crate::body::MeshBody;
 
-/// What one request did, filled in by the handler's phases.
-pub(crate) struct RequestLog {
-    pub(crate) method: String,
-    /// The path, never the query.
-    pub(crate) path: String,
-    /// Shared with the request's log scope, so naming every line costs no copy.
-    pub(crate) request_id: Arc<str>,
-    /// The trace the request continues, with the sidecar's span, when it carried a valid
-    /// `traceparent`.
-    pub(crate) trace: Option<super::TraceContext>,
-    pub(crate) kind: &'static str,
-    pub(crate) outcome: &'static str,
-    pub(crate) status: u16,
-    /// The AppLink API call, when the request reached it.
-    pub(crate) auth: Option<Phase>,
-    /// The call to the app, when the request reached it.
-    pub(crate) app: Option<Phase>,
-    pub(crate) started: Instant,
-    /// What the request body did (shared with the counting request body).
-    pub(crate) inbound: Arc<Inbound>,
-    pub(crate) rejected: bool,
-    /// An observer's watch of this request (the dev dashboard's), when there is one.
-    pub(crate) observation: Option<Box<dyn Observation>>,
-}
-
 impl RequestLog {
-    pub(crate) fn new(method: &http::Method, path: &str) -> RequestLog {
-        RequestLog {
-            method: method.as_str().to_string(),
-            path: path.to_string(),
-            request_id: Arc::from(""),
-            trace: None,
-            kind: "unknown",
-            outcome: "forwarded",
-            status: 0,
-            auth: None,
-            app: None,
-            started: Instant::now(),
-            inbound: Arc::default(),
-            rejected: false,
-            observation: None,
-        }
-    }
-
-    /// Lets an observer watch this request, its request body's start included.
-    pub(crate) fn observed_by(&mut self, observation: Box<dyn Observation>) {
-        self.observation = Some(observation);
-        let _ = self.inbound.preview.set(Mutex::default());
-    }
-
     fn write(&self, bytes_out: u64) {
         tracing::info!(
             target: "applink_mesh::request",
@@ -81,27 +32,6 @@ impl RequestLog {
             bytes_in = self.inbound.bytes.load(Ordering::Relaxed),
             bytes_out,
         );
-    }
-}
-
-/// One timed step of a request (the AppLink API call, the call to the app): the log line's
-/// `auth_ms` and `app_ms`, and the trace's child spans.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Phase {
-    pub(crate) started: Instant,
-    pub(crate) took: Duration,
-    /// Why it failed (the reason the log line gives), when it did.
-    pub(crate) failed: Option<&'static str>,
-}
-
-impl Phase {
-    /// A phase that started at `started` and ends now.
-    pub(crate) fn since(started: Instant, failed: Option<&'static str>) -> Phase {
-        Phase {
-            started,
-            took: started.elapsed(),
-            failed,
-        }
     }
 }
 
@@ -211,32 +141,6 @@ impl<H: Progress + Unpin> Body for LoggedBody<H> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-/// What the request body did on its way to the app.
-#[derive(Default)]
-pub(crate) struct Inbound {
-    /// Bytes read so far.
-    pub(crate) bytes: AtomicU64,
-    /// Reading it failed: the caller's framing was broken, or the caller went away.
-    pub(crate) broken: AtomicBool,
-    /// Its first bytes, kept only when an observer watches the request.
-    pub(crate) preview: OnceLock<Mutex<Vec<u8>>>,
-}
-
-impl Inbound {
-    /// The body's first bytes, when they were kept.
-    pub(crate) fn preview(&self) -> Option<Vec<u8>> {
-        self.preview
-            .get()
-            .map(|kept| kept.lock().unwrap_or_else(|e| e.into_inner()).clone())
-    }
-
-    fn keep(&self, data: &[u8]) {
-        if let Some(kept) = self.preview.get() {
-            keep_preview(&mut kept.lock().unwrap_or_else(|e| e.into_inner()), data);
-        }
     }
 }
 

@@ -9,14 +9,16 @@ mod logfmt;
 mod metrics;
 mod observe;
 mod otel;
+mod record;
 mod request_scope;
 mod trace_context;
 mod writer;
 
-pub(crate) use access::{CountingBody, Inbound, LoggedBody, Phase, Progress, RequestLog};
+pub(crate) use access::{CountingBody, LoggedBody, Progress};
 pub(crate) use metrics::Metrics;
-pub(crate) use observe::{Observation, Observer, PREVIEW_BYTES, keep_preview};
+pub(crate) use observe::Observer;
 pub(crate) use otel::Traces;
+pub(crate) use record::{Inbound, Observation, PREVIEW_BYTES, Phase, RequestLog, keep_preview};
 pub(crate) use request_scope::RequestScope;
 pub(crate) use trace_context::{TRACEPARENT, TRACESTATE, TraceContext};
 pub(crate) use writer::LogFlusher;

@@ -15,7 +15,7 @@ use opentelemetry::trace::{
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
-use crate::telemetry::access::{Phase, RequestLog};
+use crate::telemetry::record::{Phase, RequestLog};
 use crate::telemetry::trace_context::{TraceContext, new_span_id};
 
 /// The methods the conventions name; any other is `_OTHER` (a caller could send thousands).
