@@ -65,52 +65,98 @@ pub(super) fn request_spans(
     peers: &Peers,
     mut out: impl FnMut(SpanData),
 ) {
-    let clock = Clock {
-        now: Instant::now(),
-        wall: SystemTime::now(),
+    let spans = Spans {
+        log,
+        trace,
+        peers,
+        clock: Clock {
+            now: Instant::now(),
+            wall: SystemTime::now(),
+        },
+        method: KNOWN_METHODS
+            .iter()
+            .find(|known| **known == log.method)
+            .copied(),
+        server: SpanId::from_bytes(trace.span_id_bytes()),
     };
-    let method = KNOWN_METHODS
-        .iter()
-        .find(|known| **known == log.method)
-        .copied();
-    let method_attributes = || match method {
-        Some(known) => vec![KeyValue::new("http.request.method", known)],
-        None => vec![
-            KeyValue::new("http.request.method", "_OTHER"),
-            KeyValue::new(
-                "http.request.method_original",
-                capped(&log.method, peers.value_limit),
+    if let Some(api) = spans.api_call() {
+        out(api);
+    }
+    if let Some(app) = spans.app_call() {
+        out(app);
+    }
+    out(spans.server(bytes_out));
+}
+
+/// What every span of one request is built from.
+struct Spans<'a> {
+    log: &'a RequestLog,
+    trace: &'a TraceContext,
+    peers: &'a Peers,
+    clock: Clock,
+    /// The request's method when the conventions name it.
+    method: Option<&'static str>,
+    /// The sidecar's server span, the client spans' parent.
+    server: SpanId,
+}
+
+/// One span's own parts; the rest comes from [`Spans`].
+struct Span {
+    id: SpanId,
+    parent: SpanId,
+    kind: SpanKind,
+    name: Cow<'static, str>,
+    started: Instant,
+    ended: Instant,
+    attributes: Vec<KeyValue>,
+    status: Status,
+}
+
+impl Spans<'_> {
+    fn build(&self, span: Span) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from_bytes(self.trace.trace_id_bytes()),
+                span.id,
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::NONE,
             ),
-        ],
-    };
-    let name = Cow::Borrowed(method.unwrap_or("HTTP"));
-    let server = SpanId::from_bytes(trace.span_id_bytes());
-    let context = |span_id| {
-        SpanContext::new(
-            TraceId::from_bytes(trace.trace_id_bytes()),
-            span_id,
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::NONE,
-        )
-    };
-    let span =
-        |span_id, parent, kind, name, times: (Instant, Instant), attributes, status| SpanData {
-            span_context: context(span_id),
-            parent_span_id: parent,
-            parent_span_is_remote: parent != server && parent != SpanId::INVALID,
-            span_kind: kind,
-            name,
-            start_time: clock.at(times.0),
-            end_time: clock.at(times.1),
-            attributes,
+            parent_span_id: span.parent,
+            parent_span_is_remote: span.parent != self.server && span.parent != SpanId::INVALID,
+            span_kind: span.kind,
+            name: span.name,
+            start_time: self.clock.at(span.started),
+            end_time: self.clock.at(span.ended),
+            attributes: span.attributes,
             dropped_attributes_count: 0,
             events: SpanEvents::default(),
             links: SpanLinks::default(),
-            status,
-            instrumentation_scope: peers.scope.clone(),
-        };
-    let client = |phase: &Phase, peer: &(String, i64), mut attributes: Vec<KeyValue>| {
+            status: span.status,
+            instrumentation_scope: self.peers.scope.clone(),
+        }
+    }
+
+    /// The span's name: the method, or `HTTP` for one the conventions do not name.
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(self.method.unwrap_or("HTTP"))
+    }
+
+    fn method_attributes(&self) -> Vec<KeyValue> {
+        match self.method {
+            Some(known) => vec![KeyValue::new("http.request.method", known)],
+            None => vec![
+                KeyValue::new("http.request.method", "_OTHER"),
+                KeyValue::new(
+                    "http.request.method_original",
+                    capped(&self.log.method, self.peers.value_limit),
+                ),
+            ],
+        }
+    }
+
+    /// A client span to `peer` for `phase`, with `attributes` besides the peer's.
+    fn client(&self, phase: &Phase, peer: &(String, i64), mut attributes: Vec<KeyValue>) -> Span {
         attributes.push(KeyValue::new("server.address", peer.0.clone()));
         attributes.push(KeyValue::new("server.port", peer.1));
         let status = match phase.failed {
@@ -120,107 +166,101 @@ pub(super) fn request_spans(
             }
             None => Status::Unset,
         };
-        (attributes, status)
-    };
-
-    if let (Some(phase), Some(api)) = (&log.auth, &peers.api) {
-        let (attributes, status) = client(
-            phase,
-            api,
-            vec![KeyValue::new("http.request.method", "POST")],
-        );
-        out(span(
-            SpanId::from_bytes(new_span_id()),
-            server,
-            SpanKind::Client,
-            Cow::Borrowed("POST"),
-            (phase.started, phase.started + phase.took),
+        Span {
+            id: SpanId::from_bytes(new_span_id()),
+            parent: self.server,
+            kind: SpanKind::Client,
+            name: Cow::Borrowed("POST"),
+            started: phase.started,
+            ended: phase.started + phase.took,
             attributes,
             status,
-        ));
+        }
     }
-    if let Some(phase) = &log.app {
-        let mut attributes = method_attributes();
+
+    /// The AppLink API call, when the request reached it.
+    fn api_call(&self) -> Option<SpanData> {
+        let (phase, api) = (self.log.auth.as_ref()?, self.peers.api.as_ref()?);
+        let method = vec![KeyValue::new("http.request.method", "POST")];
+        Some(self.build(self.client(phase, api, method)))
+    }
+
+    /// The call to the app, when the request reached it; in error for a 4xx or 5xx answer, its
+    /// `error.type` the status code (the conventions).
+    fn app_call(&self) -> Option<SpanData> {
+        let (log, phase) = (self.log, self.log.app.as_ref()?);
+        let mut attributes = self.method_attributes();
         let answered = phase.failed.is_none() && log.status != 0;
         if answered {
-            attributes.push(KeyValue::new(
-                "http.response.status_code",
-                i64::from(log.status),
-            ));
+            let code = i64::from(log.status);
+            attributes.push(KeyValue::new("http.response.status_code", code));
         }
-        let (mut attributes, mut status) = client(phase, &peers.app, attributes);
-        // A client span is in error for a 4xx or 5xx answer, its `error.type` the status code
-        // (the conventions).
+        let mut span = self.client(phase, &self.peers.app, attributes);
+        span.name = self.name();
         if answered && log.status >= 400 {
             let code = log.status.to_string();
-            status = Status::error(code.clone());
-            attributes.push(KeyValue::new("error.type", code));
+            span.status = Status::error(code.clone());
+            span.attributes.push(KeyValue::new("error.type", code));
         }
-        out(span(
-            SpanId::from_bytes(new_span_id()),
-            server,
-            SpanKind::Client,
-            name.clone(),
-            (phase.started, phase.started + phase.took),
-            attributes,
-            status,
-        ));
+        Some(self.build(span))
     }
 
-    let mut attributes = method_attributes();
-    attributes.extend([
-        KeyValue::new("url.path", capped(&log.path, peers.value_limit)),
-        KeyValue::new("url.scheme", "http"),
-        KeyValue::new("applink.route.kind", log.kind),
-        KeyValue::new("applink.outcome", log.outcome),
-        if log.request_id.len() <= peers.value_limit {
-            // The usual id shares the log record's allocation.
-            KeyValue::new("applink.request_id", log.request_id.clone())
+    /// The sidecar's own span: in error for a 5xx only, a 4xx being the caller's mistake (the
+    /// conventions); the app's 5xx named by its code, the sidecar's by its reason (`app-timeout`).
+    fn server(&self, bytes_out: u64) -> SpanData {
+        let log = self.log;
+        let mut attributes = self.server_attributes(bytes_out);
+        let status = if log.status >= 500 {
+            let error_type = if log.rejected {
+                log.outcome.to_string()
+            } else {
+                log.status.to_string()
+            };
+            attributes.push(KeyValue::new("error.type", error_type.clone()));
+            Status::error(error_type)
         } else {
-            KeyValue::new(
-                "applink.request_id",
-                capped(&log.request_id, peers.value_limit),
-            )
-        },
-        KeyValue::new(
-            "http.request.body.size",
-            i64::try_from(log.inbound.bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
-        ),
-        KeyValue::new(
-            "http.response.body.size",
-            i64::try_from(bytes_out).unwrap_or(i64::MAX),
-        ),
-    ]);
-    if log.status != 0 {
-        attributes.push(KeyValue::new(
-            "http.response.status_code",
-            i64::from(log.status),
-        ));
-    }
-    // A server span is in error for a 5xx only: a 4xx is the caller's mistake (the conventions).
-    let status = if log.status >= 500 {
-        // The app's own 5xx is named by its code; the sidecar's by its reason (`app-timeout`).
-        let error_type = if log.rejected {
-            log.outcome.to_string()
-        } else {
-            log.status.to_string()
+            Status::Unset
         };
-        attributes.push(KeyValue::new("error.type", error_type.clone()));
-        Status::error(error_type)
-    } else {
-        Status::Unset
-    };
-    out(span(
-        server,
-        trace
-            .parent_id_bytes()
-            .map_or(SpanId::INVALID, SpanId::from_bytes),
-        SpanKind::Server,
-        name,
-        (log.started, clock.now),
-        attributes,
-        status,
-    ));
+        let parent = self.trace.parent_id_bytes();
+        self.build(Span {
+            id: self.server,
+            parent: parent.map_or(SpanId::INVALID, SpanId::from_bytes),
+            kind: SpanKind::Server,
+            name: self.name(),
+            started: log.started,
+            ended: self.clock.now,
+            attributes,
+            status,
+        })
+    }
+
+    fn server_attributes(&self, bytes_out: u64) -> Vec<KeyValue> {
+        let (log, limit) = (self.log, self.peers.value_limit);
+        let size = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
+        let mut attributes = self.method_attributes();
+        attributes.extend([
+            KeyValue::new("url.path", capped(&log.path, limit)),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("applink.route.kind", log.kind),
+            KeyValue::new("applink.outcome", log.outcome),
+            if log.request_id.len() <= limit {
+                // The usual id shares the log record's allocation.
+                KeyValue::new("applink.request_id", log.request_id.clone())
+            } else {
+                KeyValue::new("applink.request_id", capped(&log.request_id, limit))
+            },
+            KeyValue::new(
+                "http.request.body.size",
+                size(log.inbound.bytes.load(Ordering::Relaxed)),
+            ),
+            KeyValue::new("http.response.body.size", size(bytes_out)),
+        ]);
+        if log.status != 0 {
+            let code = i64::from(log.status);
+            attributes.push(KeyValue::new("http.response.status_code", code));
+        }
+        attributes
+    }
 }
 
 #[cfg(test)]
