@@ -1,6 +1,7 @@
 //! The connection layer: the listener and its connections (HTTP/1.1 and h2c), each connection's
 //! socket stack and clocks, and the graceful drain. Below it the request pipeline (`request`)
-//! answers each request; the layers of a connection's socket are `connection_stack`'s to build:
+//! answers each request, except the dev dashboard's own routes, which the dashboard answers in
+//! front of it; the layers of a connection's socket are `connection_stack`'s to build:
 //! `head_errors` (hyper's refusals in the sidecar's words), `activity` (the clocks, the lingering
 //! close through `linger`, the HTTP/2 header-block watch through `h2_header_blocks`).
 
@@ -15,6 +16,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Request;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -27,11 +30,18 @@ use crate::config::{Config, ConfigError};
 use crate::connection::activity::{Activity, ActivityIo, Deadlines, Expired};
 use crate::connection::head_errors::{HeadErrorIo, Refusals};
 use crate::dashboard::Dashboard;
+use crate::request;
 use crate::request::boot_gate::BootGate;
 use crate::request::state::Mesh;
-use crate::request::{self, Caller};
 use crate::shutdown::{Phase, reached};
 use crate::telemetry::{Observer, millis};
+
+/// Who is calling, as the connection saw it.
+#[derive(Clone, Copy, Debug)]
+struct Caller {
+    /// The peer is this machine (a loopback address): the dashboard's guard asks.
+    local: bool,
+}
 
 /// Why the sidecar could not start.
 #[derive(Debug)]
@@ -150,7 +160,11 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
         .clone()
         .map(|dashboard| dashboard as Arc<dyn Observer>);
     let mesh = Arc::new(Mesh::new(config, observer).map_err(StartError::Config)?);
-    let serving = Some(tokio::spawn(serve(listener, mesh.clone())));
+    let serving = Some(tokio::spawn(serve(
+        listener,
+        mesh.clone(),
+        dashboard.clone(),
+    )));
     Ok(Running {
         local_addr,
         mesh,
@@ -213,7 +227,7 @@ fn connection_builder(mesh: &Mesh) -> auto::Builder<TokioExecutor> {
 /// How often a draining connection checks whether its requests are done.
 const DRAIN_TICK: Duration = Duration::from_millis(10);
 
-async fn serve(listener: TcpListener, mesh: Arc<Mesh>) {
+async fn serve(listener: TcpListener, mesh: Arc<Mesh>, dashboard: Option<Arc<Dashboard>>) {
     let builder = Arc::new(connection_builder(&mesh));
     // Every connection holds a sender; when all are gone, every connection has finished.
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
@@ -223,7 +237,7 @@ async fn serve(listener: TcpListener, mesh: Arc<Mesh>) {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let caller = Caller { local: peer.ip().to_canonical().is_loopback() };
-                    tokio::spawn(connection(stream, caller, mesh.clone(), builder.clone(), open_tx.clone()));
+                    tokio::spawn(connection(stream, caller, mesh.clone(), dashboard.clone(), builder.clone(), open_tx.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -272,6 +286,7 @@ async fn connection(
     stream: TcpStream,
     caller: Caller,
     mesh: Arc<Mesh>,
+    dashboard: Option<Arc<Dashboard>>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     _open: mpsc::Sender<()>,
 ) {
@@ -286,10 +301,19 @@ async fn connection(
     let service = {
         let mesh = mesh.clone();
         let activity = activity.clone();
-        service_fn(move |incoming| {
+        service_fn(move |incoming: Request<Incoming>| {
             let mesh = mesh.clone();
             let active = activity.request_started();
-            async move { Ok::<_, Infallible>(request::handle(mesh, incoming, active, caller).await) }
+            // The dev dashboard's own routes are answered here, in front of the pipeline, which
+            // knows the dashboard only as the observer of the requests it handles.
+            let dashboard_answer = dashboard
+                .as_ref()
+                .filter(|dashboard| dashboard.owns(incoming.uri().path()))
+                .map(|dashboard| dashboard.answer(&incoming, &mesh.shutdown, caller.local));
+            async move {
+                let response = request::handle(mesh, incoming, active, dashboard_answer).await;
+                Ok::<_, Infallible>(response)
+            }
         })
     };
     let connection = builder.serve_connection_with_upgrades(io, service);

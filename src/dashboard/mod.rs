@@ -97,13 +97,15 @@ impl Dashboard {
     }
 }
 
-/// The pipeline knows the dashboard as an observer of its requests, which answers its own routes.
-impl Observer for Dashboard {
-    fn owns(&self, path: &str) -> bool {
+impl Dashboard {
+    /// Whether `path` is one of the dashboard's own routes, which the connection layer hands it
+    /// in front of the request pipeline.
+    pub(crate) fn owns(&self, path: &str) -> bool {
         serve::is_dashboard_path(path)
     }
 
-    fn answer(
+    /// Answers a request for one of its routes; `local_caller` when the peer is this machine.
+    pub(crate) fn answer(
         &self,
         request: &Request<Incoming>,
         shutdown: &Shutdown,
@@ -111,7 +113,10 @@ impl Observer for Dashboard {
     ) -> Response<MeshBody> {
         serve::serve(self, shutdown, request, local_caller)
     }
+}
 
+/// The pipeline knows the dashboard only as an observer of its requests.
+impl Observer for Dashboard {
     fn watch(self: Arc<Self>, arrived: &HeaderMap) -> Box<dyn Observation> {
         Capture::start(self, arrived)
     }

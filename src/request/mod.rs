@@ -37,13 +37,6 @@ use state::Mesh;
 /// Answered by the sidecar itself, with its version (compat).
 pub(crate) const INFO_ROUTE: &str = "/__herokuAppLinkServiceMeshInfo";
 
-/// Who is calling, as the connection saw it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Caller {
-    /// The peer is this machine (a loopback address).
-    pub(crate) local: bool,
-}
-
 /// What the connection keeps of one request (its activity mark): told when the response is made,
 /// how its body is polled, and when it switches protocols; let go with the response.
 pub(crate) trait Exchange: Send + Unpin + 'static {
@@ -70,11 +63,13 @@ impl<E: Exchange> Progress for Held<E> {
 }
 
 /// Handles one request; every outcome, forwarded or not, is logged once when its body is done.
+/// `dashboard_answer`: the dev dashboard's answer to a request for one of its own routes, made
+/// in front of the pipeline by the connection layer; logged like any other, and not watched.
 pub(crate) async fn handle<E: Exchange>(
     mesh: Arc<Mesh>,
     request: Request<Incoming>,
     active: E,
-    caller: Caller,
+    dashboard_answer: Option<Response<MeshBody>>,
 ) -> Response<LoggedBody<Held<E>>> {
     let mut log = RequestLog::new(request.method(), request.uri().path());
     log.request_id = request_id(&request);
@@ -82,49 +77,55 @@ pub(crate) async fn handle<E: Exchange>(
         Some(traces) => Some(traces.begin(request.headers())),
         None => TraceContext::continue_from(request.headers()),
     };
-    let scope = RequestScope {
-        request_id: log.request_id.clone(),
-        trace: log.trace,
-    };
-    // An observer's own routes (the dev dashboard's) it answers itself; it watches every other.
-    let observer_answers = mesh
-        .observer
-        .as_ref()
-        .is_some_and(|observer| observer.owns(request.uri().path()));
-    if let Some(observer) = &mesh.observer
-        && !observer_answers
-    {
-        log.observed_by(observer.clone().watch(request.headers()));
-    }
     let mut held = Held {
         active,
         slot: None,
         buffered: None,
     };
-    let pipeline = pipeline(
-        &mesh,
-        request,
-        &mut log,
-        &mut held,
-        caller,
-        observer_answers,
-    );
+    if let Some(answer) = dashboard_answer {
+        log.kind = "dashboard";
+        log.outcome = "dashboard";
+        return finish(&mesh, log, held, answer);
+    }
+    if let Some(observer) = &mesh.observer {
+        log.observed_by(observer.clone().watch(request.headers()));
+    }
+    let scope = RequestScope {
+        request_id: log.request_id.clone(),
+        trace: log.trace,
+    };
+    let pipeline = pipeline(&mesh, request, &mut log, &mut held);
     // Every line written while the request is handled names it (and its trace).
     let response = match scope.around(pipeline).await {
         Ok(response) => response,
-        Err(error) => {
-            log.outcome = error.reason();
-            log.rejected = true;
-            if !error.is_client_error() {
-                tracing::warn!(
-                    request_id = &*log.request_id,
-                    reason = error.reason(),
-                    "request not forwarded"
-                );
-            }
-            error.into_response(&log.request_id)
-        }
+        Err(error) => refusal(error, &mut log),
     };
+    finish(&mesh, log, held, response)
+}
+
+/// The sidecar's own answer for a request it did not forward, and its log record's outcome.
+fn refusal(error: MeshError, log: &mut RequestLog) -> Response<MeshBody> {
+    log.outcome = error.reason();
+    log.rejected = true;
+    if !error.is_client_error() {
+        tracing::warn!(
+            request_id = &*log.request_id,
+            reason = error.reason(),
+            "request not forwarded"
+        );
+    }
+    error.into_response(&log.request_id)
+}
+
+/// The one place for what every response gets, whoever made it (the app, a refusal, the info
+/// route, the dashboard): dev mode's header, its status in the log record, the connection and an
+/// observer told of it, and the body that logs the request once it is done.
+fn finish<E: Exchange>(
+    mesh: &Mesh,
+    mut log: RequestLog,
+    mut held: Held<E>,
+    response: Response<MeshBody>,
+) -> Response<LoggedBody<Held<E>>> {
     let (mut parts, body) = response.into_parts();
     if parts.status == StatusCode::SWITCHING_PROTOCOLS {
         held.active.switching_protocols();
@@ -166,18 +167,11 @@ async fn pipeline(
     request: Request<Incoming>,
     log: &mut RequestLog,
     held: &mut Held<impl Exchange>,
-    caller: Caller,
-    observer_answers: bool,
 ) -> Result<Response<MeshBody>, MeshError> {
     if request.uri().path() == INFO_ROUTE {
         log.kind = "info";
         log.outcome = "info";
         return Ok(info_response());
-    }
-    if observer_answers && let Some(observer) = &mesh.observer {
-        log.kind = "dashboard";
-        log.outcome = "dashboard";
-        return Ok(observer.answer(&request, &mesh.shutdown, caller.local));
     }
     if request.method() == Method::CONNECT {
         return Err(MeshError::MethodNotAllowed);

@@ -36,8 +36,9 @@ pub(crate) struct Mesh {
     /// `limits.bufferedBodies` bytes; see [`Mesh::reserve_body_bytes`].
     body_budget: Arc<Semaphore>,
     pub(crate) shutdown: Shutdown,
-    /// What watches the requests and answers routes of its own: the dev dashboard, plugged in at
-    /// start-up in dev mode; `None` in production mode or when it is turned off.
+    /// What watches the requests: the dev dashboard (whose own routes never reach the
+    /// pipeline), plugged in at start-up in dev mode; `None` in production mode or when it is
+    /// turned off.
     pub(crate) observer: Option<Arc<dyn Observer>>,
     /// OTLP trace export, when configured (docs/behaviour.md §8.2).
     pub(crate) traces: Option<Arc<Traces>>,
