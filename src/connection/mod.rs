@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Request;
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -30,11 +30,11 @@ use crate::config::{Config, ConfigError};
 use crate::connection::activity::{Activity, ActivityIo, Deadlines, Expired};
 use crate::connection::head_errors::{HeadErrorIo, Refusals};
 use crate::dashboard::Dashboard;
-use crate::request;
 use crate::request::boot_gate::BootGate;
 use crate::request::state::Mesh;
+use crate::request::{self, Held};
 use crate::shutdown::{Phase, reached};
-use crate::telemetry::{Observer, millis};
+use crate::telemetry::{LoggedBody, Observer, millis};
 
 /// Who is calling, as the connection saw it.
 #[derive(Clone, Copy, Debug)]
@@ -282,6 +282,23 @@ fn connection_stack(
     )
 }
 
+/// One request's way in: the dev dashboard's own routes answered here, in front of the pipeline
+/// (which knows the dashboard only as the observer of the requests it handles); every request,
+/// those included, handled and logged by the pipeline.
+fn route<E: request::Exchange>(
+    mesh: &Arc<Mesh>,
+    dashboard: Option<&Dashboard>,
+    caller: Caller,
+    active: E,
+    incoming: Request<Incoming>,
+) -> impl Future<Output = Result<Response<LoggedBody<Held<E>>>, Infallible>> + Send + use<E> {
+    let dashboard_answer = dashboard
+        .filter(|dashboard| dashboard.owns(incoming.uri().path()))
+        .map(|dashboard| dashboard.answer(&incoming, &mesh.shutdown, caller.local));
+    let mesh = mesh.clone();
+    async move { Ok(request::handle(mesh, incoming, active, dashboard_answer).await) }
+}
+
 async fn connection(
     stream: TcpStream,
     caller: Caller,
@@ -299,21 +316,10 @@ async fn connection(
     };
     let io = TokioIo::new(connection_stack(stream, refusals, &activity));
     let service = {
-        let mesh = mesh.clone();
-        let activity = activity.clone();
-        service_fn(move |incoming: Request<Incoming>| {
-            let mesh = mesh.clone();
+        let (mesh, activity) = (mesh.clone(), activity.clone());
+        service_fn(move |incoming| {
             let active = activity.request_started();
-            // The dev dashboard's own routes are answered here, in front of the pipeline, which
-            // knows the dashboard only as the observer of the requests it handles.
-            let dashboard_answer = dashboard
-                .as_ref()
-                .filter(|dashboard| dashboard.owns(incoming.uri().path()))
-                .map(|dashboard| dashboard.answer(&incoming, &mesh.shutdown, caller.local));
-            async move {
-                let response = request::handle(mesh, incoming, active, dashboard_answer).await;
-                Ok::<_, Infallible>(response)
-            }
+            route(&mesh, dashboard.as_deref(), caller, active, incoming)
         })
     };
     let connection = builder.serve_connection_with_upgrades(io, service);
