@@ -128,102 +128,37 @@ impl FakeApp {
 /// The `/large` body; zero pages cost nothing until read.
 static LARGE: [u8; 64 << 20] = [0; 64 << 20];
 
+/// The fake app's routes: `/ws` (a WebSocket echo), `…/large`, `…/impostor` (an answer dressed
+/// as the sidecar's), `/sha256` (the body's digest, streamed), and anything else (the body kept,
+/// `/slow?ms=N` answered after N ms). Each records what it received.
 async fn answer(
-    mut request: Request<Incoming>,
+    request: Request<Incoming>,
     received: Arc<Mutex<Vec<Received>>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or("/".into(), |p| p.to_string());
     let path = request.uri().path().to_string();
-    let record = |body: Bytes, request: &Request<Incoming>| {
-        received.lock().unwrap().push(Received {
-            method: request.method().clone(),
-            target: target.clone(),
-            headers: request.headers().clone(),
-            body,
-            trailers: None,
-        });
+    let record = |request: Request<()>, body: Bytes, trailers: Option<HeaderMap>| {
+        received
+            .lock()
+            .unwrap()
+            .push(Received::of(request, body, trailers));
     };
-    match path.as_str() {
-        "/ws" => {
-            record(Bytes::new(), &request);
-            let key = request
-                .headers()
-                .get("sec-websocket-key")
-                .cloned()
-                .unwrap_or(http::HeaderValue::from_static(""));
-            let accept =
-                tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-            let upgrade = hyper::upgrade::on(&mut request);
-            tokio::spawn(async move {
-                let Ok(upgraded) = upgrade.await else { return };
-                let mut ws =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
-                        .await;
-                while let Some(Ok(message)) = ws.next().await {
-                    if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-            let response = Response::builder()
-                .status(StatusCode::SWITCHING_PROTOCOLS)
-                .header("connection", "upgrade")
-                .header("upgrade", "websocket")
-                .header("sec-websocket-accept", accept)
-                .body(Full::new(Bytes::new()))
-                .unwrap();
-            Ok(response)
-        }
+    Ok(match path.as_str() {
+        "/ws" => websocket(request, record),
         large if large.ends_with("/large") => {
-            record(Bytes::new(), &request);
-            Ok(Response::new(Full::new(Bytes::from_static(&LARGE))))
+            record(head_of(&request), Bytes::new(), None);
+            Response::new(Full::new(Bytes::from_static(&LARGE)))
         }
         impostor if impostor.ends_with("/impostor") => {
-            record(Bytes::new(), &request);
-            let response = Response::builder()
-                .status(StatusCode::SERVICE_UNAVAILABLE)
-                .header("x-applink-mesh-error", "auth-unavailable")
-                .header("x-applink-mesh-mode", "dev")
-                .header("x-applink-mesh-anything", "x")
-                .header("x-applink-org-id", "00Dapp")
-                .body(Full::new(Bytes::from_static(b"{\"error\":\"app's own\"}")))
-                .unwrap();
-            Ok(response)
+            record(head_of(&request), Bytes::new(), None);
+            impostor_answer()
         }
         "/sha256" => {
-            let (parts, mut body) = request.into_parts();
-            let mut hash = Sha256::new();
-            let mut length = 0u64;
-            while let Some(frame) = body.frame().await {
-                let Ok(frame) = frame else { break };
-                if let Some(data) = frame.data_ref() {
-                    hash.update(data);
-                    length += data.len() as u64;
-                }
-            }
-            let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-            let request = Request::from_parts(parts, ());
-            received.lock().unwrap().push(Received {
-                method: request.method().clone(),
-                target: target.clone(),
-                headers: request.headers().clone(),
-                body: Bytes::new(),
-                trailers: None,
-            });
-            Ok(Response::new(Full::new(Bytes::from(format!(
-                "{digest} {length}"
-            )))))
+            let (head, answer) = sha256(request).await;
+            record(head, Bytes::new(), None);
+            answer
         }
         _ => {
-            let delay = request
-                .uri()
-                .query()
-                .and_then(|q| q.strip_prefix("ms="))
-                .and_then(|ms| ms.parse::<u64>().ok());
+            let delay = slow_ms(&request, &path);
             let (parts, body) = request.into_parts();
             let (body, trailers) = match body.collect().await {
                 Ok(collected) => {
@@ -232,24 +167,109 @@ async fn answer(
                 }
                 Err(_) => (Bytes::new(), None),
             };
-            let request = Request::from_parts(parts, ());
-            received.lock().unwrap().push(Received {
-                method: request.method().clone(),
-                target: target.clone(),
-                headers: request.headers().clone(),
-                body,
-                trailers,
-            });
-            if let (Some(ms), "/slow") = (delay, path.as_str()) {
+            record(Request::from_parts(parts, ()), body, trailers);
+            if let Some(ms) = delay {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
-            let response = Response::builder()
+            Response::builder()
                 .header("x-app", "fake")
                 .header("connection", "keep-alive")
                 .header("keep-alive", "timeout=5")
                 .body(Full::new(Bytes::from_static(b"ok")))
-                .unwrap();
-            Ok(response)
+                .unwrap()
+        }
+    })
+}
+
+impl Received {
+    fn of(request: Request<()>, body: Bytes, trailers: Option<HeaderMap>) -> Received {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/".into(), |p| p.to_string());
+        let (parts, ()) = request.into_parts();
+        Received {
+            method: parts.method,
+            target,
+            headers: parts.headers,
+            body,
+            trailers,
         }
     }
+}
+
+/// A request's head alone, to record.
+fn head_of<B>(request: &Request<B>) -> Request<()> {
+    let mut head = Request::new(());
+    *head.method_mut() = request.method().clone();
+    *head.uri_mut() = request.uri().clone();
+    *head.headers_mut() = request.headers().clone();
+    head
+}
+
+/// `/slow?ms=N`: how long to wait before answering.
+fn slow_ms<B>(request: &Request<B>, path: &str) -> Option<u64> {
+    let ms = request.uri().query()?.strip_prefix("ms=")?.parse().ok()?;
+    (path == "/slow").then_some(ms)
+}
+
+/// Accepts a WebSocket upgrade and echoes every text and binary message.
+fn websocket(
+    mut request: Request<Incoming>,
+    record: impl FnOnce(Request<()>, Bytes, Option<HeaderMap>),
+) -> Response<Full<Bytes>> {
+    record(head_of(&request), Bytes::new(), None);
+    let key = request
+        .headers()
+        .get("sec-websocket-key")
+        .cloned()
+        .unwrap_or(http::HeaderValue::from_static(""));
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        while let Some(Ok(message)) = ws.next().await {
+            if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
+                return;
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-accept", accept)
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// An answer dressed as the sidecar's own (its reason and mode headers, an AppLink header).
+fn impostor_answer() -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::SERVICE_UNAVAILABLE)
+        .header("x-applink-mesh-error", "auth-unavailable")
+        .header("x-applink-mesh-mode", "dev")
+        .header("x-applink-mesh-anything", "x")
+        .header("x-applink-org-id", "00Dapp")
+        .body(Full::new(Bytes::from_static(b"{\"error\":\"app's own\"}")))
+        .unwrap()
+}
+
+/// The body's sha256 and length, read as it streams (never held whole): `<hex> <length>`.
+async fn sha256(request: Request<Incoming>) -> (Request<()>, Response<Full<Bytes>>) {
+    let (parts, mut body) = request.into_parts();
+    let mut hash = Sha256::new();
+    let mut length = 0u64;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        if let Some(data) = frame.data_ref() {
+            hash.update(data);
+            length += data.len() as u64;
+        }
+    }
+    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let answer = Response::new(Full::new(Bytes::from(format!("{digest} {length}"))));
+    (Request::from_parts(parts, ()), answer)
 }
