@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use common::client::wait_for;
 use common::collector::{ExportedSpan, FakeCollector};
+use common::exporting::{Exported, Exporting};
 use common::salesforce::{self, ACCESS_TOKEN, JWT};
-use common::sidecar::{TOKEN, behind_api, run_binary};
-use common::{FakeApi, FakeApp, SidecarProcess, free_port, send, skip};
+use common::sidecar::{TOKEN, run_binary};
+use common::{FakeApi, SidecarProcess, free_port, send, skip};
 
 const ROUTER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const ROUTER_SPAN: &str = "b7ad6b7169203331";
@@ -230,21 +231,17 @@ async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
 
 #[tokio::test]
 async fn a_collector_that_stops_answering_costs_spans_not_requests() {
-    let collector = FakeCollector::start_hanging().await;
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let endpoint = collector.endpoint();
-    let mut mesh = behind_api(
-        &app,
-        &api,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_BSP_MAX_QUEUE_SIZE", "4"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "1"),
-            ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
-        ],
-    );
-    let addr = mesh.wait_listening();
+    let Exported {
+        collector,
+        app,
+        mut mesh,
+        addr,
+        api: _api,
+    } = Exporting::to(FakeCollector::start_hanging().await)
+        .env("OTEL_BSP_MAX_QUEUE_SIZE", "4")
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "600000")
+        .start()
+        .await;
     // The first export hangs, the queue (4 spans) fills, and every later span is dropped; each
     // request still gets its answer.
     for i in 0..40 {
@@ -336,19 +333,13 @@ fn check_shows_the_export_with_the_header_values_redacted() {
 #[tokio::test]
 async fn with_export_on_an_invalid_traceparent_starts_a_new_trace_and_an_unsampled_one_exports_nothing()
  {
-    let collector = FakeCollector::start().await;
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let endpoint = collector.endpoint();
-    let mut mesh = behind_api(
-        &app,
-        &api,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_BSP_SCHEDULE_DELAY", "1"),
-        ],
-    );
-    let addr = mesh.wait_listening();
+    let Exported {
+        collector,
+        app,
+        mut mesh,
+        addr,
+        api: _api,
+    } = Exporting::new().await.start().await;
 
     // The caller did not sample its trace: parent-based, the sidecar records nothing of it.
     let mut unsampled = salesforce::headers();
@@ -398,10 +389,6 @@ async fn with_export_on_an_invalid_traceparent_starts_a_new_trace_and_an_unsampl
 /// namespace, after the app's name) and does not rename it.
 #[tokio::test]
 async fn the_sidecars_spans_carry_herokus_metadata_and_a_service_of_their_own() {
-    let collector = FakeCollector::start().await;
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let endpoint = collector.endpoint();
     let metadata = [
         ("HEROKU_APP_ID", "2daa2797-e42b-4624-9322-ec3f968df4da"),
         ("HEROKU_DYNO_ID", "1vac4117-c29f-4312-521e-ba4d8638c1ac"),
@@ -412,15 +399,20 @@ async fn the_sidecars_spans_carry_herokus_metadata_and_a_service_of_their_own() 
         ),
         ("HEROKU_RELEASE_CREATED_AT", "2022-10-23T18:00:42Z"),
     ];
-    let mut env = vec![
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "1"),
-        ("OTEL_SERVICE_NAME", "orders"),
-        ("HEROKU_APP_NAME", "acme-orders"),
-    ];
-    env.extend_from_slice(&metadata);
-    let mut mesh = behind_api(&app, &api, &env);
-    let addr = mesh.wait_listening();
+    let mut sidecar = Exporting::new()
+        .await
+        .env("OTEL_SERVICE_NAME", "orders")
+        .env("HEROKU_APP_NAME", "acme-orders");
+    for (name, value) in metadata {
+        sidecar = sidecar.env(name, value);
+    }
+    let Exported {
+        collector,
+        mut mesh,
+        addr,
+        app: _app,
+        api: _api,
+    } = sidecar.start().await;
     let reply = send(addr, "GET", "/r", &salesforce::headers(), "").await;
     assert_eq!(reply.status, 200);
     let spans = spans_until(&collector, |spans| spans.iter().any(|s| s.kind == 2)).await;

@@ -7,6 +7,7 @@ pub mod app;
 pub mod client;
 pub mod collector;
 pub mod differential;
+pub mod exporting;
 pub mod hostile;
 pub mod languages;
 pub mod salesforce;
