@@ -43,6 +43,22 @@ async fn a_connection_is_opened_at_start_up_and_the_first_call_takes_it() {
     assert_eq!(api.handshakes(), (1, 0));
 }
 
+/// The dial at start-up stalls (the API accepts it and never answers its TLS handshake): a call
+/// waits for that dial 1 s at most, then opens its own connection, well within `timeouts.auth`.
+/// (Waiting for the stalled dial until it timed out would spend the call's whole deadline: 504.)
+#[tokio::test]
+async fn a_stalled_dial_holds_the_calls_that_wait_for_it_a_moment_only() {
+    let api = FakeApi::start_tls_h2().await;
+    api.stall_connections(1);
+    let (_app, mesh) = against(&api).await;
+    // The start-up dial reached the API, which holds it.
+    wait_for(|| api.open_connections() == 1).await;
+    let reply = send(mesh.addr, "GET", "/first", &salesforce::headers(), "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(api.calls().len(), 1);
+    assert_eq!(api.handshakes(), (1, 0), "the call's own connection");
+}
+
 #[tokio::test]
 async fn http2_when_the_api_offers_it_a_burst_shares_one_connection() {
     let api = FakeApi::start_tls_h2().await;

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,6 +76,9 @@ pub struct FakeApi {
     handshakes: Arc<Mutex<(usize, usize)>>,
     /// Bumped to close every open connection gracefully (HTTP/2: `GOAWAY`).
     close: Arc<tokio::sync::watch::Sender<u64>>,
+    /// How many of the next connections are accepted and then never answered (a handshake that
+    /// stalls).
+    stalls: Arc<AtomicUsize>,
 }
 
 impl FakeApi {
@@ -112,6 +116,7 @@ impl FakeApi {
             ca_file: tls.as_ref().map(|(_, path)| path.clone()),
             handshakes: Arc::default(),
             close: Arc::new(tokio::sync::watch::channel(0).0),
+            stalls: Arc::default(),
         };
         let acceptor = tls.map(|(acceptor, _)| acceptor);
         let shared = api.clone();
@@ -124,6 +129,16 @@ impl FakeApi {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let open = api.connection_opened();
+                    let stalled = api
+                        .stalls
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    if stalled {
+                        // Accepted, never read or answered: the client's handshake waits.
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        drop((stream, open));
+                        return;
+                    }
                     let close = api.close.subscribe();
                     let handshakes = api.handshakes.clone();
                     let service = service_fn(move |request| {
@@ -209,6 +224,11 @@ impl FakeApi {
 
     /// Closes every open connection as a server that is going away does: an HTTP/1.1 one once it
     /// is idle, an HTTP/2 one with `GOAWAY` (calls in flight finish).
+    /// The next `n` connections are accepted and never answered: their TLS handshakes stall.
+    pub fn stall_connections(&self, n: usize) {
+        self.stalls.store(n, Ordering::SeqCst);
+    }
+
     pub fn close_connections(&self) {
         self.close.send_modify(|generation| *generation += 1);
     }
