@@ -1,6 +1,6 @@
-//! One new connection to the AppLink API, in the protocol the API chose by ALPN (docs/behaviour.md
-//! §5): HTTP/2 when it took `h2`, else HTTP/1.1. Its task runs until the connection ends, then
-//! says so.
+//! One new connection to the AppLink API, in the protocol the API chose by ALPN
+//! (docs/behaviour.md §5): HTTP/2 when it took `h2`, else HTTP/1.1. Its task runs until the
+//! connection ends, then says so.
 
 use std::time::Duration;
 

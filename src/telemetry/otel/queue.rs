@@ -299,7 +299,7 @@ mod tests {
         }
     }
 
-    /// The figures behaviour §8.2 gives for the 4 MiB: how many spans it holds.
+    /// The figures docs/behaviour.md §8.2 gives for the 4 MiB: how many spans it holds.
     #[test]
     fn the_budget_holds_thousands_of_ordinary_spans_and_two_thousand_at_the_value_limit() {
         let ordinary = QUEUE_BYTES / span_bytes(&server_span("/accounts/001xx000003DGb2AAG"));
