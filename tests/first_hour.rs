@@ -94,13 +94,13 @@ async fn app_port_as_a_config_var_reaches_the_apps_arguments() {
     );
 }
 
-/// The same line with `APP_PORT=3000` set on it: `$APP_PORT` expanded to nothing before the
-/// assignment applied, so the app's argument ends in `:` or is missing; the sidecar says so.
-#[test]
-fn an_argument_that_expanded_to_nothing_is_named() {
+/// Runs `APP_PORT=<a free port> heroku-applink-service-mesh --dev -- <test app> <app_args>`
+/// through `/bin/sh`, as a dyno runs a Procfile line that sets `APP_PORT` itself; the port, and
+/// the output up to `until`.
+fn procfile_line_output(app_args: &str, until: &str) -> (String, String) {
     let app_port = common::free_port().to_string();
     let procfile_line = format!(
-        "APP_PORT={app_port} exec {} --dev --port 0 -- {} --urls http://*:$APP_PORT",
+        "APP_PORT={app_port} exec {} --dev --port 0 -- {} {app_args}",
         binary(),
         test_app::command()
     );
@@ -109,7 +109,16 @@ fn an_argument_that_expanded_to_nothing_is_named() {
         &[("PATH", "/usr/bin:/bin")],
         &["-c", &procfile_line],
     );
-    let output = mesh.wait_for_output("expanded to nothing");
+    let output = mesh.wait_for_output(until);
+    (app_port, output)
+}
+
+/// The same line with `APP_PORT=3000` set on it: `$APP_PORT` expanded to nothing before the
+/// assignment applied, so the app's argument ends in `:` or is missing; the sidecar says so.
+#[test]
+fn an_argument_that_expanded_to_nothing_is_named() {
+    let (app_port, output) =
+        procfile_line_output("--urls http://*:$APP_PORT", "expanded to nothing");
     assert!(output.contains("'http://*:'"), "{output}");
     assert!(
         output.contains(&format!("(http://*:{app_port})")),
@@ -121,18 +130,8 @@ fn an_argument_that_expanded_to_nothing_is_named() {
 /// `APP_PORT` itself leaves `--listen-port` with no value; the sidecar names it with the fix.
 #[test]
 fn a_port_option_left_without_its_value_is_named() {
-    let app_port = common::free_port().to_string();
-    let procfile_line = format!(
-        "APP_PORT={app_port} exec {} --dev --port 0 -- {} --listen-port $APP_PORT",
-        binary(),
-        test_app::command()
-    );
-    let mut mesh = SidecarProcess::spawn_program(
-        "/bin/sh",
-        &[("PATH", "/usr/bin:/bin")],
-        &["-c", &procfile_line],
-    );
-    let output = mesh.wait_for_output("has no value after it");
+    let (app_port, output) =
+        procfile_line_output("--listen-port $APP_PORT", "has no value after it");
     assert!(
         output.contains("'--listen-port' has no value after it"),
         "{output}"
@@ -147,18 +146,8 @@ fn a_port_option_left_without_its_value_is_named() {
 /// words without a shell): named at start-up, with the two fixes.
 #[test]
 fn a_port_variable_no_shell_expanded_is_named() {
-    let app_port = common::free_port().to_string();
-    let procfile_line = format!(
-        "APP_PORT={app_port} exec {} --dev --port 0 -- {} --listen-port '$PORT'",
-        binary(),
-        test_app::command()
-    );
-    let mut mesh = SidecarProcess::spawn_program(
-        "/bin/sh",
-        &[("PATH", "/usr/bin:/bin")],
-        &["-c", &procfile_line],
-    );
-    let output = mesh.wait_for_output("which no shell expands");
+    let (app_port, output) =
+        procfile_line_output("--listen-port '$PORT'", "which no shell expands");
     assert!(
         output.contains("the app's argument '$PORT' holds the text $PORT"),
         "{output}"

@@ -214,14 +214,7 @@ async fn a_stalled_stdout_never_holds_up_requests() {
 #[tokio::test]
 async fn a_flood_of_http2_protocol_errors_is_one_counted_line() {
     let app = FakeApp::start().await;
-    let app_port = app.port().to_string();
-    let mut mesh = SidecarProcess::spawn(
-        &[
-            ("APP_PORT", app_port.as_str()),
-            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
-        ],
-        &["--port", "0"],
-    );
+    let mut mesh = common::sidecar::in_dev_mode(&app);
     let addr = mesh.wait_listening();
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     // The HTTP/2 preface, an empty SETTINGS frame, then PING frames flagged ACK that were never

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::client::wait_for;
-use common::{FakeApp, SidecarProcess, send};
+use common::{FakeApp, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -47,14 +47,7 @@ async fn stop_reading_after_the_head(addr: SocketAddr) -> TcpStream {
 #[tokio::test]
 async fn callers_that_stop_reading_hold_a_bounded_share_of_their_responses() {
     let app = FakeApp::start().await;
-    let app_port = app.port().to_string();
-    let mut mesh = SidecarProcess::spawn(
-        &[
-            ("APP_PORT", app_port.as_str()),
-            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
-        ],
-        &["--port", "0"],
-    );
+    let mut mesh = common::sidecar::in_dev_mode(&app);
     let addr = mesh.wait_listening();
     assert_eq!(send(addr, "GET", "/", &[], "").await.status, 200);
     let before = mesh.resident_kib();
