@@ -16,8 +16,10 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::assertion::{self, KEY_VARIABLE, Mint};
 use common::languages::{self, Running};
 use common::salesforce::{self, CONTEXT_ID, ORG_ID};
 use common::{differential, hostile, send};
@@ -45,6 +47,7 @@ async fn row(name: &str) {
         api,
         mut mesh,
         addr,
+        app_port,
     }) = languages::start(name).await
     else {
         return;
@@ -73,6 +76,14 @@ async fn row(name: &str) {
         assert_eq!(read["version"], "1", "{name}: {read}");
     }
     assert_eq!(api.calls().len(), 1, "{name}: authenticated once");
+    if language.checks_assertion {
+        let signed = &read["assertion"];
+        assert_eq!(signed["kind"], "salesforce", "{name}: {read}");
+        assert_eq!(signed["orgId"], ORG_ID, "{name}: {read}");
+        assert_eq!(signed["userId"], hostile::USER_ID, "{name}: {read}");
+        assert_eq!(signed["jti"], read["requestId"], "{name}: {read}");
+        only_the_sidecars_assertion_is_let_in(name, &mut mesh, addr, app_port).await;
+    }
 
     // The health route: bypassed, no context.
     let health = send(addr, "GET", "/healthcheck", &[], "").await;
@@ -121,6 +132,100 @@ async fn row(name: &str) {
         lines.len(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The signed assertion from the app's side (docs/behaviour.md §6.1): the app was given the key in
+/// its environment (the sidecar kept none in its own, and logged none); a request that reaches the
+/// app's port around the sidecar, without an assertion or with a forged, expired, unsigned or
+/// replayed one, is refused by the app; one minted with the app's own key is let in (so the
+/// refusals are the checks); and a caller's assertion sent through the sidecar, in any spelling,
+/// is replaced by the sidecar's.
+async fn only_the_sidecars_assertion_is_let_in(
+    name: &str,
+    mesh: &mut common::SidecarProcess,
+    sidecar: SocketAddr,
+    app_port: u16,
+) {
+    let key = assertion::environment_variable(mesh.app_pid(), KEY_VARIABLE)
+        .unwrap_or_else(|| panic!("{name}: the app was not given {KEY_VARIABLE}"));
+    assert_eq!(key.len(), 43, "{name}: a 32-byte key in base64url");
+    let own = assertion::environment_variable(mesh.child.id() as i32, KEY_VARIABLE);
+    assert_eq!(
+        own, None,
+        "{name}: the key is in the sidecar's own environment"
+    );
+    assert!(!mesh.output().contains(&key), "{name}: the key was logged");
+
+    let app = SocketAddr::from(([127, 0, 0, 1], app_port));
+    let context = Mint::new(&key, "GET", "/context");
+    let cases = [
+        ("no assertion", None, "missing"),
+        (
+            "another key",
+            Some(Mint::new("another key", "GET", "/context")),
+            "signature",
+        ),
+        (
+            "expired",
+            Some(Mint {
+                expires_in: -5,
+                ..context
+            }),
+            "expired",
+        ),
+        (
+            "unsigned",
+            Some(Mint {
+                alg: "none",
+                ..context
+            }),
+            "algorithm",
+        ),
+        (
+            "another path",
+            Some(Mint::new(&key, "GET", "/other")),
+            "path",
+        ),
+        (
+            "another method",
+            Some(Mint::new(&key, "POST", "/context")),
+            "method",
+        ),
+    ];
+    for (case, mint, reason) in cases {
+        let mut headers = salesforce::headers();
+        headers.extend(mint.map(|mint| ("x-applink-assertion", mint.token())));
+        let reply = send(app, "GET", "/context", &headers, "").await;
+        assert_eq!(reply.status, 403, "{name}, {case}: {}", reply.text());
+        assert_eq!(
+            reply.text(),
+            format!("assertion refused: {reason}"),
+            "{name}, {case}"
+        );
+    }
+    let minted = [("x-applink-assertion", context.token())];
+    let reply = send(app, "GET", "/context", &minted, "").await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{name}, the app's own key: {}",
+        reply.text()
+    );
+    assert_eq!(reply.json()["assertion"]["jti"], "minted-by-the-test");
+
+    for spelling in [
+        "X-Applink-Assertion",
+        "x_applink_assertion",
+        "X.Applink.Assertion",
+    ] {
+        let mut headers = salesforce::headers();
+        headers.push((spelling, context.token()));
+        let reply = send(sidecar, "GET", "/context", &headers, "").await;
+        assert_eq!(reply.status, 200, "{name}, {spelling}: {}", reply.text());
+        let signed = &reply.json()["assertion"];
+        assert_eq!(signed["orgId"], ORG_ID, "{name}, {spelling}: {signed}");
+        assert_ne!(signed["jti"], "minted-by-the-test", "{name}, {spelling}");
+    }
 }
 
 #[tokio::test]

@@ -112,7 +112,12 @@ pub(crate) struct App {
 impl App {
     /// Starts `command` (program and arguments, no shell) in its own process group. Must run
     /// inside the tokio runtime: it starts the reaper.
-    pub(crate) fn spawn(command: &[String], app_port: u16) -> Result<App, SpawnError> {
+    /// `environment`: variables the app is given besides its ports (the assertion's key).
+    pub(crate) fn spawn(
+        command: &[String],
+        app_port: u16,
+        environment: &[(&str, &str)],
+    ) -> Result<App, SpawnError> {
         let Some((program, args, through_shell)) = program_and_args(command) else {
             return Err(SpawnError {
                 program: String::new(),
@@ -135,6 +140,7 @@ impl App {
             .args(&args)
             .env("APP_PORT", app_port.to_string())
             .env("PORT", app_port.to_string())
+            .envs(environment.iter().copied())
             .process_group(0)
             .stdin(Stdio::null())
             .spawn()

@@ -149,6 +149,24 @@ impl Config {
                 "file; IGNORED: HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS is not true",
             );
         }
+        let report_only = match (auth.report_only, auth.report_only_ignored) {
+            (true, _) => {
+                "true: requests that would be refused are forwarded without context".into()
+            }
+            (_, true) => {
+                "IGNORED: HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS is not true".into()
+            }
+            _ => "false".to_string(),
+        };
+        lines.variable("HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY", report_only);
+        lines.variable(
+            "HEROKU_APPLINK_SERVICE_MESH_ASSERTION",
+            if self.assertion {
+                "true: every forwarded request carries x-applink-assertion; the key is drawn at start-up".into()
+            } else {
+                "false".to_string()
+            },
+        );
         lines.setting(
             "mesh.authentication.verifyClientContext",
             None,

@@ -13,12 +13,14 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
 }
 
 /// The variables whose values `--check` attributes (the attachment's own are shown apart).
-pub(super) const KNOWN: [&str; 12] = [
+pub(super) const KNOWN: [&str; 14] = [
     "PORT",
     "APP_PORT",
     "HEROKU_APPLINK_SERVICE_MESH_DEV",
     "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES",
     "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+    "HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY",
+    "HEROKU_APPLINK_SERVICE_MESH_ASSERTION",
     "HEROKU_APPLINK_SERVICE_MESH_ADDON",
     "HEROKU_APPLINK_ADDON_NAME",
     "HEROKU_APPLINK_SERVICE_MESH_LOG",

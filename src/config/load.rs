@@ -45,6 +45,7 @@ pub(crate) fn load(flags: &Flags, vars: &HashMap<String, String>) -> Result<Conf
         app_name: env.get("HEROKU_APP_NAME"),
         dyno,
         private_ip: env.get("HEROKU_PRIVATE_IP"),
+        assertion: assertion(&mut env, &flags.command)?,
         app_command: flags.command.clone(),
         config_file,
         sources: Sources {
@@ -122,10 +123,13 @@ fn auth_settings(env: &Env<'_>, file: &FileConfig) -> Result<AuthSettings, Confi
     } else {
         (Vec::new(), configured)
     };
+    let report_only = env.flag("HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY")?;
     Ok(AuthSettings {
         bypass_routes,
         ignored_bypass_routes,
         bypass_all: env.flag("HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES")?,
+        report_only: report_only && acknowledged,
+        report_only_ignored: report_only && !acknowledged,
         verify_client_context: file_bool(
             file,
             "mesh.authentication.verifyClientContext",
@@ -151,6 +155,31 @@ fn auth_settings(env: &Env<'_>, file: &FileConfig) -> Result<AuthSettings, Confi
             },
         )?,
     })
+}
+
+/// `HEROKU_APPLINK_SERVICE_MESH_ASSERTION`: its key goes to the app the sidecar starts, so it
+/// needs an app command. A key already in the environment is named, never shown.
+fn assertion(env: &mut Env<'_>, command: &[String]) -> Result<bool, ConfigError> {
+    let on = env.flag("HEROKU_APPLINK_SERVICE_MESH_ASSERTION")?;
+    if on && command.is_empty() {
+        return err(
+            "HEROKU_APPLINK_SERVICE_MESH_ASSERTION=true needs the app command: the assertion's \
+             key is drawn at start-up and given to the app the sidecar starts; put the app's \
+             command after the sidecar's options (heroku-applink-service-mesh -- <command>)",
+        );
+    }
+    let key = super::ASSERTION_KEY_VARIABLE;
+    if env.get(key).is_some() {
+        env.warnings.push(if on {
+            format!("{key} is set in the sidecar's environment: the app is given this boot's key instead")
+        } else {
+            format!(
+                "{key} is set but HEROKU_APPLINK_SERVICE_MESH_ASSERTION is not true: no request \
+                 carries an assertion, so an app that checks one refuses every request"
+            )
+        });
+    }
+    Ok(on)
 }
 
 fn health_route(file: &FileConfig) -> Result<Option<String>, ConfigError> {

@@ -25,6 +25,9 @@ use std::time::Duration;
 pub use flags::Flags;
 pub(crate) use otel::{Root, Sampler, TraceExport};
 
+/// The app's environment variable that holds the assertion's key (docs/behaviour.md §6.1).
+pub(crate) const ASSERTION_KEY_VARIABLE: &str = "HEROKU_APPLINK_MESH_ASSERTION_KEY";
+
 /// A secret value (the AppLink API token). Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Secret(String);
@@ -147,6 +150,11 @@ pub(crate) struct AuthSettings {
     /// `bypassRoutes` configured but not acknowledged, so ignored.
     pub(crate) ignored_bypass_routes: Vec<BypassRoute>,
     pub(crate) bypass_all: bool,
+    /// The dry run (docs/behaviour.md §4.6): a request that would be refused is forwarded without
+    /// context. Only with the risk acknowledged.
+    pub(crate) report_only: bool,
+    /// `HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY` set without the acknowledgement, so ignored.
+    pub(crate) report_only_ignored: bool,
     pub(crate) verify_client_context: bool,
     pub(crate) cache_max_ttl: Duration,
     pub(crate) cache_max_entries: usize,
@@ -209,6 +217,8 @@ pub struct Config {
     /// The dyno's address in a Private Space (`HEROKU_PRIVATE_IP`): an app listening on every
     /// interface is named at start-up (docs/behaviour.md §7).
     pub(crate) private_ip: Option<String>,
+    /// Whether every forwarded request carries a signed assertion (docs/behaviour.md §6.1).
+    pub(crate) assertion: bool,
     /// The app command, verbatim; empty means proxy only.
     pub(crate) app_command: Vec<String>,
     /// The YAML file that was read, if any.

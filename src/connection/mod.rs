@@ -30,6 +30,7 @@ use crate::config::{Config, ConfigError};
 use crate::connection::activity::{Activity, ActivityIo, Deadlines, Expired};
 use crate::connection::head_errors::{HeadErrorIo, Refusals};
 use crate::dashboard::Dashboard;
+use crate::request::assertion::{self, AssertionKey};
 use crate::request::boot_gate::BootGate;
 use crate::request::state::Mesh;
 use crate::request::{self, Held};
@@ -50,6 +51,8 @@ pub enum StartError {
     Config(ConfigError),
     /// The public port could not be bound (in use, no permission). Exit 1.
     Bind { port: u16, error: io::Error },
+    /// The operating system gave no randomness for the assertion's key. Exit 1.
+    Randomness,
 }
 
 impl std::fmt::Display for StartError {
@@ -63,6 +66,9 @@ impl std::fmt::Display for StartError {
                 )
             }
             StartError::Bind { port, error } => write!(f, "cannot listen on port {port}: {error}"),
+            StartError::Randomness => f.write_str(
+                "the operating system gave no randomness for the assertion's key (getrandom failed)",
+            ),
         }
     }
 }
@@ -71,7 +77,7 @@ impl StartError {
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
             StartError::Config(_) => crate::cli::EXIT_USAGE,
-            StartError::Bind { .. } => 1,
+            StartError::Bind { .. } | StartError::Randomness => 1,
         }
     }
 }
@@ -84,6 +90,8 @@ pub struct Running {
     dashboard: Option<Arc<Dashboard>>,
     /// The accept loop; `None` once `shutdown` has taken it.
     serving: Option<JoinHandle<()>>,
+    /// The assertion's key, when it is on: the app is given it (docs/behaviour.md §6.1).
+    assertion_key: Option<AssertionKey>,
 }
 
 impl Running {
@@ -95,6 +103,15 @@ impl Running {
     /// The request counters, for the l2met reporter.
     pub(crate) fn mesh_metrics(&self) -> Arc<crate::telemetry::Metrics> {
         self.mesh.metrics.clone()
+    }
+
+    /// What the app the sidecar starts is given in its environment besides its ports: the
+    /// assertion's key, when it is on.
+    pub(crate) fn app_environment(&self) -> Vec<(&'static str, &str)> {
+        self.assertion_key
+            .iter()
+            .map(|key| (assertion::KEY_VARIABLE, key.expose()))
+            .collect()
     }
 
     /// The supervised app exited: requests no longer wait for it.
@@ -159,7 +176,13 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
     let observer = dashboard
         .clone()
         .map(|dashboard| dashboard as Arc<dyn Observer>);
-    let mesh = Arc::new(Mesh::new(config, observer).map_err(StartError::Config)?);
+    // This boot's assertion key, for the pipeline to sign with and the app to be given.
+    let assertion_key = match config.assertion {
+        true => Some(AssertionKey::draw().map_err(|_| StartError::Randomness)?),
+        false => None,
+    };
+    let mesh = Mesh::new(config, observer, assertion_key.as_ref()).map_err(StartError::Config)?;
+    let mesh = Arc::new(mesh);
     let serving = Some(tokio::spawn(serve(
         listener,
         mesh.clone(),
@@ -170,6 +193,7 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
         mesh,
         dashboard,
         serving,
+        assertion_key,
     })
 }
 

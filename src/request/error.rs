@@ -104,6 +104,27 @@ impl MeshError {
         }
     }
 
+    /// Whether this refusal is the authentication decision (docs/behaviour.md §4.4–5), the one the
+    /// dry run reports instead of enforcing (§4.6); the checks that keep a request well-formed
+    /// and the sidecar within its limits are enforced in every mode.
+    pub(crate) fn is_authentication_decision(&self) -> bool {
+        use MeshError::*;
+        matches!(
+            self,
+            MissingContext
+                | PartialContext { .. }
+                | BadRequestContext(_)
+                | RequestIdMismatch(_)
+                | BadClientContext(_)
+                | BadDataActionTarget(_)
+                | Forbidden
+                | UnknownAddon
+                | AuthError
+                | AuthUnavailable
+                | AuthTimeout
+        )
+    }
+
     /// The `x-applink-mesh-error` value.
     pub(crate) fn reason(&self) -> &'static str {
         use MeshError::*;

@@ -11,11 +11,13 @@ use hyper::body::{Frame, Incoming};
 use hyper::upgrade::OnUpgrade;
 
 use crate::body::{MeshBody, full};
-use crate::request::admission::{Admission, RequestBody};
+use crate::request::admission::{Admission, RequestBody, RequestKind};
 use crate::request::app_client;
+use crate::request::assertion::{ASSERTION, Assertions, Claims};
 use crate::request::error::MeshError;
 use crate::request::headers::{
-    self, APPLINK_REQUEST_KIND, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID,
+    self, APPLINK_ORG_ID, APPLINK_REQUEST_KIND, APPLINK_USER_ID, CLIENT_CONTEXT, REQUEST_CONTEXT,
+    REQUEST_ID,
 };
 use crate::request::state::Mesh;
 use crate::telemetry::{CountingBody, Phase, RequestLog, TRACEPARENT, TRACESTATE};
@@ -38,7 +40,7 @@ pub(crate) async fn forward(
     admission: Admission,
     log: &mut RequestLog,
 ) -> Result<Response<MeshBody>, MeshError> {
-    let (request, sent) = rewrite_request(parts, admission, log);
+    let (request, sent) = rewrite_request(mesh, parts, admission, log);
     if let Some(observation) = log.observation.as_mut() {
         observation.forwarded(request.headers());
     }
@@ -61,9 +63,10 @@ pub(crate) async fn forward(
 }
 
 /// The headers the app receives (docs/behaviour.md §6): hop-by-hop, RC, inbound `x-applink-*` and
-/// (unless admitted with it) CC removed; the request id, the decoded context and the request kind
-/// added.
+/// (unless admitted with it) CC removed; the request id, the decoded context, the request kind and
+/// (when on) the assertion added.
 fn rewrite_request(
+    mesh: &Mesh,
     mut parts: Parts,
     admission: Admission,
     log: &RequestLog,
@@ -108,6 +111,11 @@ fn rewrite_request(
         APPLINK_REQUEST_KIND,
         HeaderValue::from_static(admission.kind.as_str()),
     );
+    if let Some(assertions) = &mesh.assertions
+        && let Some(signed) = assertion(assertions, mesh, &parts, admission.kind, log)
+    {
+        parts.headers.insert(ASSERTION, signed);
+    }
     let sent = Sent {
         upgrade,
         inbound_upgrade: parts.extensions.remove::<OnUpgrade>(),
@@ -116,6 +124,31 @@ fn rewrite_request(
     };
     let body = outbound_body(admission.body, log);
     (Request::from_parts(parts, body), sent)
+}
+
+/// The assertion for the request as it is forwarded (docs/behaviour.md §6.1): the org and user
+/// only when the sidecar authenticated them, never in dev mode.
+fn assertion(
+    assertions: &Assertions,
+    mesh: &Mesh,
+    parts: &Parts,
+    kind: RequestKind,
+    log: &RequestLog,
+) -> Option<HeaderValue> {
+    let verified = |name| {
+        (!mesh.config.is_dev())
+            .then(|| parts.headers.get(name))
+            .flatten()
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+    };
+    assertions.sign(&Claims {
+        jti: &log.request_id,
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        kind: kind.as_str(),
+        org_id: verified(APPLINK_ORG_ID),
+        user_id: verified(APPLINK_USER_ID),
+    })
 }
 
 /// The body the app receives: the buffered bytes, or the caller's stream, counted and with its

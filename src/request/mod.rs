@@ -9,6 +9,7 @@
 
 pub(crate) mod admission;
 pub(crate) mod app_client;
+pub(crate) mod assertion;
 pub(crate) mod auth;
 pub(crate) mod boot_gate;
 pub(crate) mod error;
@@ -29,6 +30,7 @@ use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::body::{MeshBody, full};
+use crate::request::admission::{Admission, Refused};
 use crate::request::error::MeshError;
 use crate::telemetry::{LoggedBody, Progress, RequestLog, RequestScope, TraceContext};
 use headers::{MESH_MODE, REQUEST_ID};
@@ -183,22 +185,28 @@ async fn pipeline(
     let (parts, body) = request.into_parts();
     let (mut parts, normal_form) = check_head(mesh, parts)?;
 
-    let class = admission::classify(mesh, &parts, normal_form)?;
-    if class.bypassed_for_its_method() {
-        headers::remove_method_overrides(&mut parts.headers);
-    }
-    let admitted = admission::admit(mesh, class, &parts, body, log).await;
-    // The one place the kind is set: what admission let through, or what it refused. (A request
-    // refused before it could be classified keeps `unknown`.)
-    log.kind = admitted
-        .as_ref()
-        .map_or(class.kind(), |admission| admission.kind)
-        .log_name();
-    let mut admission = admitted?;
+    let mut admission = match admission::decide(mesh, &mut parts, normal_form, body, log).await {
+        Ok(admission) => admission,
+        Err(refused) => dry_run(mesh, refused, log)?,
+    };
     held.buffered = admission.reserved.take();
 
     mesh.gate.wait().await?;
     forward::forward(mesh, parts, admission, log).await
+}
+
+/// A refused request in the dry run (docs/behaviour.md §4.6): an authentication decision, with its
+/// body whole, goes on without context and its line says `outcome=would-reject` and why. Anything
+/// else is refused as always.
+fn dry_run(mesh: &Mesh, refused: Refused, log: &mut RequestLog) -> Result<Admission, MeshError> {
+    if !(mesh.config.auth.report_only && refused.error.is_authentication_decision()) {
+        return Err(refused.error);
+    }
+    let reason = refused.error.reason();
+    let admission = Admission::unverified(refused)?;
+    log.outcome = "would-reject";
+    log.would_reject = Some(reason);
+    Ok(admission)
 }
 
 /// The checks on the request's head (docs/behaviour.md §4.1, §4.3, §11): its size, its path, and

@@ -6,6 +6,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Config, ConfigError, Mode};
 use crate::request::app_client::AppClient;
+use crate::request::assertion::{AssertionKey, Assertions};
 use crate::request::auth::{Authenticator, default_port, tls};
 use crate::request::boot_gate::BootGate;
 use crate::request::error::MeshError;
@@ -42,12 +43,15 @@ pub(crate) struct Mesh {
     pub(crate) observer: Option<Arc<dyn Observer>>,
     /// OTLP trace export, when configured (docs/behaviour.md §8.2).
     pub(crate) traces: Option<Arc<Traces>>,
+    /// Signs every forwarded request, when the assertion is on (docs/behaviour.md §6.1).
+    pub(crate) assertions: Option<Assertions>,
 }
 
 impl Mesh {
     pub(crate) fn new(
         config: Arc<Config>,
         observer: Option<Arc<dyn Observer>>,
+        assertion_key: Option<&AssertionKey>,
     ) -> Result<Mesh, ConfigError> {
         let traces = match &config.traces {
             Some(settings) => Some(Arc::new(Traces::start(
@@ -76,7 +80,8 @@ impl Mesh {
                 config.dyno.is_some(),
             ),
             gate: BootGate::start(config.app.authority(), config.timeouts.app_boot),
-            metrics: Arc::default(),
+            metrics: Arc::new(Metrics::new(config.auth.report_only)),
+            assertions: assertion_key.map(Assertions::new),
             in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight_requests)),
             body_budget: Arc::new(Semaphore::new(
                 usize::try_from(config.limits.buffered_bodies)

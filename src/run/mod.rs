@@ -79,7 +79,11 @@ async fn supervise(config: Config, shape: Shape) -> i32 {
     }
     let authority = config.app.authority();
     let hints = PortHints::look(&config.app_command, running.local_addr().port(), &authority).await;
-    let app = match start_app(&config.app_command, config.app.port) {
+    let app = match start_app(
+        &config.app_command,
+        config.app.port,
+        &running.app_environment(),
+    ) {
         Ok(app) => app,
         Err(e) => {
             running.shutdown().await;
@@ -160,11 +164,15 @@ fn fail(what: &str, error: &dyn std::fmt::Display, code: i32) -> i32 {
 }
 
 /// Starts the app command, if there is one.
-fn start_app(command: &[String], app_port: u16) -> Result<Option<App>, SpawnError> {
+fn start_app(
+    command: &[String],
+    app_port: u16,
+    environment: &[(&str, &str)],
+) -> Result<Option<App>, SpawnError> {
     let Some(program) = command.first() else {
         return Ok(None);
     };
-    let app = App::spawn(command, app_port)?;
+    let app = App::spawn(command, app_port, environment)?;
     if app.through_shell() {
         tracing::info!(
             "the app command is one argument with spaces: running it through /bin/sh -c"

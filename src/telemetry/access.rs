@@ -26,6 +26,7 @@ impl RequestLog {
             span_id = self.trace.as_ref().map(|t| tracing::field::display(t.span_id())),
             kind = self.kind,
             outcome = self.outcome,
+            reason = self.would_reject,
             auth_ms = %Millis(self.auth.map(|p| p.took)),
             app_ms = %Millis(self.app.map(|p| p.took)),
             total_ms = millis(self.started.elapsed()),
@@ -90,7 +91,11 @@ impl<H> LoggedBody<H> {
             if let Some(traces) = &self.traces {
                 traces.record(&log, self.bytes_out);
             }
-            self.metrics.record(log.started.elapsed(), log.rejected);
+            self.metrics.record(
+                log.started.elapsed(),
+                log.rejected,
+                log.would_reject.is_some(),
+            );
             if let Some(observation) = log.observation.take() {
                 observation.finished(&log, self.bytes_out);
             }

@@ -9,10 +9,18 @@ use std::time::Duration;
 /// Latency samples kept per interval; beyond this, samples replace older ones round-robin.
 const MAX_SAMPLES: usize = 8192;
 
+/// Said at start-up and every minute while the dry run is on (docs/behaviour.md §4.6).
+pub(crate) const REPORT_ONLY_WARNING: &str = "REPORT-ONLY: nothing is enforced; requests that \
+    would be refused are forwarded without context and logged with outcome=would-reject \
+    (HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY)";
+
 #[derive(Default)]
 pub(crate) struct Metrics {
+    /// The dry run is on: the line counts `would_reject`, and the minute repeats the warning.
+    report_only: bool,
     requests: AtomicU64,
     rejected: AtomicU64,
+    would_reject: AtomicU64,
     samples: Mutex<Samples>,
 }
 
@@ -27,16 +35,34 @@ struct Samples {
 pub(crate) struct Snapshot {
     pub(crate) requests: u64,
     pub(crate) rejected: u64,
+    /// Counted in the dry run only.
+    pub(crate) would_reject: Option<u64>,
     pub(crate) p50_ms: u64,
     pub(crate) p99_ms: u64,
 }
 
 impl Metrics {
-    /// Records a finished request; `rejected` when the sidecar answered it itself with an error.
-    pub(crate) fn record(&self, latency: Duration, rejected: bool) {
+    pub(crate) fn new(report_only: bool) -> Metrics {
+        Metrics {
+            report_only,
+            ..Metrics::default()
+        }
+    }
+
+    /// Whether the dry run is on.
+    pub(crate) fn report_only(&self) -> bool {
+        self.report_only
+    }
+
+    /// Records a finished request; `rejected` when the sidecar answered it itself with an error,
+    /// `would_reject` when the dry run forwarded one it would have refused.
+    pub(crate) fn record(&self, latency: Duration, rejected: bool, would_reject: bool) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         if rejected {
             self.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        if would_reject {
+            self.would_reject.fetch_add(1, Ordering::Relaxed);
         }
         let ms = millis(latency);
         let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
@@ -67,6 +93,9 @@ impl Metrics {
         Snapshot {
             requests: self.requests.swap(0, Ordering::Relaxed),
             rejected: self.rejected.swap(0, Ordering::Relaxed),
+            would_reject: self
+                .report_only
+                .then(|| self.would_reject.swap(0, Ordering::Relaxed)),
             p50_ms: percentile(50),
             p99_ms: percentile(99),
         }
@@ -81,8 +110,12 @@ impl Snapshot {
 
     /// The l2met measurements, e.g. `count#mesh.requests=3 ... sample#mesh.latency.p99=12ms`.
     pub(crate) fn l2met(&self) -> String {
+        let would_reject = self
+            .would_reject
+            .map(|count| format!(" count#mesh.would_reject={count}"))
+            .unwrap_or_default();
         format!(
-            "count#mesh.requests={} count#mesh.rejected={} sample#mesh.latency.p50={}ms sample#mesh.latency.p99={}ms",
+            "count#mesh.requests={} count#mesh.rejected={}{would_reject} sample#mesh.latency.p50={}ms sample#mesh.latency.p99={}ms",
             self.requests, self.rejected, self.p50_ms, self.p99_ms
         )
     }
@@ -96,7 +129,7 @@ mod tests {
     fn percentiles_and_reset() {
         let metrics = Metrics::default();
         for ms in 1..=100 {
-            metrics.record(Duration::from_millis(ms), ms > 90);
+            metrics.record(Duration::from_millis(ms), ms > 90, false);
         }
         let snapshot = metrics.take();
         assert_eq!(
@@ -104,6 +137,7 @@ mod tests {
             Snapshot {
                 requests: 100,
                 rejected: 10,
+                would_reject: None,
                 p50_ms: 50,
                 p99_ms: 99
             }
@@ -115,11 +149,19 @@ mod tests {
         assert!(!snapshot.is_idle());
         let idle = metrics.take();
         assert!(idle.is_idle());
+        let dry_run = Metrics::new(true);
+        dry_run.record(Duration::from_millis(3), false, true);
+        dry_run.record(Duration::from_millis(3), false, false);
+        assert_eq!(
+            dry_run.take().l2met(),
+            "count#mesh.requests=2 count#mesh.rejected=0 count#mesh.would_reject=1 sample#mesh.latency.p50=3ms sample#mesh.latency.p99=3ms"
+        );
         assert_eq!(
             idle,
             Snapshot {
                 requests: 0,
                 rejected: 0,
+                would_reject: None,
                 p50_ms: 0,
                 p99_ms: 0
             }

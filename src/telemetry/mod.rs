@@ -15,7 +15,7 @@ mod trace_context;
 mod writer;
 
 pub(crate) use access::{CountingBody, LoggedBody, Progress};
-pub(crate) use metrics::Metrics;
+pub(crate) use metrics::{Metrics, REPORT_ONLY_WARNING};
 pub(crate) use observe::Observer;
 pub(crate) use otel::Traces;
 pub(crate) use record::{Inbound, Observation, PREVIEW_BYTES, Phase, RequestLog, keep_preview};
@@ -123,13 +123,16 @@ pub(crate) fn millis(duration: Duration) -> u64 {
 }
 
 /// Logs the l2met line every `every` until the runtime stops; an interval in which nothing
-/// happened logs nothing.
+/// happened logs nothing. The dry run's warning is repeated each time, idle or not.
 pub(crate) fn report_every(metrics: Arc<Metrics>, every: Duration, source: Option<String>) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.tick().await;
         loop {
             ticker.tick().await;
+            if metrics.report_only() {
+                tracing::warn!("{REPORT_ONLY_WARNING}");
+            }
             let snapshot = metrics.take();
             if snapshot.is_idle() {
                 continue;

@@ -30,6 +30,8 @@ pub(crate) struct RequestLog {
     /// What the request body did (shared with the counting request body).
     pub(crate) inbound: Arc<Inbound>,
     pub(crate) rejected: bool,
+    /// In the dry run, why a forwarded request would have been refused (docs/behaviour.md §4.6).
+    pub(crate) would_reject: Option<&'static str>,
     /// An observer's watch of this request (the dev dashboard's), when there is one.
     pub(crate) observation: Option<Box<dyn Observation>>,
 }
@@ -49,6 +51,7 @@ impl RequestLog {
             started: Instant::now(),
             inbound: Arc::default(),
             rejected: false,
+            would_reject: None,
             observation: None,
         }
     }

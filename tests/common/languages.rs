@@ -27,6 +27,9 @@ pub struct Language {
     pub exit_on_sigterm: i32,
     /// Whether the app reports CC's `version` member (the SDKs' context objects have none).
     pub reads_version: bool,
+    /// Whether the app checks the sidecar's signed assertion (the six language apps; the SDKs
+    /// have no such check).
+    pub checks_assertion: bool,
 }
 
 fn words(words: &[&str]) -> Vec<String> {
@@ -46,6 +49,7 @@ pub const LANGUAGES: [Language; 8] = [
         env: none,
         exit_on_sigterm: 143,
         reads_version: true,
+        checks_assertion: true,
     },
     Language {
         name: "node",
@@ -55,6 +59,7 @@ pub const LANGUAGES: [Language; 8] = [
         env: none,
         exit_on_sigterm: 0,
         reads_version: true,
+        checks_assertion: true,
     },
     Language {
         name: "go",
@@ -65,6 +70,7 @@ pub const LANGUAGES: [Language; 8] = [
         env: none,
         exit_on_sigterm: 0,
         reads_version: true,
+        checks_assertion: true,
     },
     Language {
         name: "ruby",
@@ -81,6 +87,7 @@ pub const LANGUAGES: [Language; 8] = [
         env: none,
         exit_on_sigterm: 143,
         reads_version: true,
+        checks_assertion: true,
     },
     Language {
         name: "java",
@@ -104,6 +111,7 @@ pub const LANGUAGES: [Language; 8] = [
         env: none,
         exit_on_sigterm: 143,
         reads_version: true,
+        checks_assertion: true,
     },
     Language {
         name: "php",
@@ -121,6 +129,7 @@ pub const LANGUAGES: [Language; 8] = [
         env: none,
         exit_on_sigterm: 143,
         reads_version: true,
+        checks_assertion: true,
     },
     Language {
         name: "python-sdk",
@@ -140,6 +149,7 @@ pub const LANGUAGES: [Language; 8] = [
         env: none,
         exit_on_sigterm: 143,
         reads_version: false,
+        checks_assertion: false,
     },
     Language {
         name: "node-sdk",
@@ -164,6 +174,7 @@ pub const LANGUAGES: [Language; 8] = [
         },
         exit_on_sigterm: 0,
         reads_version: false,
+        checks_assertion: false,
     },
 ];
 
@@ -234,12 +245,14 @@ fn build_go() {
 const ROUTES: &str = "mesh:\n  authentication:\n    bypassRoutes:\n      - \"/public/**\"\n      - path: /webhooks/**\n        methods: [POST]\n";
 
 /// An app of the matrix running behind the built sidecar, in production mode against a fake
-/// AppLink API.
+/// AppLink API, with the signed assertion on.
 pub struct Running {
     pub language: &'static Language,
     pub api: FakeApi,
     pub mesh: SidecarProcess,
     pub addr: SocketAddr,
+    /// Where the app itself listens, for requests that go around the sidecar.
+    pub app_port: u16,
 }
 
 /// Starts the app `name` behind the sidecar, or `None` (after a skip line) when this machine lacks
@@ -271,6 +284,7 @@ pub async fn start(name: &str) -> Option<Running> {
             "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
             "true",
         ),
+        ("HEROKU_APPLINK_SERVICE_MESH_ASSERTION", "true"),
     ];
     env.extend(extra.iter().map(|(name, value)| (*name, value.as_str())));
     let mut mesh = SidecarProcess::spawn_in(&root().join(language.folder), &env, &args);
@@ -280,5 +294,6 @@ pub async fn start(name: &str) -> Option<Running> {
         api,
         mesh,
         addr,
+        app_port,
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod app;
+pub mod assertion;
 pub mod client;
 pub mod collector;
 pub mod differential;

@@ -303,8 +303,6 @@ pub fn run_binary(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// The binary in production mode against a fake API; an HTTPS one's CA comes from `SSL_CERT_FILE`.
-/// `extra` is set last, so it can replace any of these.
 /// The built binary in dev mode in front of `app`, listening on a port of its own.
 pub fn in_dev_mode(app: &FakeApp) -> SidecarProcess {
     let app_port = app.port().to_string();
@@ -317,6 +315,8 @@ pub fn in_dev_mode(app: &FakeApp) -> SidecarProcess {
     )
 }
 
+/// The binary in production mode against a fake API; an HTTPS one's CA comes from `SSL_CERT_FILE`.
+/// `extra` is set last, so it can replace any of these.
 pub fn behind_api(app: &FakeApp, api: &FakeApi, extra: &[(&str, &str)]) -> SidecarProcess {
     let app_port = app.port().to_string();
     let url = api.url();

@@ -1,5 +1,6 @@
 // An AppLink app in Go with the standard library only (net/http, encoding/base64,
-// encoding/json), reading the request as a Go web app would.
+// encoding/json, crypto/hmac), reading the request as a Go web app would. With
+// $HEROKU_APPLINK_MESH_ASSERTION_KEY set, it first verifies the sidecar's X-Applink-Assertion (a JWT).
 //
 // Procfile (the Go buildpack builds bin/<name>): web: APP_PORT=3000 heroku-applink-service-mesh bin/app
 // It listens on $PORT, which the sidecar sets to the app's port. Every route but /healthcheck and
@@ -8,6 +9,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -16,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -47,6 +51,7 @@ type answer struct {
 	Version   any            `json:"version"`
 	Readings  []reading      `json:"readings"`
 	Query     map[string]any `json:"query"`
+	Assertion any            `json:"assertion"`
 }
 
 // orNull reports an empty Header.Get or Query().Get (Go's "absent") as null.
@@ -73,7 +78,65 @@ func method(r *http.Request) string {
 	return r.Method
 }
 
-func read(r *http.Request) answer {
+// The key the sidecar signs its assertions with: the variable's text as it is, never base64-decoded.
+var assertionKey = os.Getenv("HEROKU_APPLINK_MESH_ASSERTION_KEY")
+
+// jsonObject decodes a JWT part: base64url without padding, then a JSON object.
+func jsonObject(part string) (map[string]any, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(part)
+	var object map[string]any
+	if err != nil || json.Unmarshal(raw, &object) != nil || object == nil { // nil: the JSON null
+		return nil, false
+	}
+	return object, true
+}
+
+// verifyAssertion checks the sidecar's X-Applink-Assertion, a JWT signed HS256, against this very
+// request: it returns its claims, or the reason to refuse the request. Without a key: nil, "".
+func verifyAssertion(r *http.Request) (map[string]any, string) {
+	if assertionKey == "" {
+		return nil, ""
+	}
+	tokens := r.Header.Values("X-Applink-Assertion") // Get would take an empty header for none
+	if len(tokens) == 0 {
+		return nil, "missing"
+	}
+	parts := strings.Split(tokens[0], ".")
+	if len(parts) != 3 {
+		return nil, "malformed"
+	}
+	header, okHeader := jsonObject(parts[0])
+	claims, okClaims := jsonObject(parts[1])
+	signature, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if !okHeader || !okClaims || err != nil {
+		return nil, "malformed"
+	}
+	if header["alg"] != "HS256" {
+		return nil, "algorithm"
+	}
+	mac := hmac.New(sha256.New, []byte(assertionKey))
+	mac.Write([]byte(parts[0] + "." + parts[1]))
+	if !hmac.Equal(signature, mac.Sum(nil)) { // constant time
+		return nil, "signature"
+	}
+	if claims["iss"] != "heroku-applink-service-mesh" {
+		return nil, "issuer"
+	}
+	if exp, ok := claims["exp"].(float64); !ok || exp <= float64(time.Now().Unix()) {
+		return nil, "expired"
+	}
+	// The request line's method (not method(r), which applies the override) and its raw path:
+	// RequestURI as sent, percent-encoding kept, up to the "?".
+	if claims["method"] != r.Method {
+		return nil, "method"
+	}
+	if path, _, _ := strings.Cut(r.RequestURI, "?"); claims["path"] != path {
+		return nil, "path"
+	}
+	return claims, ""
+}
+
+func read(r *http.Request, claims map[string]any) answer {
 	// Header.Get canonicalises the name (X-Client-Context), as the official mesh (Go) reads it.
 	encoded := r.Header.Get("X-Client-Context")
 	byStruct := reading{Via: "r.Header.Get + encoding/json struct"}
@@ -105,6 +168,12 @@ func read(r *http.Request) answer {
 	byHeaders := reading{Via: "r.Header.Get(\"X-Applink-Org-Id\")",
 		OrgID: orNull(r.Header.Get("X-Applink-Org-Id")), UserID: orNull(r.Header.Get("X-Applink-User-Id"))}
 	query := r.URL.Query() // Get: the first value; a ";" pair is dropped (Go 1.17+)
+	// The verified assertion's claims, null for an absent one; null altogether without a key.
+	var assertion any
+	if claims != nil {
+		assertion = map[string]any{"kind": claims["kind"], "orgId": claims["orgId"],
+			"userId": claims["userId"], "jti": claims["jti"]}
+	}
 	return answer{
 		Language:  "go",
 		Method:    method(r),
@@ -114,11 +183,20 @@ func read(r *http.Request) answer {
 		Version:   version,
 		Readings:  []reading{byStruct, byMap, byHeaders},
 		Query:     map[string]any{"orgId": orNull(query.Get("orgId")), "apiName": orNull(query.Get("apiName"))},
+		Assertion: assertion,
 	}
 }
 
 func handle(w http.ResponseWriter, r *http.Request) {
 	say("request " + r.URL.Path)
+	// Every route, /healthcheck and /slow included, only with a valid assertion when there is a key.
+	claims, refused := verifyAssertion(r)
+	if refused != "" {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, "assertion refused: "+refused)
+		return
+	}
 	switch r.URL.Path {
 	case "/healthcheck":
 		fmt.Fprint(w, "ok")
@@ -133,7 +211,7 @@ func handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(read(r))
+	json.NewEncoder(w).Encode(read(r, claims))
 }
 
 func main() {

@@ -1,6 +1,7 @@
 // An AppLink app in Java with the JDK's own HTTP server (com.sun.net.httpserver) and
 // java.util.Base64; JSON with Jackson, the JDK having no JSON parser of its own. It reads the
-// request as a Spring or servlet app would.
+// request as a Spring or servlet app would. With $HEROKU_APPLINK_MESH_ASSERTION_KEY set, it first
+// verifies the sidecar's X-Applink-Assertion (a JWT) with javax.crypto.Mac.
 //
 // Procfile: web: APP_PORT=3000 heroku-applink-service-mesh java -cp <the Jackson jars> App.java
 // (on Debian: -cp /usr/share/java/jackson-databind.jar:/usr/share/java/jackson-core.jar:/usr/share/java/jackson-annotations.jar)
@@ -8,6 +9,7 @@
 // /slow answers with what this runtime read: method, client context, AppLink headers and query.
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -19,6 +21,8 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -27,6 +31,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executors;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 
 public class App {
     // Default settings but unknown properties ignored, as Spring Boot configures it.
@@ -38,6 +44,8 @@ public class App {
             .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_PROPERTIES).build();
     // Spring's HiddenHttpMethodFilter.ALLOWED_METHODS.
     private static final Set<String> OVERRIDABLE = Set.of("PUT", "DELETE", "PATCH");
+    // The key the sidecar signs its assertions with: the variable's text as it is, never base64-decoded.
+    private static final String ASSERTION_KEY = System.getenv().getOrDefault("HEROKU_APPLINK_MESH_ASSERTION_KEY", "");
 
     public static class UserContext {
         public String userId;
@@ -47,6 +55,13 @@ public class App {
         public String orgId;
         public String version;
         public UserContext userContext;
+    }
+
+    // A refused assertion, the reason as its message.
+    static class AssertionRefused extends Exception {
+        AssertionRefused(String reason) {
+            super(reason);
+        }
     }
 
     static void say(String line) {
@@ -67,6 +82,8 @@ public class App {
         String path = exchange.getRequestURI().getPath();
         say("request " + path);
         try {
+            // Every route, /healthcheck and /slow included, only with a valid assertion when there is a key.
+            JsonNode claims = verifyAssertion(exchange);
             if (path.equals("/healthcheck")) {
                 answer(exchange, 200, "text/plain", "ok");
                 return;
@@ -78,13 +95,70 @@ public class App {
                 answer(exchange, 200, "text/plain", "slow ok");
                 return;
             }
-            answer(exchange, 200, "application/json", JSON.writeValueAsString(read(exchange)));
+            answer(exchange, 200, "application/json", JSON.writeValueAsString(read(exchange, claims)));
+        } catch (AssertionRefused refused) {
+            answer(exchange, 403, "text/plain", "assertion refused: " + refused.getMessage());
         } catch (Exception e) {
             answer(exchange, 500, "text/plain", "app bug: " + e);
         }
     }
 
-    static Map<String, Object> read(HttpExchange exchange) throws IOException {
+    // The sidecar's X-Applink-Assertion, a JWT signed HS256, checked against this very request: its
+    // claims, or AssertionRefused with the reason. Without a key: null.
+    static JsonNode verifyAssertion(HttpExchange exchange) throws AssertionRefused, GeneralSecurityException {
+        if (ASSERTION_KEY.isEmpty()) {
+            return null;
+        }
+        String token = exchange.getRequestHeaders().getFirst("X-Applink-Assertion");
+        if (token == null) {
+            throw new AssertionRefused("missing");
+        }
+        // Three parts of base64url without padding (the decoder would also take padding).
+        if (!token.matches("[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]*")) {
+            throw new AssertionRefused("malformed");
+        }
+        String[] parts = token.split("\\.", -1);
+        JsonNode header;
+        JsonNode claims;
+        byte[] signature;
+        try {
+            header = JSON.readTree(Base64.getUrlDecoder().decode(parts[0]));
+            claims = JSON.readTree(Base64.getUrlDecoder().decode(parts[1]));
+            signature = Base64.getUrlDecoder().decode(parts[2]);
+        } catch (IllegalArgumentException | IOException e) {
+            throw new AssertionRefused("malformed");
+        }
+        if (!header.isObject() || !claims.isObject()) {
+            throw new AssertionRefused("malformed");
+        }
+        if (!"HS256".equals(header.path("alg").textValue())) {
+            throw new AssertionRefused("algorithm");
+        }
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(ASSERTION_KEY.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+        byte[] expected = mac.doFinal((parts[0] + "." + parts[1]).getBytes(StandardCharsets.US_ASCII));
+        if (!MessageDigest.isEqual(expected, signature)) { // constant time
+            throw new AssertionRefused("signature");
+        }
+        if (!"heroku-applink-service-mesh".equals(claims.path("iss").textValue())) {
+            throw new AssertionRefused("issuer");
+        }
+        JsonNode exp = claims.path("exp");
+        if (!exp.isNumber() || exp.asDouble() <= System.currentTimeMillis() / 1000) {
+            throw new AssertionRefused("expired");
+        }
+        // The request line's method (not method(), which applies the override) and its raw path:
+        // percent-encoding kept, without the query.
+        if (!exchange.getRequestMethod().equals(claims.path("method").textValue())) {
+            throw new AssertionRefused("method");
+        }
+        if (!exchange.getRequestURI().getRawPath().equals(claims.path("path").textValue())) {
+            throw new AssertionRefused("path");
+        }
+        return claims;
+    }
+
+    static Map<String, Object> read(HttpExchange exchange, JsonNode claims) throws IOException {
         Headers headers = exchange.getRequestHeaders(); // case-insensitive; getFirst: the first value
         String encoded = headers.getFirst("X-Client-Context");
         Map<String, Object> primary = clientContext(encoded, JSON, "getFirst + Jackson POJO");
@@ -107,6 +181,15 @@ public class App {
         query.put("orgId", parameter(rawQuery, "orgId"));
         query.put("apiName", parameter(rawQuery, "apiName"));
         body.put("query", query);
+        // The verified assertion's claims, null for an absent one; null altogether without a key.
+        Map<String, Object> assertion = null;
+        if (claims != null) {
+            assertion = new LinkedHashMap<>();
+            for (String name : new String[] {"kind", "orgId", "userId", "jti"}) {
+                assertion.put(name, claims.get(name));
+            }
+        }
+        body.put("assertion", assertion);
         return body;
     }
 

@@ -5,9 +5,15 @@
 // Procfile: web: APP_PORT=3000 heroku-applink-service-mesh node app.js
 // It listens on $PORT, which the sidecar sets to the app's port. Every route but /healthcheck and
 // /slow answers with what this runtime read: method, client context, AppLink headers and query.
+// With $HEROKU_APPLINK_MESH_ASSERTION_KEY set, every route first verifies the sidecar's signed
+// X-Applink-Assertion (a JWT, HS256) and answers 403 without a valid one.
 "use strict";
+const crypto = require("crypto");
 const http = require("http");
 const querystring = require("querystring");
+
+// The sidecar's key for its assertions, used as it is (its UTF-8 bytes, never base64-decoded).
+const ASSERTION_KEY = process.env.HEROKU_APPLINK_MESH_ASSERTION_KEY || "";
 
 const say = (line) => process.stdout.write(`app: ${line}\n`);
 
@@ -21,6 +27,38 @@ function clientContext(encoded) {
   } catch (error) {
     return { orgId: null, userId: null, version: null, error: String(error) };
   }
+}
+
+// The sidecar's X-Applink-Assertion, a JWT signed HS256 with the key: its claims (an object) when
+// it is valid for this request, else the reason to refuse it (a string). Buffer's base64url decoding
+// is lenient, hence the strict check of each part first (a length of 4n+1 is never base64url).
+function verifyAssertion(req, key) {
+  const token = req.headers["x-applink-assertion"];
+  if (token === undefined) return "missing";
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((part) => /^[A-Za-z0-9_-]*$/.test(part) && part.length % 4 !== 1)) {
+    return "malformed";
+  }
+  const decode = (part) => JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+  const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+  let header, claims;
+  try {
+    [header, claims] = [decode(parts[0]), decode(parts[1])];
+  } catch {
+    return "malformed";
+  }
+  if (!isObject(header) || !isObject(claims)) return "malformed";
+  if (header.alg !== "HS256") return "algorithm";
+  const expected = crypto.createHmac("sha256", key).update(`${parts[0]}.${parts[1]}`).digest("base64url");
+  const signature = Buffer.from(parts[2]);
+  if (signature.length !== expected.length || !crypto.timingSafeEqual(signature, Buffer.from(expected))) {
+    return "signature";
+  }
+  if (claims.iss !== "heroku-applink-service-mesh") return "issuer";
+  if (typeof claims.exp !== "number" || claims.exp <= Date.now() / 1000) return "expired";
+  if (claims.method !== req.method) return "method"; // the request line's, before any override
+  if (claims.path !== req.url.split("?")[0]) return "path"; // as sent: percent-encoding kept
+  return claims;
 }
 
 // Express's method-override, as `app.use(methodOverride("_method")); app.use(methodOverride(
@@ -40,7 +78,7 @@ function method(req) {
 // The query as parseurl (which Express uses) cuts it from req.url: after the first "?".
 const rawQuery = (req) => (req.url.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "");
 
-function reading(req, url) {
+function reading(req, url, claims) {
   const primary = clientContext(req.headers["x-client-context"]);
   const { version, ...first } = primary;
   return {
@@ -58,6 +96,8 @@ function reading(req, url) {
     // URLSearchParams.get: the first value (Express's qs parser would give an array; the sidecar
     // refuses a repeated orgId either way).
     query: { orgId: url.searchParams.get("orgId"), apiName: url.searchParams.get("apiName") },
+    // What the sidecar asserted: null when the app does not verify assertions.
+    assertion: claims && Object.fromEntries(["kind", "orgId", "userId", "jti"].map((k) => [k, claims[k] ?? null])),
   };
 }
 
@@ -68,12 +108,18 @@ const server = http.createServer((req, res) => {
     res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body) });
     res.end(body);
   };
+  let claims = null;
+  if (ASSERTION_KEY) {
+    // On every route, before anything else.
+    claims = verifyAssertion(req, ASSERTION_KEY);
+    if (typeof claims === "string") return answer(403, "text/plain", `assertion refused: ${claims}`);
+  }
   if (url.pathname === "/healthcheck") return answer(200, "text/plain", "ok");
   if (url.pathname === "/slow") {
     const ms = Number(url.searchParams.get("ms") || 1000);
     return setTimeout(() => answer(200, "text/plain", "slow ok"), ms);
   }
-  answer(200, "application/json", JSON.stringify(reading(req, url)));
+  answer(200, "application/json", JSON.stringify(reading(req, url, claims)));
 });
 
 // The usual graceful stop: finish what is in flight, then exit 0.

@@ -6,6 +6,8 @@
 // (the port as a number: $APP_PORT set on the same line would expand to nothing).
 // Every route but /healthcheck and /slow answers with what this runtime read: method, client
 // context, AppLink headers and query.
+// With $HEROKU_APPLINK_MESH_ASSERTION_KEY set, every route first verifies the sidecar's signed
+// X-Applink-Assertion (a JWT, HS256) and answers 403 without a valid one.
 
 function say(string $line): void
 {
@@ -58,8 +60,65 @@ function method(): string
     return is_string($override) && preg_match('/^[A-Z]++$/D', strtoupper($override)) ? strtoupper($override) : 'POST';
 }
 
+// The sidecar's X-Applink-Assertion, a JWT signed HS256 with the key: its claims (an object) when
+// it is valid for this request, else the reason to refuse it (a string).
+function verify_assertion(string $key): stdClass|string
+{
+    $token = $_SERVER['HTTP_X_APPLINK_ASSERTION'] ?? null;
+    if ($token === null) {
+        return 'missing';
+    }
+    // Three base64url parts (- and _ for base64's + and /, no padding; a length of 4n+1 never is).
+    $parts = explode('.', $token);
+    $base64url = fn (string $part): bool
+        => preg_match('/^[A-Za-z0-9_-]*$/D', $part) && strlen($part) % 4 !== 1;
+    if (count($parts) !== 3 || count(array_filter($parts, $base64url)) !== 3) {
+        return 'malformed';
+    }
+    [$head, $body, $signature] = $parts;
+    // json_decode without its array flag: a JSON object is a stdClass, an array is not.
+    $header = json_decode(base64_decode(strtr($head, '-_', '+/')));
+    $claims = json_decode(base64_decode(strtr($body, '-_', '+/')));
+    if (!$header instanceof stdClass || !$claims instanceof stdClass) {
+        return 'malformed';
+    }
+    if (($header->alg ?? null) !== 'HS256') {
+        return 'algorithm';
+    }
+    $mac = hash_hmac('sha256', "$head.$body", $key, true);
+    if (!hash_equals(rtrim(strtr(base64_encode($mac), '+/', '-_'), '='), $signature)) {
+        return 'signature';
+    }
+    if (($claims->iss ?? null) !== 'heroku-applink-service-mesh') {
+        return 'issuer';
+    }
+    $exp = $claims->exp ?? null;
+    if (!(is_int($exp) || is_float($exp)) || $exp <= time()) {
+        return 'expired';
+    }
+    // The request line's method, before any override, and its path as sent, without the query.
+    if (($claims->method ?? null) !== $_SERVER['REQUEST_METHOD']) {
+        return 'method';
+    }
+    if (($claims->path ?? null) !== explode('?', $_SERVER['REQUEST_URI'], 2)[0]) {
+        return 'path';
+    }
+    return $claims;
+}
+
 $path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
 say("request $path");
+// The sidecar's key for its assertions, used as it is (its UTF-8 bytes, never base64-decoded):
+// when it is set, every route verifies the assertion before anything else.
+$key = (string) getenv('HEROKU_APPLINK_MESH_ASSERTION_KEY');
+$claims = null;
+if ($key !== '') {
+    $claims = verify_assertion($key);
+    if (is_string($claims)) {
+        answer(403, 'text/plain', "assertion refused: $claims");
+        return;
+    }
+}
 if ($path === '/healthcheck') {
     answer(200, 'text/plain', 'ok');
     return;
@@ -101,5 +160,12 @@ $body = json_encode([
     ],
     // $_GET: the last value wins, and orgId[]= makes an array.
     'query' => ['orgId' => $_GET['orgId'] ?? null, 'apiName' => $_GET['apiName'] ?? null],
+    // What the sidecar asserted: null when the app does not verify assertions.
+    'assertion' => $claims === null ? null : [
+        'kind' => $claims->kind ?? null,
+        'orgId' => $claims->orgId ?? null,
+        'userId' => $claims->userId ?? null,
+        'jti' => $claims->jti ?? null,
+    ],
 ], JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR);
 answer(200, 'application/json', $body);

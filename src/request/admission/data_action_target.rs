@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::{Admission, RequestBody, RequestKind, authenticate, header};
+use super::{Admission, Refused, RequestBody, RequestKind, authenticate, header};
 use crate::request::auth::{AuthRequest, Authenticator, json_escaped_len};
 use crate::request::error::MeshError;
 use crate::request::headers::{APPLINK_ORG_ID, SIGNATURE};
@@ -28,13 +28,24 @@ pub(super) async fn admit(
     parts: &Parts,
     body: Incoming,
     log: &mut RequestLog,
-) -> Result<Admission, MeshError> {
-    let (org_id, api_name, signature) = data_action_target_params(parts)?;
+) -> Result<Admission, Refused> {
+    let (org_id, api_name, signature) = match data_action_target_params(parts) {
+        Ok(params) => params,
+        Err(error) => return Err(Refused::keeping(error, RequestBody::Streamed(body))),
+    };
     let (bytes, reserved) = read_body(mesh, parts, body, mesh.app_deadline(log)).await?;
     log.inbound
         .bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    check_payload(mesh, &bytes)?;
+    // From here the body is whole: a refusal keeps it, and its share of the budget.
+    let refused = |error: MeshError, reserved: OwnedSemaphorePermit| Refused {
+        error,
+        body: Some(RequestBody::Buffered(bytes.clone())),
+        reserved: Some(reserved),
+    };
+    if let Err(error) = check_payload(mesh, &bytes) {
+        return Err(refused(error, reserved));
+    }
     let context = HeaderValue::from_str(&org_id)
         .map(|v| vec![(APPLINK_ORG_ID, v)])
         .unwrap_or_default();
@@ -45,9 +56,14 @@ pub(super) async fn admit(
         payload: bytes.clone(),
     };
     // The serialised call, exactly its size, is held while the API checks it.
-    let call = mesh.reserve_body_bytes(request.body_len())?;
+    let call = match mesh.reserve_body_bytes(request.body_len()) {
+        Ok(call) => call,
+        Err(error) => return Err(refused(error, reserved)),
+    };
     // A Data Action Target request names no add-on: the default attachment checks it.
-    authenticate(authenticator, None, &request, log).await?;
+    if let Err(error) = authenticate(authenticator, None, &request, log).await {
+        return Err(refused(error, reserved));
+    }
     drop(call);
     Ok(Admission {
         kind: RequestKind::DataActionTarget,

@@ -18,7 +18,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::request::auth::client_context::ClientContext;
 use crate::request::auth::{AuthRequest, Authenticator};
 use crate::request::error::MeshError;
-use crate::request::headers::{CLIENT_CONTEXT, REQUEST_CONTEXT, SIGNATURE};
+use crate::request::headers::{self, CLIENT_CONTEXT, REQUEST_CONTEXT, SIGNATURE};
 use crate::request::query;
 use crate::request::routes::Bypass;
 use crate::request::state::Mesh;
@@ -125,6 +125,19 @@ impl Admission {
         }
     }
 
+    /// The dry run's admission of a request that would be refused (docs/behaviour.md §4.6): no
+    /// context, and the app told what it is told on a bypassed route. A refusal whose body was
+    /// partly read stays a refusal.
+    pub(crate) fn unverified(refused: Refused) -> Result<Admission, MeshError> {
+        match refused.body {
+            Some(body) => Ok(Admission {
+                reserved: refused.reserved,
+                ..Admission::bypass(body)
+            }),
+            None => Err(refused.error),
+        }
+    }
+
     fn salesforce(checked: salesforce::CheckedClientContext, body: RequestBody) -> Admission {
         Admission {
             kind: RequestKind::Salesforce,
@@ -136,13 +149,66 @@ impl Admission {
     }
 }
 
+/// A request admission refused, with its body when it is still whole (only the dry run forwards it).
+pub(crate) struct Refused {
+    pub(crate) error: MeshError,
+    body: Option<RequestBody>,
+    reserved: Option<OwnedSemaphorePermit>,
+}
+
+impl Refused {
+    fn keeping(error: MeshError, body: RequestBody) -> Refused {
+        Refused {
+            error,
+            body: Some(body),
+            reserved: None,
+        }
+    }
+}
+
+impl From<MeshError> for Refused {
+    /// A refusal after the body was partly read: it can only be refused.
+    fn from(error: MeshError) -> Refused {
+        Refused {
+            error,
+            body: None,
+            reserved: None,
+        }
+    }
+}
+
+/// Classifies and admits the request; the one place its kind is set in the log record: what
+/// admission let through, or what it refused. (A request refused before it could be classified
+/// keeps `unknown`.) A request let through for its method only loses its method overrides.
+pub(crate) async fn decide(
+    mesh: &Mesh,
+    parts: &mut Parts,
+    normal_form: bool,
+    body: Incoming,
+    log: &mut RequestLog,
+) -> Result<Admission, Refused> {
+    let class = match classify(mesh, parts, normal_form) {
+        Ok(class) => class,
+        Err(error) => return Err(Refused::keeping(error, RequestBody::Streamed(body))),
+    };
+    if class.bypassed_for_its_method() {
+        headers::remove_method_overrides(&mut parts.headers);
+    }
+    let admitted = admit(mesh, class, parts, body, log).await;
+    log.kind = admitted
+        .as_ref()
+        .map_or(class.kind(), |admission| admission.kind)
+        .log_name();
+    admitted
+}
+
 pub(super) fn header(parts: &Parts, name: impl AsHeaderName) -> Option<&HeaderValue> {
     parts.headers.get(name)
 }
 
 /// Step one: which way the request goes (docs/behaviour.md §4.2, §4.4). A request with half a
 /// Salesforce context, or none and no signature, stops here.
-pub(crate) fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<Class, MeshError> {
+fn classify(mesh: &Mesh, parts: &Parts, normal_form: bool) -> Result<Class, MeshError> {
     let has = |name: HeaderName| parts.headers.contains_key(name);
     let (rc, cc, signature) = (has(REQUEST_CONTEXT), has(CLIENT_CONTEXT), has(SIGNATURE));
     if mesh.authenticator.is_none() {
@@ -191,13 +257,13 @@ fn bypass(mesh: &Mesh, parts: &Parts, normal_form: bool, with_context: bool) -> 
 }
 
 /// Step two: validates the context and authenticates (docs/behaviour.md §4.4, §4.5, §5).
-pub(crate) async fn admit(
+async fn admit(
     mesh: &Mesh,
     class: Class,
     parts: &Parts,
     body: Incoming,
     log: &mut RequestLog,
-) -> Result<Admission, MeshError> {
+) -> Result<Admission, Refused> {
     let streamed = RequestBody::Streamed;
     match (class, &mesh.authenticator) {
         (Class::Dev(_), _) | (_, None) => Ok(admit_dev(class.kind(), parts, streamed(body))),
@@ -218,8 +284,10 @@ pub(crate) async fn admit(
             }
         }
         (Class::Salesforce, Some(authenticator)) => {
-            let context = salesforce::admit(mesh, authenticator, parts, log).await?;
-            Ok(Admission::salesforce(context, streamed(body)))
+            match salesforce::admit(mesh, authenticator, parts, log).await {
+                Ok(context) => Ok(Admission::salesforce(context, streamed(body))),
+                Err(error) => Err(Refused::keeping(error, streamed(body))),
+            }
         }
         (Class::DataActionTarget, Some(authenticator)) => {
             data_action_target::admit(mesh, authenticator, parts, body, log).await
