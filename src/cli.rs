@@ -21,6 +21,8 @@ Environment:
   HEROKU_APPLINK_SERVICE_MESH_DEV      true: dev mode, as --dev (refused when DYNO is set)
   HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES       true: no route requires authentication
   HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS true: the file's bypassRoutes take effect
+  HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY  true: dry run, forward what would be refused (needs the above)
+  HEROKU_APPLINK_SERVICE_MESH_ASSERTION    true: sign every forwarded request; the app gets the key
   HEROKU_APPLINK_SERVICE_MESH_LOG      log filter [default: info]
   HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT  logfmt or json [default: logfmt]
   HEROKU_APPLINK_SERVICE_MESH_WORKERS  runtime threads, 1-1024 [default: the CPUs it may use]

@@ -34,6 +34,30 @@ async fn get_json(mesh: &Sidecar, path: &str) -> (u16, Value) {
     (reply.status.as_u16(), reply.json())
 }
 
+/// The page says when the dry run is on, above the requests (docs/behaviour.md §4.6, §13).
+#[tokio::test]
+async fn the_page_says_the_dry_run_is_on() {
+    let app = FakeApp::start().await;
+    let mesh = Sidecar::dev(app.port())
+        .env("HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY", "true")
+        .env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        )
+        .start()
+        .await;
+    let (_, list) = get_json(&mesh, "/__applink/api/requests").await;
+    let notices = list["notices"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{list}");
+    assert!(
+        notices[0]
+            .as_str()
+            .unwrap()
+            .starts_with("REPORT-ONLY: nothing is enforced"),
+        "{list}"
+    );
+}
+
 #[tokio::test]
 async fn keeps_each_request_with_what_the_app_received_and_no_secret() {
     let app = FakeApp::start().await;
@@ -53,6 +77,11 @@ async fn keeps_each_request_with_what_the_app_received_and_no_secret() {
     let (status, list) = get_json(&mesh, "/__applink/api/requests").await;
     assert_eq!(status, 200);
     assert_eq!(list["capacity"], 500);
+    assert_eq!(
+        list["notices"],
+        serde_json::json!([]),
+        "nothing to say by default"
+    );
     let requests = list["requests"].as_array().unwrap();
     let paths: Vec<&str> = requests
         .iter()

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::connection::activity::{Activity, ActivityIo, Deadlines, Expired};
 use crate::connection::head_errors::{HeadErrorIo, Refusals};
-use crate::dashboard::Dashboard;
+use crate::dashboard::{self, Dashboard};
 use crate::request::assertion::{self, AssertionKey};
 use crate::request::boot_gate::BootGate;
 use crate::request::state::Mesh;
@@ -172,7 +172,7 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
     // The dev dashboard, plugged into the pipeline as the observer of its requests.
     let dashboard = config
         .dashboard()
-        .map(|kept| Arc::new(Dashboard::new(kept)));
+        .map(|kept| Arc::new(Dashboard::new(kept, dashboard::notices(&config))));
     let observer = dashboard
         .clone()
         .map(|dashboard| dashboard as Arc<dyn Observer>);

@@ -21,6 +21,7 @@ use hyper::body::Incoming;
 use tokio::sync::mpsc;
 
 use crate::body::MeshBody;
+use crate::config::Config;
 use crate::shutdown::Shutdown;
 use crate::telemetry::{Observation, Observer};
 
@@ -33,6 +34,8 @@ const STREAM_BACKLOG: usize = 256;
 /// The ring of the last requests and the open streams.
 pub(crate) struct Dashboard {
     capacity: usize,
+    /// Said above the requests (see [`notices`]).
+    notices: Vec<String>,
     /// Who may see it: this machine, unrelayed, with this run's token.
     guard: guard::Guard,
     next_id: AtomicU64,
@@ -40,10 +43,35 @@ pub(crate) struct Dashboard {
     streams: Mutex<Vec<mpsc::Sender<Bytes>>>,
 }
 
+/// The settings that change what reaches the app, for the page to say: the dry run (on, or
+/// ignored) and the signed assertion. (The key itself is never shown.)
+pub(crate) fn notices(config: &Config) -> Vec<String> {
+    let mut notices = Vec::new();
+    if config.auth.report_only {
+        notices.push(crate::telemetry::REPORT_ONLY_WARNING.to_string());
+    }
+    if config.auth.report_only_ignored {
+        notices.push(
+            "HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY is set but ignored: it needs \
+             HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true"
+                .to_string(),
+        );
+    }
+    if config.assertion {
+        notices.push(
+            "ASSERTION: every forwarded request carries X-Applink-Assertion, signed with the key \
+             the app was given in HEROKU_APPLINK_MESH_ASSERTION_KEY"
+                .to_string(),
+        );
+    }
+    notices
+}
+
 impl Dashboard {
-    pub(crate) fn new(capacity: usize) -> Dashboard {
+    pub(crate) fn new(capacity: usize, notices: Vec<String>) -> Dashboard {
         Dashboard {
             capacity,
+            notices,
             guard: guard::Guard::new(serve::PAGE),
             next_id: AtomicU64::new(1),
             ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
@@ -53,6 +81,11 @@ impl Dashboard {
 
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// What the page says above the requests: the settings that change what reaches the app.
+    pub(crate) fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     /// The path and query that open the dashboard, with this run's token.
@@ -132,7 +165,7 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_the_newest_and_numbers_them() {
-        let dashboard = Dashboard::new(3);
+        let dashboard = Dashboard::new(3, Vec::new());
         for n in 0..5 {
             let mut record = Record::for_tests();
             record.summary.path = format!("/{n}");
@@ -151,7 +184,7 @@ mod tests {
 
     #[tokio::test]
     async fn streams_get_each_new_record() {
-        let dashboard = Dashboard::new(10);
+        let dashboard = Dashboard::new(10, Vec::new());
         let mut stream = dashboard.subscribe();
         dashboard.keep(Record::for_tests());
         let event = stream.recv().await.unwrap();

@@ -91,7 +91,11 @@ fn answer(dashboard: &Dashboard, shutdown: &Shutdown, route: &str) -> Response<M
                 .collect();
             json_response(
                 StatusCode::OK,
-                &json!({"capacity": dashboard.capacity(), "requests": requests}),
+                &json!({
+                    "capacity": dashboard.capacity(),
+                    "notices": dashboard.notices(),
+                    "requests": requests,
+                }),
             )
         }
         "/api/stream" => {
@@ -132,7 +136,7 @@ mod tests {
 
     #[test]
     fn the_token_sets_the_cookie_and_every_answer_is_protected() {
-        let dashboard = Arc::new(Dashboard::new(1));
+        let dashboard = Arc::new(Dashboard::new(1, Vec::new()));
         let shutdown = Shutdown::new();
         let ask = |target: &str, cookie: Option<&str>| {
             let mut request = Request::builder()
