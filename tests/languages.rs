@@ -213,6 +213,25 @@ async fn only_the_sidecars_assertion_is_let_in(
     );
     assert_eq!(reply.json()["assertion"]["jti"], "minted-by-the-test");
 
+    // A path percent-encoded reaches the app as the claim says it; raw UTF-8 is refused by the
+    // sidecar (runtimes read it as Latin-1, as UTF-8, or not at all).
+    let reply = send(sidecar, "GET", "/public/caf%C3%A9", &[], "").await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{name}, an encoded path: {}",
+        reply.text()
+    );
+    let head = "GET /public/caf\u{e9} HTTP/1.1\r\nhost: app.example";
+    let reply = common::raw_request(sidecar, head, b"").await;
+    assert_eq!(
+        reply.status,
+        400,
+        "{name}, a raw UTF-8 path: {}",
+        reply.text()
+    );
+    assert_eq!(reply.reason(), "bad-path");
+
     for spelling in [
         "X-Applink-Assertion",
         "x_applink_assertion",

@@ -242,6 +242,27 @@ async fn nul_in_path_is_400() {
     assert!(app.received().is_empty());
 }
 
+/// Bytes above 127 in the request target, not percent-encoded: runtimes read them as Latin-1, as
+/// UTF-8 or not at all, so the path the sidecar matched is not the one the app reads.
+#[tokio::test]
+async fn raw_non_ascii_in_the_target_is_400() {
+    let (app, _api, mesh) = common::production_with_public_bypass().await;
+    for target in ["/public/caf\u{e9}", "/public/cafe?name=caf\u{e9}"] {
+        let head = format!("GET {target} HTTP/1.1\r\nhost: x");
+        let reply = raw_request(mesh.addr, &head, b"").await;
+        reply.assert_mesh_error(400, "bad-path");
+        reply.assert_error_mentions("percent-encode");
+    }
+    assert!(app.received().is_empty());
+    let encoded = raw_request(
+        mesh.addr,
+        "GET /public/caf%C3%A9?n=%C3%A9 HTTP/1.1\r\nhost: x",
+        b"",
+    )
+    .await;
+    assert_eq!(encoded.status, 200, "{}", encoded.text());
+}
+
 #[tokio::test]
 async fn smuggled_and_spoofed_context_headers_never_reach_the_app() {
     let (app, _api, mesh) = common::production().await;

@@ -151,6 +151,7 @@ struct Ports {
     sidecar: u16,
     sidecar_info: u16,
     sidecar_empty: u16,
+    sidecar_assertion: u16,
 }
 
 fn sidecar_command(settings: &Settings, ports: &Ports, port: u16, log: &str) -> Command {
@@ -334,6 +335,7 @@ fn main() {
         sidecar: free_port(),
         sidecar_info: free_port(),
         sidecar_empty: free_port(),
+        sidecar_assertion: free_port(),
     };
     let headers = salesforce::headers();
     let mut fleet = Fleet::default();
@@ -371,6 +373,14 @@ fn main() {
     );
     let sidecar_empty = fleet.start(&cpu, &command, Stdio::null());
     wait_for(ports.sidecar_empty);
+    // The same sidecar signing every request (docs/behaviour.md §6.1): the assertion's cost. It
+    // needs an app command to give the key to; the app it forwards to is still the peer.
+    let mut command = sidecar_command(&settings, &ports, ports.sidecar_assertion, "warn");
+    command
+        .env("HEROKU_APPLINK_SERVICE_MESH_ASSERTION", "true")
+        .args(["--", "sleep", "86400"]);
+    let sidecar_assertion = fleet.start(&cpu, &command, Stdio::null());
+    wait_for(ports.sidecar_assertion);
     let nginx = start_nginx(&settings, &ports, &mut fleet);
     wait_for(ports.nginx_auth);
     wait_for(ports.nginx_plain);
@@ -468,6 +478,15 @@ fn main() {
             &[sidecar_empty],
             (api_empty, ports.api_empty),
             Some(6),
+        ),
+        row(
+            "sidecar, authenticated, assertion",
+            ports.sidecar_assertion,
+            "/bench",
+            true,
+            &[sidecar_assertion],
+            stub,
+            None,
         ),
     ];
     let parts =

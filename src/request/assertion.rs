@@ -1,7 +1,8 @@
 //! The signed assertion (docs/behaviour.md §6.1, opt-in): every forwarded request carries an HS256
 //! JWT in `x-applink-assertion`, signed with a key drawn at start-up and handed to the app in its
 //! environment only, so the app can tell a request the sidecar let through from one that reached
-//! its port another way (a Private Space neighbour, a process on the dyno).
+//! its port another way (a Private Space neighbour, another host or container). It cannot tell
+//! from code running as the app's user on the dyno, which can read the app's environment.
 //!
 //! jsonwebtoken encodes and signs; its crypto provider here is HMAC-SHA256 from ring (already
 //! built for rustls), installed once before the first signature.

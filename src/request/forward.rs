@@ -11,13 +11,12 @@ use hyper::body::{Frame, Incoming};
 use hyper::upgrade::OnUpgrade;
 
 use crate::body::{MeshBody, full};
-use crate::request::admission::{Admission, RequestBody, RequestKind};
+use crate::request::admission::{Admission, RequestBody};
 use crate::request::app_client;
 use crate::request::assertion::{ASSERTION, Assertions, Claims};
 use crate::request::error::MeshError;
 use crate::request::headers::{
-    self, APPLINK_ORG_ID, APPLINK_REQUEST_KIND, APPLINK_USER_ID, CLIENT_CONTEXT, REQUEST_CONTEXT,
-    REQUEST_ID,
+    self, APPLINK_REQUEST_KIND, CLIENT_CONTEXT, REQUEST_CONTEXT, REQUEST_ID,
 };
 use crate::request::state::Mesh;
 use crate::telemetry::{CountingBody, Phase, RequestLog, TRACEPARENT, TRACESTATE};
@@ -68,7 +67,7 @@ pub(crate) async fn forward(
 fn rewrite_request(
     mesh: &Mesh,
     mut parts: Parts,
-    admission: Admission,
+    mut admission: Admission,
     log: &RequestLog,
 ) -> (Request<MeshBody>, Sent) {
     let upgrade = headers::is_websocket_upgrade(&parts.headers);
@@ -104,7 +103,7 @@ fn rewrite_request(
     {
         h.insert(REQUEST_ID, id);
     }
-    for (name, value) in admission.context {
+    for (name, value) in admission.context.drain(..) {
         h.insert(name, value);
     }
     h.insert(
@@ -112,7 +111,7 @@ fn rewrite_request(
         HeaderValue::from_static(admission.kind.as_str()),
     );
     if let Some(assertions) = &mesh.assertions
-        && let Some(signed) = assertion(assertions, mesh, &parts, admission.kind, log)
+        && let Some(signed) = assertion(assertions, &parts, &admission, log)
     {
         parts.headers.insert(ASSERTION, signed);
     }
@@ -127,27 +126,21 @@ fn rewrite_request(
 }
 
 /// The assertion for the request as it is forwarded (docs/behaviour.md §6.1): the org and user
-/// only when the sidecar authenticated them, never in dev mode.
+/// only as admission verified them, never read back from the headers.
 fn assertion(
     assertions: &Assertions,
-    mesh: &Mesh,
     parts: &Parts,
-    kind: RequestKind,
+    admission: &Admission,
     log: &RequestLog,
 ) -> Option<HeaderValue> {
-    let verified = |name| {
-        (!mesh.config.is_dev())
-            .then(|| parts.headers.get(name))
-            .flatten()
-            .and_then(|value: &HeaderValue| value.to_str().ok())
-    };
+    let identity = admission.identity.as_ref();
     assertions.sign(&Claims {
         jti: &log.request_id,
         method: parts.method.as_str(),
         path: parts.uri.path(),
-        kind: kind.as_str(),
-        org_id: verified(APPLINK_ORG_ID),
-        user_id: verified(APPLINK_USER_ID),
+        kind: admission.kind.as_str(),
+        org_id: identity.map(|who| who.org_id.as_str()),
+        user_id: identity.and_then(|who| who.user_id.as_deref()),
     })
 }
 

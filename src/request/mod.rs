@@ -109,6 +109,8 @@ pub(crate) async fn handle<E: Exchange>(
 fn refusal(error: MeshError, log: &mut RequestLog) -> Response<MeshBody> {
     log.outcome = error.reason();
     log.rejected = true;
+    // A dry run's would-reject that then failed at the app is counted, and said, as that failure.
+    log.would_reject = None;
     if !error.is_client_error() {
         tracing::warn!(
             request_id = &*log.request_id,
@@ -219,6 +221,11 @@ fn check_head(mesh: &Mesh, mut parts: Parts) -> Result<(Parts, bool), MeshError>
     }
     let normal_form =
         routes::check_path(parts.uri.path()).map_err(|why| MeshError::BadPath(why.into()))?;
+    if parts.uri.query().is_some_and(|query| !query.is_ascii()) {
+        return Err(MeshError::BadPath(
+            "the query has bytes that are not ASCII; percent-encode them (RFC 3986)".into(),
+        ));
+    }
     headers::remove_disguised_protected_names(&mut parts.headers);
     if let Some(name) = headers::first_duplicate(&parts.headers) {
         return Err(MeshError::DuplicateHeader(name));

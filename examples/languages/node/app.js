@@ -102,12 +102,19 @@ function reading(req, url, claims) {
 }
 
 const server = http.createServer((req, res) => {
-  const url = new URL(req.url, "http://app");
-  say(`request ${url.pathname}`);
   const answer = (status, type, body) => {
     res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body) });
     res.end(body);
   };
+  let url;
+  try {
+    url = new URL(req.url, "http://app");
+  } catch {
+    // Node's parser takes absolute-form targets that URL cannot read (`http://[/`): a thrown
+    // error here would end the process.
+    return answer(400, "text/plain", "bad request target");
+  }
+  say(`request ${url.pathname}`);
   let claims = null;
   if (ASSERTION_KEY) {
     // On every route, before anything else.

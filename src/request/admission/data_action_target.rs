@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::{Admission, Refused, RequestBody, RequestKind, authenticate, header};
+use super::{Admission, Identity, Refused, RequestBody, RequestKind, authenticate, header};
 use crate::request::auth::{AuthRequest, Authenticator, json_escaped_len};
 use crate::request::error::MeshError;
 use crate::request::headers::{APPLINK_ORG_ID, SIGNATURE};
@@ -49,6 +49,11 @@ pub(super) async fn admit(
     let context = HeaderValue::from_str(&org_id)
         .map(|v| vec![(APPLINK_ORG_ID, v)])
         .unwrap_or_default();
+    // The org whose signature the API checks; a Data Action Target names no user.
+    let identity = Identity {
+        org_id: org_id.clone(),
+        user_id: None,
+    };
     let request = AuthRequest::DataActionTarget {
         api_name,
         org_id,
@@ -67,6 +72,7 @@ pub(super) async fn admit(
     drop(call);
     Ok(Admission {
         kind: RequestKind::DataActionTarget,
+        identity: Some(identity),
         context,
         keep_client_context: false,
         body: RequestBody::Buffered(bytes),

@@ -102,9 +102,20 @@ pub(crate) enum RequestBody {
     Buffered(Bytes),
 }
 
+/// Who the sidecar verified (the signed assertion's `orgId` and `userId`, docs/behaviour.md §6.1):
+/// the org whose token or signature the AppLink API authenticated, and the user CC names when
+/// `verifyClientContext` checked CC against that org. Never read back from the headers.
+#[derive(Default)]
+pub(crate) struct Identity {
+    pub(crate) org_id: String,
+    pub(crate) user_id: Option<String>,
+}
+
 /// A request let through, with the context that goes to the app.
 pub(crate) struct Admission {
     pub(crate) kind: RequestKind,
+    /// Who was verified; `None` when nobody was (a bypass, dev mode, the dry run's would-reject).
+    pub(crate) identity: Option<Identity>,
     /// Decoded `x-applink-*` headers (without the kind).
     pub(crate) context: Vec<(HeaderName, HeaderValue)>,
     /// Whether `x-client-context` is forwarded (as the caller sent it).
@@ -118,6 +129,7 @@ impl Admission {
     fn bypass(body: RequestBody) -> Admission {
         Admission {
             kind: RequestKind::Bypass,
+            identity: None,
             context: Vec::new(),
             keep_client_context: false,
             body,
@@ -141,6 +153,7 @@ impl Admission {
     fn salesforce(checked: salesforce::CheckedClientContext, body: RequestBody) -> Admission {
         Admission {
             kind: RequestKind::Salesforce,
+            identity: Some(checked.identity),
             context: checked.headers,
             keep_client_context: true,
             body,
@@ -303,6 +316,7 @@ fn admit_dev(kind: RequestKind, parts: &Parts, body: RequestBody) -> Admission {
         .unwrap_or_default();
     Admission {
         kind,
+        identity: None,
         context,
         keep_client_context: true,
         body,

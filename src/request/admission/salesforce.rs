@@ -4,7 +4,7 @@
 use http::request::Parts;
 use http::{HeaderName, HeaderValue};
 
-use super::{authenticate, header};
+use super::{Identity, authenticate, header};
 use crate::request::auth::client_context::{ClientContext, org_ids_agree};
 use crate::request::auth::context::RequestContext;
 use crate::request::auth::{AuthRequest, Authenticator};
@@ -24,7 +24,9 @@ pub(super) async fn admit(
     let rc_value = header(parts, REQUEST_CONTEXT).map_or(&b""[..], HeaderValue::as_bytes);
     let rc = RequestContext::decode(rc_value).map_err(MeshError::BadRequestContext)?;
     check_request_id(parts, &rc.id)?;
-    let context = check_client_context(mesh, parts, &rc)?;
+    let mut context = check_client_context(mesh, parts, &rc)?;
+    // The org the API authenticates; the user, when CC was checked against that org.
+    context.identity.org_id = rc.org_id.clone();
     let request = AuthRequest::Salesforce {
         org_domain_url: rc.org_domain_url,
         core_jwt_token: rc.auth,
@@ -49,9 +51,10 @@ fn check_request_id(parts: &Parts, context_id: &str) -> Result<(), MeshError> {
 }
 
 /// What the app receives from CC beside CC itself (forwarded as it came): the decoded
-/// `x-applink-*` headers.
+/// `x-applink-*` headers; and who the sidecar verified.
 pub(super) struct CheckedClientContext {
     pub(super) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(super) identity: Identity,
 }
 
 /// Reads CC. With `verifyClientContext` (the default) it must be standard base64 of a JSON object
@@ -75,12 +78,19 @@ fn check_client_context(
                 Vec::new()
             }
         };
-        return Ok(CheckedClientContext { headers });
+        return Ok(CheckedClientContext {
+            headers,
+            identity: Identity::default(),
+        });
     }
     let cc = ClientContext::decode_checked(cc_value)
         .map_err(|why| MeshError::BadClientContext(why.to_string()))?;
     org_ids_agree(&rc.org_id, cc.org_id()).map_err(MeshError::BadClientContext)?;
     Ok(CheckedClientContext {
         headers: cc.headers(),
+        identity: Identity {
+            org_id: String::new(),
+            user_id: cc.user_id().map(str::to_string),
+        },
     })
 }

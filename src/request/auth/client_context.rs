@@ -123,6 +123,13 @@ impl ClientContext {
         std::str::from_utf8(&self.org_id).unwrap_or_default()
     }
 
+    /// `userContext.userId`, when it is text.
+    pub(crate) fn user_id(&self) -> Option<&str> {
+        self.user_id
+            .as_deref()
+            .and_then(|id| std::str::from_utf8(id).ok())
+    }
+
     /// The decoded `x-applink-*` headers (without the request kind). Values that cannot be header
     /// values are left out.
     pub(crate) fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {

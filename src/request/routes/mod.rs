@@ -95,6 +95,11 @@ pub(crate) fn check_path(path: &str) -> Result<bool, &'static str> {
     if path.contains('\0') || contains_ignoring_case(path, "%00") {
         return Err("the path contains a NUL character");
     }
+    if !path.is_ascii() {
+        // Runtimes read raw bytes above 127 as Latin-1 (Node, WSGI, Java), as UTF-8 (Go, PHP),
+        // or refuse them outright (Node's parser, PHP's server): one request, several paths.
+        return Err("the path has bytes that are not ASCII; percent-encode them (RFC 3986)");
+    }
     if !path.starts_with('/') {
         return Ok(false);
     }

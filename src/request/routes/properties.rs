@@ -39,7 +39,9 @@ proptest! {
     #[test]
     fn normal_form_means_no_traversal(path in tricky_path()) {
         match check_path(&path) {
-            Err(_) => prop_assert!(path.contains('\0') || path.to_ascii_lowercase().contains("%00")),
+            Err(_) => prop_assert!(
+                path.contains('\0') || path.to_ascii_lowercase().contains("%00") || !path.is_ascii()
+            ),
             Ok(true) => {
                 let lower = path.to_ascii_lowercase();
                 prop_assert!(path.starts_with('/'));

@@ -50,6 +50,12 @@ fn nul_is_rejected() {
 }
 
 #[test]
+fn raw_bytes_above_127_are_rejected_and_their_encoding_is_not() {
+    assert!(check_path("/caf\u{e9}").is_err());
+    assert_eq!(check_path("/caf%C3%A9"), Ok(true));
+}
+
+#[test]
 fn paths_not_in_normal_form() {
     for path in [
         "/public/../admin",
