@@ -142,3 +142,53 @@ pub(crate) fn report_every(metrics: Arc<Metrics>, every: Duration, source: Optio
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A log destination that keeps what it is given.
+    #[derive(Clone, Default)]
+    struct Kept(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Kept {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// While the dry run is on, every interval says so, idle or not, and its l2met line counts
+    /// what would have been refused (docs/behaviour.md §4.6, §8).
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_dry_run_is_said_every_interval_and_counted() {
+        let kept = Kept::default();
+        let writer = kept.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // This thread only: the runtime has one thread, which runs the reporter too.
+        let _default = tracing::subscriber::set_default(subscriber);
+        let metrics = Arc::new(Metrics::new(true));
+        metrics.record(Duration::from_millis(3), false, true);
+        report_every(metrics, Duration::from_millis(10), None);
+        let text = || String::from_utf8_lossy(&kept.0.lock().unwrap()).into_owned();
+        let started = std::time::Instant::now();
+        while text().matches("REPORT-ONLY").count() < 2 {
+            assert!(started.elapsed() < Duration::from_secs(10), "{}", text());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let said = text();
+        assert!(said.contains("count#mesh.would_reject=1"), "{said}");
+        assert_eq!(
+            said.matches("l2met").count(),
+            1,
+            "an idle interval has no line: {said}"
+        );
+    }
+}
