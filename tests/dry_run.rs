@@ -30,6 +30,62 @@ fn line_of(mesh: &mut SidecarProcess, path: &str) -> String {
         .to_string()
 }
 
+/// Sends, through the dry run, what enforcement would refuse (no context, half a context, a context
+/// and a Data Action Target the API denies) and one it lets through; each is answered by the app.
+async fn send_the_four_refusals_and_one_allowed(addr: std::net::SocketAddr, api: &FakeApi) {
+    // A forged decoded header rides along the first.
+    let forged = vec![("x-applink-org-id", "00DFORGED".to_string())];
+    let partial = vec![salesforce::headers().remove(1)];
+    let statuses = [
+        send(addr, "GET", "/missing", &forged, "").await.status,
+        send(addr, "GET", "/partial", &partial, "").await.status,
+        {
+            api.script(&[Answer::status(403)]);
+            send(addr, "GET", "/denied", &salesforce::headers(), "")
+                .await
+                .status
+        },
+        {
+            api.script(&[Answer::status(401)]);
+            let signed = vec![("x-signature", "sig-abc123".to_string())];
+            send(addr, "POST", DAT_TARGET, &signed, "{\"events\":[]}")
+                .await
+                .status
+        },
+        send(addr, "GET", "/allowed", &salesforce::headers(), "")
+            .await
+            .status,
+    ];
+    assert_eq!(statuses, [200; 5]);
+}
+
+/// The first four reached the app without any context, as a bypass, the Data Action Target's
+/// body whole; the last with its context.
+fn the_app_received_no_context_but_for_the_allowed(app: &FakeApp) {
+    let received = app.received();
+    assert_eq!(received.len(), 5, "{received:?}");
+    let context = [
+        "x-client-context",
+        "x-request-context",
+        "x-applink-org-id",
+        "x-applink-user-id",
+    ];
+    for seen in &received[..4] {
+        let got: Vec<_> = context
+            .iter()
+            .filter(|name| seen.headers.contains_key(**name))
+            .collect();
+        assert!(got.is_empty(), "{} got {got:?}", seen.target);
+        assert_eq!(
+            seen.headers["x-applink-request-kind"], "bypass",
+            "{}",
+            seen.target
+        );
+    }
+    assert_eq!(received[3].body, "{\"events\":[]}");
+    assert_eq!(received[4].headers["x-applink-org-id"], salesforce::ORG_ID);
+}
+
 #[tokio::test]
 async fn what_enforcement_would_refuse_reaches_the_app_without_context() {
     let app = FakeApp::start().await;
@@ -39,60 +95,8 @@ async fn what_enforcement_would_refuse_reaches_the_app_without_context() {
     let output = mesh.wait_for_output("REPORT-ONLY: nothing is enforced");
     assert!(output.contains("at=warn msg=\"REPORT-ONLY"), "{output}");
 
-    // No context at all, half a context, and a forged decoded header: each reaches the app.
-    let forged = vec![("x-applink-org-id", "00DFORGED".to_string())];
-    let reply = send(addr, "GET", "/missing", &forged, "").await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    let partial = vec![salesforce::headers().remove(1)];
-    assert_eq!(
-        send(addr, "GET", "/partial", &partial, "").await.status,
-        200
-    );
-    // A context the API denies.
-    api.script(&[Answer::status(403)]);
-    assert_eq!(
-        send(addr, "GET", "/denied", &salesforce::headers(), "")
-            .await
-            .status,
-        200
-    );
-    // A Data Action Target the API denies: its body, read to be checked, is forwarded whole.
-    api.script(&[Answer::status(401)]);
-    let signed = vec![("x-signature", "sig-abc123".to_string())];
-    let reply = send(addr, "POST", DAT_TARGET, &signed, "{\"events\":[]}").await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    // And one that enforcement lets through keeps its context.
-    assert_eq!(
-        send(addr, "GET", "/allowed", &salesforce::headers(), "")
-            .await
-            .status,
-        200
-    );
-
-    let received = app.received();
-    assert_eq!(received.len(), 5, "{received:?}");
-    for seen in &received[..4] {
-        for name in [
-            "x-client-context",
-            "x-request-context",
-            "x-applink-org-id",
-            "x-applink-user-id",
-        ] {
-            assert!(
-                !seen.headers.contains_key(name),
-                "{} got {name}",
-                seen.target
-            );
-        }
-        assert_eq!(
-            seen.headers["x-applink-request-kind"], "bypass",
-            "{}",
-            seen.target
-        );
-    }
-    assert_eq!(received[3].body, "{\"events\":[]}");
-    assert_eq!(received[4].headers["x-applink-org-id"], salesforce::ORG_ID);
-
+    send_the_four_refusals_and_one_allowed(addr, &api).await;
+    the_app_received_no_context_but_for_the_allowed(&app);
     for (path, kind, reason) in [
         ("/missing", "unknown", "missing-context"),
         ("/partial", "unknown", "partial-context"),
@@ -100,20 +104,19 @@ async fn what_enforcement_would_refuse_reaches_the_app_without_context() {
         ("/dat", "data-action-target", "forbidden"),
     ] {
         let line = line_of(&mut mesh, path);
-        for part in [
+        let parts = [
             "status=200",
             "outcome=would-reject",
             &format!("reason={reason}"),
             &format!("kind={kind}"),
-        ] {
+        ];
+        for part in parts {
             assert!(line.contains(part), "{path}: no {part} in {line}");
         }
     }
     let allowed = line_of(&mut mesh, "/allowed");
-    assert!(
-        allowed.contains("outcome=forwarded") && !allowed.contains("reason="),
-        "{allowed}"
-    );
+    let forwarded = allowed.contains("outcome=forwarded") && !allowed.contains("reason=");
+    assert!(forwarded, "{allowed}");
 }
 
 /// The dry run reports the authentication decision only: a request that is not well-formed, or

@@ -42,20 +42,30 @@ async fn until_output(mesh: &common::SidecarProcess, text: &str) {
 /// Runs the matrix row for `name`.
 async fn row(name: &str) {
     let started = Instant::now();
-    let Some(Running {
-        language,
-        api,
-        mut mesh,
-        addr,
-        app_port,
-    }) = languages::start(name).await
-    else {
+    let Some(mut running) = languages::start(name).await else {
         return;
     };
+    let read = an_authenticated_call_is_read_as_verified(&running).await;
+    if running.language.checks_assertion {
+        the_assertion_says_what_was_verified(name, &read);
+        let key = the_key_is_the_apps_alone(&mut running);
+        around_the_sidecar_the_app_refuses(&running, &key).await;
+        through_the_sidecar_only_its_assertion_arrives(&running, &key).await;
+    }
+    health_and_refusal(&running).await;
+    let cases = the_hostile_table_is_read_as_verified(&running).await;
+    sigterm_with_a_request_in_flight(&mut running).await;
+    eprintln!(
+        "languages::{name}: authenticated, health, refused, {cases} hostile cases and SIGTERM passed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
 
-    // An authenticated call: the app read the context its own way. (It waits at the boot gate
-    // until the app listens.)
-    let reply = send(addr, "GET", "/context", &salesforce::headers(), "").await;
+/// An authenticated call: the app read the context its own way. (It waits at the boot gate until
+/// the app listens.) Returns what the app read.
+async fn an_authenticated_call_is_read_as_verified(running: &Running) -> serde_json::Value {
+    let (name, mesh) = (running.language.name, &running.mesh);
+    let reply = send(running.addr, "GET", "/context", &salesforce::headers(), "").await;
     assert_eq!(
         reply.status,
         200,
@@ -72,36 +82,33 @@ async fn row(name: &str) {
         format!("{CONTEXT_ID}-1234"),
         "{name}: {read}"
     );
-    if language.reads_version {
+    if running.language.reads_version {
         assert_eq!(read["version"], "1", "{name}: {read}");
     }
-    assert_eq!(api.calls().len(), 1, "{name}: authenticated once");
-    if language.checks_assertion {
-        let signed = &read["assertion"];
-        assert_eq!(signed["kind"], "salesforce", "{name}: {read}");
-        assert_eq!(signed["orgId"], ORG_ID, "{name}: {read}");
-        assert_eq!(signed["userId"], hostile::USER_ID, "{name}: {read}");
-        assert_eq!(signed["jti"], read["requestId"], "{name}: {read}");
-        only_the_sidecars_assertion_is_let_in(name, &mut mesh, addr, app_port).await;
-    }
+    assert_eq!(running.api.calls().len(), 1, "{name}: authenticated once");
+    read
+}
 
-    // The health route: bypassed, no context.
+/// The health route: bypassed, no context. A refused call never reaches the app.
+async fn health_and_refusal(running: &Running) {
+    let (name, addr, mesh) = (running.language.name, running.addr, &running.mesh);
     let health = send(addr, "GET", "/healthcheck", &[], "").await;
     assert_eq!(health.status, 200, "{name}: {}", health.text());
     assert_eq!(health.text(), "ok");
-
-    // A refused call never reaches the app.
     send(addr, "GET", "/refused", &[], "")
         .await
         .assert_mesh_error(401, "missing-context");
+    let output = mesh.output();
     assert!(
-        !mesh.output().contains("app: request /refused"),
-        "{name}: {}",
-        mesh.output()
+        !output.contains("app: request /refused"),
+        "{name}: {output}"
     );
+}
 
-    // The hostile table: refused, or read exactly as the sidecar verified it.
-    let (lines, differing) = differential::run_table(name, addr).await;
+/// The hostile table: refused, or read exactly as the sidecar verified it. Returns how many
+/// cases ran.
+async fn the_hostile_table_is_read_as_verified(running: &Running) -> usize {
+    let (lines, differing) = differential::run_table(running.language.name, running.addr).await;
     for line in &lines {
         eprintln!("{line}");
     }
@@ -111,53 +118,66 @@ async fn row(name: &str) {
         differing.len(),
         differing.join("\n")
     );
+    lines.len()
+}
 
-    // SIGTERM with a request in flight: answered, and the app's exit code passed on.
+/// SIGTERM with a request in flight: answered, and the app's exit code passed on.
+async fn sigterm_with_a_request_in_flight(running: &mut Running) {
+    let (name, addr) = (running.language.name, running.addr);
     let slow = tokio::spawn(async move {
         send(addr, "GET", "/slow?ms=1500", &salesforce::headers(), "").await
     });
-    until_output(&mesh, "app: request /slow").await;
-    mesh.signal(Signal::SIGTERM);
+    until_output(&running.mesh, "app: request /slow").await;
+    running.mesh.signal(Signal::SIGTERM);
     let reply = slow.await.unwrap();
     assert_eq!(reply.status, 200, "{name}: {}", reply.text());
     assert_eq!(reply.text(), "slow ok");
+    let code = running.mesh.wait().code();
+    let output = running.mesh.output();
     assert_eq!(
-        mesh.wait().code(),
-        Some(language.exit_on_sigterm),
-        "{name}: {}",
-        mesh.output()
-    );
-    eprintln!(
-        "languages::{name}: authenticated, health, refused, {} hostile cases and SIGTERM passed in {:.1} s",
-        lines.len(),
-        started.elapsed().as_secs_f64()
+        code,
+        Some(running.language.exit_on_sigterm),
+        "{name}: {output}"
     );
 }
 
-/// The signed assertion from the app's side (docs/behaviour.md §6.1): the app was given the key in
-/// its environment (the sidecar kept none in its own, and logged none); a request that reaches the
-/// app's port around the sidecar, without an assertion or with a forged, expired, unsigned or
-/// replayed one, is refused by the app; one minted with the app's own key is let in (so the
-/// refusals are the checks); and a caller's assertion sent through the sidecar, in any spelling,
-/// is replaced by the sidecar's.
-async fn only_the_sidecars_assertion_is_let_in(
-    name: &str,
-    mesh: &mut common::SidecarProcess,
-    sidecar: SocketAddr,
-    app_port: u16,
-) {
-    let key = assertion::environment_variable(mesh.app_pid(), KEY_VARIABLE)
+// The signed assertion from the app's side (docs/behaviour.md §6.1).
+
+/// The authenticated call's assertion names what the sidecar verified.
+fn the_assertion_says_what_was_verified(name: &str, read: &serde_json::Value) {
+    let signed = &read["assertion"];
+    assert_eq!(signed["kind"], "salesforce", "{name}: {read}");
+    assert_eq!(signed["orgId"], ORG_ID, "{name}: {read}");
+    assert_eq!(signed["userId"], hostile::USER_ID, "{name}: {read}");
+    assert_eq!(signed["jti"], read["requestId"], "{name}: {read}");
+}
+
+/// The app was given the key, read here as the app reads it, from its environment; the sidecar
+/// kept none in its own and logged none. Returns the key.
+fn the_key_is_the_apps_alone(running: &mut Running) -> String {
+    let name = running.language.name;
+    let key = assertion::environment_variable(running.mesh.app_pid(), KEY_VARIABLE)
         .unwrap_or_else(|| panic!("{name}: the app was not given {KEY_VARIABLE}"));
     assert_eq!(key.len(), 43, "{name}: a 32-byte key in base64url");
-    let own = assertion::environment_variable(mesh.child.id() as i32, KEY_VARIABLE);
+    let own = assertion::environment_variable(running.mesh.child.id() as i32, KEY_VARIABLE);
     assert_eq!(
         own, None,
         "{name}: the key is in the sidecar's own environment"
     );
-    assert!(!mesh.output().contains(&key), "{name}: the key was logged");
+    assert!(
+        !running.mesh.output().contains(&key),
+        "{name}: the key was logged"
+    );
+    key
+}
 
-    let app = SocketAddr::from(([127, 0, 0, 1], app_port));
-    let context = Mint::new(&key, "GET", "/context");
+/// A request that reaches the app's port around the sidecar, without an assertion or with a
+/// forged, expired, unsigned or replayed one, is refused by the app with its reason; one minted
+/// with the app's own key is let in (so the refusals are the checks).
+async fn around_the_sidecar_the_app_refuses(running: &Running, key: &str) {
+    let name = running.language.name;
+    let app = SocketAddr::from(([127, 0, 0, 1], running.app_port));
+    let context = Mint::new(key, "GET", "/context");
     let cases = [
         ("no assertion", None, "missing"),
         (
@@ -183,12 +203,12 @@ async fn only_the_sidecars_assertion_is_let_in(
         ),
         (
             "another path",
-            Some(Mint::new(&key, "GET", "/other")),
+            Some(Mint::new(key, "GET", "/other")),
             "path",
         ),
         (
             "another method",
-            Some(Mint::new(&key, "POST", "/context")),
+            Some(Mint::new(key, "POST", "/context")),
             "method",
         ),
     ];
@@ -212,9 +232,13 @@ async fn only_the_sidecars_assertion_is_let_in(
         reply.text()
     );
     assert_eq!(reply.json()["assertion"]["jti"], "minted-by-the-test");
+}
 
-    // A path percent-encoded reaches the app as the claim says it; raw UTF-8 is refused by the
-    // sidecar (runtimes read it as Latin-1, as UTF-8, or not at all).
+/// Through the sidecar: a percent-encoded path reaches the app as the claim says it, raw UTF-8 is
+/// refused (runtimes read it as Latin-1, as UTF-8, or not at all), and a caller's own assertion,
+/// in any spelling, is replaced by the sidecar's, even one signed with the app's key.
+async fn through_the_sidecar_only_its_assertion_arrives(running: &Running, key: &str) {
+    let (name, sidecar) = (running.language.name, running.addr);
     let reply = send(sidecar, "GET", "/public/caf%C3%A9", &[], "").await;
     assert_eq!(
         reply.status,
@@ -232,13 +256,14 @@ async fn only_the_sidecars_assertion_is_let_in(
     );
     assert_eq!(reply.reason(), "bad-path");
 
+    let forged = Mint::new(key, "GET", "/context").token();
     for spelling in [
         "X-Applink-Assertion",
         "x_applink_assertion",
         "X.Applink.Assertion",
     ] {
         let mut headers = salesforce::headers();
-        headers.push((spelling, context.token()));
+        headers.push((spelling, forged.clone()));
         let reply = send(sidecar, "GET", "/context", &headers, "").await;
         assert_eq!(reply.status, 200, "{name}, {spelling}: {}", reply.text());
         let signed = &reply.json()["assertion"];

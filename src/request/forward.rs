@@ -84,16 +84,7 @@ fn rewrite_request(
     }
     h.remove(REQUEST_CONTEXT);
     headers::remove_applink_headers(h);
-    // A continued trace: the app's span nests under the sidecar's (`tracestate` passes as sent).
-    // Without one, `traceparent` passes as sent too, a malformed one included.
-    if let Some(trace) = &log.trace {
-        h.insert(TRACEPARENT, trace.for_the_app());
-        // A trace the sidecar started (export on, no valid `traceparent`): a caller's
-        // `tracestate` belonged to no trace of this one.
-        if trace.parent_id_bytes().is_none() {
-            h.remove(TRACESTATE);
-        }
-    }
+    continue_the_trace(h, log);
     if !admission.keep_client_context {
         h.remove(CLIENT_CONTEXT);
     }
@@ -123,6 +114,19 @@ fn rewrite_request(
     };
     let body = outbound_body(admission.body, log);
     (Request::from_parts(parts, body), sent)
+}
+
+/// A continued trace: the app's span nests under the sidecar's (`tracestate` passes as sent).
+/// Without one, `traceparent` passes as sent too, a malformed one included.
+fn continue_the_trace(h: &mut http::HeaderMap, log: &RequestLog) {
+    if let Some(trace) = &log.trace {
+        h.insert(TRACEPARENT, trace.for_the_app());
+        // A trace the sidecar started (export on, no valid `traceparent`): a caller's
+        // `tracestate` belonged to no trace of this one.
+        if trace.parent_id_bytes().is_none() {
+            h.remove(TRACESTATE);
+        }
+    }
 }
 
 /// The assertion for the request as it is forwarded (docs/behaviour.md §6.1): the org and user
