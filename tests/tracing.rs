@@ -64,6 +64,32 @@ fn one<'a>(
     found[0]
 }
 
+/// The sidecar in front of the example app instrumented with the OpenTelemetry Python SDK, both
+/// exporting to `collector`. Returns the sidecar, its address and the app's port.
+fn python_app_behind_the_sidecar(
+    python: &std::path::Path,
+    collector: &FakeCollector,
+    api: &FakeApi,
+) -> (SidecarProcess, std::net::SocketAddr, String) {
+    let app_port = free_port().to_string();
+    let (api_url, endpoint) = (api.url(), collector.endpoint());
+    let headers = format!("x-collector-key={COLLECTOR_KEY}");
+    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/otel-python/app.py");
+    let env = [
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        ("APP_PORT", app_port.as_str()),
+        ("HEROKU_APPLINK_API_URL", api_url.as_str()),
+        ("HEROKU_APPLINK_TOKEN", TOKEN),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_HEADERS", headers.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "20"),
+    ];
+    let command = [python.to_str().unwrap(), app.to_str().unwrap()];
+    let mut mesh = SidecarProcess::spawn(&env, &[&["--port", "0", "--"][..], &command].concat());
+    let addr = mesh.wait_listening();
+    (mesh, addr, app_port)
+}
+
 #[tokio::test]
 async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
     let Some(python) = otel_python() else {
@@ -75,30 +101,7 @@ async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
     };
     let collector = FakeCollector::start().await;
     let api = FakeApi::start().await;
-    let app_port = free_port().to_string();
-    let api_url = api.url();
-    let endpoint = collector.endpoint();
-    let headers = format!("x-collector-key={COLLECTOR_KEY}");
-    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/otel-python/app.py");
-    let mut mesh = SidecarProcess::spawn(
-        &[
-            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            ("APP_PORT", &app_port),
-            ("HEROKU_APPLINK_API_URL", &api_url),
-            ("HEROKU_APPLINK_TOKEN", TOKEN),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_EXPORTER_OTLP_HEADERS", &headers),
-            ("OTEL_BSP_SCHEDULE_DELAY", "20"),
-        ],
-        &[
-            "--port",
-            "0",
-            "--",
-            python.to_str().unwrap(),
-            app.to_str().unwrap(),
-        ],
-    );
-    let addr = mesh.wait_listening();
+    let (mut mesh, addr, app_port) = python_app_behind_the_sidecar(&python, &collector, &api);
 
     // The router's trace, a Salesforce request with a query and a body that are secrets.
     let mut request = salesforce::headers();
@@ -107,26 +110,43 @@ async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
     let reply = send(addr, "POST", &path, &request, BODY_SECRET).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.text(), "hello from python");
+    the_routers_trace_holds_sidecar_calls_and_app(&collector, &api, &app_port).await;
 
-    let spans = spans_until(&collector, |spans| {
-        spans.iter().any(|s| s.service == "python-app")
-            && spans
-                .iter()
-                .any(|s| s.service == "heroku-applink-service-mesh" && s.kind == 2)
+    // A request without a trace starts one at the sidecar, and the app's span still nests under it.
+    let reply = send(addr, "GET", "/fresh", &salesforce::headers(), "").await;
+    assert_eq!(reply.status, 200);
+    a_trace_started_at_the_sidecar_holds_the_app(&collector).await;
+
+    only_the_collector_key_and_no_secret_is_exported(&collector);
+    mesh.terminate();
+    let output = mesh.output();
+    assert!(!output.contains(COLLECTOR_KEY), "{output}");
+    assert!(!output.contains(TOKEN));
+}
+
+/// One trace, the router's: router → sidecar → (AppLink call, app call, the app's own span), with
+/// the conventions' attributes and the sidecar's own.
+async fn the_routers_trace_holds_sidecar_calls_and_app(
+    collector: &FakeCollector,
+    api: &FakeApi,
+    app_port: &str,
+) {
+    let sidecar_server =
+        |s: &ExportedSpan| s.service == "heroku-applink-service-mesh" && s.kind == 2;
+    let spans = spans_until(collector, |spans| {
+        spans.iter().any(|s| s.service == "python-app") && spans.iter().any(sidecar_server)
     })
     .await;
-    let sidecar = one(&spans, "sidecar server", |s| {
-        s.service == "heroku-applink-service-mesh" && s.kind == 2
-    });
+    let api_port = api.addr.port().to_string();
+    let port_is = |s: &ExportedSpan, port: &str| {
+        s.attributes.get("server.port").map(String::as_str) == Some(port)
+    };
+    let sidecar = one(&spans, "sidecar server", sidecar_server);
     let python_span = one(&spans, "python server", |s| s.service == "python-app");
     let auth_call = one(&spans, "AppLink call", |s| {
-        s.kind == 3 && s.attributes.get("server.port") == Some(&api.addr.port().to_string())
+        s.kind == 3 && port_is(s, &api_port)
     });
-    let app_call = one(&spans, "app call", |s| {
-        s.kind == 3 && s.attributes.get("server.port") == Some(&app_port)
-    });
-
-    // One trace, the router's: router → sidecar → (AppLink call, app call, the app's own span).
+    let app_call = one(&spans, "app call", |s| s.kind == 3 && port_is(s, app_port));
     for span in [sidecar, python_span, auth_call, app_call] {
         assert_eq!(span.trace_id, ROUTER_TRACE, "{span:#?}");
     }
@@ -138,7 +158,6 @@ async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
     assert_eq!(auth_call.parent_span_id, sidecar.span_id);
     assert_eq!(app_call.parent_span_id, sidecar.span_id);
 
-    // The conventions' attributes, and the sidecar's own.
     assert_eq!(sidecar.name, "POST");
     let expected = [
         (sidecar, "http.request.method", "POST"),
@@ -150,17 +169,14 @@ async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
         (app_call, "http.response.status_code", "200"),
     ];
     for (span, key, value) in expected {
-        assert_eq!(
-            span.attributes.get(key).map(String::as_str),
-            Some(value),
-            "{key} of {span:#?}"
-        );
+        let found = span.attributes.get(key).map(String::as_str);
+        assert_eq!(found, Some(value), "{key} of {span:#?}");
     }
+}
 
-    // A request without a trace starts one at the sidecar, and the app's span still nests under it.
-    let reply = send(addr, "GET", "/fresh", &salesforce::headers(), "").await;
-    assert_eq!(reply.status, 200);
-    let spans = spans_until(&collector, |spans| {
+/// The second request's trace: a root span at the sidecar, the app's span its child.
+async fn a_trace_started_at_the_sidecar_holds_the_app(collector: &FakeCollector) {
+    let spans = spans_until(collector, |spans| {
         let server_spans = |service: &str| {
             spans
                 .iter()
@@ -179,18 +195,17 @@ async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
     assert_eq!(fresh_sidecar.parent_span_id, "", "a root span");
     assert_eq!(fresh_python.trace_id, fresh_sidecar.trace_id);
     assert_eq!(fresh_python.parent_span_id, fresh_sidecar.span_id);
+}
 
-    // The collector's key went as a header of the sidecar's exports, and no secret is in any
-    // exported byte, the sidecar's or the app's.
+/// The collector's key went as a header of the sidecar's exports, and no secret is in any
+/// exported byte, the sidecar's or the app's.
+fn only_the_collector_key_and_no_secret_is_exported(collector: &FakeCollector) {
     let exports = collector.exports();
-    let from_sidecar: Vec<_> = exports
-        .iter()
-        .filter(|e| {
-            e.headers
-                .get("user-agent")
-                .is_some_and(|ua| ua.to_str().unwrap().contains("Rust"))
-        })
-        .collect();
+    let from_the_sidecar = |e: &&_| {
+        let agent = |e: &common::collector::Export| e.headers.get("user-agent").cloned();
+        agent(e).is_some_and(|ua| ua.to_str().unwrap().contains("Rust"))
+    };
+    let from_sidecar: Vec<_> = exports.iter().filter(from_the_sidecar).collect();
     assert!(!from_sidecar.is_empty());
     for export in &from_sidecar {
         assert_eq!(
@@ -214,19 +229,13 @@ async fn the_python_apps_span_nests_under_the_sidecars_in_the_routers_trace() {
     secrets.extend(context_headers.iter().map(String::as_str));
     for export in &exports {
         for secret in &secrets {
-            assert!(
-                !export
-                    .body
-                    .windows(secret.len())
-                    .any(|w| w == secret.as_bytes()),
-                "an export holds a secret ({secret})"
-            );
+            let holds = export
+                .body
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes());
+            assert!(!holds, "an export holds a secret ({secret})");
         }
     }
-    mesh.terminate();
-    let output = mesh.output();
-    assert!(!output.contains(COLLECTOR_KEY), "{output}");
-    assert!(!output.contains(TOKEN));
 }
 
 #[tokio::test]
