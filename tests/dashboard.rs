@@ -64,17 +64,32 @@ async fn keeps_each_request_with_what_the_app_received_and_no_secret() {
     let mesh = Sidecar::dev(app.port()).start().await;
     let mut with_rc = salesforce::headers();
     with_rc.push(("authorization", format!("Bearer {JWT}")));
-    send(
-        mesh.addr,
-        "POST",
-        "/accounts?secret=q",
-        &with_rc,
-        "{\"name\":\"Acme\"}",
-    )
-    .await;
+    let body = "{\"name\":\"Acme\"}";
+    send(mesh.addr, "POST", "/accounts?secret=q", &with_rc, body).await;
     send(mesh.addr, "GET", "/plain", &[], "").await;
 
-    let (status, list) = get_json(&mesh, "/__applink/api/requests").await;
+    let list = the_list_is_newest_first_without_queries(&mesh).await;
+    let id = list["requests"][1]["id"].as_u64().unwrap();
+    let detail = the_detail_is_what_the_app_received_redacted(&mesh, id).await;
+    nothing_served_holds_a_secret(&mesh, &[list, detail]).await;
+    let (status, missing) = get_json(&mesh, "/__applink/api/requests/999").await;
+    assert_eq!(status, 404);
+    assert!(missing["error"].as_str().unwrap().contains("no such"));
+
+    // A page elsewhere, through a name that resolves here (DNS rebinding), gets nothing.
+    let rebound = vec![
+        ("host", "attacker.example:8070".to_string()),
+        open(&mesh).await,
+    ];
+    let reply = send(mesh.addr, "GET", "/__applink/api/requests", &rebound, "").await;
+    assert_eq!(reply.status, 403);
+    assert!(!reply.text().contains("/accounts"), "{}", reply.text());
+}
+
+/// The list: newest first, paths without their query, no dashboard call, nothing to say by
+/// default.
+async fn the_list_is_newest_first_without_queries(mesh: &Sidecar) -> Value {
+    let (status, list) = get_json(mesh, "/__applink/api/requests").await;
     assert_eq!(status, 200);
     assert_eq!(list["capacity"], 500);
     assert_eq!(
@@ -95,9 +110,13 @@ async fn keeps_each_request_with_what_the_app_received_and_no_secret() {
     assert_eq!(requests[1]["status"], 200);
     assert_eq!(requests[1]["kind"], "salesforce");
     assert_eq!(requests[0]["kind"], "dev-no-context");
+    list
+}
 
-    let id = requests[1]["id"].as_u64().unwrap();
-    let (status, detail) = get_json(&mesh, &format!("/__applink/api/requests/{id}")).await;
+/// One request's detail: the headers the app received (secrets redacted, never RC), the decoded
+/// context, both bodies.
+async fn the_detail_is_what_the_app_received_redacted(mesh: &Sidecar, id: u64) -> Value {
+    let (status, detail) = get_json(mesh, &format!("/__applink/api/requests/{id}")).await;
     assert_eq!(status, 200);
     let received: Vec<(String, String)> =
         serde_json::from_value(detail["request_headers"].clone()).unwrap();
@@ -123,29 +142,21 @@ async fn keeps_each_request_with_what_the_app_received_and_no_secret() {
     assert_eq!(detail["request_body"]["text"], "{\"name\":\"Acme\"}");
     assert_eq!(detail["response_body"]["text"], "ok");
     assert_eq!(detail["forwarded"], true);
+    detail
+}
 
-    // No secret in anything the dashboard serves.
-    let page = send(mesh.addr, "GET", "/__applink/", &[open(&mesh).await], "").await;
+/// No secret in anything the dashboard serves: `answers`, and the page itself.
+async fn nothing_served_holds_a_secret(mesh: &Sidecar, answers: &[Value]) {
+    let page = send(mesh.addr, "GET", "/__applink/", &[open(mesh).await], "").await;
     assert_eq!(page.status, 200);
     assert!(page.text().contains("<title>"), "the page");
     let cc = salesforce::encode(&salesforce::client_context());
-    for served in [list.to_string(), detail.to_string(), page.text()] {
+    let served = answers.iter().map(Value::to_string).chain([page.text()]);
+    for served in served {
         for secret in [ACCESS_TOKEN, JWT, cc.as_str(), "secret=q"] {
             assert!(!served.contains(secret), "{secret} served in {served}");
         }
     }
-    let (status, missing) = get_json(&mesh, "/__applink/api/requests/999").await;
-    assert_eq!(status, 404);
-    assert!(missing["error"].as_str().unwrap().contains("no such"));
-
-    // A page elsewhere, through a name that resolves here (DNS rebinding), gets nothing.
-    let rebound = vec![
-        ("host", "attacker.example:8070".to_string()),
-        open(&mesh).await,
-    ];
-    let reply = send(mesh.addr, "GET", "/__applink/api/requests", &rebound, "").await;
-    assert_eq!(reply.status, 403);
-    assert!(!reply.text().contains("/accounts"), "{}", reply.text());
 }
 
 #[tokio::test]
@@ -223,32 +234,8 @@ async fn the_dashboard_needs_this_runs_token_and_cannot_be_framed() {
     let url = mesh.running.dashboard_url().unwrap();
     assert!(url.starts_with("http://localhost:"), "{url}");
     let entry = &url[url.find("/__applink").unwrap()..];
-
-    // Without the token, or with another one: 403.
-    for (path, headers) in [
-        ("/__applink/", vec![]),
-        ("/__applink/api/requests", vec![]),
-        ("/__applink/?token=0123456789abcdef0123456789abcdef", vec![]),
-        (
-            "/__applink/",
-            vec![("cookie", "applink_dashboard_000000000000=x".to_string())],
-        ),
-    ] {
-        let reply = send(mesh.addr, "GET", path, &headers, "").await;
-        assert_eq!(reply.status, 403, "{path} {headers:?}");
-        reply.assert_error_mentions("printed at start-up");
-        assert_eq!(reply.headers["x-frame-options"], "DENY");
-    }
-
-    // The token: the cookie, and the page again without the token in the address.
-    let first = send(mesh.addr, "GET", entry, &[], "").await;
-    assert_eq!(first.status, 303);
-    assert_eq!(first.headers["location"], "/__applink/");
-    let set_cookie = first.headers["set-cookie"].to_str().unwrap();
-    for flag in ["; Path=/__applink", "; HttpOnly", "; SameSite=Strict"] {
-        assert!(set_cookie.contains(flag), "{set_cookie}");
-    }
-    let cookie = ("cookie", set_cookie.split(';').next().unwrap().to_string());
+    without_this_runs_token_403(&mesh).await;
+    let cookie = the_token_gives_a_cookie(&mesh, entry).await;
     let page = send(
         mesh.addr,
         "GET",
@@ -258,6 +245,56 @@ async fn the_dashboard_needs_this_runs_token_and_cannot_be_framed() {
     )
     .await;
     assert_eq!(page.status, 200);
+    the_page_runs_only_its_own_script_and_cannot_be_framed(&page);
+
+    // Any mark of a relay: 403, cookie or not.
+    let marks = [
+        "x-real-ip",
+        "via",
+        "cf-connecting-ip",
+        "true-client-ip",
+        "forwarded",
+        "x-forwarded-for",
+    ];
+    for mark in marks {
+        let headers = [cookie.clone(), (mark, "203.0.113.7".to_string())];
+        let reply = send(mesh.addr, "GET", "/__applink/api/requests", &headers, "").await;
+        assert_eq!(reply.status, 403, "{mark}");
+    }
+}
+
+/// Without the token, or with another one: 403, saying where the URL is, and never framed.
+async fn without_this_runs_token_403(mesh: &Sidecar) {
+    let another_cookie = vec![("cookie", "applink_dashboard_000000000000=x".to_string())];
+    for (path, headers) in [
+        ("/__applink/", vec![]),
+        ("/__applink/api/requests", vec![]),
+        ("/__applink/?token=0123456789abcdef0123456789abcdef", vec![]),
+        ("/__applink/", another_cookie),
+    ] {
+        let reply = send(mesh.addr, "GET", path, &headers, "").await;
+        assert_eq!(reply.status, 403, "{path} {headers:?}");
+        reply.assert_error_mentions("printed at start-up");
+        assert_eq!(reply.headers["x-frame-options"], "DENY");
+    }
+}
+
+/// The token: a strict cookie, and the page again without the token in the address. Returns the
+/// `Cookie` header.
+async fn the_token_gives_a_cookie(mesh: &Sidecar, entry: &str) -> (&'static str, String) {
+    let first = send(mesh.addr, "GET", entry, &[], "").await;
+    assert_eq!(first.status, 303);
+    assert_eq!(first.headers["location"], "/__applink/");
+    let set_cookie = first.headers["set-cookie"].to_str().unwrap();
+    for flag in ["; Path=/__applink", "; HttpOnly", "; SameSite=Strict"] {
+        assert!(set_cookie.contains(flag), "{set_cookie}");
+    }
+    ("cookie", set_cookie.split(';').next().unwrap().to_string())
+}
+
+/// The page's policy: nothing by default, never framed, its one script allowed by its hash and
+/// nothing else inline.
+fn the_page_runs_only_its_own_script_and_cannot_be_framed(page: &common::Reply) {
     let policy = page.headers["content-security-policy"].to_str().unwrap();
     for directive in [
         "default-src 'none'",
@@ -267,7 +304,6 @@ async fn the_dashboard_needs_this_runs_token_and_cannot_be_framed() {
         assert!(policy.contains(directive), "{policy}");
     }
     assert!(!policy.contains("unsafe-inline"), "{policy}");
-    // The page's one script is allowed by its hash, and nothing else inline is.
     let html = page.text();
     let script = html
         .split("<script>")
@@ -289,18 +325,4 @@ async fn the_dashboard_needs_this_runs_token_and_cannot_be_framed() {
     assert_eq!(page.headers["x-frame-options"], "DENY");
     assert_eq!(page.headers["x-content-type-options"], "nosniff");
     assert_eq!(page.headers["referrer-policy"], "no-referrer");
-
-    // Any mark of a relay: 403, cookie or not.
-    for mark in [
-        "x-real-ip",
-        "via",
-        "cf-connecting-ip",
-        "true-client-ip",
-        "forwarded",
-        "x-forwarded-for",
-    ] {
-        let headers = [cookie.clone(), (mark, "203.0.113.7".to_string())];
-        let reply = send(mesh.addr, "GET", "/__applink/api/requests", &headers, "").await;
-        assert_eq!(reply.status, 403, "{mark}");
-    }
 }
