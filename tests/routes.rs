@@ -247,7 +247,21 @@ async fn a_bypass_entry_with_methods_applies_to_those_methods_only() {
     .await
     .assert_mesh_error(403, "forbidden");
     assert_eq!(app.received().len(), 1, "only the POST reached the app");
-    // A method-override header cannot turn the anonymous POST into another method at the app.
+    a_method_override_header_is_removed(&mesh, &app).await;
+    a_method_override_query_is_authenticated(&mesh, &app).await;
+    // An entry for every method still applies: it does not depend on the method.
+    let reply = send(mesh.addr, "POST", "/public/x?_method=DELETE", &[], "{}").await;
+    assert_eq!(reply.status, 200);
+    // The plain string form is every method.
+    assert_eq!(
+        send(mesh.addr, "DELETE", "/public/x", &[], "").await.status,
+        200
+    );
+}
+
+/// A method-override header, in any spelling, cannot turn the anonymous POST into another method
+/// at the app: it is removed, and other headers are kept.
+async fn a_method_override_header_is_removed(mesh: &Sidecar, app: &FakeApp) {
     let overrides = [
         ("x-http-method-override", "DELETE".to_string()),
         ("x-http-method", "DELETE".to_string()),
@@ -261,33 +275,23 @@ async fn a_bypass_entry_with_methods_applies_to_those_methods_only() {
     let names: Vec<&str> = seen.headers.keys().map(http::HeaderName::as_str).collect();
     assert!(names.iter().all(|n| !n.contains("method")), "{names:?}");
     assert_eq!(seen.headers["x-other"], "kept");
-    // Nor can a `_method` in the query, in any spelling a framework reads: such a POST is not let
-    // through by the entry for POST; it is authenticated like any other (here: no context).
+}
+
+/// Nor can a `_method` in the query, in any spelling a framework reads: such a POST is not let
+/// through by the entry for POST; it is authenticated like any other (here: no context).
+async fn a_method_override_query_is_authenticated(mesh: &Sidecar, app: &FakeApp) {
     for query in [
         "_method=DELETE",
         "x=1&_METHOD=put",
         ".method=DELETE",
         "a=1;_method=PATCH",
     ] {
-        send(
-            mesh.addr,
-            "POST",
-            &format!("/webhooks/stripe?{query}"),
-            &[],
-            "{}",
-        )
-        .await
-        .assert_mesh_error(401, "missing-context");
+        let target = format!("/webhooks/stripe?{query}");
+        send(mesh.addr, "POST", &target, &[], "{}")
+            .await
+            .assert_mesh_error(401, "missing-context");
     }
     assert_eq!(app.received().len(), 2, "no _method query reached the app");
-    // An entry for every method still applies: it does not depend on the method.
-    let reply = send(mesh.addr, "POST", "/public/x?_method=DELETE", &[], "{}").await;
-    assert_eq!(reply.status, 200);
-    // The plain string form is every method.
-    assert_eq!(
-        send(mesh.addr, "DELETE", "/public/x", &[], "").await.status,
-        200
-    );
 }
 
 /// `--check METHOD PATH` says whether a request would be authenticated, and which entry bypasses
@@ -295,28 +299,6 @@ async fn a_bypass_entry_with_methods_applies_to_those_methods_only() {
 #[test]
 fn check_says_whether_a_route_would_be_authenticated() {
     let yaml = common::sidecar::temp_file("routes.yaml", METHOD_YAML);
-    let ask = |ack: bool, route: &[&str]| {
-        let mut command = std::process::Command::new(common::sidecar::binary());
-        command
-            .args(["--config", yaml.to_str().unwrap(), "--check"])
-            .args(route)
-            .env_clear()
-            .env("HEROKU_APPLINK_API_URL", "https://applink.example/addons/1")
-            .env("HEROKU_APPLINK_TOKEN", "t");
-        if ack {
-            command.env(
-                "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
-                "true",
-            );
-        }
-        let output = command.output().unwrap();
-        assert_eq!(output.status.code(), Some(0));
-        let text = String::from_utf8(output.stdout).unwrap();
-        text.lines()
-            .find(|line| line.starts_with("route = "))
-            .unwrap_or_else(|| panic!("no route line in {text}"))
-            .to_string()
-    };
     for (ack, route, says) in [
         (
             true,
@@ -356,24 +338,42 @@ fn check_says_whether_a_route_would_be_authenticated() {
             "authenticated (bypassRoutes \"/webhooks/**\" (POST) matches, but bypassRoutes are ignored until HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true)",
         ),
     ] {
-        let line = ask(ack, route);
+        let text = check(&yaml, ack, route);
+        let line = text.lines().find(|line| line.starts_with("route = "));
+        let line = line.unwrap_or_else(|| panic!("no route line in {text}"));
         assert!(line.contains(says), "{route:?}: {line}");
     }
-    // An app command stays an app command: a lower-case word, or anything after `--`.
+}
+
+/// An app command after `--check` stays an app command: a lower-case word, or anything after `--`.
+#[test]
+fn check_reads_an_app_command_as_one() {
+    let yaml = common::sidecar::temp_file("routes.yaml", METHOD_YAML);
     for command in [&["node", "/app/server.js"][..], &["--", "GET", "/x"]] {
-        let output = std::process::Command::new(common::sidecar::binary())
-            .args(["--config", yaml.to_str().unwrap(), "--check"])
-            .args(command)
-            .env_clear()
-            .env("HEROKU_APPLINK_API_URL", "https://applink.example/addons/1")
-            .env("HEROKU_APPLINK_TOKEN", "t")
-            .output()
-            .unwrap();
-        let text = String::from_utf8(output.stdout).unwrap();
-        assert!(
-            !text.lines().any(|line| line.starts_with("route = ")),
-            "{command:?}: {text}"
-        );
+        let text = check(&yaml, false, command);
+        let asked = text.lines().any(|line| line.starts_with("route = "));
+        assert!(!asked, "{command:?}: {text}");
         assert!(text.contains("app command = "), "{command:?}: {text}");
     }
+}
+
+/// `--check` with the file `yaml` and the words `after` it, the risk acknowledged or not: its
+/// output, after checking it exits 0.
+fn check(yaml: &std::path::Path, acknowledged: bool, after: &[&str]) -> String {
+    let mut command = std::process::Command::new(common::sidecar::binary());
+    command
+        .args(["--config", yaml.to_str().unwrap(), "--check"])
+        .args(after)
+        .env_clear()
+        .env("HEROKU_APPLINK_API_URL", "https://applink.example/addons/1")
+        .env("HEROKU_APPLINK_TOKEN", "t");
+    if acknowledged {
+        command.env(
+            "HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS",
+            "true",
+        );
+    }
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    String::from_utf8(output.stdout).unwrap()
 }
