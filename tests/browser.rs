@@ -160,21 +160,8 @@ async fn the_dashboard_in_headless_chromium() {
     let app = FakeApp::start().await;
     let app_port = app.port().to_string();
     let mut mesh = SidecarProcess::spawn(&[("APP_PORT", &app_port)], &["--dev", "--port", "0"]);
-    let addr = mesh.wait_listening();
-    let base = format!("http://localhost:{}", addr.port());
-    let output = mesh.wait_for_output("dev dashboard");
-    // The URL with this run's token, as a developer would copy it from the terminal.
-    let url = output
-        .split("url=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no dashboard URL in {output}"))
-        .trim_matches('"')
-        .to_string();
-    assert!(
-        url.starts_with(&format!("{base}/__applink/?token=")),
-        "{url}"
-    );
+    let base = format!("http://localhost:{}", mesh.wait_listening().port());
+    let url = the_printed_url(&mut mesh, &base);
 
     let driver = Driver::start(&chromedriver);
     let client = browser(&driver, &chromium).await;
@@ -193,46 +180,78 @@ async fn the_dashboard_in_headless_chromium() {
 
     send_with_form(&client, "GET", "/from-form", "").await;
     send_with_form(&client, "POST", "/from-form/post", "{\"name\":\"Acme\"}").await;
+    send_with_bin_invoke(&base, "/from-invoke").await;
+    the_rows_show_the_three_as_the_app_received_them(&client, &app).await;
+    the_detail_shows_the_decoded_org_and_no_token(&client).await;
+
+    let png = client.screenshot().await.unwrap();
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("dashboard-screenshot.png"), &png).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    client.close().await.unwrap();
+}
+
+/// The dashboard's URL with this run's token, as a developer would copy it from the terminal.
+fn the_printed_url(mesh: &mut SidecarProcess, base: &str) -> String {
+    let output = mesh.wait_for_output("dev dashboard");
+    let url = output
+        .split("url=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no dashboard URL in {output}"))
+        .trim_matches('"')
+        .to_string();
+    assert!(
+        url.starts_with(&format!("{base}/__applink/?token=")),
+        "{url}"
+    );
+    url
+}
+
+/// A request from the terminal, as the README shows: `bin/invoke` with an org id.
+async fn send_with_bin_invoke(base: &str, path: &str) {
     let invoke = tokio::process::Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bin/invoke"))
-        .args(["-u", &base, "-o", ORG, "/from-invoke"])
+        .args(["-u", base, "-o", ORG, path])
         .output()
         .await
         .unwrap();
-    assert!(
-        invoke.status.success(),
-        "{}",
-        String::from_utf8_lossy(&invoke.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&invoke.stderr);
+    assert!(invoke.status.success(), "{stderr}");
+}
 
+/// The page lists the three requests, newest first, as the app received them.
+async fn the_rows_show_the_three_as_the_app_received_them(client: &Client, app: &FakeApp) {
     let shown = eventually("three rows", || async {
-        let shown = rows(&client).await;
+        let shown = rows(client).await;
         (shown.len() == 3).then_some(shown)
     })
     .await;
+    let shown: Vec<(&str, &str)> = shown
+        .iter()
+        .map(|(p, s)| (p.as_str(), s.as_str()))
+        .collect();
     let expected = [
         ("/from-invoke", "200"),
         ("/from-form/post", "200"),
         ("/from-form", "200"),
     ];
-    let shown: Vec<(&str, &str)> = shown
-        .iter()
-        .map(|(p, s)| (p.as_str(), s.as_str()))
-        .collect();
     assert_eq!(shown, expected);
     let received = app.received();
     assert_eq!(received.len(), 3);
     assert_eq!(received[1].method, "POST");
     assert_eq!(received[1].body, "{\"name\":\"Acme\"}");
+}
 
-    // The detail view of the bin/invoke call shows the decoded org id.
-    client
+/// The detail view of the newest row (the bin/invoke call) shows the decoded org id, never the
+/// local access token.
+async fn the_detail_shows_the_decoded_org_and_no_token(client: &Client) {
+    let newest = client
         .find(Locator::Css("#rows tr:first-child"))
         .await
-        .unwrap()
-        .click()
-        .await
         .unwrap();
+    newest.click().await.unwrap();
     let detail = eventually("the detail view", || async {
         let text = client
             .find(Locator::Css("#detail"))
@@ -247,11 +266,4 @@ async fn the_dashboard_in_headless_chromium() {
     assert!(detail.contains(ORG), "{detail}");
     assert!(detail.contains("GET /from-invoke → 200"), "{detail}");
     assert!(!detail.contains("local-access-token"), "{detail}");
-
-    let png = client.screenshot().await.unwrap();
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
-    std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join("dashboard-screenshot.png"), &png).unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    client.close().await.unwrap();
 }
