@@ -252,7 +252,6 @@ fn headers_for_addon(uuid: &str) -> Vec<(&'static str, String)> {
 
 #[tokio::test]
 async fn each_attachment_authenticates_the_requests_for_its_addon() {
-    const PURPLE: &str = "9a8b7c6d-1111-4222-8333-944455566677";
     let app = FakeApp::start().await;
     let (default_api, purple_api) = (FakeApi::start().await, FakeApi::start().await);
     let mesh = Sidecar::production(app.port(), &default_api.url())
@@ -266,16 +265,31 @@ async fn each_attachment_authenticates_the_requests_for_its_addon() {
         .env("BILLING_TOKEN", "billing-token")
         .start()
         .await;
+    the_uuid_picks_its_attachment(&mesh, &default_api, &purple_api).await;
+    no_uuid_or_the_defaults_goes_to_the_default(&mesh, &default_api, &purple_api).await;
 
-    // The uuid picks the attachment, whatever its case.
-    let reply = send(
-        mesh.addr,
-        "GET",
-        "/",
-        &headers_for_addon(&PURPLE.to_uppercase()),
-        "",
-    )
-    .await;
+    // A uuid no attachment holds is refused and never sent to any add-on's API.
+    let unknown = headers_for_addon("00000000-dead-4bee-8000-000000000000");
+    let reply = send(mesh.addr, "GET", "/", &unknown, "").await;
+    reply.assert_mesh_error(403, "unknown-addon");
+    reply.assert_error_mentions("not attached to this app");
+    assert_eq!(default_api.calls().len(), 2);
+    assert_eq!(purple_api.calls().len(), 1);
+    assert_eq!(app.received().len(), 3);
+}
+
+/// The add-on attached as `HEROKU_APPLINK_PURPLE`.
+const PURPLE: &str = "9a8b7c6d-1111-4222-8333-944455566677";
+
+/// The uuid picks the attachment, whatever its case: its token, its add-on's path, and the
+/// default attachment not asked.
+async fn the_uuid_picks_its_attachment(
+    mesh: &Sidecar,
+    default_api: &FakeApi,
+    purple_api: &FakeApi,
+) {
+    let headers = headers_for_addon(&PURPLE.to_uppercase());
+    let reply = send(mesh.addr, "GET", "/", &headers, "").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let call = purple_api.only_call();
     assert_eq!(call.headers["authorization"], "Bearer purple-token");
@@ -287,8 +301,14 @@ async fn each_attachment_authenticates_the_requests_for_its_addon() {
         default_api.calls().is_empty(),
         "the default attachment was not asked"
     );
+}
 
-    // Its own add-on's uuid, and no uuid at all, go to the default attachment.
+/// Its own add-on's uuid, and no uuid at all, go to the default attachment, with its token.
+async fn no_uuid_or_the_defaults_goes_to_the_default(
+    mesh: &Sidecar,
+    default_api: &FakeApi,
+    purple_api: &FakeApi,
+) {
     let mut without = salesforce::request_context();
     without.as_object_mut().unwrap().remove("addonUuid");
     for headers in [
@@ -300,27 +320,13 @@ async fn each_attachment_authenticates_the_requests_for_its_addon() {
     }
     let calls = default_api.calls();
     assert_eq!(calls.len(), 2);
+    let bearer = format!("Bearer {TOKEN}");
     assert!(
         calls
             .iter()
-            .all(|c| c.headers["authorization"] == format!("Bearer {TOKEN}").as_str())
+            .all(|c| c.headers["authorization"] == bearer.as_str())
     );
     assert_eq!(purple_api.calls().len(), 1);
-
-    // A uuid no attachment holds is refused and never sent to any add-on's API.
-    let reply = send(
-        mesh.addr,
-        "GET",
-        "/",
-        &headers_for_addon("00000000-dead-4bee-8000-000000000000"),
-        "",
-    )
-    .await;
-    reply.assert_mesh_error(403, "unknown-addon");
-    reply.assert_error_mentions("not attached to this app");
-    assert_eq!(default_api.calls().len(), 2);
-    assert_eq!(purple_api.calls().len(), 1);
-    assert_eq!(app.received().len(), 3);
 }
 
 #[tokio::test]
