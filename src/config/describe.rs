@@ -85,6 +85,7 @@ impl Config {
         };
         self.describe_start(&mut lines);
         self.describe_authentication(&mut lines);
+        self.describe_dry_run_and_assertion(&mut lines);
         self.describe_limits(&mut lines);
         self.describe_traces(&mut lines);
         lines.text
@@ -133,22 +134,9 @@ impl Config {
         lines.line("app command", command, "command line");
     }
 
-    fn describe_authentication(&self, lines: &mut Lines<'_>) {
+    /// The dry run and the signed assertion (docs/behaviour.md §4.6, §6.1): never the key.
+    fn describe_dry_run_and_assertion(&self, lines: &mut Lines<'_>) {
         let auth = &self.auth;
-        lines.variable(
-            "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES",
-            auth.bypass_all.to_string(),
-        );
-        let key = "mesh.authentication.bypassRoutes";
-        if auth.ignored_bypass_routes.is_empty() {
-            lines.setting(key, None, super::bypass_list(&auth.bypass_routes));
-        } else {
-            lines.line(
-                key,
-                super::bypass_list(&auth.ignored_bypass_routes),
-                "file; IGNORED: HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS is not true",
-            );
-        }
         let report_only = match (auth.report_only, auth.report_only_ignored) {
             (true, _) => {
                 "true: requests that would be refused are forwarded without context".into()
@@ -167,6 +155,24 @@ impl Config {
                 "false".to_string()
             },
         );
+    }
+
+    fn describe_authentication(&self, lines: &mut Lines<'_>) {
+        let auth = &self.auth;
+        lines.variable(
+            "HEROKU_APPLINK_SERVICE_MESH_BYPASS_ALL_ROUTES",
+            auth.bypass_all.to_string(),
+        );
+        let key = "mesh.authentication.bypassRoutes";
+        if auth.ignored_bypass_routes.is_empty() {
+            lines.setting(key, None, super::bypass_list(&auth.bypass_routes));
+        } else {
+            lines.line(
+                key,
+                super::bypass_list(&auth.ignored_bypass_routes),
+                "file; IGNORED: HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS is not true",
+            );
+        }
         lines.setting(
             "mesh.authentication.verifyClientContext",
             None,

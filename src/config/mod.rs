@@ -143,6 +143,18 @@ pub(crate) fn bypass_list(routes: &[BypassRoute]) -> String {
     format!("[{}]", entries.join(", "))
 }
 
+/// Said at start-up, every minute and on the dev dashboard while the dry run is on
+/// (docs/behaviour.md §4.6).
+pub(crate) const REPORT_ONLY_WARNING: &str = "REPORT-ONLY: nothing is enforced; requests that \
+    would be refused are forwarded without context and logged with outcome=would-reject \
+    (HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY)";
+
+/// Said at start-up and on the dev dashboard when the dry run is asked for without the risk
+/// acknowledged.
+const REPORT_ONLY_IGNORED: &str = "HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY is set but ignored: it \
+    forwards requests that would be refused, so it needs \
+    HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true";
+
 #[derive(Clone, Debug)]
 pub(crate) struct AuthSettings {
     /// The bypass entries (docs/behaviour.md §4.2); empty unless acknowledged.
@@ -158,6 +170,17 @@ pub(crate) struct AuthSettings {
     pub(crate) verify_client_context: bool,
     pub(crate) cache_max_ttl: Duration,
     pub(crate) cache_max_entries: usize,
+}
+
+impl AuthSettings {
+    /// What to say of the dry run: that it is on, or that it is asked for and ignored.
+    pub(crate) fn dry_run_notice(&self) -> Option<&'static str> {
+        match (self.report_only, self.report_only_ignored) {
+            (true, _) => Some(REPORT_ONLY_WARNING),
+            (_, true) => Some(REPORT_ONLY_IGNORED),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

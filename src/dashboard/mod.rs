@@ -46,17 +46,12 @@ pub(crate) struct Dashboard {
 /// The settings that change what reaches the app, for the page to say: the dry run (on, or
 /// ignored) and the signed assertion. (The key itself is never shown.)
 pub(crate) fn notices(config: &Config) -> Vec<String> {
-    let mut notices = Vec::new();
-    if config.auth.report_only {
-        notices.push(crate::telemetry::REPORT_ONLY_WARNING.to_string());
-    }
-    if config.auth.report_only_ignored {
-        notices.push(
-            "HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY is set but ignored: it needs \
-             HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true"
-                .to_string(),
-        );
-    }
+    let mut notices: Vec<String> = config
+        .auth
+        .dry_run_notice()
+        .map(str::to_string)
+        .into_iter()
+        .collect();
     if config.assertion {
         notices.push(
             "ASSERTION: every forwarded request carries X-Applink-Assertion, signed with the key \

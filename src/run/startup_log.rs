@@ -154,16 +154,7 @@ pub(crate) fn warnings(config: &Config) -> Vec<String> {
                 .to_string(),
         );
     }
-    if config.auth.report_only {
-        warnings.push(crate::telemetry::REPORT_ONLY_WARNING.to_string());
-    }
-    if config.auth.report_only_ignored {
-        warnings.push(
-            "HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY is set but ignored: it forwards requests that \
-             would be refused, so it needs HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true"
-                .to_string(),
-        );
-    }
+    warnings.extend(config.auth.dry_run_notice().map(str::to_string));
     if !config.auth.bypass_routes.is_empty() {
         warnings.push(format!(
             "these routes skip authentication (bypassRoutes, risk acknowledged): {}",

@@ -9,11 +9,6 @@ use std::time::Duration;
 /// Latency samples kept per interval; beyond this, samples replace older ones round-robin.
 const MAX_SAMPLES: usize = 8192;
 
-/// Said at start-up and every minute while the dry run is on (docs/behaviour.md §4.6).
-pub(crate) const REPORT_ONLY_WARNING: &str = "REPORT-ONLY: nothing is enforced; requests that \
-    would be refused are forwarded without context and logged with outcome=would-reject \
-    (HEROKU_APPLINK_SERVICE_MESH_REPORT_ONLY)";
-
 #[derive(Default)]
 pub(crate) struct Metrics {
     /// The dry run is on: the line counts `would_reject`, and the minute repeats the warning.

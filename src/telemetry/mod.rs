@@ -15,7 +15,7 @@ mod trace_context;
 mod writer;
 
 pub(crate) use access::{CountingBody, LoggedBody, Progress};
-pub(crate) use metrics::{Metrics, REPORT_ONLY_WARNING};
+pub(crate) use metrics::Metrics;
 pub(crate) use observe::Observer;
 pub(crate) use otel::Traces;
 pub(crate) use record::{Inbound, Observation, PREVIEW_BYTES, Phase, RequestLog, keep_preview};
@@ -131,7 +131,7 @@ pub(crate) fn report_every(metrics: Arc<Metrics>, every: Duration, source: Optio
         loop {
             ticker.tick().await;
             if metrics.report_only() {
-                tracing::warn!("{REPORT_ONLY_WARNING}");
+                tracing::warn!("{}", crate::config::REPORT_ONLY_WARNING);
             }
             let snapshot = metrics.take();
             if snapshot.is_idle() {

@@ -37,15 +37,6 @@ pub(super) async fn admit(
     log.inbound
         .bytes
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    // From here the body is whole: a refusal keeps it, and its share of the budget.
-    let refused = |error: MeshError, reserved: OwnedSemaphorePermit| Refused {
-        error,
-        body: Some(RequestBody::Buffered(bytes.clone())),
-        reserved: Some(reserved),
-    };
-    if let Err(error) = check_payload(mesh, &bytes) {
-        return Err(refused(error, reserved));
-    }
     let context = HeaderValue::from_str(&org_id)
         .map(|v| vec![(APPLINK_ORG_ID, v)])
         .unwrap_or_default();
@@ -60,16 +51,14 @@ pub(super) async fn admit(
         signature,
         payload: bytes.clone(),
     };
-    // The serialised call, exactly its size, is held while the API checks it.
-    let call = match mesh.reserve_body_bytes(request.body_len()) {
-        Ok(call) => call,
-        Err(error) => return Err(refused(error, reserved)),
-    };
-    // A Data Action Target request names no add-on: the default attachment checks it.
-    if let Err(error) = authenticate(authenticator, None, &request, log).await {
-        return Err(refused(error, reserved));
+    if let Err(error) = check_and_authenticate(mesh, authenticator, &request, &bytes, log).await {
+        // The body is whole: a refusal keeps it, and its share of the budget.
+        return Err(Refused {
+            error,
+            body: Some(RequestBody::Buffered(bytes)),
+            reserved: Some(reserved),
+        });
     }
-    drop(call);
     Ok(Admission {
         kind: RequestKind::DataActionTarget,
         identity: Some(identity),
@@ -78,6 +67,21 @@ pub(super) async fn admit(
         body: RequestBody::Buffered(bytes),
         reserved: Some(reserved),
     })
+}
+
+/// The body's checks, then the API's, with the serialised call held (exactly its size) from the
+/// budget while the API checks it.
+async fn check_and_authenticate(
+    mesh: &Mesh,
+    authenticator: &Authenticator,
+    request: &AuthRequest,
+    bytes: &[u8],
+    log: &mut RequestLog,
+) -> Result<(), MeshError> {
+    check_payload(mesh, bytes)?;
+    let _call = mesh.reserve_body_bytes(request.body_len())?;
+    // A Data Action Target request names no add-on: the default attachment checks it.
+    authenticate(authenticator, None, request, log).await
 }
 
 /// The body must be UTF-8, and JSON-escaped (as the API receives it, up to six times its size)
