@@ -98,28 +98,8 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
 /// The trace export, or `None` when no endpoint is named, `OTEL_TRACES_EXPORTER=none` or
 /// `OTEL_SDK_DISABLED=true`.
 pub(super) fn trace_export(env: &Env<'_>) -> Result<Option<TraceExport>, ConfigError> {
-    // The specification's booleans: `true` in any case is true, anything else false.
-    if env
-        .get("OTEL_SDK_DISABLED")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-    {
+    if !exporting(env)? {
         return Ok(None);
-    }
-    if env.get("OTEL_EXPORTER_OTLP_COMPRESSION").is_some() {
-        return err(
-            "OTEL_EXPORTER_OTLP_COMPRESSION is not supported: the sidecar sends \
-             spans uncompressed; unset it",
-        );
-    }
-    match env.get("OTEL_TRACES_EXPORTER").as_deref() {
-        None | Some("otlp") => {}
-        Some("none") => return Ok(None),
-        Some(_) => {
-            return err(
-                "OTEL_TRACES_EXPORTER is not supported: the sidecar exports by OTLP \
-                 (otlp) or not at all (none)",
-            );
-        }
     }
     let Some(endpoint) = endpoint(env)? else {
         return Ok(None);
@@ -138,23 +118,53 @@ pub(super) fn trace_export(env: &Env<'_>) -> Result<Option<TraceExport>, ConfigE
         service_name: resource.service_name,
         resource: resource.attributes,
         sampler: sampler(env)?,
-        queue_size: match env.get("OTEL_BSP_MAX_QUEUE_SIZE") {
-            None => defaults::OTEL_QUEUE_SIZE,
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|n| (1..=MAX_QUEUE_SIZE).contains(n))
-                .ok_or_else(|| {
-                    ConfigError(format!(
-                        "OTEL_BSP_MAX_QUEUE_SIZE is not a number of spans between 1 and \
-                         {MAX_QUEUE_SIZE}"
-                    ))
-                })?,
-        },
+        queue_size: queue_size(env)?,
         schedule_delay: millis_var(env, "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_SCHEDULE_DELAY")?
             .unwrap_or(defaults::OTEL_SCHEDULE_DELAY),
         value_limit: value_limit(env)?,
     }))
+}
+
+/// Whether the variables ask for an export by OTLP at all (an endpoint is still needed), or
+/// ask for what the sidecar does not do.
+fn exporting(env: &Env<'_>) -> Result<bool, ConfigError> {
+    // The specification's booleans: `true` in any case is true, anything else false.
+    if env
+        .get("OTEL_SDK_DISABLED")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
+        return Ok(false);
+    }
+    if env.get("OTEL_EXPORTER_OTLP_COMPRESSION").is_some() {
+        return err(
+            "OTEL_EXPORTER_OTLP_COMPRESSION is not supported: the sidecar sends \
+             spans uncompressed; unset it",
+        );
+    }
+    match env.get("OTEL_TRACES_EXPORTER").as_deref() {
+        None | Some("otlp") => Ok(true),
+        Some("none") => Ok(false),
+        Some(_) => err(
+            "OTEL_TRACES_EXPORTER is not supported: the sidecar exports by OTLP \
+             (otlp) or not at all (none)",
+        ),
+    }
+}
+
+/// `OTEL_BSP_MAX_QUEUE_SIZE`: spans waiting for export, 1 to [`MAX_QUEUE_SIZE`].
+fn queue_size(env: &Env<'_>) -> Result<usize, ConfigError> {
+    let Some(value) = env.get("OTEL_BSP_MAX_QUEUE_SIZE") else {
+        return Ok(defaults::OTEL_QUEUE_SIZE);
+    };
+    value
+        .parse()
+        .ok()
+        .filter(|n| (1..=MAX_QUEUE_SIZE).contains(n))
+        .ok_or_else(|| {
+            ConfigError(format!(
+                "OTEL_BSP_MAX_QUEUE_SIZE is not a number of spans between 1 and {MAX_QUEUE_SIZE}"
+            ))
+        })
 }
 
 /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` (the

@@ -162,6 +162,19 @@ impl Drop for Running {
     }
 }
 
+/// A connection closed by one of its deadlines: a caller that read nothing of its response is
+/// worth a line; an idle or slow one is not.
+fn say_why_it_closes(why: Expired, deadlines: &Deadlines) {
+    if why == Expired::Send {
+        tracing::info!(
+            send_ms = millis(deadlines.send),
+            "closing a connection whose caller read nothing of its response for timeouts.send"
+        );
+    } else {
+        tracing::debug!(reason = ?why, "closing connection");
+    }
+}
+
 /// Binds the public port and starts serving.
 pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
     let port = config.port;
@@ -348,12 +361,7 @@ async fn connection(
     };
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
-    let timeouts = &mesh.config.timeouts;
-    let deadlines = Deadlines {
-        header_read: timeouts.header_read,
-        idle: timeouts.idle,
-        send: timeouts.send,
-    };
+    let deadlines = Deadlines::from(&mesh.config.timeouts);
     let tick = deadlines.tick();
     // The drain: an idle connection, or an HTTP/2 one (whose GOAWAY lets open streams finish), is
     // shut down at once; a busy HTTP/1.1 one once its request is done. A request that arrives on it
@@ -372,12 +380,8 @@ async fn connection(
             _ = reached(&mut phase, Phase::Draining), if !draining => draining = true,
             _ = tokio::time::sleep(pause) => {
                 if let Some(why) = activity.expired(&deadlines) {
-                    if why == Expired::Send {
-                        // Dropping the connection drops its request, and so the app's connection.
-                        tracing::info!(send_ms = millis(timeouts.send), "closing a connection whose caller read nothing of its response for timeouts.send");
-                    } else {
-                        tracing::debug!(reason = ?why, "closing connection");
-                    }
+                    // Dropping the connection drops its request, and so the app's connection.
+                    say_why_it_closes(why, &deadlines);
                     return;
                 }
             }

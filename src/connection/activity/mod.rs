@@ -73,6 +73,16 @@ pub(crate) struct Deadlines {
     pub(crate) send: Duration,
 }
 
+impl From<&crate::config::Timeouts> for Deadlines {
+    fn from(timeouts: &crate::config::Timeouts) -> Deadlines {
+        Deadlines {
+            header_read: timeouts.header_read,
+            idle: timeouts.idle,
+            send: timeouts.send,
+        }
+    }
+}
+
 impl Deadlines {
     /// How often to look at the clocks: a quarter of the shortest, kept between 25 ms and 1 s.
     pub(crate) fn tick(&self) -> Duration {
