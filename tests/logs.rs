@@ -51,52 +51,16 @@ async fn no_secret_reaches_the_logs_even_at_trace() {
     let api = FakeApi::start_tls().await;
     let mut mesh = behind_api(&app, &api, &[("HEROKU_APPLINK_SERVICE_MESH_LOG", "trace")]);
     let addr = mesh.wait_listening();
-    let query = "secretquery=qv-8c1d";
     let good = salesforce::headers();
-    let rc = good[0].1.clone();
-    let cc = good[1].1.clone();
-    assert_eq!(
-        send(addr, "POST", &format!("/a?{query}"), &good, "body")
-            .await
-            .status,
-        200
-    );
-    api.script(&[
-        Answer::status(403),
-        Answer::status(500),
-        Answer::status(404),
-    ]);
-    for _ in 0..3 {
-        assert_ne!(
-            send(addr, "GET", &format!("/b?{query}"), &good, "")
-                .await
-                .status,
-            200
-        );
-    }
-    let mut bad_rc = good.clone();
-    bad_rc[0].1 = format!("{rc}!!");
-    send(addr, "GET", &format!("/c?{query}"), &bad_rc, "").await;
-    send(addr, "GET", &format!("/d?{query}"), &good[..2], "").await;
-    send(
-        addr,
-        "POST",
-        &format!("/dat?orgId=00D&apiName=A&{query}"),
-        &[("x-signature", "sig-secret-1".into())],
-        "{}",
-    )
-    .await;
-    send(addr, "GET", &format!("/e?{query}"), &[], "").await;
+    every_outcome_with_secrets_in_it(addr, &api, &good).await;
     mesh.terminate();
 
     let output = mesh.output();
     if std::env::var_os("SHOW_LOGS").is_some() {
         println!("{output}");
     }
-    assert!(
-        output.contains("at=trace") || output.contains("at=debug"),
-        "trace level is on"
-    );
+    let tracing = output.contains("at=trace") || output.contains("at=debug");
+    assert!(tracing, "trace level is on");
     assert!(
         output.contains("path=/a "),
         "request lines are written: {output}"
@@ -106,15 +70,47 @@ async fn no_secret_reaches_the_logs_even_at_trace() {
         ("JWT", JWT),
         ("JWT signature", "c2lnbmF0dXJlLXNlY3JldA"),
         ("access token", ACCESS_TOKEN),
-        ("request context", rc.as_str()),
-        ("client context", cc.as_str()),
-        ("query string", "qv-8c1d"),
+        ("request context", good[0].1.as_str()),
+        ("client context", good[1].1.as_str()),
+        ("query string", SECRET_QUERY_VALUE),
     ] {
         assert!(
             !output.contains(secret),
             "the {what} appears in the logs:\n{output}"
         );
     }
+}
+
+/// A query value that must never be logged.
+const SECRET_QUERY_VALUE: &str = "qv-8c1d";
+
+/// One request of each outcome, each with a secret query: forwarded, denied, failed and answered
+/// unexpectedly by the API, a bad RC, half a context, a Data Action Target, no context.
+async fn every_outcome_with_secrets_in_it(
+    addr: std::net::SocketAddr,
+    api: &FakeApi,
+    good: &[(&'static str, String)],
+) {
+    let query = format!("secretquery={SECRET_QUERY_VALUE}");
+    let forwarded = send(addr, "POST", &format!("/a?{query}"), good, "body").await;
+    assert_eq!(forwarded.status, 200);
+    api.script(&[
+        Answer::status(403),
+        Answer::status(500),
+        Answer::status(404),
+    ]);
+    for _ in 0..3 {
+        let refused = send(addr, "GET", &format!("/b?{query}"), good, "").await;
+        assert_ne!(refused.status, 200);
+    }
+    let mut bad_rc = good.to_vec();
+    bad_rc[0].1 = format!("{}!!", good[0].1);
+    send(addr, "GET", &format!("/c?{query}"), &bad_rc, "").await;
+    send(addr, "GET", &format!("/d?{query}"), &good[..2], "").await;
+    let signed = [("x-signature", "sig-secret-1".to_string())];
+    let target = format!("/dat?orgId=00D&apiName=A&{query}");
+    send(addr, "POST", &target, &signed, "{}").await;
+    send(addr, "GET", &format!("/e?{query}"), &[], "").await;
 }
 
 #[tokio::test]

@@ -87,11 +87,41 @@ pub fn reserved_port() -> (u16, socket2::Socket) {
     (port, socket)
 }
 
-/// A port nothing listens on right now (for an app to take later).
+/// A port nothing listens on right now (for an app, or a sidecar, to take later). It is drawn
+/// below the kernel's ephemeral range, from which every `bind(0)` and every outgoing connection of
+/// every test running meanwhile takes its port: a port from that range could be taken by one of
+/// them before the app binds it (a listener there answers in its stead, a client's port makes the
+/// bind fail). Where that range leaves no room below, any free port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static DRAWN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    const LOWEST: u32 = 10_000;
+    let below = ephemeral_low().filter(|low| *low > LOWEST + 1_000);
+    let Some(below) = below else {
+        let any = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        return any.local_addr().unwrap().port();
+    };
+    let span = below - LOWEST;
+    // Another test binary draws from the same span: start where this process's id points.
+    let start = std::process::id().wrapping_mul(7_919);
+    loop {
+        let drawn = DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port =
+            u16::try_from(LOWEST + start.wrapping_add(drawn.wrapping_mul(257)) % span).unwrap();
+        // Free on the loopback, and on `[::]` where the sidecar binds (a machine without IPv6
+        // refuses that bind for another reason).
+        let taken = |ip: std::net::IpAddr| {
+            std::net::TcpListener::bind((ip, port))
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
+        };
+        let loopback_free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if loopback_free && !taken(std::net::Ipv6Addr::UNSPECIFIED.into()) {
+            return port;
+        }
+    }
+}
+
+/// The lowest port of the kernel's ephemeral range (`net.ipv4.ip_local_port_range`).
+fn ephemeral_low() -> Option<u32> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    range.split_whitespace().next()?.parse().ok()
 }
