@@ -37,37 +37,8 @@ async fn the_procfile_runs_under_heroku_local_in_dev_mode() {
         return;
     };
     let dir = std::env::temp_dir().join(format!("applink-heroku-local-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let app_port = free_port();
-    std::fs::write(
-        dir.join("Procfile"),
-        format!(
-            "web: APP_PORT={app_port} heroku-applink-service-mesh -- {}\n",
-            test_app::command()
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join(".env"), "HEROKU_APPLINK_SERVICE_MESH_DEV=true\n").unwrap();
-    let bin_dir = Path::new(binary()).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let port = free_port();
-    let log = dir.join("foreman.log");
-    let child = Command::new(&nf)
-        .args(["start", "-p", &port.to_string(), "web"])
-        .current_dir(&dir)
-        .env("PATH", path)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        // Its own process group, the terminal's foreground group in real life.
-        .process_group(0)
-        .spawn()
-        .expect("nf starts");
-    let mut foreman = Foreman { child, log };
+    let mut foreman = heroku_local(&nf, &dir, port);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let started = Instant::now();
     let reply = loop {
@@ -77,10 +48,10 @@ async fn the_procfile_runs_under_heroku_local_in_dev_mode() {
                 break reply;
             }
         }
+        let output = foreman.output();
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "nothing answered on the Procfile's port within 30 s:\n{}",
-            foreman.output()
+            "nothing answered on the Procfile's port within 30 s:\n{output}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
@@ -92,22 +63,54 @@ async fn the_procfile_runs_under_heroku_local_in_dev_mode() {
     foreman.signal(Signal::SIGINT);
     let stopped = Instant::now();
     while foreman.child.try_wait().unwrap().is_none() {
+        let output = foreman.output();
         assert!(
             stopped.elapsed() < Duration::from_secs(20),
-            "heroku local did not stop on Ctrl-C:\n{}",
-            foreman.output()
+            "heroku local did not stop on Ctrl-C:\n{output}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        let output = foreman.output();
         assert!(
             stopped.elapsed() < Duration::from_secs(20),
-            "the sidecar outlived heroku local:\n{}",
-            foreman.output()
+            "the sidecar outlived heroku local:\n{output}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `nf start` (what `heroku local` runs) in `dir`, with a Procfile whose web line puts the sidecar
+/// in front of the test app and a `.env` that turns dev mode on, the built binary on its PATH.
+fn heroku_local(nf: &Path, dir: &Path, port: u16) -> Foreman {
+    std::fs::create_dir_all(dir).unwrap();
+    let app_port = free_port();
+    let web = format!(
+        "web: APP_PORT={app_port} heroku-applink-service-mesh -- {}\n",
+        test_app::command()
+    );
+    std::fs::write(dir.join("Procfile"), web).unwrap();
+    std::fs::write(dir.join(".env"), "HEROKU_APPLINK_SERVICE_MESH_DEV=true\n").unwrap();
+    let bin_dir = Path::new(binary()).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let log = dir.join("foreman.log");
+    let child = Command::new(nf)
+        .args(["start", "-p", &port.to_string(), "web"])
+        .current_dir(dir)
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        // Its own process group, the terminal's foreground group in real life.
+        .process_group(0)
+        .spawn()
+        .expect("nf starts");
+    Foreman { child, log }
 }
 
 /// node-foreman and everything it started; a failed test leaves none of them running.
