@@ -117,66 +117,66 @@ async fn listens_dual_stack_on_ipv6_and_ipv4() {
 /// HEROKU_APPLINK_SERVICE_MESH_WORKERS=3, three workers.
 #[test]
 fn worker_threads_follow_the_cpus_it_may_use() {
-    // A CPU this process may run on, for taskset.
+    let cpu = a_cpu_this_process_may_use();
+    let (pinned, threads) = on_one_cpu(&cpu, None);
+    let chosen = pinned.contains("workers=1 ") && pinned.contains("the CPUs this process may use");
+    assert!(chosen, "{pinned}");
+    assert_eq!(threads, 2, "one CPU: the main thread and the log writer's");
+    let (configured, threads) = on_one_cpu(&cpu, Some("3"));
+    let named = configured.contains("HEROKU_APPLINK_SERVICE_MESH_WORKERS");
+    assert!(configured.contains("workers=3 ") && named, "{configured}");
+    assert!(
+        threads >= 5,
+        "{threads} threads: main, log writer and 3 workers"
+    );
+}
+
+/// A CPU this process may run on, for taskset.
+fn a_cpu_this_process_may_use() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let allowed = status
         .lines()
         .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
         .unwrap()
         .trim();
-    let cpu = allowed
+    allowed
         .split(|c: char| !c.is_ascii_digit())
         .next()
         .unwrap()
-        .to_string();
-    // Starts the binary under taskset, waits for its runtime line, counts its threads.
-    let start = |workers: Option<&str>| {
-        let mut command = Command::new("taskset");
-        command
-            .args(["-c", &cpu, binary(), "--dev", "--port", "0"])
-            .env_clear()
-            .env("APP_PORT", common::free_port().to_string())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null());
-        if let Some(workers) = workers {
-            command.env("HEROKU_APPLINK_SERVICE_MESH_WORKERS", workers);
+        .to_string()
+}
+
+/// Starts the binary under `taskset -c cpu` (with `HEROKU_APPLINK_SERVICE_MESH_WORKERS` when
+/// given), waits until it listens, and returns its "runtime threads" line and its thread count.
+fn on_one_cpu(cpu: &str, workers: Option<&str>) -> (String, usize) {
+    let mut command = Command::new("taskset");
+    command
+        .args(["-c", cpu, binary(), "--dev", "--port", "0"])
+        .env_clear()
+        .env("APP_PORT", common::free_port().to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(workers) = workers {
+        command.env("HEROKU_APPLINK_SERVICE_MESH_WORKERS", workers);
+    }
+    let mut child = command.spawn().expect("taskset and the binary run");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut line, mut runtime_line) = (String::new(), String::new());
+    while !line.contains("msg=listening") {
+        line.clear();
+        let read = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert!(read > 0, "the sidecar stopped before listening");
+        if line.contains("msg=\"runtime threads\"") {
+            runtime_line = line.clone();
         }
-        let mut child = command.spawn().expect("taskset and the binary run");
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let mut runtime_line = String::new();
-        while !line.contains("msg=listening") {
-            line.clear();
-            let read = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-            assert!(read > 0, "the sidecar stopped before listening");
-            if line.contains("msg=\"runtime threads\"") {
-                runtime_line = line.clone();
-            }
-        }
-        let threads = std::fs::read_dir(format!("/proc/{}/task", child.id()))
-            .unwrap()
-            .count();
-        let _ = child.kill();
-        let _ = child.wait();
-        (runtime_line, threads)
-    };
-    let (pinned, threads) = start(None);
-    assert!(
-        pinned.contains("workers=1 ") && pinned.contains("the CPUs this process may use"),
-        "{pinned}"
-    );
-    assert_eq!(threads, 2, "one CPU: the main thread and the log writer's");
-    let (configured, threads) = start(Some("3"));
-    assert!(
-        configured.contains("workers=3 ")
-            && configured.contains("HEROKU_APPLINK_SERVICE_MESH_WORKERS"),
-        "{configured}"
-    );
-    assert!(
-        threads >= 5,
-        "{threads} threads: main, log writer and 3 workers"
-    );
+    }
+    let threads = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .count();
+    let _ = child.kill();
+    let _ = child.wait();
+    (runtime_line, threads)
 }
 
 /// The soft open-files limit is raised to the hard one at start-up, and the figure is logged
