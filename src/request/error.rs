@@ -105,8 +105,8 @@ impl MeshError {
     }
 
     /// Whether this refusal is the authentication decision (docs/behaviour.md §4.4–5), the one the
-    /// dry run reports instead of enforcing (§4.6); the checks that keep a request well-formed
-    /// and the sidecar within its limits are enforced in every mode.
+    /// dry run reports instead of enforcing (docs/behaviour.md §4.6); the checks that keep a
+    /// request well-formed and the sidecar within its limits are enforced in every mode.
     pub(crate) fn is_authentication_decision(&self) -> bool {
         use MeshError::*;
         matches!(
