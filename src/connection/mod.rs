@@ -190,10 +190,8 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
         .clone()
         .map(|dashboard| dashboard as Arc<dyn Observer>);
     // This boot's assertion key, for the pipeline to sign with and the app to be given.
-    let assertion_key = match config.assertion {
-        true => Some(AssertionKey::draw().map_err(|_| StartError::Randomness)?),
-        false => None,
-    };
+    let assertion_key = config.assertion.then(AssertionKey::draw).transpose();
+    let assertion_key = assertion_key.map_err(|_| StartError::Randomness)?;
     let mesh = Mesh::new(config, observer, assertion_key.as_ref()).map_err(StartError::Config)?;
     let mesh = Arc::new(mesh);
     let serving = Some(tokio::spawn(serve(

@@ -41,10 +41,10 @@ pub(super) async fn admit(
         .map(|v| vec![(APPLINK_ORG_ID, v)])
         .unwrap_or_default();
     // The org whose signature the API checks; a Data Action Target names no user.
-    let identity = Identity {
+    let identity = mesh.assertions.is_some().then(|| Identity {
         org_id: org_id.clone(),
         user_id: None,
-    };
+    });
     let request = AuthRequest::DataActionTarget {
         api_name,
         org_id,
@@ -61,7 +61,7 @@ pub(super) async fn admit(
     }
     Ok(Admission {
         kind: RequestKind::DataActionTarget,
-        identity: Some(identity),
+        identity,
         context,
         keep_client_context: false,
         body: RequestBody::Buffered(bytes),

@@ -114,7 +114,8 @@ pub(crate) struct Identity {
 /// A request let through, with the context that goes to the app.
 pub(crate) struct Admission {
     pub(crate) kind: RequestKind,
-    /// Who was verified; `None` when nobody was (a bypass, dev mode, the dry run's would-reject).
+    /// Who was verified, kept only when the assertion is on (its one reader); `None` too when
+    /// nobody was (a bypass, dev mode, the dry run's would-reject).
     pub(crate) identity: Option<Identity>,
     /// Decoded `x-applink-*` headers (without the kind).
     pub(crate) context: Vec<(HeaderName, HeaderValue)>,
@@ -153,7 +154,7 @@ impl Admission {
     fn salesforce(checked: salesforce::CheckedClientContext, body: RequestBody) -> Admission {
         Admission {
             kind: RequestKind::Salesforce,
-            identity: Some(checked.identity),
+            identity: checked.identity,
             context: checked.headers,
             keep_client_context: true,
             body,

@@ -25,8 +25,14 @@ pub(super) async fn admit(
     let rc = RequestContext::decode(rc_value).map_err(MeshError::BadRequestContext)?;
     check_request_id(parts, &rc.id)?;
     let mut context = check_client_context(mesh, parts, &rc)?;
-    // The org the API authenticates; the user, when CC was checked against that org.
-    context.identity.org_id = rc.org_id.clone();
+    // Only the assertion reads who was verified: the org the API authenticates; the user, when
+    // CC was checked against that org.
+    if mesh.assertions.is_some() {
+        context
+            .identity
+            .get_or_insert_with(Identity::default)
+            .org_id = rc.org_id.clone();
+    }
     let request = AuthRequest::Salesforce {
         org_domain_url: rc.org_domain_url,
         core_jwt_token: rc.auth,
@@ -51,10 +57,10 @@ fn check_request_id(parts: &Parts, context_id: &str) -> Result<(), MeshError> {
 }
 
 /// What the app receives from CC beside CC itself (forwarded as it came): the decoded
-/// `x-applink-*` headers; and who the sidecar verified.
+/// `x-applink-*` headers; and who the sidecar verified, when the assertion is on.
 pub(super) struct CheckedClientContext {
     pub(super) headers: Vec<(HeaderName, HeaderValue)>,
-    pub(super) identity: Identity,
+    pub(super) identity: Option<Identity>,
 }
 
 /// Reads CC. With `verifyClientContext` (the default) it must be standard base64 of a JSON object
@@ -80,7 +86,7 @@ fn check_client_context(
         };
         return Ok(CheckedClientContext {
             headers,
-            identity: Identity::default(),
+            identity: None,
         });
     }
     let cc = ClientContext::decode_checked(cc_value)
@@ -88,9 +94,9 @@ fn check_client_context(
     org_ids_agree(&rc.org_id, cc.org_id()).map_err(MeshError::BadClientContext)?;
     Ok(CheckedClientContext {
         headers: cc.headers(),
-        identity: Identity {
+        identity: mesh.assertions.is_some().then(|| Identity {
             org_id: String::new(),
             user_id: cc.user_id().map(str::to_string),
-        },
+        }),
     })
 }
