@@ -69,6 +69,31 @@ fn claims(app: &FakeApp, at: usize, key: &str) -> serde_json::Value {
     claims
 }
 
+/// The request's own method, its path as sent without the query, and the org and user verified.
+fn a_salesforce_request_asserts_its_verified_org_and_user(claims: &serde_json::Value) {
+    assert_eq!(claims["method"], "POST");
+    assert_eq!(
+        claims["path"], "/a%20b",
+        "the path as sent, without the query"
+    );
+    assert_eq!(claims["kind"], "salesforce");
+    assert_eq!(claims["orgId"], salesforce::ORG_ID);
+    assert_eq!(
+        claims["userId"],
+        salesforce::client_context()["userContext"]["userId"]
+    );
+}
+
+/// A Data Action Target's org, as its query named it, and no user (it has none).
+fn a_data_action_target_asserts_its_org_alone(claims: &serde_json::Value) {
+    assert_eq!(
+        (&claims["kind"], &claims["path"]),
+        (&"data-action-target".into(), &"/dat".into())
+    );
+    assert_eq!(claims["orgId"], "00DJS0000000123");
+    assert!(claims.get("userId").is_none(), "{claims}");
+}
+
 #[tokio::test]
 async fn every_forwarded_request_carries_what_the_sidecar_checked() {
     let app = FakeApp::start().await;
@@ -76,43 +101,25 @@ async fn every_forwarded_request_carries_what_the_sidecar_checked() {
     let (mut mesh, key) = with_assertion(&app, Some(&api));
     let addr = mesh.wait_listening();
 
-    let forged = vec![(
+    // A caller's own assertion (unsigned) on two of them: replaced each time.
+    let forged = [(
         "x-applink-assertion",
         "eyJhbGciOiJub25lIn0.e30.".to_string(),
     )];
-    let mut headers = salesforce::headers();
-    headers.extend(forged.clone());
-    assert_eq!(
-        send(addr, "POST", "/a%20b?x=1", &headers, "").await.status,
-        200
-    );
-    let signed = vec![("x-signature", "sig-abc123".to_string())];
+    let salesforce = [salesforce::headers().as_slice(), &forged].concat();
+    let signed = [("x-signature", "sig-abc123".to_string())];
     let dat = "/dat?orgId=00DJS0000000123&apiName=My_Target";
-    assert_eq!(send(addr, "POST", dat, &signed, "{}").await.status, 200);
-    assert_eq!(
-        send(addr, "GET", "/public/page", &forged, "").await.status,
-        200
-    );
+    for (method, target, headers, body) in [
+        ("POST", "/a%20b?x=1", &salesforce[..], ""),
+        ("POST", dat, &signed, "{}"),
+        ("GET", "/public/page", &forged, ""),
+    ] {
+        let reply = send(addr, method, target, headers, body).await;
+        assert_eq!(reply.status, 200, "{target}: {}", reply.text());
+    }
 
-    let salesforce = claims(&app, 0, &key);
-    assert_eq!(salesforce["method"], "POST");
-    assert_eq!(
-        salesforce["path"], "/a%20b",
-        "the path as sent, without the query"
-    );
-    assert_eq!(salesforce["kind"], "salesforce");
-    assert_eq!(salesforce["orgId"], salesforce::ORG_ID);
-    assert_eq!(
-        salesforce["userId"],
-        salesforce::client_context()["userContext"]["userId"]
-    );
-    let dat = claims(&app, 1, &key);
-    assert_eq!(
-        (&dat["kind"], &dat["path"]),
-        (&"data-action-target".into(), &"/dat".into())
-    );
-    assert_eq!(dat["orgId"], "00DJS0000000123");
-    assert!(dat.get("userId").is_none(), "{dat}");
+    a_salesforce_request_asserts_its_verified_org_and_user(&claims(&app, 0, &key));
+    a_data_action_target_asserts_its_org_alone(&claims(&app, 1, &key));
     let public = claims(&app, 2, &key);
     assert_eq!(public["kind"], "bypass");
     assert!(

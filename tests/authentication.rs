@@ -28,7 +28,13 @@ async fn salesforce_request_is_authenticated_with_the_exact_body_and_forwarded()
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.text(), "ok");
 
-    let call = api.only_call();
+    the_api_was_asked_with_the_context_and_the_bearer(&api.only_call());
+    the_app_got_the_request_and_its_decoded_context(&app.only_request());
+}
+
+/// The one API call: the add-on's path, RC's fields as the API names them, the bearer, and the
+/// request id under both its names.
+fn the_api_was_asked_with_the_context_and_the_bearer(call: &common::api::Call) {
     assert_eq!(
         call.path,
         format!("/addons/{ADDON_UUID}/invocations/authentication")
@@ -47,8 +53,10 @@ async fn salesforce_request_is_authenticated_with_the_exact_body_and_forwarded()
     let rid = format!("{CONTEXT_ID}-1234");
     assert_eq!(call.headers["x-request-id"], rid.as_str());
     assert_eq!(call.headers["request_id"], rid.as_str());
+}
 
-    let seen = app.only_request();
+/// The app got the target and the body as sent, the kind and org decoded, CC and never RC.
+fn the_app_got_the_request_and_its_decoded_context(seen: &common::app::Received) {
     assert_eq!(seen.target, "/accounts?limit=5");
     assert_eq!(seen.body, "{\"a\":1}");
     assert_eq!(seen.headers["x-applink-request-kind"], "salesforce");
@@ -96,6 +104,27 @@ async fn data_action_target_is_authenticated_with_the_exact_body() {
     assert_eq!(seen.headers["x-signature"], "sig-abc123");
 }
 
+/// A refusal says its reason and never the API's own words; a 503 says when to retry.
+fn answered_as_the_table_says(reply: &common::Reply, api_status: u16, status: u16, reason: &str) {
+    if reason.is_empty() {
+        assert_eq!(reply.status, status, "API {api_status}: {}", reply.text());
+        assert_eq!(reply.reason(), "");
+    } else {
+        reply.assert_mesh_error(status, reason);
+        assert!(
+            !reply.text().contains(API_SECRET_TEXT),
+            "the API's answer leaked: {}",
+            reply.text()
+        );
+    }
+    if status == 503 {
+        assert!(
+            reply.headers.contains_key("retry-after"),
+            "503 without Retry-After"
+        );
+    }
+}
+
 #[tokio::test]
 async fn outcome_table() {
     let (app, api, mesh) = common::production().await;
@@ -113,23 +142,7 @@ async fn outcome_table() {
     for (api_status, status, reason) in table {
         api.script(&[Answer::status(api_status)]);
         let reply = send(mesh.addr, "GET", "/x", &salesforce::headers(), "").await;
-        if reason.is_empty() {
-            assert_eq!(reply.status, status, "API {api_status}: {}", reply.text());
-            assert_eq!(reply.reason(), "");
-        } else {
-            reply.assert_mesh_error(status, reason);
-            assert!(
-                !reply.text().contains(API_SECRET_TEXT),
-                "the API's answer leaked: {}",
-                reply.text()
-            );
-        }
-        if status == 503 {
-            assert!(
-                reply.headers.contains_key("retry-after"),
-                "503 without Retry-After"
-            );
-        }
+        answered_as_the_table_says(&reply, api_status, status, reason);
     }
     assert_eq!(
         app.received().len(),

@@ -166,6 +166,20 @@ async fn the_dashboard_in_headless_chromium() {
     let driver = Driver::start(&chromedriver);
     let client = browser(&driver, &chromium).await;
     client.goto(&url).await.unwrap();
+    the_stream_goes_live(&client).await;
+
+    send_with_form(&client, "GET", "/from-form", "").await;
+    send_with_form(&client, "POST", "/from-form/post", "{\"name\":\"Acme\"}").await;
+    send_with_bin_invoke(&base, "/from-invoke").await;
+    the_rows_show_the_three_as_the_app_received_them(&client, &app).await;
+    the_detail_shows_the_decoded_org_and_no_token(&client).await;
+
+    a_screenshot_is_kept(&client).await;
+    client.close().await.unwrap();
+}
+
+/// The page says `live` once its event stream is connected.
+async fn the_stream_goes_live(client: &fantoccini::Client) {
     eventually("the stream is live", || async {
         let live = client
             .find(Locator::Css("#live"))
@@ -177,19 +191,15 @@ async fn the_dashboard_in_headless_chromium() {
         (live == "live").then_some(())
     })
     .await;
+}
 
-    send_with_form(&client, "GET", "/from-form", "").await;
-    send_with_form(&client, "POST", "/from-form/post", "{\"name\":\"Acme\"}").await;
-    send_with_bin_invoke(&base, "/from-invoke").await;
-    the_rows_show_the_three_as_the_app_received_them(&client, &app).await;
-    the_detail_shows_the_decoded_org_and_no_token(&client).await;
-
+/// The page as drawn, in target/dashboard-screenshot.png.
+async fn a_screenshot_is_kept(client: &fantoccini::Client) {
     let png = client.screenshot().await.unwrap();
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
     std::fs::create_dir_all(&target).unwrap();
     std::fs::write(target.join("dashboard-screenshot.png"), &png).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    client.close().await.unwrap();
 }
 
 /// The dashboard's URL with this run's token, as a developer would copy it from the terminal.

@@ -62,14 +62,23 @@ fn defaults_from_check() -> std::collections::HashMap<String, String> {
         .collect()
 }
 
-/// The defaults are named once in the code (`src/config/defaults.rs`); `--help` and the README's
-/// tables are written by hand, so they are read back here against what `--check` prints.
+/// The configuration key `--check` prints for a name in `--help` or the README.
+fn key_of(name: &str) -> &str {
+    match name {
+        "PORT" => "port",
+        "APP_PORT" => "app.port",
+        name => name,
+    }
+}
+
+// The defaults are named once in the code (`src/config/defaults.rs`); `--help` and the README's
+// tables are written by hand, so they are read back here against what `--check` prints.
+
+/// --help: `NAME   meaning [default: VALUE]`.
 #[test]
-fn help_and_readme_give_the_defaults_check_prints() {
+fn help_gives_the_defaults_check_prints() {
     let defaults = defaults_from_check();
     assert!(defaults.len() > 20, "{defaults:?}");
-
-    // --help: `NAME   meaning [default: VALUE]`.
     let help = String::from_utf8(run(&[], &["--help"]).stdout).unwrap();
     let mut checked = 0;
     for line in help.lines() {
@@ -80,43 +89,40 @@ fn help_and_readme_give_the_defaults_check_prints() {
             continue;
         };
         let value = value.trim_end_matches(']');
-        let name = if name == "PORT" { "port" } else { name };
-        let name = if name == "APP_PORT" { "app.port" } else { name };
-        let Some(shown) = defaults.get(name) else {
-            continue;
-        };
-        if !shown.starts_with('(') {
-            assert_eq!(value, shown, "--help gives {name} the default {value}");
-            checked += 1;
+        let name = key_of(name);
+        match defaults.get(name) {
+            Some(shown) if !shown.starts_with('(') => {
+                assert_eq!(value, shown, "--help gives {name} the default {value}");
+                checked += 1;
+            }
+            _ => {}
         }
     }
     assert!(
         checked >= 5,
         "only {checked} defaults found in --help:\n{help}"
     );
+}
 
-    // README: `| `key` | default | meaning |` rows of the two configuration tables.
+/// README: `| `key` | default | meaning |` rows of the two configuration tables.
+#[test]
+fn readme_gives_the_defaults_check_prints() {
+    let defaults = defaults_from_check();
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let mut checked = 0;
     for row in readme.lines().filter(|l| l.starts_with("| `")) {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        let (key, written) = (cells[1].trim_matches('`'), cells[2]);
-        let key = match key {
-            "PORT" => "port",
-            "APP_PORT" => "app.port",
-            key => key,
-        };
-        let Some(shown) = defaults.get(key) else {
-            continue;
-        };
-        if shown.starts_with('(') {
-            continue;
+        let (key, written) = (key_of(cells[1].trim_matches('`')), cells[2]);
+        match defaults.get(key) {
+            Some(shown) if !shown.starts_with('(') => {
+                // `10s`, 10000, `0s` (off): the value is the first word, backticks aside.
+                let value = written.split(' ').next().unwrap().trim_matches('`');
+                assert_eq!(value, shown, "README gives {key} the default {written:?}");
+                checked += 1;
+            }
+            _ => {}
         }
-        // `10s`, 10000, `0s` (off): the value is the first word, backticks aside.
-        let value = written.split(' ').next().unwrap().trim_matches('`');
-        assert_eq!(value, shown, "README gives {key} the default {written:?}");
-        checked += 1;
     }
     assert!(checked >= 20, "only {checked} defaults found in README.md");
 }
@@ -126,67 +132,49 @@ const ADDON: [(&str, &str); 2] = [
     ("HEROKU_APPLINK_TOKEN", TOKEN),
 ];
 
+/// Runs the binary and checks it exits 64 with one line on stderr naming `needle`, and no token.
+fn exits_64_with_one_line(env: &[(&str, &str)], args: &[&str], needle: &str) {
+    let output = run(env, args);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(64), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    assert!(!stderr.contains(TOKEN));
+}
+
 #[test]
-fn usage_and_configuration_errors_exit_64_with_one_line() {
+fn usage_errors_exit_64_with_one_line() {
+    exits_64_with_one_line(&ADDON, &["--bogus"], "--bogus");
+    exits_64_with_one_line(&ADDON, &["--port", "http"], "--port");
+    exits_64_with_one_line(&[], &[], "HEROKU_APPLINK_API_URL");
+    let port = [ADDON.as_slice(), &[("PORT", "3000")]].concat();
+    exits_64_with_one_line(&port, &[], "proxy to itself");
+    exits_64_with_one_line(&[("DYNO", "web.1")], &["--dev"], "dev mode is refused");
+    let dev_variable = [
+        ("DYNO", "web.1"),
+        ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
+    ];
+    assert_eq!(run(&dev_variable, &[]).status.code(), Some(64));
+    let xml = [
+        ADDON.as_slice(),
+        &[("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "xml")],
+    ]
+    .concat();
+    exits_64_with_one_line(&xml, &[], "LOG_FORMAT");
+}
+
+#[test]
+fn configuration_file_errors_exit_64_with_one_line() {
     let bad_yaml = temp_file("bad.yaml", "mesh:\n  healthcheck:\n    enabled: true\n");
-    let bad_yaml = bad_yaml.to_str().unwrap();
+    exits_64_with_one_line(&ADDON, &["--config", bad_yaml.to_str().unwrap()], "enabled");
     let map_route = temp_file(
         "map-route.yaml",
         "mesh:\n  authentication:\n    bypassRoutes:\n      - pathPrefix: /api/\n",
     );
     let map_route = map_route.to_str().unwrap();
-    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, &'a str);
-    let cases: Vec<Case> = vec![
-        (ADDON.to_vec(), vec!["--bogus"], "--bogus"),
-        (ADDON.to_vec(), vec!["--port", "http"], "--port"),
-        (vec![], vec![], "HEROKU_APPLINK_API_URL"),
-        (ADDON.to_vec(), vec!["--config", bad_yaml], "enabled"),
-        (
-            ADDON.to_vec(),
-            vec!["--config", map_route],
-            "map-route.yaml, line 4: ",
-        ),
-        (
-            ADDON.to_vec(),
-            vec!["--config", "/does/not/exist.yaml"],
-            "/does/not/exist.yaml",
-        ),
-        (
-            [ADDON.as_slice(), &[("PORT", "3000")]].concat(),
-            vec![],
-            "proxy to itself",
-        ),
-        (
-            vec![("DYNO", "web.1")],
-            vec!["--dev"],
-            "dev mode is refused",
-        ),
-        (
-            [
-                ADDON.as_slice(),
-                &[("HEROKU_APPLINK_SERVICE_MESH_LOG_FORMAT", "xml")],
-            ]
-            .concat(),
-            vec![],
-            "LOG_FORMAT",
-        ),
-    ];
-    for (env, args, needle) in cases {
-        let output = run(&env, &args);
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert_eq!(output.status.code(), Some(64), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
-        assert!(!stderr.contains(TOKEN));
-    }
-    let output = run(
-        &[
-            ("DYNO", "web.1"),
-            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
-        ],
-        &[],
-    );
-    assert_eq!(output.status.code(), Some(64));
+    exits_64_with_one_line(&ADDON, &["--config", map_route], "map-route.yaml, line 4: ");
+    let missing = "/does/not/exist.yaml";
+    exits_64_with_one_line(&ADDON, &["--config", missing], missing);
 }
 
 #[test]
@@ -204,23 +192,27 @@ fn check_prints_the_configuration_without_secrets() {
     assert_eq!(output.status.code(), Some(64));
 }
 
+/// `--config YAML [--check] -- /nonexistent/app --port PORT`: the app command holds the port the
+/// environment gives the sidecar.
+fn check_or_start<'a>(yaml: &'a str, port: &'a str, check: bool) -> Vec<&'a str> {
+    let mut args = vec!["--config", yaml];
+    if check {
+        args.push("--check");
+    }
+    args.extend(["--", "/nonexistent/app", "--port", port]);
+    args
+}
+
 #[test]
 fn check_prints_the_warnings_a_start_would_log() {
     let yaml = temp_file(
         "ignored.yaml",
         "mesh:\n  authentication:\n    bypassRoutes: [\"/public/**\"]\n",
     );
+    let yaml = yaml.to_str().unwrap();
     let port = common::free_port().to_string();
     let env = [ADDON.as_slice(), &[("PORT", port.as_str())]].concat();
-    let args = |check: bool| {
-        let mut args = vec!["--config", yaml.to_str().unwrap()];
-        if check {
-            args.push("--check");
-        }
-        args.extend(["--", "/nonexistent/app", "--port", port.as_str()]);
-        args
-    };
-    let output = run(&env, &args(true));
+    let output = run(&env, &check_or_start(yaml, &port, true));
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
@@ -242,7 +234,7 @@ fn check_prints_the_warnings_a_start_would_log() {
     );
 
     // A start logs the same two (then cannot run the app: 127).
-    let output = run(&env, &args(false));
+    let output = run(&env, &check_or_start(yaml, &port, false));
     assert_eq!(output.status.code(), Some(127));
     let log = String::from_utf8(output.stdout).unwrap();
     for warning in warnings {

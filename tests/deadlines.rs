@@ -20,17 +20,7 @@ use tokio::net::TcpStream;
 async fn a_caller_that_stops_reading_gives_up_its_app_connection_after_the_send_deadline() {
     const STALLED: usize = 60;
     let (app, _api, mesh) = with_a_one_second_send_deadline().await;
-    let mut callers = Vec::new();
-    for _ in 0..STALLED {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let mut stream = socket.connect(mesh.addr).await.unwrap();
-        stream
-            .write_all(b"GET /public/large HTTP/1.1\r\nhost: app\r\n\r\n")
-            .await
-            .unwrap();
-        callers.push(stream);
-    }
+    let mut callers = stalled_readers(mesh.addr, STALLED, "/public/large").await;
     let reached = poll_until(Duration::from_secs(30), || {
         (app.received().len() == STALLED).then_some(())
     })
@@ -52,17 +42,36 @@ async fn a_caller_that_stops_reading_gives_up_its_app_connection_after_the_send_
     );
     assert!(released.is_some(), "stalled readers still hold the app");
     // The caller's side was closed too: what it reads now ends short of the 64 MiB.
-    let mut caller = callers.pop().unwrap();
+    let read = read_until_closed(&mut callers.pop().unwrap()).await;
+    assert!(read < 64 << 20, "{read} bytes");
+}
+
+/// Callers that each ask for `path` with a small receive buffer, then read nothing.
+async fn stalled_readers(addr: std::net::SocketAddr, count: usize, path: &str) -> Vec<TcpStream> {
+    let mut callers = Vec::new();
+    for _ in 0..count {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nhost: app\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        callers.push(stream);
+    }
+    callers
+}
+
+/// Reads what the connection still gives until it is closed; fails if it stays open 10 s with
+/// nothing to read. Returns the bytes read.
+async fn read_until_closed(caller: &mut TcpStream) -> usize {
     let mut read = 0usize;
     let mut chunk = vec![0u8; 1 << 16];
     loop {
         match tokio::time::timeout(Duration::from_secs(10), caller.read(&mut chunk)).await {
-            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(0) | Err(_)) => return read,
             Ok(Ok(n)) => read += n,
             Err(_) => panic!("the caller's connection is still open after the send deadline"),
         }
     }
-    assert!(read < 64 << 20, "{read} bytes");
 }
 
 /// A production sidecar in front of the fake app with `/public/**` bypassed and `send: 1s`.
@@ -132,6 +141,28 @@ async fn trickle(addr: std::net::SocketAddr, start: &[u8], drip: &[u8]) -> Optio
     None
 }
 
+/// The openings of two header blocks to trickle: a HEADERS frame that announces 16,000 bytes,
+/// and a HEADERS frame without END_HEADERS followed by a CONTINUATION frame. (A CONTINUATION
+/// frame at a time is bounded by the HTTP/2 layer too: at most 5 of them.)
+fn trickled_header_blocks() -> (Vec<u8>, Vec<u8>) {
+    let settings = frame_header(0, SETTINGS, 0);
+    let dripped = [
+        PREFACE,
+        &settings,
+        &frame_header(16_000, HEADERS, END_HEADERS),
+    ]
+    .concat();
+    let continued = [
+        PREFACE,
+        &settings,
+        &frame_header(1, HEADERS, 0),
+        b"\x82",
+        &frame_header(16_000, CONTINUATION, END_HEADERS),
+    ]
+    .concat();
+    (dripped, continued)
+}
+
 /// A header block trickled a frame or a byte at a time is cut at `headerRead`, though bytes keep
 /// arriving (which keeps the idle clock from ever firing).
 #[tokio::test]
@@ -141,24 +172,7 @@ async fn a_trickled_http2_header_block_is_cut_at_the_header_deadline() {
         .yaml("mesh:\n  timeouts:\n    headerRead: 1s\n")
         .start()
         .await;
-    let settings = frame_header(0, SETTINGS, 0);
-    // A HEADERS frame that announces 16,000 bytes, sent a byte every 100 ms.
-    let dripped = [
-        PREFACE,
-        &settings,
-        &frame_header(16_000, HEADERS, END_HEADERS),
-    ]
-    .concat();
-    // A HEADERS frame without END_HEADERS, then a CONTINUATION frame sent a byte at a time. (A
-    // CONTINUATION frame at a time is bounded by the HTTP/2 layer too: at most 5 of them.)
-    let continued = [
-        PREFACE,
-        &settings,
-        &frame_header(1, HEADERS, 0),
-        b"\x82",
-        &frame_header(16_000, CONTINUATION, END_HEADERS),
-    ]
-    .concat();
+    let (dripped, continued) = trickled_header_blocks();
     for (name, start) in [
         ("in its HEADERS frame", dripped),
         ("in its CONTINUATION frame", continued),

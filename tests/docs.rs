@@ -5,13 +5,9 @@
 // Test code: a failed unwrap is a loud failure.
 #![allow(clippy::unwrap_used)]
 
-#[test]
-fn every_module_in_lib_rs_is_on_the_module_map() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
-    let map = std::fs::read_to_string(root.join("docs/architecture.md")).unwrap();
-    let modules: Vec<&str> = lib
-        .lines()
+/// The modules `src/lib.rs` declares.
+fn declared_modules(lib: &str) -> Vec<&str> {
+    lib.lines()
         .filter_map(|line| {
             let line = line.trim();
             let declared = line
@@ -19,12 +15,11 @@ fn every_module_in_lib_rs_is_on_the_module_map() {
                 .or_else(|| line.strip_prefix("mod "))?;
             declared.strip_suffix(';')
         })
-        .collect();
-    assert!(
-        modules.len() >= 8,
-        "the declarations were not read: {modules:?}"
-    );
-    // The names in the first cell of each row of the map's table.
+        .collect()
+}
+
+/// The names in the first cell of each row of the module map's table.
+fn mapped_modules(map: &str) -> Vec<&str> {
     let section = map
         .split("## The module map")
         .nth(1)
@@ -32,13 +27,26 @@ fn every_module_in_lib_rs_is_on_the_module_map() {
         .split("\n## ")
         .next()
         .unwrap();
-    let mapped: Vec<&str> = section
+    section
         .lines()
         .filter_map(|row| row.strip_prefix("| "))
         .filter_map(|row| row.split(" |").next())
         .flat_map(|cell| cell.split('`').skip(1).step_by(2))
         .map(|name| name.trim_end_matches('/'))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn every_module_in_lib_rs_is_on_the_module_map() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    let map = std::fs::read_to_string(root.join("docs/architecture.md")).unwrap();
+    let modules = declared_modules(&lib);
+    assert!(
+        modules.len() >= 8,
+        "the declarations were not read: {modules:?}"
+    );
+    let mapped = mapped_modules(&map);
     let missing: Vec<&&str> = modules
         .iter()
         .filter(|name| !mapped.contains(name))

@@ -129,12 +129,12 @@ fn is_app_answer(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Answered { status: 200, body, .. } if body == "slow ok")
 }
 
-#[tokio::test]
-async fn without_a_dyno_every_accepted_request_completes_before_the_app_is_signalled() {
-    let app_port = common::free_port();
+/// The sidecar in dev mode, not on a dyno, in front of the test app with its workers, which exits
+/// 0 on SIGTERM.
+fn in_dev_mode_in_front_of_the_test_app(app_port: u16) -> SidecarProcess {
     let port = app_port.to_string();
     let app = test_app::command();
-    let mut mesh = SidecarProcess::spawn(
+    SidecarProcess::spawn(
         &[("APP_PORT", &port), ("PATH", "/usr/bin:/bin")],
         &[
             "--dev",
@@ -147,7 +147,13 @@ async fn without_a_dyno_every_accepted_request_completes_before_the_app_is_signa
             "--term-exit-code",
             "0",
         ],
-    );
+    )
+}
+
+#[tokio::test]
+async fn without_a_dyno_every_accepted_request_completes_before_the_app_is_signalled() {
+    let app_port = common::free_port();
+    let mut mesh = in_dev_mode_in_front_of_the_test_app(app_port);
     let addr = mesh.wait_listening();
     mesh.wait_for_output("test-app: listening");
     let requests = all_forwarded(&mut mesh, addr, app_port).await;

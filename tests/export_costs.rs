@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::client::wait_for;
 use common::collector::{Behaviour, FakeCollector};
+use common::exporting::{Exported, Exporting};
 use common::sidecar::behind_api;
 use common::{FakeApi, FakeApp, salesforce, send};
 
@@ -60,6 +61,28 @@ async fn served(endpoint: Option<&str>) -> (usize, Duration) {
     (count, slowest)
 }
 
+/// Requests served within [`WINDOW`] exporting to a collector that behaves so (`None`: to the
+/// `refusing` address, where nothing listens).
+async fn served_exporting_to(name: &str, behaviour: Option<Behaviour>, refusing: &str) -> usize {
+    let collector = match behaviour {
+        Some(behaviour) => Some(FakeCollector::serve(behaviour).await),
+        None => None,
+    };
+    let endpoint = collector
+        .as_ref()
+        .map_or(refusing.to_string(), FakeCollector::endpoint);
+    let (count, slowest) = served(Some(&endpoint)).await;
+    eprintln!("a collector that {name}: {count} requests in {WINDOW:?}, slowest {slowest:?}");
+    if let Some(collector) = &collector {
+        // The exporter did meet the collector's behaviour: the test measures what it claims.
+        assert!(
+            !collector.exports().is_empty() || matches!(behaviour, Some(Behaviour::ClosesAtOnce)),
+            "{name}: no export arrived"
+        );
+    }
+    count
+}
+
 #[tokio::test]
 async fn a_collector_that_throttles_fails_refuses_or_closes_costs_no_request_time() {
     let _alone = ONE_AT_A_TIME.lock().await;
@@ -78,23 +101,7 @@ async fn a_collector_that_throttles_fails_refuses_or_closes_costs_no_request_tim
     ];
     let mut too_slow = Vec::new();
     for (name, behaviour) in collectors {
-        let collector = match behaviour {
-            Some(behaviour) => Some(FakeCollector::serve(behaviour).await),
-            None => None,
-        };
-        let endpoint = collector
-            .as_ref()
-            .map_or(refusing.clone(), FakeCollector::endpoint);
-        let (count, slowest) = served(Some(&endpoint)).await;
-        eprintln!("a collector that {name}: {count} requests in {WINDOW:?}, slowest {slowest:?}");
-        if let Some(collector) = &collector {
-            // The exporter did meet the collector's behaviour: the test measures what it claims.
-            assert!(
-                !collector.exports().is_empty()
-                    || matches!(behaviour, Some(Behaviour::ClosesAtOnce)),
-                "{name}: no export arrived"
-            );
-        }
+        let count = served_exporting_to(name, behaviour, &refusing).await;
         // Noise moves the count by tens of percent on a shared machine; a worker held by the
         // exporter cuts it to a few.
         if count * 2 < baseline {
@@ -116,53 +123,53 @@ async fn a_collector_that_throttles_fails_refuses_or_closes_costs_no_request_tim
 #[tokio::test]
 async fn a_long_path_or_request_id_is_cut_at_the_attribute_value_limit() {
     let _alone = ONE_AT_A_TIME.lock().await;
+    cut_at(&[], 1024).await;
+    cut_at(&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20")], 20).await;
+    let both = [
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
+        ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "10"),
+    ];
+    cut_at(&both, 10).await;
+}
+
+/// With these variables, a 5,000-byte path and a 3,000-byte request id reach the collector cut at
+/// `limit` bytes.
+async fn cut_at(variables: &[(&str, &str)], limit: usize) {
     let long_path = format!("/{}", "p".repeat(5_000));
     let long_id = "i".repeat(3_000);
-    for (variables, limit) in [
-        (&[][..], 1024),
-        (&[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20")][..], 20),
-        (
-            &[
-                ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
-                ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "10"),
-            ][..],
-            10,
-        ),
-    ] {
-        let collector = FakeCollector::start().await;
-        let app = FakeApp::start().await;
-        let api = FakeApi::start().await;
-        let endpoint = collector.endpoint();
-        let mut env = vec![
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-            ("OTEL_BSP_SCHEDULE_DELAY", "1"),
-        ];
-        env.extend_from_slice(variables);
-        let mut mesh = behind_api(&app, &api, &env);
-        let addr = mesh.wait_listening();
-        let reply = send(
-            addr,
-            "GET",
-            &long_path,
-            &[("x-request-id", long_id.clone())],
-            "",
-        )
-        .await;
-        assert_eq!(reply.status, 401);
-        wait_for(|| !collector.spans().is_empty()).await;
-        let span = collector.spans().remove(0);
-        assert_eq!(
-            span.attributes["url.path"],
-            long_path[..limit],
-            "{variables:?}"
-        );
-        assert_eq!(
-            span.attributes["applink.request_id"],
-            long_id[..limit],
-            "{variables:?}"
-        );
-        mesh.terminate();
+    let mut sidecar = Exporting::new().await;
+    for (name, value) in variables {
+        sidecar = sidecar.env(name, value);
     }
+    let Exported {
+        collector,
+        mut mesh,
+        addr,
+        app: _app,
+        api: _api,
+    } = sidecar.start().await;
+    let reply = send(
+        addr,
+        "GET",
+        &long_path,
+        &[("x-request-id", long_id.clone())],
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+    wait_for(|| !collector.spans().is_empty()).await;
+    let span = collector.spans().remove(0);
+    assert_eq!(
+        span.attributes["url.path"],
+        long_path[..limit],
+        "{variables:?}"
+    );
+    assert_eq!(
+        span.attributes["applink.request_id"],
+        long_id[..limit],
+        "{variables:?}"
+    );
+    mesh.terminate();
 }
 
 /// The export queue is bounded in bytes as well as in spans: with a collector that hangs and a
@@ -171,21 +178,17 @@ async fn a_long_path_or_request_id_is_cut_at_the_attribute_value_limit() {
 #[tokio::test]
 async fn the_export_queue_holds_four_mebibytes_at_most() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let collector = FakeCollector::start_hanging().await;
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let endpoint = collector.endpoint();
-    let mut mesh = behind_api(
-        &app,
-        &api,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_BSP_MAX_QUEUE_SIZE", "1000000"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "1"),
-            ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
-        ],
-    );
-    let addr = mesh.wait_listening();
+    let Exported {
+        mut mesh,
+        addr,
+        collector: _collector,
+        app: _app,
+        api: _api,
+    } = Exporting::to(FakeCollector::start_hanging().await)
+        .env("OTEL_BSP_MAX_QUEUE_SIZE", "1000000")
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "600000")
+        .start()
+        .await;
     let before = mesh.resident_kib();
     let path = format!("/{}", "p".repeat(1_023));
     for _ in 0..3_000 {

@@ -76,6 +76,20 @@ fn value<'a>(head: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A name as Go's `CanonicalMIMEHeaderKey` writes it: each word's first letter upper case, the
+/// rest lower case.
+fn canonical(name: &str) -> String {
+    name.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or(String::new(), |first| {
+                first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 /// Every header name reaches the app as Go's `CanonicalMIMEHeaderKey` writes it: the sidecar's own
 /// (`X-Client-Context`, `X-Request-Id`, `X-Applink-…`) and the caller's alike, as behind the official
 /// mesh. A .NET app that looks `X-Client-Context` up in a case-sensitive dictionary finds it.
@@ -93,36 +107,18 @@ async fn header_names_reach_the_app_in_canonical_form() {
 
     let head = app.only_head();
     let names: Vec<&str> = head.iter().map(|(n, _)| n.as_str()).collect();
-    for name in [
-        "Host",
-        "X-Client-Context",
-        "X-Request-Id",
-        "X-Forwarded-For",
-        "X-Custom-Thing",
-        "Accept-Language",
-        "Content-Length",
-        "X-Applink-Org-Id",
-        "X-Applink-Org-Domain-Url",
-        "X-Applink-User-Id",
-        "X-Applink-Username",
-        "X-Applink-Api-Version",
-        "X-Applink-Namespace",
+    #[rustfmt::skip]
+    let expected = [
+        "Host", "X-Client-Context", "X-Request-Id", "X-Forwarded-For", "X-Custom-Thing",
+        "Accept-Language", "Content-Length", "X-Applink-Org-Id", "X-Applink-Org-Domain-Url",
+        "X-Applink-User-Id", "X-Applink-Username", "X-Applink-Api-Version", "X-Applink-Namespace",
         "X-Applink-Request-Kind",
-    ] {
+    ];
+    for name in expected {
         assert!(names.contains(&name), "no {name} in {names:?}");
     }
     for name in &names {
-        let canonical: String = name
-            .split('-')
-            .map(|word| {
-                let mut chars = word.chars();
-                chars.next().map_or(String::new(), |first| {
-                    first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
-                })
-            })
-            .collect::<Vec<_>>()
-            .join("-");
-        assert_eq!(*name, canonical, "{names:?}");
+        assert_eq!(*name, canonical(name), "{names:?}");
     }
     assert_eq!(value(&head, "X-Applink-Org-Id"), Some(ORG_ID));
 }

@@ -51,18 +51,21 @@ async fn host_repeated_headers_and_hop_by_hop() {
     }
 }
 
+/// A request with `x-request-id: id` (and these other headers) through the sidecar at `addr`.
+async fn with_request_id(
+    addr: std::net::SocketAddr,
+    id: &str,
+    others: &[(&'static str, String)],
+) -> common::Reply {
+    let headers = [&[("x-request-id", id.to_string())][..], others].concat();
+    send(addr, "GET", "/", &headers, "").await
+}
+
 #[tokio::test]
 async fn request_id_is_kept_or_made_and_returned() {
     let app = FakeApp::start().await;
     let mesh = Sidecar::dev(app.port()).start().await;
-    let reply = send(
-        mesh.addr,
-        "GET",
-        "/",
-        &[("x-request-id", "abc-123".to_string())],
-        "",
-    )
-    .await;
+    let reply = with_request_id(mesh.addr, "abc-123", &[]).await;
     assert_eq!(reply.headers["x-request-id"], "abc-123");
     let reply = send(mesh.addr, "GET", "/", &[], "").await;
     let made = reply.headers["x-request-id"].to_str().unwrap().to_string();
@@ -71,32 +74,19 @@ async fn request_id_is_kept_or_made_and_returned() {
         "{made}"
     );
     // A `Connection` header that nominates it does not keep it from the app.
-    let reply = send(
-        mesh.addr,
-        "GET",
-        "/",
-        &[
-            ("x-request-id", "hop-1".to_string()),
-            ("connection", "x-request-id".to_string()),
-        ],
-        "",
-    )
-    .await;
+    let nominated = [("connection", "x-request-id".to_string())];
+    let reply = with_request_id(mesh.addr, "hop-1", &nominated).await;
     assert_eq!(reply.headers["x-request-id"], "hop-1");
     let received = app.received();
     assert_eq!(received[0].headers["x-request-id"], "abc-123");
     assert_eq!(received[1].headers["x-request-id"], made.as_str());
     assert_eq!(received[2].headers["x-request-id"], "hop-1");
-    // Rejections carry it too.
+}
+
+#[tokio::test]
+async fn a_rejection_carries_the_request_id_too() {
     let (_app, _api, mesh) = common::production().await;
-    let reply = send(
-        mesh.addr,
-        "GET",
-        "/",
-        &[("x-request-id", "r-9".to_string())],
-        "",
-    )
-    .await;
+    let reply = with_request_id(mesh.addr, "r-9", &[]).await;
     assert_eq!(reply.headers["x-request-id"], "r-9");
     assert_eq!(reply.json()["requestId"], "r-9");
 }
@@ -263,11 +253,12 @@ async fn protected_names_never_arrive_as_trailers() {
     assert_eq!(names, ["x-checksum"], "{trailers:?}");
 }
 
-/// Over HTTP/2 too, a name PHP would fold onto a protected one (`x.client.context` is
-/// `HTTP_X_CLIENT_CONTEXT` to it) never reaches the app, as a header or as a trailer.
-#[tokio::test]
-async fn http2_names_that_fold_onto_protected_ones_never_arrive() {
-    let (app, _api, mesh) = common::production_with_public_bypass().await;
+/// An HTTP/2 POST of `hello` to `url` with these headers, then trailers of these names.
+async fn h2_post_with_trailers(
+    url: &str,
+    headers: &[(&str, &str)],
+    trailer_names: &[&'static str],
+) -> http::Response<hyper::body::Incoming> {
     let client = Client::builder(TokioExecutor::new())
         .http2_only(true)
         .build_http::<StreamBody<
@@ -276,7 +267,7 @@ async fn http2_names_that_fold_onto_protected_ones_never_arrive() {
             >,
         >>();
     let mut trailers = http::HeaderMap::new();
-    for name in ["x.client.context", "x_applink_org_id", "x-checksum"] {
+    for name in trailer_names {
         trailers.insert(
             http::HeaderName::from_static(name),
             http::HeaderValue::from_static("Zm9yZ2Vk"),
@@ -286,17 +277,35 @@ async fn http2_names_that_fold_onto_protected_ones_never_arrive() {
         Ok(Frame::data(Bytes::from_static(b"hello"))),
         Ok(Frame::trailers(trailers)),
     ];
-    let request = http::Request::post(format!("http://{}/public/h2", mesh.addr))
-        .header("x.client.context", "Zm9yZ2Vk")
-        .header("x.applink.org-id", "00Dforged000000AAA")
-        .header("x_applink_user.id", "005forged")
-        .header("x.request.id", "forged")
-        .header("x.custom", "kept")
+    let mut request = http::Request::post(url)
         .header("te", "trailers")
-        .header("trailer", "x.client.context, x_applink_org_id, x-checksum")
+        .header("trailer", trailer_names.join(", "));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(StreamBody::new(futures_util::stream::iter(frames)))
         .unwrap();
-    let response = client.request(request).await.unwrap();
+    client.request(request).await.unwrap()
+}
+
+/// Over HTTP/2 too, a name PHP would fold onto a protected one (`x.client.context` is
+/// `HTTP_X_CLIENT_CONTEXT` to it) never reaches the app, as a header or as a trailer.
+#[tokio::test]
+async fn http2_names_that_fold_onto_protected_ones_never_arrive() {
+    let (app, _api, mesh) = common::production_with_public_bypass().await;
+    let response = h2_post_with_trailers(
+        &format!("http://{}/public/h2", mesh.addr),
+        &[
+            ("x.client.context", "Zm9yZ2Vk"),
+            ("x.applink.org-id", "00Dforged000000AAA"),
+            ("x_applink_user.id", "005forged"),
+            ("x.request.id", "forged"),
+            ("x.custom", "kept"),
+        ],
+        &["x.client.context", "x_applink_org_id", "x-checksum"],
+    )
+    .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.version(), http::Version::HTTP_2);
     let seen = app.only_request();

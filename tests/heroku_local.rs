@@ -40,44 +40,11 @@ async fn the_procfile_runs_under_heroku_local_in_dev_mode() {
     let port = free_port();
     let mut foreman = heroku_local(&nf, &dir, port);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let started = Instant::now();
-    let reply = loop {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            let reply = send(addr, "GET", "/hello", &[], "").await;
-            if reply.status != 503 {
-                break reply;
-            }
-        }
-        let output = foreman.output();
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "nothing answered on the Procfile's port within 30 s:\n{output}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let reply = foreman.first_answer(addr, "/hello").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text(), "ok");
     assert_eq!(reply.headers["x-applink-mesh-mode"], "dev");
-    // Ctrl-C, as a developer stops `heroku local`: the terminal signals the whole foreground
-    // process group (nf, the shell it runs the web line in, the sidecar), and everything ends.
-    foreman.signal(Signal::SIGINT);
-    let stopped = Instant::now();
-    while foreman.child.try_wait().unwrap().is_none() {
-        let output = foreman.output();
-        assert!(
-            stopped.elapsed() < Duration::from_secs(20),
-            "heroku local did not stop on Ctrl-C:\n{output}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    while tokio::net::TcpStream::connect(addr).await.is_ok() {
-        let output = foreman.output();
-        assert!(
-            stopped.elapsed() < Duration::from_secs(20),
-            "the sidecar outlived heroku local:\n{output}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    foreman.stops_on_ctrl_c(addr).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -127,6 +94,49 @@ impl Foreman {
 
     fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The first answer but a 503 (the app still starting) on `addr`, polled for 30 s at most.
+    async fn first_answer(&self, addr: std::net::SocketAddr, path: &str) -> common::Reply {
+        let started = Instant::now();
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                let reply = send(addr, "GET", path, &[], "").await;
+                if reply.status != 503 {
+                    return reply;
+                }
+            }
+            let output = self.output();
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "nothing answered on the Procfile's port within 30 s:\n{output}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Ctrl-C, as a developer stops `heroku local`: the terminal signals the whole foreground
+    /// process group (nf, the shell it runs the web line in, the sidecar), and everything ends
+    /// within 20 s: nf exits and nothing listens on `addr` any more.
+    async fn stops_on_ctrl_c(&mut self, addr: std::net::SocketAddr) {
+        self.signal(Signal::SIGINT);
+        let stopped = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            let output = self.output();
+            assert!(
+                stopped.elapsed() < Duration::from_secs(20),
+                "heroku local did not stop on Ctrl-C:\n{output}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            let output = self.output();
+            assert!(
+                stopped.elapsed() < Duration::from_secs(20),
+                "the sidecar outlived heroku local:\n{output}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 

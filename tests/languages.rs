@@ -171,48 +171,28 @@ fn the_key_is_the_apps_alone(running: &mut Running) -> String {
     key
 }
 
+/// Assertions the app must refuse, each with the reason it gives: none at all, or one signed with
+/// another key, expired, unsigned, or minted for another path or method.
+#[rustfmt::skip]
+fn forgeries(key: &str) -> [(&'static str, Option<Mint<'_>>, &'static str); 6] {
+    let context = Mint::new(key, "GET", "/context");
+    [
+        ("no assertion", None, "missing"),
+        ("another key", Some(Mint::new("another key", "GET", "/context")), "signature"),
+        ("expired", Some(Mint { expires_in: -5, ..context }), "expired"),
+        ("unsigned", Some(Mint { alg: "none", ..context }), "algorithm"),
+        ("another path", Some(Mint::new(key, "GET", "/other")), "path"),
+        ("another method", Some(Mint::new(key, "POST", "/context")), "method"),
+    ]
+}
+
 /// A request that reaches the app's port around the sidecar, without an assertion or with a
 /// forged, expired, unsigned or replayed one, is refused by the app with its reason; one minted
 /// with the app's own key is let in (so the refusals are the checks).
 async fn around_the_sidecar_the_app_refuses(running: &Running, key: &str) {
     let name = running.language.name;
     let app = SocketAddr::from(([127, 0, 0, 1], running.app_port));
-    let context = Mint::new(key, "GET", "/context");
-    let cases = [
-        ("no assertion", None, "missing"),
-        (
-            "another key",
-            Some(Mint::new("another key", "GET", "/context")),
-            "signature",
-        ),
-        (
-            "expired",
-            Some(Mint {
-                expires_in: -5,
-                ..context
-            }),
-            "expired",
-        ),
-        (
-            "unsigned",
-            Some(Mint {
-                alg: "none",
-                ..context
-            }),
-            "algorithm",
-        ),
-        (
-            "another path",
-            Some(Mint::new(key, "GET", "/other")),
-            "path",
-        ),
-        (
-            "another method",
-            Some(Mint::new(key, "POST", "/context")),
-            "method",
-        ),
-    ];
-    for (case, mint, reason) in cases {
+    for (case, mint, reason) in forgeries(key) {
         let mut headers = salesforce::headers();
         headers.extend(mint.map(|mint| ("x-applink-assertion", mint.token())));
         let reply = send(app, "GET", "/context", &headers, "").await;
@@ -223,7 +203,10 @@ async fn around_the_sidecar_the_app_refuses(running: &Running, key: &str) {
             "{name}, {case}"
         );
     }
-    let minted = [("x-applink-assertion", context.token())];
+    let minted = [(
+        "x-applink-assertion",
+        Mint::new(key, "GET", "/context").token(),
+    )];
     let reply = send(app, "GET", "/context", &minted, "").await;
     assert_eq!(
         reply.status,

@@ -152,12 +152,7 @@ async fn a_stalled_stdout_never_holds_up_requests() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let started = std::time::Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(started.elapsed().as_secs() < 30, "not listening");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let addr = listening_on(port).await;
     // Each request logs a ~4 KiB line: 600 of them are far more than the pipe (64 KiB) and the
     // sidecar's own log buffer (1 MiB) hold. With a blocking writer the 20th would hang.
     let path = format!("/{}", "p".repeat(4000));
@@ -174,7 +169,30 @@ async fn a_stalled_stdout_never_holds_up_requests() {
     let output = read_stdout_then_stop(&mut child);
     let logged = output.matches("at=info method=GET").count();
     assert!(logged < 600, "{logged} request lines: nothing was dropped");
-    let dropped: usize = output
+    let dropped = dropped_lines_counted(&output);
+    // Lines logged while shutting down may be counted as dropped too.
+    let all = logged + dropped >= 600;
+    assert!(
+        all,
+        "{logged} written and {dropped} counted: some request lines vanished"
+    );
+}
+
+/// Polls (at most 30 s) until something listens on the port, then returns its address. The
+/// sidecar's stdout is a pipe nobody reads, so its "listening" line cannot be waited for.
+async fn listening_on(port: u16) -> std::net::SocketAddr {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(started.elapsed().as_secs() < 30, "not listening");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    addr
+}
+
+/// The sum of the `dropped_log_lines=N` figures in the output.
+fn dropped_lines_counted(output: &str) -> usize {
+    output
         .split("dropped_log_lines=")
         .skip(1)
         .map(|rest| {
@@ -184,13 +202,7 @@ async fn a_stalled_stdout_never_holds_up_requests() {
                 .parse::<usize>()
                 .unwrap()
         })
-        .sum();
-    // Lines logged while shutting down may be counted as dropped too.
-    let all = logged + dropped >= 600;
-    assert!(
-        all,
-        "{logged} written and {dropped} counted: some request lines vanished"
-    );
+        .sum()
 }
 
 /// Reads the stalled stdout at last, stops the sidecar (SIGTERM, exit 0) and returns what it wrote.

@@ -96,22 +96,9 @@ async fn a_traceparent_is_continued_with_the_sidecars_span_as_the_apps_parent() 
     assert!(!mesh.output().contains(TOKEN));
 }
 
-#[tokio::test]
-async fn without_a_valid_traceparent_nothing_is_added_and_nothing_is_refused() {
-    let app = FakeApp::start().await;
-    let api = FakeApi::start().await;
-    let mut mesh = behind_api(&app, &api, &[]);
-    let addr = mesh.wait_listening();
-
-    assert_eq!(
-        send(addr, "GET", "/none", &salesforce::headers(), "")
-            .await
-            .status,
-        200
-    );
-    let received = app.received();
-    assert!(received[0].headers.get("traceparent").is_none());
-
+/// Each malformed traceparent reaches the app as it was sent: uppercase, an all-zero trace or
+/// span, an unknown version, a missing flags field, or not one at all.
+async fn a_malformed_traceparent_passes_as_sent(addr: std::net::SocketAddr, app: &FakeApp) {
     let malformed = [
         format!("00-{}-{CALLER_SPAN}-01", TRACE_ID.to_uppercase()),
         format!("00-{}-{CALLER_SPAN}-01", "0".repeat(32)),
@@ -131,7 +118,10 @@ async fn without_a_valid_traceparent_nothing_is_added_and_nothing_is_refused() {
             "a malformed traceparent passes as sent"
         );
     }
-    // Two traceparent headers: the trace is ambiguous, so it is not continued.
+}
+
+/// Two traceparent headers: the trace is ambiguous, so it is not continued; both pass as sent.
+async fn two_traceparents_pass_as_sent(addr: std::net::SocketAddr, app: &FakeApp) {
     let mut two = with_trace(&traceparent());
     two.push(("traceparent", traceparent()));
     assert_eq!(send(addr, "GET", "/two", &two, "").await.status, 200);
@@ -144,6 +134,26 @@ async fn without_a_valid_traceparent_nothing_is_added_and_nothing_is_refused() {
         .iter()
         .collect();
     assert_eq!(values, [traceparent().as_str(), traceparent().as_str()]);
+}
+
+#[tokio::test]
+async fn without_a_valid_traceparent_nothing_is_added_and_nothing_is_refused() {
+    let app = FakeApp::start().await;
+    let api = FakeApi::start().await;
+    let mut mesh = behind_api(&app, &api, &[]);
+    let addr = mesh.wait_listening();
+
+    assert_eq!(
+        send(addr, "GET", "/none", &salesforce::headers(), "")
+            .await
+            .status,
+        200
+    );
+    let received = app.received();
+    assert!(received[0].headers.get("traceparent").is_none());
+
+    a_malformed_traceparent_passes_as_sent(addr, &app).await;
+    two_traceparents_pass_as_sent(addr, &app).await;
 
     wait_for_line(&mut mesh, "path=/two");
     mesh.terminate();

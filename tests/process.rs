@@ -179,17 +179,36 @@ fn on_one_cpu(cpu: &str, workers: Option<&str>) -> (String, usize) {
     (runtime_line, threads)
 }
 
+/// The soft and hard open-files limits of a process, read from its `/proc/<pid>/limits`.
+fn open_files_limits(pid: &str) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let figure = |n: usize| line.split_whitespace().nth(n).unwrap().parse().unwrap();
+    (figure(3), figure(4))
+}
+
+/// Reads `out` until a line contains `needle`; fails when the output ends first.
+fn first_line_with(out: impl std::io::Read, needle: &str) -> String {
+    let mut out = std::io::BufReader::new(out);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert!(read > 0, "no line with {needle} before the output ended");
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
 /// The soft open-files limit is raised to the hard one at start-up, and the figure is logged
 /// (`prlimit` from util-linux sets a low soft limit for the test).
 #[test]
 fn open_files_limit_is_raised_to_the_hard_limit() {
-    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
-    let hard: u64 = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(4))
-        .and_then(|h| h.parse().ok())
-        .unwrap();
+    let (_, hard) = open_files_limits("self");
     assert!(
         hard > 256,
         "the hard limit here is {hard}: nothing to raise"
@@ -209,30 +228,13 @@ fn open_files_limit_is_raised_to_the_hard_limit() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("prlimit and the binary run");
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let found = loop {
-        line.clear();
-        let read = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-        assert!(read > 0, "no open files line before the output ended");
-        if line.contains("msg=\"open files limit\"") {
-            break line.clone();
-        }
-    };
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let found = first_line_with(child.stdout.take().unwrap(), "msg=\"open files limit\"");
+    let (soft, _) = open_files_limits(&child.id().to_string());
     let _ = child.kill();
     let _ = child.wait();
     assert!(
         found.contains(&format!("open_files={hard} ")) && found.contains("raised_from=256"),
         "{found}"
     );
-    let open_files = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .unwrap();
-    assert_eq!(
-        open_files.split_whitespace().nth(3),
-        Some(hard.to_string().as_str()),
-        "{open_files}"
-    );
+    assert_eq!(soft, hard, "the soft limit after start-up");
 }

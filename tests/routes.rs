@@ -210,6 +210,26 @@ async fn bypassed_route_with_context_is_authenticated_opportunistically() {
 
 const METHOD_YAML: &str = "mesh:\n  authentication:\n    bypassRoutes:\n      - /public/**\n      - path: /webhooks/**\n        methods: [POST]\n";
 
+/// Another method on the webhook's path is authenticated: refused without a context, and with
+/// one, refused here by the API. Only the POST reached the app.
+async fn another_method_is_authenticated(mesh: &Sidecar, app: &FakeApp) {
+    for method in ["GET", "PUT", "DELETE"] {
+        send(mesh.addr, method, "/webhooks/stripe", &[], "")
+            .await
+            .assert_mesh_error(401, "missing-context");
+    }
+    send(
+        mesh.addr,
+        "GET",
+        "/webhooks/stripe",
+        &salesforce::headers(),
+        "",
+    )
+    .await
+    .assert_mesh_error(403, "forbidden");
+    assert_eq!(app.received().len(), 1, "only the POST reached the app");
+}
+
 /// A bypass entry with methods lets only those methods through unauthenticated; another method on
 /// the same path is authenticated like any route.
 #[tokio::test]
@@ -231,22 +251,7 @@ async fn a_bypass_entry_with_methods_applies_to_those_methods_only() {
         app.only_request().headers["x-applink-request-kind"],
         "bypass"
     );
-    for method in ["GET", "PUT", "DELETE"] {
-        send(mesh.addr, method, "/webhooks/stripe", &[], "")
-            .await
-            .assert_mesh_error(401, "missing-context");
-    }
-    // With a context, another method is authenticated, and refused here by the API.
-    send(
-        mesh.addr,
-        "GET",
-        "/webhooks/stripe",
-        &salesforce::headers(),
-        "",
-    )
-    .await
-    .assert_mesh_error(403, "forbidden");
-    assert_eq!(app.received().len(), 1, "only the POST reached the app");
+    another_method_is_authenticated(&mesh, &app).await;
     a_method_override_header_is_removed(&mesh, &app).await;
     a_method_override_query_is_authenticated(&mesh, &app).await;
     // An entry for every method still applies: it does not depend on the method.
@@ -296,53 +301,28 @@ async fn a_method_override_query_is_authenticated(mesh: &Sidecar, app: &FakeApp)
 
 /// `--check METHOD PATH` says whether a request would be authenticated, and which entry bypasses
 /// it: the server's own decision, asked before deploying.
-#[test]
-fn check_says_whether_a_route_would_be_authenticated() {
+/// `--check` with `METHOD_YAML` (the bypass routes acknowledged or not) for `route` gives a route
+/// line that says `says`.
+fn check_says(ack: bool, route: &[&str], says: &str) {
     let yaml = common::sidecar::temp_file("routes.yaml", METHOD_YAML);
-    for (ack, route, says) in [
-        (
-            true,
-            &["POST", "/webhooks/stripe"][..],
-            "POST /webhooks/stripe: forwarded without authentication: bypassRoutes entry 2 \"/webhooks/**\" (POST)",
-        ),
-        (
-            true,
-            &["POST", "/webhooks/stripe?x=1"],
-            "POST /webhooks/stripe: forwarded without authentication",
-        ),
-        (
-            true,
-            &["GET", "/webhooks/stripe"],
-            "GET /webhooks/stripe: authenticated (\"/webhooks/**\" (POST) matches the path, but not this method)",
-        ),
-        (
-            true,
-            &["POST", "/webhooks/stripe?.method=DELETE"],
-            "POST /webhooks/stripe: authenticated (\"/webhooks/**\" (POST) matches the path, but the query names _method",
-        ),
-        (
-            true,
-            &["GET", "/public/a"],
-            "GET /public/a: forwarded without authentication: bypassRoutes entry 1 \"/public/**\"",
-        ),
-        (
-            true,
-            &["GET", "/public/../admin"],
-            "authenticated (the path is not in normal form",
-        ),
-        (true, &["GET", "/healthcheck"], "it is the health route"),
-        (true, &["GET", "/orders"], "GET /orders: authenticated"),
-        (
-            false,
-            &["POST", "/webhooks/stripe"],
-            "authenticated (bypassRoutes \"/webhooks/**\" (POST) matches, but bypassRoutes are ignored until HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true)",
-        ),
-    ] {
-        let text = check(&yaml, ack, route);
-        let line = text.lines().find(|line| line.starts_with("route = "));
-        let line = line.unwrap_or_else(|| panic!("no route line in {text}"));
-        assert!(line.contains(says), "{route:?}: {line}");
-    }
+    let text = check(&yaml, ack, route);
+    let line = text.lines().find(|line| line.starts_with("route = "));
+    let line = line.unwrap_or_else(|| panic!("no route line in {text}"));
+    assert!(line.contains(says), "{route:?}: {line}");
+}
+
+#[test]
+#[rustfmt::skip]
+fn check_says_whether_a_route_would_be_authenticated() {
+    check_says(true, &["POST", "/webhooks/stripe"], "POST /webhooks/stripe: forwarded without authentication: bypassRoutes entry 2 \"/webhooks/**\" (POST)");
+    check_says(true, &["POST", "/webhooks/stripe?x=1"], "POST /webhooks/stripe: forwarded without authentication");
+    check_says(true, &["GET", "/webhooks/stripe"], "GET /webhooks/stripe: authenticated (\"/webhooks/**\" (POST) matches the path, but not this method)");
+    check_says(true, &["POST", "/webhooks/stripe?.method=DELETE"], "POST /webhooks/stripe: authenticated (\"/webhooks/**\" (POST) matches the path, but the query names _method");
+    check_says(true, &["GET", "/public/a"], "GET /public/a: forwarded without authentication: bypassRoutes entry 1 \"/public/**\"");
+    check_says(true, &["GET", "/public/../admin"], "authenticated (the path is not in normal form");
+    check_says(true, &["GET", "/healthcheck"], "it is the health route");
+    check_says(true, &["GET", "/orders"], "GET /orders: authenticated");
+    check_says(false, &["POST", "/webhooks/stripe"], "authenticated (bypassRoutes \"/webhooks/**\" (POST) matches, but bypassRoutes are ignored until HEROKU_APPLINK_SERVICE_MESH_ACKNOWLEDGE_RISK_BYPASS=true)");
 }
 
 /// An app command after `--check` stays an app command: a lower-case word, or anything after `--`.

@@ -380,25 +380,19 @@ fn as_pid_1_it_reaps_orphans_and_keeps_the_apps_exit_code() {
     }
     // A new PID namespace makes the sidecar PID 1 there, as in a Cloud Native Buildpack image.
     let app = test_app::command();
+    let sidecar = [binary(), "--dev", "--port", "0", "--"];
+    let orphaning_app = [
+        &app,
+        "--orphan",
+        "--exit-after-ms",
+        "2500",
+        "--exit-code",
+        "3",
+    ];
     let output = std::process::Command::new("unshare")
-        .args([
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            binary(),
-            "--dev",
-            "--port",
-            "0",
-            "--",
-        ])
-        .args([
-            app.as_str(),
-            "--orphan",
-            "--exit-after-ms",
-            "2500",
-            "--exit-code",
-            "3",
-        ])
+        .args(["--pid", "--fork", "--mount-proc"])
+        .args(sidecar)
+        .args(orphaning_app)
         .env_clear()
         .env("APP_PORT", free_port())
         .env("PATH", "/usr/bin:/bin")

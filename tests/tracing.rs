@@ -158,6 +158,15 @@ async fn the_routers_trace_holds_sidecar_calls_and_app(
     assert_eq!(auth_call.parent_span_id, sidecar.span_id);
     assert_eq!(app_call.parent_span_id, sidecar.span_id);
 
+    the_conventions_attributes_are_set(sidecar, auth_call, app_call);
+}
+
+/// The server span's name and attributes, and the two calls', as the conventions name them.
+fn the_conventions_attributes_are_set(
+    sidecar: &ExportedSpan,
+    auth_call: &ExportedSpan,
+    app_call: &ExportedSpan,
+) {
     assert_eq!(sidecar.name, "POST");
     let expected = [
         (sidecar, "http.request.method", "POST"),
@@ -279,24 +288,24 @@ async fn a_collector_that_stops_answering_costs_spans_not_requests() {
     mesh.terminate();
 }
 
+/// `--check` in dev mode with these variables.
+fn check_with(env: &[(&str, &str)]) -> std::process::Output {
+    let env = [&[("HEROKU_APPLINK_SERVICE_MESH_DEV", "true")][..], env].concat();
+    run_binary(&env, &["--check"])
+}
+
 #[test]
 fn check_shows_the_export_with_the_header_values_redacted() {
-    let output = run_binary(
-        &[
-            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
-            (
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                "https://collector.example:4318",
-            ),
-            (
-                "OTEL_EXPORTER_OTLP_HEADERS",
-                &format!("x-collector-key={COLLECTOR_KEY}"),
-            ),
-            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
-            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
-        ],
-        &["--check"],
-    );
+    let headers = format!("x-collector-key={COLLECTOR_KEY}");
+    let output = check_with(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://collector.example:4318",
+        ),
+        ("OTEL_EXPORTER_OTLP_HEADERS", &headers),
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+    ]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}");
     assert!(
@@ -306,14 +315,11 @@ fn check_shows_the_export_with_the_header_values_redacted() {
     assert!(text.contains("x-collector-key (values redacted)"), "{text}");
     assert!(text.contains("parentbased_traceidratio 0.5"), "{text}");
     assert!(!text.contains(COLLECTOR_KEY), "{text}");
+}
 
-    let refused = run_binary(
-        &[
-            ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
-        ],
-        &["--check"],
-    );
+#[test]
+fn check_refuses_a_bad_export_setting_without_showing_a_secret() {
+    let refused = check_with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]);
     assert_eq!(refused.status.code(), Some(64));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{said}");
@@ -324,14 +330,10 @@ fn check_shows_the_export_with_the_header_values_redacted() {
         ("OTEL_EXPORTER_OTLP_HEADERS", authorization.as_str()),
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", in_url.as_str()),
     ] {
-        let refused = run_binary(
-            &[
-                ("HEROKU_APPLINK_SERVICE_MESH_DEV", "true"),
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example"),
-                (name, value),
-            ],
-            &["--check"],
-        );
+        let refused = check_with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example"),
+            (name, value),
+        ]);
         assert_eq!(refused.status.code(), Some(64));
         let said = String::from_utf8_lossy(&refused.stderr);
         assert!(said.contains(name), "{said}");
@@ -342,49 +344,23 @@ fn check_shows_the_export_with_the_header_values_redacted() {
 #[tokio::test]
 async fn with_export_on_an_invalid_traceparent_starts_a_new_trace_and_an_unsampled_one_exports_nothing()
  {
-    let Exported {
-        collector,
-        app,
-        mut mesh,
-        addr,
-        api: _api,
-    } = Exporting::new().await.start().await;
+    let exported = Exporting::new().await.start().await;
+    an_unsampled_trace_is_passed_on_unrecorded(&exported).await;
+    let sent = a_malformed_traceparent_starts_a_trace_at_the_sidecar(&exported).await;
 
-    // The caller did not sample its trace: parent-based, the sidecar records nothing of it.
-    let mut unsampled = salesforce::headers();
-    unsampled.push(("traceparent", format!("00-{ROUTER_TRACE}-{ROUTER_SPAN}-00")));
-    assert_eq!(
-        send(addr, "GET", "/unsampled", &unsampled, "").await.status,
-        200
-    );
-    let sent = app.received()[0].headers["traceparent"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        sent.starts_with(&format!("00-{ROUTER_TRACE}-")) && sent.ends_with("-00"),
-        "{sent}"
-    );
-
-    // A malformed one: a new trace starts at the sidecar, and its tracestate goes with the old.
-    let mut malformed = salesforce::headers();
-    malformed.push(("traceparent", "00-not-a-trace-01".to_string()));
-    malformed.push(("tracestate", "rojo=00f067aa0ba902b7".to_string()));
-    assert_eq!(
-        send(addr, "GET", "/malformed", &malformed, "").await.status,
-        200
-    );
-    let received = app.received();
-    let second = &received[1].headers;
-    let sent = second["traceparent"].to_str().unwrap();
-    assert!(sent.ends_with("-01") && sent.len() == 55, "{sent}");
-    assert!(second.get("tracestate").is_none(), "{second:?}");
-
-    let spans = spans_until(&collector, |spans| spans.iter().any(|s| s.kind == 2)).await;
+    let spans = spans_until(&exported.collector, |spans| {
+        spans.iter().any(|s| s.kind == 2)
+    })
+    .await;
     let server = one(&spans, "server", |s| s.kind == 2);
     assert_eq!(&sent[3..35], server.trace_id);
     assert_eq!(&sent[36..52], server.span_id);
     assert_eq!(server.parent_span_id, "");
+    let Exported {
+        collector,
+        mut mesh,
+        ..
+    } = exported;
     mesh.terminate();
     assert!(
         collector.spans().iter().all(|s| s.trace_id != ROUTER_TRACE),
@@ -392,28 +368,61 @@ async fn with_export_on_an_invalid_traceparent_starts_a_new_trace_and_an_unsampl
     );
 }
 
+/// The caller did not sample its trace: parent-based, the sidecar records nothing of it, and the
+/// app's traceparent stays in the router's trace, unsampled.
+async fn an_unsampled_trace_is_passed_on_unrecorded(exported: &Exported) {
+    let mut unsampled = salesforce::headers();
+    unsampled.push(("traceparent", format!("00-{ROUTER_TRACE}-{ROUTER_SPAN}-00")));
+    let reply = send(exported.addr, "GET", "/unsampled", &unsampled, "").await;
+    assert_eq!(reply.status, 200);
+    let sent = exported.app.received()[0].headers["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        sent.starts_with(&format!("00-{ROUTER_TRACE}-")) && sent.ends_with("-00"),
+        "{sent}"
+    );
+}
+
+/// A malformed traceparent: a new, sampled trace starts at the sidecar, and the tracestate goes
+/// with the old one. Returns the traceparent the app was sent.
+async fn a_malformed_traceparent_starts_a_trace_at_the_sidecar(exported: &Exported) -> String {
+    let mut malformed = salesforce::headers();
+    malformed.push(("traceparent", "00-not-a-trace-01".to_string()));
+    malformed.push(("tracestate", "rojo=00f067aa0ba902b7".to_string()));
+    let reply = send(exported.addr, "GET", "/malformed", &malformed, "").await;
+    assert_eq!(reply.status, 200);
+    let received = exported.app.received();
+    let second = &received[1].headers;
+    let sent = second["traceparent"].to_str().unwrap();
+    assert!(sent.ends_with("-01") && sent.len() == 55, "{sent}");
+    assert!(second.get("tracestate").is_none(), "{second:?}");
+    sent.to_string()
+}
+
 /// Spans a Fir dashboard can place (docs/behaviour.md §8.2): on a dyno, the sidecar's resource
 /// carries Heroku's dyno metadata as the conventions name it, and a service of its own. The app
 /// inherits the environment, so `OTEL_SERVICE_NAME` is the app's: it places the sidecar (as the
 /// namespace, after the app's name) and does not rename it.
+/// Heroku's dyno metadata (variable, value) and the resource attribute the conventions name it.
+#[rustfmt::skip]
+const DYNO_METADATA: [(&str, &str, &str); 5] = [
+    ("HEROKU_APP_ID", "2daa2797-e42b-4624-9322-ec3f968df4da", "heroku.app.id"),
+    ("HEROKU_DYNO_ID", "1vac4117-c29f-4312-521e-ba4d8638c1ac", "service.instance.id"),
+    ("HEROKU_RELEASE_VERSION", "v42", "service.version"),
+    ("HEROKU_SLUG_COMMIT", "e6134959463efd8966b20e75b913cafe3f5ec", "heroku.release.commit"),
+    ("HEROKU_RELEASE_CREATED_AT", "2022-10-23T18:00:42Z", "heroku.release.creation_timestamp"),
+];
+
 #[tokio::test]
 async fn the_sidecars_spans_carry_herokus_metadata_and_a_service_of_their_own() {
-    let metadata = [
-        ("HEROKU_APP_ID", "2daa2797-e42b-4624-9322-ec3f968df4da"),
-        ("HEROKU_DYNO_ID", "1vac4117-c29f-4312-521e-ba4d8638c1ac"),
-        ("HEROKU_RELEASE_VERSION", "v42"),
-        (
-            "HEROKU_SLUG_COMMIT",
-            "e6134959463efd8966b20e75b913cafe3f5ec",
-        ),
-        ("HEROKU_RELEASE_CREATED_AT", "2022-10-23T18:00:42Z"),
-    ];
     let mut sidecar = Exporting::new()
         .await
         .env("OTEL_SERVICE_NAME", "orders")
         .env("HEROKU_APP_NAME", "acme-orders");
-    for (name, value) in metadata {
-        sidecar = sidecar.env(name, value);
+    for (variable, value, _) in DYNO_METADATA {
+        sidecar = sidecar.env(variable, value);
     }
     let Exported {
         collector,
@@ -430,17 +439,7 @@ async fn the_sidecars_spans_carry_herokus_metadata_and_a_service_of_their_own() 
     let resource = &server.resource;
     assert_eq!(resource["cloud.provider"], "heroku");
     assert_eq!(resource["service.namespace"], "acme-orders");
-    for (variable, key) in [
-        ("HEROKU_APP_ID", "heroku.app.id"),
-        ("HEROKU_DYNO_ID", "service.instance.id"),
-        ("HEROKU_RELEASE_VERSION", "service.version"),
-        ("HEROKU_SLUG_COMMIT", "heroku.release.commit"),
-        (
-            "HEROKU_RELEASE_CREATED_AT",
-            "heroku.release.creation_timestamp",
-        ),
-    ] {
-        let value = metadata.iter().find(|(v, _)| *v == variable).unwrap().1;
+    for (_, value, key) in DYNO_METADATA {
         assert_eq!(resource[key], value, "{key}: {resource:?}");
     }
     mesh.terminate();

@@ -142,16 +142,30 @@ mod tests {
         c.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The hint for this command when the app is told the public port 5006 and APP_PORT is 3000.
+    fn hint_for(command: &[&str]) -> Option<String> {
+        public_port_in_args(&words(command), 5006, 3000)
+    }
+
     #[test]
     fn the_fix_gives_the_port_as_a_number_and_nothing_else_of_the_command() {
-        let command = words(&["python", "-m", "http.server", "5006"]);
-        let hint = public_port_in_args(&command, 5006, 3000).unwrap();
+        let hint = hint_for(&["python", "-m", "http.server", "5006"]).unwrap();
         assert!(
             hint.ends_with("with APP_PORT=3000: `3000` for `5006`"),
             "{hint}"
         );
-        let command = words(&["gunicorn", "--token=s3cret", "-b", "0.0.0.0:5006"]);
-        let hint = public_port_in_args(&command, 5006, 3000).unwrap();
+        assert_eq!(hint_for(&["app", "3000"]), None);
+        // A port is never taken for a secret, even after an option named `auth`.
+        let hint = hint_for(&["app", "--auth-port", "5006"]).unwrap();
+        assert!(
+            hint.ends_with("`--auth-port 3000` for `--auth-port 5006`"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn the_rest_of_the_command_and_any_credential_stay_out_of_the_hint() {
+        let hint = hint_for(&["gunicorn", "--token=s3cret", "-b", "0.0.0.0:5006"]).unwrap();
         assert!(
             hint.ends_with("`-b 0.0.0.0:3000` for `-b 0.0.0.0:5006`"),
             "{hint}"
@@ -160,23 +174,13 @@ mod tests {
             !hint.contains("s3cret"),
             "the rest of the command stays out of the log"
         );
-        let command = words(&["app", "3000"]);
-        assert_eq!(public_port_in_args(&command, 5006, 3000), None);
         // The option before the port is shown masked too.
-        let command = words(&["app", "--api-key=s3cret", "0.0.0.0:5006"]);
-        if let Some(hint) = public_port_in_args(&command, 5006, 3000) {
+        if let Some(hint) = hint_for(&["app", "--api-key=s3cret", "0.0.0.0:5006"]) {
             assert!(!hint.contains("s3cret"), "{hint}");
         }
-        // A port is never taken for a secret, even after an option named `auth`.
-        let command = words(&["app", "--auth-port", "5006"]);
-        let hint = public_port_in_args(&command, 5006, 3000).unwrap();
-        assert!(
-            hint.ends_with("`--auth-port 3000` for `--auth-port 5006`"),
-            "{hint}"
-        );
         // The one argument shown has its credentials masked, the port kept.
-        let command = words(&["app", "--listen", "http://user:s3cret@0.0.0.0:5006"]);
-        let hint = public_port_in_args(&command, 5006, 3000).unwrap();
+        let listen = ["app", "--listen", "http://user:s3cret@0.0.0.0:5006"];
+        let hint = hint_for(&listen).unwrap();
         assert!(
             hint.ends_with(
                 "`--listen http://***@0.0.0.0:3000` for `--listen http://***@0.0.0.0:5006`"

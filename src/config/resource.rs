@@ -134,6 +134,7 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn herokus_dyno_metadata_becomes_the_conventions_attributes() {
         let on_a_dyno = resource_of(&[
             ("DYNO", "web.1"),
@@ -142,29 +143,17 @@ mod tests {
             ("HEROKU_APP_ID", "2daa2797-e42b-4624-9322-ec3f968df4da"),
             ("HEROKU_DYNO_ID", "1vac4117-c29f-4312-521e-ba4d8638c1ac"),
             ("HEROKU_RELEASE_VERSION", "v42"),
-            (
-                "HEROKU_SLUG_COMMIT",
-                "e6134959463efd8966b20e75b913cafe3f5ec",
-            ),
+            ("HEROKU_SLUG_COMMIT", "e6134959463efd8966b20e75b913cafe3f5ec"),
             ("HEROKU_RELEASE_CREATED_AT", "2022-10-23T18:00:42Z"),
-            (
-                "OTEL_RESOURCE_ATTRIBUTES",
-                "service.version=app-1.2,heroku.app.id=given",
-            ),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.version=app-1.2,heroku.app.id=given"),
         ]);
         for (key, value) in [
             ("cloud.provider", "heroku"),
             ("heroku.app.id", "given"),
-            (
-                "service.instance.id",
-                "1vac4117-c29f-4312-521e-ba4d8638c1ac",
-            ),
+            ("service.instance.id", "1vac4117-c29f-4312-521e-ba4d8638c1ac"),
             // OTEL_RESOURCE_ATTRIBUTES wins over what is detected, but for the app's service.
             ("service.version", "v42"),
-            (
-                "heroku.release.commit",
-                "e6134959463efd8966b20e75b913cafe3f5ec",
-            ),
+            ("heroku.release.commit", "e6134959463efd8966b20e75b913cafe3f5ec"),
             ("heroku.release.creation_timestamp", "2022-10-23T18:00:42Z"),
             ("service.namespace", "acme-orders"),
         ] {

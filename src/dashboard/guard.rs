@@ -222,10 +222,15 @@ mod tests {
         builder.body(()).unwrap()
     }
 
-    #[test]
-    fn this_machine_unrelayed_and_with_the_token_only() {
+    fn guard_and_token() -> (Guard, String) {
         let guard = Guard::new("<script>x</script><style>y</style>");
         let token = format!("?token={}", guard.token);
+        (guard, token)
+    }
+
+    #[test]
+    fn this_machine_with_the_token_or_its_cookie_is_let_in() {
+        let (guard, token) = guard_and_token();
         let cookie = format!("other=1; {}={}", guard.cookie_name, guard.token);
         for host in [
             "localhost:8070",
@@ -244,6 +249,11 @@ mod tests {
                 "{host}"
             );
         }
+    }
+
+    #[test]
+    fn no_token_a_wrong_one_or_a_stale_cookie_is_refused() {
+        let (guard, _) = guard_and_token();
         let no_token = guard.check(&request("localhost", &[], ""), true);
         assert_eq!(no_token, Err(Refusal::NoToken));
         let wrong = format!("?token={}", "0".repeat(32));
@@ -256,6 +266,11 @@ mod tests {
             guard.check(&request("localhost", &[("cookie", &stale)], ""), true),
             Err(Refusal::NoToken)
         );
+    }
+
+    #[test]
+    fn a_caller_elsewhere_another_host_or_a_relay_is_refused_even_with_the_token() {
+        let (guard, token) = guard_and_token();
         assert_eq!(
             guard.check(&request("localhost", &[], &token), false),
             Err(Refusal::Elsewhere),

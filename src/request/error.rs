@@ -283,26 +283,16 @@ mod tests {
     #[test]
     fn status_and_reason_table() {
         use MeshError::*;
+        #[rustfmt::skip]
         let table: Vec<(MeshError, u16, &str)> = vec![
             (BadPath("x".into()), 400, "bad-path"),
             (MissingContext, 401, "missing-context"),
-            (
-                PartialContext {
-                    present: "a",
-                    missing: "b",
-                },
-                400,
-                "partial-context",
-            ),
+            (PartialContext { present: "a", missing: "b" }, 400, "partial-context"),
             (DuplicateHeader("x-request-id"), 400, "duplicate-header"),
             (BadRequestContext("x".into()), 400, "bad-request-context"),
             (RequestIdMismatch("x".into()), 400, "request-id-mismatch"),
             (BadClientContext("x".into()), 400, "bad-client-context"),
-            (
-                BadDataActionTarget("x".into()),
-                400,
-                "bad-data-action-target",
-            ),
+            (BadDataActionTarget("x".into()), 400, "bad-data-action-target"),
             (BadRequestBody, 400, "bad-request-body"),
             (PayloadTooLarge { limit: 1 }, 413, "payload-too-large"),
             (HeadersTooLarge { limit: 1 }, 431, "headers-too-large"),

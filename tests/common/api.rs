@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// How the fake API answers one call.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +41,21 @@ impl Answer {
             hang_up: true,
             ..Answer::status(200)
         }
+    }
+
+    /// The response this answer gives: its status, a body holding the API's secret text, and a
+    /// `location` for a redirect.
+    fn response(self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::from(format!(
+            "{{\"detail\":\"{API_SECRET_TEXT}\"}}"
+        ))));
+        *response.status_mut() = StatusCode::from_u16(self.status).unwrap();
+        if self.status / 100 == 3 {
+            response
+                .headers_mut()
+                .insert("location", "https://elsewhere.example/".parse().unwrap());
+        }
+        response
     }
 }
 
@@ -121,46 +136,50 @@ impl FakeApi {
         let acceptor = tls.map(|(acceptor, _)| acceptor);
         let shared = api.clone();
         tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let api = shared.clone();
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let open = api.connection_opened();
-                    let stalled = api
-                        .stalls
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                        .is_ok();
-                    if stalled {
-                        // Accepted, never read or answered: the client's handshake waits.
-                        tokio::time::sleep(Duration::from_secs(60)).await;
-                        drop((stream, open));
-                        return;
-                    }
-                    let close = api.close.subscribe();
-                    let handshakes = api.handshakes.clone();
-                    let service = service_fn(move |request| {
-                        let api = api.clone();
-                        async move { api.answer(request).await }
-                    });
-                    match acceptor {
-                        Some(acceptor) => {
-                            if let Ok(tls) = acceptor.accept(stream).await {
-                                let resumed = tls.get_ref().1.handshake_kind()
-                                    == Some(rustls::HandshakeKind::Resumed);
-                                count_handshake(&handshakes, resumed);
-                                serve(TokioIo::new(tls), service, close).await;
-                            }
-                        }
-                        None => serve(TokioIo::new(stream), service, close).await,
-                    }
-                    drop(open);
-                });
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(shared.clone().serve_connection(stream, acceptor.clone()));
             }
         });
         api
+    }
+
+    /// One accepted connection: stalled (accepted, never read) when a stall is due, else served
+    /// over TLS or plain text until the test closes it.
+    async fn serve_connection(
+        self,
+        stream: TcpStream,
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+    ) {
+        let open = self.connection_opened();
+        let stalled = self
+            .stalls
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if stalled {
+            // Accepted, never read or answered: the client's handshake waits.
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop((stream, open));
+            return;
+        }
+        let close = self.close.subscribe();
+        let handshakes = self.handshakes.clone();
+        let api = self;
+        let service = service_fn(move |request| {
+            let api = api.clone();
+            async move { api.answer(request).await }
+        });
+        match acceptor {
+            Some(acceptor) => {
+                if let Ok(tls) = acceptor.accept(stream).await {
+                    let resumed =
+                        tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+                    count_handshake(&handshakes, resumed);
+                    serve(TokioIo::new(tls), service, close).await;
+                }
+            }
+            None => serve(TokioIo::new(stream), service, close).await,
+        }
+        drop(open);
     }
 
     /// The base URL to give the sidecar, `https://host/addons/<uuid>`, for the add-on the test
@@ -245,6 +264,23 @@ impl FakeApi {
         &self,
         request: Request<Incoming>,
     ) -> Result<Response<Full<Bytes>>, std::io::Error> {
+        self.record(request).await;
+        let answer = self.next_answer();
+        {
+            let mut concurrency = self.concurrency.lock().unwrap();
+            concurrency.0 += 1;
+            concurrency.1 = concurrency.1.max(concurrency.0);
+        }
+        tokio::time::sleep(answer.delay).await;
+        self.concurrency.lock().unwrap().0 -= 1;
+        if answer.hang_up {
+            return Err(std::io::Error::other("hanging up, as scripted"));
+        }
+        Ok(answer.response())
+    }
+
+    /// Keeps the call, its body read as JSON (`Null` when it is not).
+    async fn record(&self, request: Request<Incoming>) {
         let (parts, body) = request.into_parts();
         let body = body
             .collect()
@@ -257,32 +293,15 @@ impl FakeApi {
             headers: parts.headers,
             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
         });
-        let answer = self
-            .script
+    }
+
+    /// The next scripted answer, or the default.
+    fn next_answer(&self) -> Answer {
+        self.script
             .lock()
             .unwrap()
             .pop_front()
-            .unwrap_or(*self.default.lock().unwrap());
-        {
-            let mut concurrency = self.concurrency.lock().unwrap();
-            concurrency.0 += 1;
-            concurrency.1 = concurrency.1.max(concurrency.0);
-        }
-        tokio::time::sleep(answer.delay).await;
-        self.concurrency.lock().unwrap().0 -= 1;
-        if answer.hang_up {
-            return Err(std::io::Error::other("hanging up, as scripted"));
-        }
-        let mut response = Response::new(Full::new(Bytes::from(format!(
-            "{{\"detail\":\"{API_SECRET_TEXT}\"}}"
-        ))));
-        *response.status_mut() = StatusCode::from_u16(answer.status).unwrap();
-        if answer.status / 100 == 3 {
-            response
-                .headers_mut()
-                .insert("location", "https://elsewhere.example/".parse().unwrap());
-        }
-        Ok(response)
+            .unwrap_or(*self.default.lock().unwrap())
     }
 }
 
@@ -328,7 +347,8 @@ pub mod tls {
     use std::sync::Arc;
 
     use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        BasicConstraints, Certificate, CertificateParams, DnType, IsCa, Issuer, KeyPair,
+        KeyUsagePurpose,
     };
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio_rustls::TlsAcceptor;
@@ -336,22 +356,12 @@ pub mod tls {
     /// A new CA, a server certificate it signs (or, with `ca_as_server`, the CA certificate
     /// itself), and the CA written to a PEM file.
     pub fn acceptor(ca_as_server: bool, offers_h2: bool) -> (TlsAcceptor, PathBuf) {
-        let ca_key = KeyPair::generate().unwrap();
         let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-        let mut ca_params = CertificateParams::new(if ca_as_server {
+        let (ca_cert, issuer) = test_ca(if ca_as_server {
             names.clone()
         } else {
             Vec::new()
-        })
-        .unwrap();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "applink-mesh test CA");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-
+        });
         let server_key = KeyPair::generate().unwrap();
         let server_params = CertificateParams::new(names).unwrap();
         let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
@@ -360,28 +370,50 @@ pub mod tls {
         } else {
             (server_cert.der().to_vec(), server_key.serialize_der())
         };
+        let ca_file = write_pem(&ca_cert.pem());
+        (server_config(served, served_key, offers_h2), ca_file)
+    }
 
+    /// A self-signed CA for `names` (none for a CA that is only a CA).
+    fn test_ca(names: Vec<String>) -> (Certificate, Issuer<'static, KeyPair>) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(names).unwrap();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "applink-mesh test CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        (ca_cert, Issuer::new(ca_params, ca_key))
+    }
+
+    /// The CA's PEM in a file of its own in the temporary folder.
+    fn write_pem(pem: &str) -> PathBuf {
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ca_file = std::env::temp_dir().join(format!(
             "applink-mesh-test-ca-{}-{n}.pem",
             std::process::id()
         ));
-        std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+        std::fs::write(&ca_file, pem).unwrap();
+        ca_file
+    }
 
+    /// A TLS server with this certificate and key, offering `h2` by ALPN when asked.
+    fn server_config(certificate: Vec<u8>, key: Vec<u8>, offers_h2: bool) -> TlsAcceptor {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
             .with_single_cert(
-                vec![CertificateDer::from(served)],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(served_key)),
+                vec![CertificateDer::from(certificate)],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
             )
             .unwrap();
         if offers_h2 {
             config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         }
-        (TlsAcceptor::from(Arc::new(config)), ca_file)
+        TlsAcceptor::from(Arc::new(config))
     }
 }

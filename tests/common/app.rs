@@ -157,28 +157,36 @@ async fn answer(
             record(head, Bytes::new(), None);
             answer
         }
-        _ => {
-            let delay = slow_ms(&request, &path);
-            let (parts, body) = request.into_parts();
-            let (body, trailers) = match body.collect().await {
-                Ok(collected) => {
-                    let trailers = collected.trailers().cloned();
-                    (collected.to_bytes(), trailers)
-                }
-                Err(_) => (Bytes::new(), None),
-            };
-            record(Request::from_parts(parts, ()), body, trailers);
-            if let Some(ms) = delay {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-            }
-            Response::builder()
-                .header("x-app", "fake")
-                .header("connection", "keep-alive")
-                .header("keep-alive", "timeout=5")
-                .body(Full::new(Bytes::from_static(b"ok")))
-                .unwrap()
-        }
+        _ => keep_then_answer(request, &path, record).await,
     })
+}
+
+/// Any other route: keeps the request with its whole body and trailers, then answers `ok`, after
+/// `?ms=N` milliseconds on `/slow`.
+async fn keep_then_answer(
+    request: Request<Incoming>,
+    path: &str,
+    record: impl FnOnce(Request<()>, Bytes, Option<HeaderMap>),
+) -> Response<Full<Bytes>> {
+    let delay = slow_ms(&request, path);
+    let (parts, body) = request.into_parts();
+    let (body, trailers) = match body.collect().await {
+        Ok(collected) => {
+            let trailers = collected.trailers().cloned();
+            (collected.to_bytes(), trailers)
+        }
+        Err(_) => (Bytes::new(), None),
+    };
+    record(Request::from_parts(parts, ()), body, trailers);
+    if let Some(ms) = delay {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    Response::builder()
+        .header("x-app", "fake")
+        .header("connection", "keep-alive")
+        .header("keep-alive", "timeout=5")
+        .body(Full::new(Bytes::from_static(b"ok")))
+        .unwrap()
 }
 
 impl Received {

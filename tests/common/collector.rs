@@ -84,43 +84,14 @@ impl FakeCollector {
         let exports: Arc<Mutex<Vec<Export>>> = Arc::default();
         let kept = exports.clone();
         tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
+            while let Ok((stream, _)) = listener.accept().await {
                 if matches!(behaviour, Behaviour::ClosesAtOnce) {
                     drop(stream);
                     continue;
                 }
                 let kept = kept.clone();
+                let service = service_fn(move |request| receive(request, kept.clone(), behaviour));
                 tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let kept = kept.clone();
-                        async move {
-                            let (parts, body) = request.into_parts();
-                            let body = body.collect().await.unwrap().to_bytes();
-                            kept.lock().unwrap().push(Export {
-                                path: parts.uri.path().to_string(),
-                                headers: parts.headers,
-                                body,
-                            });
-                            let (status, retry_after) = match behaviour {
-                                Behaviour::Hangs => std::future::pending().await,
-                                Behaviour::Status(status, retry_after) => (status, retry_after),
-                                Behaviour::Answers | Behaviour::ClosesAtOnce => (200, None),
-                            };
-                            let answer = ExportTraceServiceResponse::default().encode_to_vec();
-                            let mut response = Response::builder()
-                                .status(status)
-                                .header("content-type", "application/x-protobuf");
-                            if let Some(seconds) = retry_after {
-                                response = response.header("retry-after", seconds);
-                            }
-                            Ok::<_, Infallible>(
-                                response.body(Full::new(Bytes::from(answer))).unwrap(),
-                            )
-                        }
-                    });
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -191,4 +162,32 @@ fn text_attributes(
             (kv.key.clone(), value)
         })
         .collect()
+}
+
+/// Keeps one export, then answers it as `behaviour` says.
+async fn receive(
+    request: Request<Incoming>,
+    kept: Arc<Mutex<Vec<Export>>>,
+    behaviour: Behaviour,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    kept.lock().unwrap().push(Export {
+        path: parts.uri.path().to_string(),
+        headers: parts.headers,
+        body,
+    });
+    let (status, retry_after) = match behaviour {
+        Behaviour::Hangs => std::future::pending().await,
+        Behaviour::Status(status, retry_after) => (status, retry_after),
+        Behaviour::Answers | Behaviour::ClosesAtOnce => (200, None),
+    };
+    let answer = ExportTraceServiceResponse::default().encode_to_vec();
+    let mut response = Response::builder()
+        .status(status)
+        .header("content-type", "application/x-protobuf");
+    if let Some(seconds) = retry_after {
+        response = response.header("retry-after", seconds);
+    }
+    Ok(response.body(Full::new(Bytes::from(answer))).unwrap())
 }

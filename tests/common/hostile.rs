@@ -198,25 +198,43 @@ fn cc_url_safe() -> String {
         .unwrap()
 }
 
-/// The table: every hostile case, one line each (kept so by `rustfmt::skip`).
-#[rustfmt::skip]
+/// The table: every hostile case, one line each (kept so by `rustfmt::skip`), in five groups.
 pub fn cases() -> Vec<Case> {
-    let valid_cc = salesforce::encode(&salesforce::client_context());
-    let other = || OTHER_ORG.to_string();
-    let forged = forged_cc;
-    let query = |extra: &str| format!("orgId={ORG_ID}&apiName={API_NAME}{extra}");
-    let cc_member = |member: String, at_end| b64(&cc_with_member(&member, at_end));
-    let valid_cc_text = salesforce::client_context().to_string();
-    let user = format!("\"userId\":\"{USER_ID}\"");
-    assert!(valid_cc_text.contains(&user), "{valid_cc_text}");
+    [
+        controls(),
+        header_name_foldings(),
+        context_json_readings(),
+        query_readings(),
+        method_overrides(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// A Data Action Target's query, its org and action, then `extra`.
+fn query(extra: &str) -> String {
+    format!("orgId={ORG_ID}&apiName={API_NAME}{extra}")
+}
+
+/// Controls: forwarded, and read alike everywhere.
+#[rustfmt::skip]
+fn controls() -> Vec<Case> {
     vec![
-        // Controls: forwarded, and read alike everywhere.
         salesforce("valid", &[]).forwarded(),
         public("public route, no context", &[]).forwarded(),
         public("public route, a valid context", &salesforce::headers()).verifying(Verified::Salesforce).forwarded(),
         webhook("webhook POST", "", &[]).forwarded(),
         data_action_target("data action target", &query("")).forwarded(),
-        // Header names as runtimes fold them (PHP: case, and `-` `.` ` ` into `_`).
+    ]
+}
+
+/// Header names as runtimes fold them (PHP: case, and `-` `.` ` ` into `_`).
+#[rustfmt::skip]
+fn header_name_foldings() -> Vec<Case> {
+    let other = || OTHER_ORG.to_string();
+    let forged = forged_cc;
+    vec![
         salesforce("X.Client.Context after the verified one", &[("X.Client.Context", forged())]),
         salesforce("X_Client_Context after the verified one", &[("X_Client_Context", forged())]),
         salesforce("x.client-CONTEXT after the verified one", &[("x.client-CONTEXT", forged())]),
@@ -231,7 +249,18 @@ pub fn cases() -> Vec<Case> {
         salesforce("obs-fold continuing X-Client-Context", &[]).obs_folded(),
         salesforce("trailers X-Client-Context, X.Client.Context, X-Applink-Org-Id", &[]).with_trailers(&[("X-Client-Context", forged()), ("X.Client.Context", forged()), ("X-Applink-Org-Id", other())]),
         public("public route, trailers X_Client_Context and X.Applink.User.Id", &[]).with_trailers(&[("X_Client_Context", forged()), ("X.Applink.User.Id", OTHER_USER.into())]),
-        // One reading of the context JSON.
+    ]
+}
+
+/// One reading of the context JSON.
+#[rustfmt::skip]
+fn context_json_readings() -> Vec<Case> {
+    let valid_cc = salesforce::encode(&salesforce::client_context());
+    let cc_member = |member: String, at_end| b64(&cc_with_member(&member, at_end));
+    let valid_cc_text = salesforce::client_context().to_string();
+    let user = format!("\"userId\":\"{USER_ID}\"");
+    assert!(valid_cc_text.contains(&user), "{valid_cc_text}");
+    vec![
         with_client_context("CC: orgId then OrgId", cc_member(format!("\"OrgId\":\"{OTHER_ORG}\""), true)),
         with_client_context("CC: ORGID before orgId", cc_member(format!("\"ORGID\":\"{OTHER_ORG}\""), false)),
         with_client_context("CC: orgId twice, the verified one last", cc_member(format!("\"orgId\":\"{OTHER_ORG}\""), false)),
@@ -245,7 +274,13 @@ pub fn cases() -> Vec<Case> {
         with_client_context("CC: userId a number", b64(&cc_json(|cc| _ = cc.insert("userContext".into(), json!({"userId": 5, "username": "a@b.c"}))))),
         with_request_context("RC: orgId then OrgId", &rc_with_member(&format!("\"OrgId\":\"{OTHER_ORG}\""))),
         with_request_context("RC: orgId twice", &rc_with_member(&format!("\"orgId\":\"{OTHER_ORG}\""))),
-        // One reading of the Data Action Target query.
+    ]
+}
+
+/// One reading of the Data Action Target query.
+#[rustfmt::skip]
+fn query_readings() -> Vec<Case> {
+    vec![
         data_action_target("orgId twice", &query(&format!("&orgId={OTHER_ORG}"))),
         data_action_target("orgId and orgId[]", &query(&format!("&orgId[]={OTHER_ORG}"))),
         data_action_target("orgId after a ;", &query(&format!(";orgId={OTHER_ORG}"))),
@@ -255,7 +290,13 @@ pub fn cases() -> Vec<Case> {
         data_action_target("orgId and %20orgId (PHP)", &query(&format!("&%20orgId={OTHER_ORG}"))),
         data_action_target("orgId and orgId%00 (PHP)", &query(&format!("&orgId%00={OTHER_ORG}"))),
         data_action_target("apiName twice", &query("&apiName=Other_Action")),
-        // A method-only bypass keeps its method.
+    ]
+}
+
+/// A method-only bypass keeps its method.
+#[rustfmt::skip]
+fn method_overrides() -> Vec<Case> {
+    vec![
         webhook("webhook POST ?_method=DELETE", "?_method=DELETE", &[]),
         webhook("webhook POST ?.method=DELETE", "?.method=DELETE", &[]),
         webhook("webhook POST ?_METHOD=delete", "?_METHOD=delete", &[]),

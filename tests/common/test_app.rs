@@ -18,19 +18,7 @@ pub fn path() -> &'static Path {
 pub fn build_example(name: &str) -> PathBuf {
     let mut cargo = Command::new(env!("CARGO"));
     for (variable, _) in std::env::vars_os() {
-        let set_for_the_test = variable.to_str().is_some_and(|v| {
-            v.starts_with("CARGO_PKG_")
-                || v.starts_with("CARGO_MANIFEST_")
-                || v.starts_with("CARGO_BIN_")
-                || matches!(
-                    v,
-                    "OUT_DIR"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                        | "CARGO_TARGET_TMPDIR"
-                )
-        });
-        if set_for_the_test {
+        if variable.to_str().is_some_and(set_for_the_test) {
             cargo.env_remove(variable);
         }
     }
@@ -56,6 +44,17 @@ pub fn build_example(name: &str) -> PathBuf {
         .filter(|message| message["target"]["name"] == name)
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .expect("cargo names the example's executable")
+}
+
+/// Whether `cargo test` set this variable for the test binary (rather than the user for cargo).
+fn set_for_the_test(variable: &str) -> bool {
+    variable.starts_with("CARGO_PKG_")
+        || variable.starts_with("CARGO_MANIFEST_")
+        || variable.starts_with("CARGO_BIN_")
+        || matches!(
+            variable,
+            "OUT_DIR" | "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
+        )
 }
 
 /// The test app as a string, for an app command line.

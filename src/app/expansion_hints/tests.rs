@@ -28,7 +28,11 @@ fn an_argument_ending_in_a_colon_or_equals_is_named() {
         empty_expansions(&words(&["host:"]), 3000).is_empty(),
         "the program itself"
     );
-    // A secret that ends in `:` or `=` is named masked, its ending kept.
+}
+
+/// A secret that ends in `:` or `=` is named masked, its ending kept.
+#[test]
+fn a_secret_argument_is_named_masked() {
     let warnings = empty_expansions(
         &words(&[
             "app",

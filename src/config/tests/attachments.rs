@@ -80,35 +80,27 @@ fn half_an_attachment_names_the_missing_variable() {
     assert!(err.0.contains("heroku local"), "{err}");
 }
 
+/// The named default (PURPLE), another add-on (GREEN), the default again under another name,
+/// and two sets of variables that are not attachments.
+#[rustfmt::skip]
+const SEVERAL_ATTACHMENTS: [(&str, &str); 10] = [
+    ("HEROKU_APPLINK_ADDON_NAME", "HEROKU_APPLINK_PURPLE"),
+    ("HEROKU_APPLINK_PURPLE_API_URL", "https://applink.example/addons/AAAA-0001/"),
+    ("HEROKU_APPLINK_PURPLE_TOKEN", "purple"),
+    ("HEROKU_APPLINK_GREEN_API_URL", "https://applink.example/addons/bbbb-0002"),
+    ("HEROKU_APPLINK_GREEN_TOKEN", "green"),
+    // The default add-on attached again under another name: used once.
+    ("HEROKU_APPLINK_AGAIN_API_URL", "https://applink.example/addons/aaaa-0001"),
+    ("HEROKU_APPLINK_AGAIN_TOKEN", "purple"),
+    // No token, or no add-on in the URL: not attachments.
+    ("HEROKU_APPLINK_HALF_API_URL", "https://applink.example/addons/cccc"),
+    ("STRIPE_API_URL", "https://api.stripe.example/v1"),
+    ("STRIPE_TOKEN", "sk"),
+];
+
 #[test]
 fn every_attachment_is_discovered_the_default_first() {
-    let config = load(&[
-        ("HEROKU_APPLINK_ADDON_NAME", "HEROKU_APPLINK_PURPLE"),
-        (
-            "HEROKU_APPLINK_PURPLE_API_URL",
-            "https://applink.example/addons/AAAA-0001/",
-        ),
-        ("HEROKU_APPLINK_PURPLE_TOKEN", "purple"),
-        (
-            "HEROKU_APPLINK_GREEN_API_URL",
-            "https://applink.example/addons/bbbb-0002",
-        ),
-        ("HEROKU_APPLINK_GREEN_TOKEN", "green"),
-        // The default add-on attached again under another name: used once.
-        (
-            "HEROKU_APPLINK_AGAIN_API_URL",
-            "https://applink.example/addons/aaaa-0001",
-        ),
-        ("HEROKU_APPLINK_AGAIN_TOKEN", "purple"),
-        // No token, or no add-on in the URL: not attachments.
-        (
-            "HEROKU_APPLINK_HALF_API_URL",
-            "https://applink.example/addons/cccc",
-        ),
-        ("STRIPE_API_URL", "https://api.stripe.example/v1"),
-        ("STRIPE_TOKEN", "sk"),
-    ])
-    .unwrap();
+    let config = load(&SEVERAL_ATTACHMENTS).unwrap();
     let Mode::Production(attachments) = &config.mode else {
         panic!("production expected")
     };

@@ -48,31 +48,20 @@ fn file_values_are_parsed_and_checked() {
     assert!(!config.auth.verify_client_context);
     assert_eq!(config.auth.cache_max_ttl, Duration::from_secs(30));
     assert_eq!(config.auth.cache_max_entries, 5);
+}
 
+#[test]
+#[rustfmt::skip]
+fn a_bad_file_value_is_named_by_its_key_or_line() {
     for (yaml, needle) in [
-        (
-            "mesh:\n  timeouts:\n    idle: forever\n",
-            "mesh.timeouts.idle",
-        ),
+        ("mesh:\n  timeouts:\n    idle: forever\n", "mesh.timeouts.idle"),
         ("mesh:\n  timeouts:\n    auth: 0s\n", "mesh.timeouts.auth"),
-        (
-            "mesh:\n  limits:\n    headerBytes: 12XB\n",
-            "mesh.limits.headerBytes",
-        ),
-        (
-            "mesh:\n  healthcheck:\n    route: health\n",
-            "mesh.healthcheck.route",
-        ),
+        ("mesh:\n  limits:\n    headerBytes: 12XB\n", "mesh.limits.headerBytes"),
+        ("mesh:\n  healthcheck:\n    route: health\n", "mesh.healthcheck.route"),
         ("app:\n  host: https://x\n", "app.host"),
         ("app:\n  host: \"127.0.0.1:3000\"\n", "app.host"),
-        (
-            "mesh:\n  authentication:\n    bypassRoutes: [public]\n",
-            "bypassRoutes",
-        ),
-        (
-            "mesh:\n  healthcheck:\n    enable: maybe\n",
-            "mesh.healthcheck.enable",
-        ),
+        ("mesh:\n  authentication:\n    bypassRoutes: [public]\n", "bypassRoutes"),
+        ("mesh:\n  healthcheck:\n    enable: maybe\n", "mesh.healthcheck.enable"),
         ("mesh:\n  timeout:\n    idle: 1s\n", "line 2"),
         ("app: [1, 2]\n", "app"),
     ] {

@@ -274,7 +274,7 @@ mod tests {
     }
 
     #[test]
-    fn the_checked_reading_takes_only_what_salesforce_sends() {
+    fn the_checked_reading_takes_only_standard_padded_base64() {
         let valid = json!({"orgId": "00Dxx0000000001AAA", "apiVersion": "62.0", "namespace": null,
                            "userContext": {"userId": "005xx", "username": "a@b.c"}, "x": [1]})
         .to_string();
@@ -293,6 +293,10 @@ mod tests {
             // The lenient reading (dev mode, verifyClientContext off) still takes them.
             assert!(ClientContext::decode(bad.as_bytes()).is_ok(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_checked_reading_refuses_other_spellings_and_types() {
         for (text, expected) in [
             (
                 r#"{"orgId":"00Dxx0000000001AAA","OrgId":"00Dxx0000000002AAA"}"#,
@@ -331,8 +335,10 @@ mod tests {
             let err = ClientContext::decode_checked(B64.encode(text).as_bytes()).unwrap_err();
             assert_eq!(err, expected, "{text}");
         }
-        // Names and types: the lenient reading refuses the names too (no context headers), and
-        // reads a number as text, as it always did.
+    }
+
+    #[test]
+    fn the_lenient_reading_refuses_other_spellings_and_reads_a_number_as_text() {
         let variant = B64.encode(r#"{"orgId":"00Dxx0000000001AAA","OrgId":"x"}"#);
         assert!(ClientContext::decode(variant.as_bytes()).is_err());
         let number = B64.encode(r#"{"orgId":100000000000000}"#);

@@ -79,8 +79,8 @@ fn paths_not_in_normal_form() {
     }
 }
 
-#[test]
-fn route_table_never_bypasses_abnormal_paths() {
+/// The health route, `/public/**` for every method and `/hooks/**` for POST only.
+fn health_public_and_hooks() -> RouteTable {
     let routes = [
         BypassRoute::any_method("/public/**"),
         BypassRoute {
@@ -88,41 +88,30 @@ fn route_table_never_bypasses_abnormal_paths() {
             methods: vec!["POST".into()],
         },
     ];
-    let table = RouteTable::new(Some("/healthcheck".into()), &routes, false);
-    assert_eq!(
-        table.bypass("GET", "/healthcheck", true, false),
-        Some(Bypass::Health)
-    );
-    assert_eq!(table.bypass("GET", "/healthcheck/", true, false), None);
-    assert_eq!(
-        table.bypass("PUT", "/public/x", true, false),
-        Some(Bypass::Route(0))
-    );
-    assert_eq!(table.bypass("GET", "/public/x", false, false), None);
-    assert_eq!(
-        table.bypass("POST", "/hooks/a", true, false),
-        Some(Bypass::Route(1))
-    );
-    assert_eq!(
-        table.bypass("GET", "/hooks/a", true, false),
-        None,
-        "another method"
-    );
-    assert_eq!(
-        table.bypass("post", "/hooks/a", true, false),
-        None,
-        "methods are case-sensitive"
-    );
-    // A query that could change the method takes the request out of a method-only entry,
-    // not out of one for every method.
-    assert_eq!(table.bypass("POST", "/hooks/a", true, true), None);
-    assert_eq!(
-        table.bypass("POST", "/public/x", true, true),
-        Some(Bypass::Route(0))
-    );
+    RouteTable::new(Some("/healthcheck".into()), &routes, false)
+}
+
+#[test]
+#[rustfmt::skip]
+fn route_table_never_bypasses_abnormal_paths() {
+    let table = health_public_and_hooks();
+    // (method, path, normal path, a method-override query): the bypass, if any.
+    let cases = [
+        ("GET", "/healthcheck", true, false, Some(Bypass::Health)),
+        ("GET", "/healthcheck/", true, false, None),
+        ("PUT", "/public/x", true, false, Some(Bypass::Route(0))),
+        ("GET", "/public/x", false, false, None),
+        ("POST", "/hooks/a", true, false, Some(Bypass::Route(1))),
+        ("GET", "/hooks/a", true, false, None), // another method
+        ("post", "/hooks/a", true, false, None), // methods are case-sensitive
+        // A query that could change the method takes the request out of a method-only entry,
+        // not out of one for every method.
+        ("POST", "/hooks/a", true, true, None),
+        ("POST", "/public/x", true, true, Some(Bypass::Route(0))),
+    ];
+    for (method, path, normal, override_query, expected) in cases {
+        assert_eq!(table.bypass(method, path, normal, override_query), expected, "{method} {path}");
+    }
     let all = RouteTable::new(None, &[], true);
-    assert_eq!(
-        all.bypass("GET", "/anything", false, false),
-        Some(Bypass::All)
-    );
+    assert_eq!(all.bypass("GET", "/anything", false, false), Some(Bypass::All));
 }
