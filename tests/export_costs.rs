@@ -137,17 +137,17 @@ async fn a_long_path_or_request_id_is_cut_at_the_attribute_value_limit() {
 async fn cut_at(variables: &[(&str, &str)], limit: usize) {
     let long_path = format!("/{}", "p".repeat(5_000));
     let long_id = "i".repeat(3_000);
-    let mut sidecar = Exporting::new().await;
-    for (name, value) in variables {
-        sidecar = sidecar.env(name, value);
-    }
     let Exported {
         collector,
         mut mesh,
         addr,
         app: _app,
         api: _api,
-    } = sidecar.start().await;
+    } = Exporting::new()
+        .await
+        .envs(variables.iter().copied())
+        .start()
+        .await;
     let reply = send(
         addr,
         "GET",

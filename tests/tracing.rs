@@ -417,13 +417,11 @@ const DYNO_METADATA: [(&str, &str, &str); 5] = [
 
 #[tokio::test]
 async fn the_sidecars_spans_carry_herokus_metadata_and_a_service_of_their_own() {
-    let mut sidecar = Exporting::new()
+    let sidecar = Exporting::new()
         .await
         .env("OTEL_SERVICE_NAME", "orders")
-        .env("HEROKU_APP_NAME", "acme-orders");
-    for (variable, value, _) in DYNO_METADATA {
-        sidecar = sidecar.env(variable, value);
-    }
+        .env("HEROKU_APP_NAME", "acme-orders")
+        .envs(DYNO_METADATA.map(|(variable, value, _)| (variable, value)));
     let Exported {
         collector,
         mut mesh,

@@ -49,6 +49,13 @@ impl Exporting {
         self
     }
 
+    /// Sets each of these variables, as [`Exporting::env`] does.
+    pub fn envs<'a>(self, variables: impl IntoIterator<Item = (&'a str, &'a str)>) -> Exporting {
+        variables
+            .into_iter()
+            .fold(self, |exporting, (name, value)| exporting.env(name, value))
+    }
+
     /// Starts the app, the API and the sidecar, and waits until the sidecar listens.
     pub async fn start(self) -> Exported {
         let app = FakeApp::start().await;
