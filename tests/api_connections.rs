@@ -3,10 +3,7 @@
 //! the background when it closes the last, TLS sessions resumed; and every fault a connection can
 //! meet (closed mid-call, `GOAWAY` with calls in flight) ends as §5's table says, with one retry.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,10 +4,7 @@
 //! (`tests/languages.rs`) has each example app verify it and refuse what did not come through the
 //! sidecar.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::assertion::{KEY_VARIABLE, environment_variable, verified_claims};
 use common::sidecar::{TOKEN, run_binary, temp_file};

@@ -1,10 +1,7 @@
 //! Authentication against the AppLink API (docs/behaviour.md §5): the calls it receives and the
 //! outcome table.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

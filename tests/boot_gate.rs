@@ -1,10 +1,7 @@
 //! The boot gate (docs/behaviour.md §6): requests wait for an app that is still booting, one that
 //! never boots is answered `app-booting`, and one that went away is answered at once.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

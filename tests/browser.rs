@@ -5,10 +5,7 @@
 //! `.ci/run` installs `chromium` and `chromium-driver`; where either is missing the test prints
 //! SKIPPED with the reason.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

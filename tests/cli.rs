@@ -1,10 +1,7 @@
 //! The command line as a user meets it, with the built binary: version, help, usage and
 //! configuration errors with their exit codes, `--check` and its warnings, misplaced options.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,10 +2,7 @@
 //! the request context's, its spelling checked as Salesforce writes it, and what reaches the app of
 //! it: the caller's very bytes.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::salesforce::{self, ORG_ID};
 use common::send;

@@ -1,10 +1,7 @@
 //! The dev dashboard's JSON API and stream (docs/behaviour.md §13), over real sockets: what it
 //! keeps, its bound, that no secret leaves it, and that production mode does not serve it.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,10 +2,7 @@
 //! making progress: one that stops reading a response (`timeouts.send`), and one that trickles an
 //! HTTP/2 header block (`timeouts.headerRead`).
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,6 @@
 //! map in docs/architecture.md, and every relative link in the README and `docs/` leads to a file
 //! and heading that exist, so neither can fall behind the code unnoticed.
 
-// Test code: a failed unwrap is a loud failure.
-#![allow(clippy::unwrap_used)]
-
 /// The modules `src/lib.rs` declares.
 fn declared_modules(lib: &str) -> Vec<&str> {
     lib.lines()

@@ -8,10 +8,7 @@
 //!   are still queued for it; those get 503 `shutting-down` with `Retry-After` (the router's retry
 //!   goes to another dyno), never 502.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -4,10 +4,7 @@
 //! well-formed still answer; without the risk acknowledged it is ignored, and said so; the
 //! warning, `--check` and the minute's counter say it is on.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::sidecar::{behind_api, run_binary};
 use common::{Answer, FakeApi, FakeApp, SidecarProcess, salesforce, send};

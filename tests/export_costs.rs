@@ -5,10 +5,7 @@
 //! serves in the same window; a worker held by the exporter's backoff (5 s a `Retry-After`) would
 //! serve a handful where export off serves hundreds.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

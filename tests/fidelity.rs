@@ -2,10 +2,7 @@
 //! canonical form the official mesh (Go) writes, and the client context exactly as the caller sent
 //! it. The app here is a raw TCP server, so nothing folds the case of what arrives.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

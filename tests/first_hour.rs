@@ -1,10 +1,7 @@
 //! The mistakes of a user's first hour, tried as a new user would, with the built binary: each is
 //! named with its fix instead of failing silently (docs/behaviour.md §7).
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,10 +1,7 @@
 //! Forwarding to the app (docs/behaviour.md §6): headers, request ids, streaming, upgrades, the
 //! protocols, and the failures of the app side.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::client::{read_one_response, wait_for};

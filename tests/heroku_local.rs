@@ -2,10 +2,7 @@
 //! the app, dev mode switched on from `.env`, as the README tells a developer to do. `bin/test`
 //! installs node-foreman into `target/node` from the npm registry.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -6,10 +6,7 @@
 //! next piece only once the caller has read the previous one, so every piece boundary is a write
 //! boundary at the sidecar, without sleeping.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

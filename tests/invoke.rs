@@ -1,10 +1,7 @@
 //! `bin/invoke`, the local Salesforce-shaped client, against dev mode and against a production-mode
 //! sidecar pointed at a local fake AppLink API.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 

@@ -11,10 +11,7 @@
 //! passed on. An app whose runtime is not installed is skipped with what to install (never in CI:
 //! `.ci/run` installs them, `bin/test` the SDKs).
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -5,9 +5,6 @@
 //! also run on a small planted tree, where it must fail, so that none of them passes by reading
 //! nothing.
 
-// Test code: a failed unwrap is a loud failure.
-#![allow(clippy::unwrap_used)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 

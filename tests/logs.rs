@@ -1,10 +1,7 @@
 //! What the built binary logs (docs/behaviour.md §8): no secret at any level, JSON lines, a
 //! refusal cause named once, and a stalled stdout that never holds up a request.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::process::Command;
 

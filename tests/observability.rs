@@ -3,10 +3,7 @@
 //! refused, and every line written while a request is handled names the request (and its trace),
 //! from whichever module writes it, in logfmt and in JSON.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

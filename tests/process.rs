@@ -1,10 +1,7 @@
 //! The built binary as a process on a machine: the HTTPS AppLink API with a test CA, dev mode,
 //! dual-stack listening, worker threads from the CPUs it may use, the open-files limit.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::process::Command;
 

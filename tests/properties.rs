@@ -5,10 +5,7 @@
 //!
 //! The fake AppLink API refuses everything, so only bypassed requests may reach the app.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::{Answer, raw_request};
 use proptest::prelude::*;

@@ -1,10 +1,7 @@
 //! Routes that skip authentication (docs/behaviour.md §3, §4.1–4.2, §4.5): info, health, bypass
 //! globs, bypass-all.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::salesforce::{self, ORG_ID};
 use common::{Answer, FakeApi, FakeApp, Sidecar, raw_request, send};

@@ -5,10 +5,7 @@
 //! resident memory 100 such callers add is compared with a bound twice what they cost, and half
 //! what they cost before the bound (about 95 MiB).
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -2,10 +2,7 @@
 //! through boot, forwards signals, drains, and exits with the app's code. Real child processes,
 //! real signals.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -4,10 +4,7 @@
 //! router's trace, and no secret is in any exported byte. A collector that stops answering costs
 //! spans (counted, one warning), never a request's time.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -17,7 +14,7 @@ use common::collector::{ExportedSpan, FakeCollector};
 use common::exporting::{Exported, Exporting};
 use common::salesforce::{self, ACCESS_TOKEN, JWT};
 use common::sidecar::{TOKEN, run_binary};
-use common::{FakeApi, SidecarProcess, free_port, send, skip};
+use common::{Answer, FakeApi, SidecarProcess, free_port, send, skip};
 
 const ROUTER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const ROUTER_SPAN: &str = "b7ad6b7169203331";
@@ -180,6 +177,12 @@ fn the_conventions_attributes_are_set(
     for (span, key, value) in expected {
         let found = span.attributes.get(key).map(String::as_str);
         assert_eq!(found, Some(value), "{key} of {span:#?}");
+    }
+    for span in [sidecar, auth_call, app_call] {
+        assert_ne!(
+            span.status_code, 2,
+            "an answered call is no error: {span:#?}"
+        );
     }
 }
 
@@ -414,6 +417,39 @@ const DYNO_METADATA: [(&str, &str, &str); 5] = [
     ("HEROKU_SLUG_COMMIT", "e6134959463efd8966b20e75b913cafe3f5ec", "heroku.release.commit"),
     ("HEROKU_RELEASE_CREATED_AT", "2022-10-23T18:00:42Z", "heroku.release.creation_timestamp"),
 ];
+
+/// A refusal by the AppLink API: the authentication step's span is an error, with the reason as
+/// `error.type`; the server span is not, since a 4xx is the caller's (docs/behaviour.md §8.2).
+#[tokio::test]
+async fn a_refused_caller_makes_the_authentication_span_an_error_and_not_the_server_span() {
+    const ERROR: i32 = 2;
+    let Exported {
+        collector,
+        mut mesh,
+        addr,
+        app,
+        api,
+    } = Exporting::new().await.start().await;
+    api.script(&[Answer::status(403)]);
+    let reply = send(addr, "POST", "/orders", &salesforce::headers(), "{}").await;
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    assert!(
+        app.received().is_empty(),
+        "a refused request reached the app"
+    );
+    let spans = spans_until(&collector, |spans| {
+        spans.iter().any(|s| s.kind == 2) && spans.iter().any(|s| s.kind == 3)
+    })
+    .await;
+    let server = one(&spans, "sidecar server", |s| s.kind == 2);
+    let auth_call = one(&spans, "AppLink call", |s| s.kind == 3);
+    assert_eq!(server.attributes["http.response.status_code"], "403");
+    assert_ne!(server.status_code, ERROR, "{server:#?}");
+    assert!(!server.attributes.contains_key("error.type"), "{server:#?}");
+    assert_eq!(auth_call.status_code, ERROR, "{auth_call:#?}");
+    assert_eq!(auth_call.attributes["error.type"], "forbidden");
+    mesh.terminate();
+}
 
 #[tokio::test]
 async fn the_sidecars_spans_carry_herokus_metadata_and_a_service_of_their_own() {

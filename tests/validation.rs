@@ -1,10 +1,7 @@
 //! Classifying and validating requests (docs/behaviour.md §4.3–4.4): every rejection with the
 //! request that causes it.
 
-// Test code: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use common::client::parse_response;
 use common::salesforce::{self, ORG_ID, encode};
