@@ -46,7 +46,7 @@ impl Settings {
                 "target/release/heroku-applink-service-mesh",
             )
             .into(),
-            peer: var("BENCH_PEER", "target/release/bench-peer").into(),
+            peer: var("BENCH_PEER", "target/bench-peer/release/bench-peer").into(),
             seconds: var("BENCH_SECONDS", "10").parse().unwrap_or(10),
             rate: var("BENCH_RATE", "2000").parse().unwrap_or(2000),
             load_cpu: var("BENCH_LOAD_CPU", "0"),

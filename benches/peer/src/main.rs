@@ -10,7 +10,7 @@
 //! - `GET /__bench/stats` answers `connections=<accepted so far> requests=<answered so far>`, so
 //!   the bench can count new connections per request.
 //!
-//! `cargo run --release -p bench-peer -- app 3000`
+//! `cargo run --release --manifest-path benches/peer/Cargo.toml -- app 3000`
 
 // An example: a failed unwrap is a loud failure, and `pub` only says what a helper offers.
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
