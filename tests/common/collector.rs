@@ -48,6 +48,13 @@ pub struct ExportedSpan {
     pub status_code: i32,
 }
 
+impl ExportedSpan {
+    /// Whether the span's status is error (2 in the protocol's numbering).
+    pub fn is_error(&self) -> bool {
+        self.status_code == 2
+    }
+}
+
 pub struct FakeCollector {
     pub addr: SocketAddr,
     exports: Arc<Mutex<Vec<Export>>>,
